@@ -1,0 +1,223 @@
+import { z } from 'zod';
+import { RUNBOOK } from './defaults.js';
+import { ConfigError, type FieldIssue } from './errors.js';
+
+/** Kubernetes object name (RFC 1123 subdomain, as Deployments and Services require). */
+export const k8sName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be a lowercase RFC 1123 name');
+/** Kubernetes DNS label (namespaces, container names). */
+export const k8sLabel = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowercase RFC 1123 label');
+
+const seconds = z.number().int().min(0).max(86_400);
+const ratio = z.number().min(0).max(1);
+
+const phaseSchema = z
+  .object({
+    /** Percent of traffic to the new version. */
+    weight: z.number().int().min(1).max(100),
+    /** Validation window (a Wait state) before the phase is judged. */
+    windowSeconds: seconds,
+    /** How many times an inconclusive verdict extends the window before failing safe. */
+    extensions: z.number().int().min(0).max(5),
+    extendedWindowSeconds: seconds,
+  })
+  .strict();
+
+const dimensions = z.record(z.string().min(1), z.string().min(1));
+
+const metricRef = z
+  .object({
+    namespace: z.string().min(1),
+    name: z.string().min(1),
+    dimensions: dimensions.default({}),
+    stat: z.string().min(1).default('Average'),
+  })
+  .strict();
+
+const cloudWatchMetrics = z
+  .object({
+    source: z.literal('cloudwatch'),
+    /** CloudWatch namespace of the service's own metrics. */
+    namespace: z.string().min(1),
+    /** Count of requests (Sum). */
+    requests: z.string().min(1),
+    /** Count of failed requests (Sum). */
+    errors: z.string().min(1),
+    /** Latency in milliseconds (p50/p99 are read as extended statistics). */
+    latency: z.string().min(1),
+    /** Dimensions that select the service. */
+    dimensions: dimensions.default({}),
+    /** The dimension whose value tells versions apart; its value is the image tag. */
+    versionDimension: z.string().min(1),
+    /** Metric whose value is 1 while the service's circuit breaker is open (optional). */
+    circuitBreaker: metricRef.optional(),
+    /** Queue depth for the dashboard (optional). */
+    queueDepth: metricRef.optional(),
+    /** Worker utilization for the dashboard (optional). */
+    workerUtilization: metricRef.optional(),
+    /** Container Insights cluster name for CPU/memory/disk and OOM kills (defaults to the EKS cluster). */
+    containerInsightsCluster: z.string().min(1).optional(),
+  })
+  .strict();
+
+const syntheticMetrics = z
+  .object({
+    source: z.literal('synthetic'),
+    /** Name of a shipped traffic profile or a path to a profile JSON. */
+    profile: z.string().min(1).default('healthy'),
+  })
+  .strict();
+
+const replicaRatioRouter = z
+  .object({
+    type: z.literal('replica-ratio'),
+    /** The Service that fronts the Deployment. */
+    service: k8sName,
+  })
+  .strict();
+
+const albRouter = z
+  .object({
+    type: z.literal('alb'),
+    /** Ingress handled by the AWS Load Balancer Controller. */
+    ingress: k8sName,
+    /** Name of the forward action (`alb.ingress.kubernetes.io/actions.<actionName>`). */
+    actionName: k8sName,
+    /** The stable Service (exists before the release). */
+    stableService: k8sName,
+    /** The canary Service tps-deploy creates for the release (default `<stable>-tps-canary`). */
+    canaryService: k8sName.optional(),
+    /** Service port used in the forward action. */
+    servicePort: z.union([z.number().int().min(1).max(65535), z.string().min(1)]),
+  })
+  .strict();
+
+const serviceSchema = z
+  .object({
+    /** What this service is, for people reading the catalog. */
+    description: z.string().optional(),
+    cluster: z.object({ name: z.string().min(1).max(100), region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/) }).strict(),
+    namespace: k8sLabel,
+    deployment: k8sName,
+    /** Containers whose image a release changes; the first is the default for `image`. */
+    containers: z.array(k8sLabel).min(1),
+    router: z.discriminatedUnion('type', [replicaRatioRouter, albRouter]),
+    slo: z.object({ p99Ms: z.number().positive() }).strict(),
+    metrics: z.discriminatedUnion('source', [cloudWatchMetrics, syntheticMetrics]),
+    phases: z
+      .object({
+        canary: phaseSchema.partial().strict().optional(),
+        staging: phaseSchema.partial().strict().optional(),
+        production: phaseSchema.partial().strict().optional(),
+      })
+      .strict()
+      .default({}),
+    validation: z
+      .object({
+        maxErrorRate: ratio.optional(),
+        maxResourceUtilization: ratio.optional(),
+        throughputBand: z.object({ min: z.number().min(0), max: z.number().positive() }).strict().optional(),
+        minRequestsPerVersion: z.number().int().min(1).optional(),
+        alpha: z.number().gt(0).lt(1).optional(),
+        p99RatioTolerance: z.number().min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    readinessTimeoutSeconds: seconds.optional(),
+    watchSeconds: seconds.optional(),
+    hotfix: z
+      .object({ canaryWeight: z.number().int().min(1).max(100), canaryWindowSeconds: seconds, watchSeconds: seconds })
+      .partial()
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+/** A service as written in the catalog (optional fields may be omitted). */
+export type ServiceConfigInput = z.input<typeof serviceSchema>;
+/** A service after parsing. */
+export type ServiceConfig = z.output<typeof serviceSchema>;
+
+const catalogSchema = z
+  .object({
+    /** Prefix of every AWS resource name. */
+    appName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,30}$/)
+      .default('tps-deploy'),
+    services: z.record(k8sLabel, serviceSchema).refine((s) => Object.keys(s).length > 0, 'at least one service'),
+  })
+  .strict();
+
+export type CatalogInput = z.input<typeof catalogSchema>;
+export type Catalog = z.output<typeof catalogSchema>;
+
+/** Turns zod issues into field issues with dotted paths. */
+export function toFieldIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+}
+
+/**
+ * Parses and checks the service catalog. Throws {@link ConfigError} naming every bad field.
+ * Used by the CDK app at synth time and by the functions at run time.
+ */
+export function parseCatalog(input: unknown): Catalog {
+  const parsed = catalogSchema.safeParse(input);
+  if (!parsed.success) {
+    const issues = toFieldIssues(parsed.error);
+    throw new ConfigError(
+      `invalid service catalog: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      issues,
+    );
+  }
+  const issues: FieldIssue[] = [];
+  for (const [name, svc] of Object.entries(parsed.data.services)) {
+    const weights = PHASE_ORDER.map((p) => resolvePhase(svc, p).weight);
+    for (let i = 1; i < weights.length; i++) {
+      if ((weights[i] ?? 0) <= (weights[i - 1] ?? 0)) {
+        issues.push({ path: `services.${name}.phases`, message: `weights must increase (got ${weights.join(', ')})` });
+        break;
+      }
+    }
+    if (weights[weights.length - 1] !== 100) {
+      issues.push({ path: `services.${name}.phases.production.weight`, message: 'production must take 100% of traffic' });
+    }
+  }
+  if (issues.length > 0) {
+    throw new ConfigError(`invalid service catalog: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  }
+  return parsed.data;
+}
+
+/** Typed helper for `tps.config.ts`: returns its argument, so editors check the catalog. */
+export function defineCatalog(catalog: CatalogInput): CatalogInput {
+  return catalog;
+}
+
+const PHASE_ORDER = ['canary', 'staging', 'production'] as const;
+
+/** A phase with the runbook defaults filled in. */
+export interface ResolvedPhase {
+  readonly weight: number;
+  readonly windowSeconds: number;
+  readonly extensions: number;
+  readonly extendedWindowSeconds: number;
+}
+
+/** The phase settings of a service, runbook defaults overridden by its config. */
+export function resolvePhase(svc: ServiceConfig, phase: (typeof PHASE_ORDER)[number]): ResolvedPhase {
+  return { ...RUNBOOK.phases[phase], ...(svc.phases[phase] ?? {}) };
+}
+
+/** Validation thresholds of a service, runbook defaults overridden by its config. */
+export function resolveValidation(svc: ServiceConfig) {
+  return { ...RUNBOOK.validation, ...svc.validation, sloP99Ms: svc.slo.p99Ms };
+}
+export type ResolvedValidation = ReturnType<typeof resolveValidation>;

@@ -1,0 +1,72 @@
+/**
+ * The runbook's numbers, in one place. The CDK code, the functions, the CLI and the docs all read
+ * this module; a service's config may override any of them.
+ */
+export const RUNBOOK = {
+  /** Traffic phases in order. Weights are percent of traffic to the new version. */
+  phases: {
+    canary: { weight: 10, windowSeconds: 600, extensions: 1, extendedWindowSeconds: 600 },
+    staging: { weight: 50, windowSeconds: 900, extensions: 1, extendedWindowSeconds: 1200 },
+    production: { weight: 100, windowSeconds: 300, extensions: 0, extendedWindowSeconds: 300 },
+  },
+  /** Emergency hotfix path: staging skipped, short canary, longer watch. */
+  hotfix: { canaryWeight: 10, canaryWindowSeconds: 300, watchSeconds: 7200 },
+  /** Post-deployment watch with the alarms armed. */
+  watchSeconds: 3600,
+  /** How long new pods may take to become Ready before the phase fails. */
+  readinessTimeoutSeconds: 300,
+  /** Seconds between readiness checks. */
+  readinessPollSeconds: 5,
+  /** Validation thresholds applied in every window. */
+  validation: {
+    /** Error rate must stay below 0.1 %. */
+    maxErrorRate: 0.001,
+    /** CPU, memory and disk utilisation must stay below 80 %. */
+    maxResourceUtilization: 0.8,
+    /** Throughput must stay within this band of the pre-deployment baseline (ratio). */
+    throughputBand: { min: 0.7, max: 1.5 },
+    /** Fewer requests than this per version in a window is inconclusive, never a pass. */
+    minRequestsPerVersion: 200,
+    /** Significance level of the canary-versus-stable comparisons. */
+    alpha: 0.01,
+    /** Canary p99 may exceed stable p99 by this ratio before it is a regression. */
+    p99RatioTolerance: 1.2,
+  },
+  /** Alarm triggers that roll back without anyone awake. */
+  rollbackTriggers: {
+    errorRate: 0.01,
+    errorRateForSeconds: 120,
+    p99BaselineMultiplier: 3,
+    p99ForSeconds: 120,
+    circuitBreakerOpenSeconds: 120,
+  },
+  /** Approval by the team lead times out after this (counts as rejected). */
+  approvalTimeoutSeconds: 3600,
+  /** A hold (keep canary, investigate longer) fails safe after this. */
+  holdTimeoutSeconds: 3600,
+} as const;
+
+/** The phases that shift traffic, in runbook order. */
+export const PHASE_NAMES = ['canary', 'staging', 'production'] as const;
+export type PhaseName = (typeof PHASE_NAMES)[number];
+
+/** Labels and names tps-deploy puts on the objects it creates, so cleanup can find all of them. */
+export const K8S_LABELS = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  managedByValue: 'tps-deploy',
+  track: 'tps-deploy.io/track',
+  deploymentId: 'tps-deploy.io/deployment-id',
+  service: 'tps-deploy.io/service',
+} as const;
+
+export const K8S_ANNOTATIONS = {
+  /** JSON of the recorded rollback plan, kept on the canary Deployment for diagnosis. */
+  deploymentId: 'tps-deploy.io/deployment-id',
+  /** The original Service selector, saved before tps-deploy changes it. */
+  originalSelector: 'tps-deploy.io/original-selector',
+  /** The original Ingress action annotation, saved before weights change. */
+  originalAction: 'tps-deploy.io/original-action',
+} as const;
+
+/** Suffix of the canary Deployment and Service names. */
+export const CANARY_SUFFIX = '-tps-canary';

@@ -1,0 +1,55 @@
+/**
+ * The cluster port: reading and restoring the workload. The adapter is
+ * functions/adapters/kubernetes/*, built on @kubernetes/client-node; tests use the local control
+ * plane, never an imitation of the API.
+ */
+
+/** What the rollback restores: recorded before anything changes. */
+export interface RollbackPlan {
+  readonly namespace: string;
+  readonly deployment: string;
+  readonly replicas: number;
+  /** The Deployment's `spec.template` exactly as recorded (plain JSON). */
+  readonly template: Record<string, unknown>;
+  /** Image per container, for people and the record. */
+  readonly images: Readonly<Record<string, string>>;
+  /** `metadata.generation` at record time; a later change by someone else is drift. */
+  readonly generation: number;
+  readonly recordedAt: string;
+}
+
+/** Status of a set of pods (one version). */
+export interface WorkloadHealth {
+  readonly desired: number;
+  readonly ready: number;
+  readonly updated: number;
+  readonly restarts: number;
+  readonly crashLooping: readonly string[];
+  readonly oomKilled: readonly string[];
+  /** Running but not Ready pods, by name. */
+  readonly notReady: readonly string[];
+  /** One line per pod: `name phase ready restarts reason`. */
+  readonly pods: readonly string[];
+}
+
+/** Identifies one release on the cluster. */
+export interface ReleaseTarget {
+  readonly deploymentId: string;
+  readonly service: string;
+  readonly namespace: string;
+  readonly deployment: string;
+  /** New image per container. */
+  readonly images: Readonly<Record<string, string>>;
+}
+
+export interface ClusterClient {
+  /** Reads the Deployment's current template and replicas. Throws TargetNotFoundError if absent. */
+  recordPlan(namespace: string, deployment: string): Promise<RollbackPlan>;
+  /** Health of the pods of one track of the release (the new version or the stable one). */
+  health(target: ReleaseTarget, track: 'canary' | 'stable'): Promise<WorkloadHealth>;
+  /**
+   * Differences between the live Deployment and what the release expects (template or replicas
+   * changed by someone else); empty when there is no drift.
+   */
+  drift(target: ReleaseTarget, plan: RollbackPlan, expected: 'recorded' | 'finalized'): Promise<string[]>;
+}

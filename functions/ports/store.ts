@@ -1,0 +1,37 @@
+import type { DeploymentRecord } from '../domain/record.js';
+import type { RollbackPlan } from './cluster.js';
+
+/** The lock that allows one deployment per service at a time. */
+export interface ActiveDeployment {
+  readonly service: string;
+  readonly deploymentId: string;
+  readonly executionArn: string | null;
+  readonly since: string;
+  /** `releasing` during phases, `watching` during the post-deployment watch. */
+  readonly stage: 'releasing' | 'watching';
+}
+
+/** The deployments table (DynamoDB in AWS, dynalite locally). */
+export interface DeploymentStore {
+  /**
+   * Takes the service's lock and writes the new record in one transaction.
+   * Throws DeploymentInProgressError (changing nothing) when another deployment holds it.
+   */
+  begin(record: DeploymentRecord): Promise<void>;
+  get(service: string, deploymentId: string): Promise<DeploymentRecord | null>;
+  /** Replaces the record (optimistic: the caller read it first). */
+  put(record: DeploymentRecord): Promise<void>;
+  savePlan(service: string, deploymentId: string, plan: RollbackPlan): Promise<void>;
+  getPlan(service: string, deploymentId: string): Promise<RollbackPlan | null>;
+  active(service: string): Promise<ActiveDeployment | null>;
+  setStage(service: string, deploymentId: string, stage: ActiveDeployment['stage']): Promise<void>;
+  /** Releases the lock if this deployment holds it; a no-op otherwise. */
+  release(service: string, deploymentId: string): Promise<void>;
+  /**
+   * Claims the right to roll this deployment back. Exactly one caller gets `true`; the others
+   * get `false` and must treat the rollback as done or in progress by someone else.
+   */
+  claimRollback(service: string, deploymentId: string, claimant: string): Promise<boolean>;
+  /** Newest first. */
+  history(service: string, limit: number): Promise<DeploymentRecord[]>;
+}

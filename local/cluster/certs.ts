@@ -1,0 +1,146 @@
+/**
+ * Certificates for the local control plane, made with the `openssl` CLI: a CA, the API server's
+ * serving certificate, client certificates for each identity, and the service-account key pair.
+ * All keys are ECDSA P-256 (fast to generate; accepted by every component and by Node's TLS).
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+async function openssl(args: string[], cwd: string): Promise<void> {
+  try {
+    await run('openssl', args, { cwd });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`openssl ${args[0]} failed: ${e.stderr || e.message}`);
+  }
+}
+
+export interface ClientIdentity {
+  /** File stem under the certs directory, e.g. `admin` gives admin.crt / admin.key. */
+  file: string;
+  commonName: string;
+  organizations: string[];
+}
+
+export interface CertPaths {
+  dir: string;
+  caCert: string;
+  caKey: string;
+  serverCert: string;
+  serverKey: string;
+  serviceAccountKey: string;
+  serviceAccountPub: string;
+  clients: Record<string, { cert: string; key: string }>;
+}
+
+/** Subject alternative names of the API server's serving certificate. */
+export const API_SERVER_SANS = [
+  'IP:127.0.0.1',
+  'DNS:localhost',
+  'IP:10.0.0.1',
+  'DNS:kubernetes',
+  'DNS:kubernetes.default',
+  'DNS:kubernetes.default.svc',
+  'DNS:kubernetes.default.svc.cluster.local',
+];
+
+const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+function subject(commonName: string, organizations: string[] = []): string {
+  const esc = (s: string) => s.replace(/[/\\]/g, '\\$&');
+  return `${organizations.map((o) => `/O=${esc(o)}`).join('')}/CN=${esc(commonName)}`;
+}
+
+async function signLeaf(
+  dir: string,
+  stem: string,
+  subj: string,
+  extensions: string[],
+): Promise<{ cert: string; key: string }> {
+  const ext = join(dir, `${stem}.ext`);
+  await writeFile(ext, `${extensions.join('\n')}\n`);
+  await openssl(['req', '-new', ...EC_KEY, '-keyout', `${stem}.key`, '-out', `${stem}.csr`, '-subj', subj], dir);
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${stem}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-set_serial',
+      `0x${randomBytes(16).toString('hex')}`,
+      '-days',
+      '3650',
+      '-sha256',
+      '-extfile',
+      ext,
+      '-out',
+      `${stem}.crt`,
+    ],
+    dir,
+  );
+  await Promise.all([rm(join(dir, `${stem}.csr`)), rm(ext)]);
+  return { cert: join(dir, `${stem}.crt`), key: join(dir, `${stem}.key`) };
+}
+
+/** Generates every certificate and key into `dir` (created if needed). */
+export async function generateCerts(dir: string, clients: ClientIdentity[]): Promise<CertPaths> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const ca = openssl(
+    [
+      'req',
+      '-x509',
+      '-new',
+      ...EC_KEY,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '3650',
+      '-sha256',
+      '-subj',
+      '/CN=tps-deploy-local-ca',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+    ],
+    dir,
+  );
+  const sa = (async () => {
+    await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'sa.key'], dir);
+    await openssl(['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
+  })();
+  await ca;
+  const leafBase = ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment'];
+  const [server, ...clientPairs] = await Promise.all([
+    signLeaf(dir, 'apiserver', subject('kube-apiserver'), [
+      ...leafBase,
+      'extendedKeyUsage=serverAuth',
+      `subjectAltName=${API_SERVER_SANS.join(',')}`,
+    ]),
+    ...clients.map((c) =>
+      signLeaf(dir, c.file, subject(c.commonName, c.organizations), [...leafBase, 'extendedKeyUsage=clientAuth']),
+    ),
+  ]);
+  await sa;
+  return {
+    dir,
+    caCert: join(dir, 'ca.crt'),
+    caKey: join(dir, 'ca.key'),
+    serverCert: server!.cert,
+    serverKey: server!.key,
+    serviceAccountKey: join(dir, 'sa.key'),
+    serviceAccountPub: join(dir, 'sa.pub'),
+    clients: Object.fromEntries(clients.map((c, i) => [c.file, clientPairs[i]!])),
+  };
+}

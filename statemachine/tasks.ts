@@ -1,0 +1,23 @@
+/**
+ * The Lambda functions of the pipeline: one per task. The CDK stack creates one NodejsFunction per
+ * entry (its environment carries `TPS_TASK`), the state machine definition invokes them by key,
+ * and the local runner maps each back to the same handler code.
+ */
+export const TASKS = {
+  validateInput: { entry: 'functions/handlers/validate-input.ts', timeoutSeconds: 10, memoryMb: 256 },
+  beginRelease: { entry: 'functions/handlers/begin-release.ts', timeoutSeconds: 30, memoryMb: 512 },
+  shiftTraffic: { entry: 'functions/handlers/shift-traffic.ts', timeoutSeconds: 60, memoryMb: 512 },
+  checkReadiness: { entry: 'functions/handlers/check-readiness.ts', timeoutSeconds: 30, memoryMb: 512 },
+  validateWindow: { entry: 'functions/handlers/validate-window.ts', timeoutSeconds: 60, memoryMb: 512 },
+  finalize: { entry: 'functions/handlers/finalize.ts', timeoutSeconds: 300, memoryMb: 512 },
+  completeRelease: { entry: 'functions/handlers/complete-release.ts', timeoutSeconds: 30, memoryMb: 256 },
+  rollBack: { entry: 'functions/handlers/roll-back.ts', timeoutSeconds: 300, memoryMb: 512 },
+  failRelease: { entry: 'functions/handlers/fail-release.ts', timeoutSeconds: 30, memoryMb: 256 },
+  alarmRollback: { entry: 'functions/handlers/alarm-rollback.ts', timeoutSeconds: 300, memoryMb: 512 },
+} as const;
+
+export type TaskKey = keyof typeof TASKS;
+export const TASK_KEYS = Object.keys(TASKS) as TaskKey[];
+
+/** Environment variable naming the task a function runs (read by the local runner). */
+export const TASK_ENV = 'TPS_TASK';
