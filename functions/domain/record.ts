@@ -87,6 +87,8 @@ export interface DeploymentRecord {
   outcome: Outcome;
   phases: PhaseRecord[];
   rollback: RollbackInfo | null;
+  /** The stable version's numbers before anything changed (throughput band, p99 alarm). */
+  baseline?: { rps: number | null; p99Ms: number | null; measuredAt: string } | null;
   /** Free-form timeline of what happened, oldest first. */
   events: { at: string; message: string }[];
 }

@@ -1,0 +1,538 @@
+import { judgeWindow } from '../domain/analysis.js';
+import type { ServiceConfig } from '../domain/config.js';
+import { resolveValidation } from '../domain/config.js';
+import type { PhaseName } from '../domain/defaults.js';
+import { StoreUnavailableError, TargetNotFoundError, TpsError } from '../domain/errors.js';
+import { imageVersion, parseExecutionInput, type ReleasePlan } from '../domain/input.js';
+import type { CheckResult, DeploymentRecord, PhaseRecord, Verdict, WindowDecision } from '../domain/record.js';
+import type { ReleaseTarget, RollbackPlan, WorkloadHealth } from '../ports/cluster.js';
+import type { TrafficStatus } from '../ports/router.js';
+import type { ReleasePorts } from './ports.js';
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+function serviceOf(ports: ReleasePorts, plan: ReleasePlan): ServiceConfig {
+  const svc = ports.catalog.services[plan.service];
+  if (!svc) throw new TargetNotFoundError(`service ${plan.service} is not in the catalog`);
+  return svc;
+}
+
+function targetOf(plan: ReleasePlan): ReleaseTarget {
+  return {
+    deploymentId: plan.deploymentId,
+    service: plan.service,
+    namespace: plan.namespace,
+    deployment: plan.deployment,
+    images: plan.images,
+  };
+}
+
+async function loadRecord(ports: ReleasePorts, plan: Pick<ReleasePlan, 'service' | 'deploymentId'>) {
+  const record = await ports.store.get(plan.service, plan.deploymentId);
+  if (!record) throw new StoreUnavailableError(`no record for ${plan.service}/${plan.deploymentId}`);
+  return record;
+}
+
+async function loadPlan(ports: ReleasePorts, plan: Pick<ReleasePlan, 'service' | 'deploymentId'>) {
+  const rb = await ports.store.getPlan(plan.service, plan.deploymentId);
+  if (!rb) throw new StoreUnavailableError(`no rollback plan recorded for ${plan.service}/${plan.deploymentId}`);
+  return rb;
+}
+
+function addEvent(record: DeploymentRecord, at: Date, message: string) {
+  record.events.push({ at: at.toISOString(), message });
+}
+
+function phaseRecord(record: DeploymentRecord, phase: PhaseName): PhaseRecord | undefined {
+  return record.phases.find((p) => p.name === phase);
+}
+
+function podSummary(h: WorkloadHealth): string {
+  const parts = [`${h.ready}/${h.desired} ready`, `${h.restarts} restarts`];
+  if (h.crashLooping.length) parts.push(`CrashLoopBackOff: ${h.crashLooping.join(', ')}`);
+  if (h.oomKilled.length) parts.push(`OOMKilled: ${h.oomKilled.join(', ')}`);
+  if (h.notReady.length) parts.push(`not ready: ${h.notReady.join(', ')}`);
+  return parts.join('; ');
+}
+
+/** Cause text of a Step Functions error: Lambda errors arrive as JSON `{errorType, errorMessage}`. */
+export function causeText(cause: unknown): string {
+  if (typeof cause !== 'string') return String(cause ?? '');
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // not JSON: a plain message
+  }
+  return cause;
+}
+
+// ---- steps -----------------------------------------------------------------------------------
+
+/** "Validate Input": the execution input checked against the catalog. No I/O, no writes. */
+export function validateInput(
+  ports: Pick<ReleasePorts, 'catalog'>,
+  event: { input: unknown; executionName: string },
+): ReleasePlan {
+  return parseExecutionInput(event.input, ports.catalog, event.executionName);
+}
+
+export interface BeginResult {
+  readonly previousImage: string;
+  readonly replicas: number;
+  readonly recordedAt: string;
+}
+
+/**
+ * "Record Rollback Plan": takes the service's lock with the new record (a second deployment
+ * fails here and changes nothing), then records the current template and replicas.
+ */
+export async function beginRelease(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan; executionArn: string | null },
+): Promise<BeginResult> {
+  const { plan } = event;
+  const svc = serviceOf(ports, plan);
+  const now = ports.clock.now();
+  const firstImage = Object.values(plan.images)[0]!;
+  const existing = await ports.store.get(plan.service, plan.deploymentId);
+  const record: DeploymentRecord = existing ?? {
+    deploymentId: plan.deploymentId,
+    service: plan.service,
+    executionArn: event.executionArn,
+    mode: plan.mode,
+    requestedBy: plan.requestedBy,
+    changeRef: plan.changeRef,
+    image: firstImage,
+    images: plan.images,
+    previousImage: null,
+    previousImages: null,
+    finalImage: null,
+    startedAt: now.toISOString(),
+    endedAt: null,
+    outcome: 'RUNNING',
+    phases: [],
+    rollback: null,
+    events: [{ at: now.toISOString(), message: `release of ${firstImage} requested by ${plan.requestedBy}` }],
+  };
+  await ports.store.begin(record);
+
+  const { cluster } = await ports.workloads(svc);
+  let rb = await ports.store.getPlan(plan.service, plan.deploymentId);
+  if (!rb) {
+    rb = await cluster.recordPlan(plan.namespace, plan.deployment);
+    await ports.store.savePlan(plan.service, plan.deploymentId, rb);
+  }
+  const fresh = await loadRecord(ports, plan);
+  const container = Object.keys(plan.images)[0]!;
+  fresh.previousImages = { ...rb.images };
+  fresh.previousImage = rb.images[container] ?? Object.values(rb.images)[0] ?? null;
+  addEvent(fresh, now, `rollback plan recorded: ${rb.replicas} replicas of ${JSON.stringify(rb.images)}`);
+  if (fresh.baseline === undefined) {
+    fresh.baseline = await measureBaseline(ports, svc, plan, fresh);
+    addEvent(
+      fresh,
+      now,
+      `baseline: ${fresh.baseline.rps ?? 'no'} rps, p99 ${fresh.baseline.p99Ms ?? 'no data'} ms over the last ${BASELINE_SECONDS} s`,
+    );
+  }
+  await ports.store.put(fresh);
+  await ports.notifier.notify({
+    kind: 'starting',
+    service: plan.service,
+    deploymentId: plan.deploymentId,
+    subject: `${plan.service}: release of ${plan.version} starting`,
+    message: `${plan.requestedBy} is releasing ${firstImage} (${plan.mode}); current ${fresh.previousImage}, ${rb.replicas} replicas.${plan.changeRef ? ` Change ${plan.changeRef}.` : ''}`,
+  });
+  return { previousImage: fresh.previousImage ?? '', replicas: rb.replicas, recordedAt: rb.recordedAt };
+}
+
+/** How far back the pre-deployment baseline looks. */
+export const BASELINE_SECONDS = 900;
+
+async function measureBaseline(
+  ports: ReleasePorts,
+  svc: ServiceConfig,
+  plan: ReleasePlan,
+  record: DeploymentRecord,
+): Promise<{ rps: number | null; p99Ms: number | null; measuredAt: string }> {
+  const end = ports.clock.now();
+  const stable = imageVersion(record.previousImage ?? '');
+  const m = await ports.metrics(svc, new Date(record.startedAt)).window({
+    service: plan.service,
+    start: new Date(end.getTime() - BASELINE_SECONDS * 1000),
+    end,
+    canaryVersion: stable,
+    stableVersion: stable,
+  });
+  return { rps: m.stable?.rps ?? null, p99Ms: m.stable?.p99Ms ?? null, measuredAt: end.toISOString() };
+}
+
+export interface ShiftResult extends TrafficStatus {
+  readonly shiftedAt: string;
+}
+
+/** "Shift N% To <Phase>": creates/updates the canary and moves traffic. Idempotent. */
+export async function shiftTraffic(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan; phase: PhaseName; weight: number },
+): Promise<ShiftResult> {
+  const { plan, phase, weight } = event;
+  const svc = serviceOf(ports, plan);
+  const rb = await loadPlan(ports, plan);
+  const { router } = await ports.workloads(svc);
+  const status = await router.setWeight(targetOf(plan), rb, weight);
+  const now = ports.clock.now();
+  const record = await loadRecord(ports, plan);
+  if (!phaseRecord(record, phase)) {
+    record.phases.push({
+      name: phase,
+      weight,
+      startedAt: now.toISOString(),
+      endedAt: null,
+      verdict: null,
+      decisions: [],
+      pods: null,
+    });
+  }
+  addEvent(record, now, `${phase}: ${weight}% requested; ${status.detail}`);
+  await ports.store.put(record);
+  return { ...status, shiftedAt: now.toISOString() };
+}
+
+export interface ReadinessResult {
+  readonly status: 'ready' | 'waiting' | 'failed';
+  readonly readyAt: string | null;
+  readonly reason: string;
+  readonly ready: number;
+  readonly desired: number;
+}
+
+/** "Check <Phase> Pods Ready": the new pods all Ready, or a crash, or the deadline passed. */
+export async function checkReadiness(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan; phase: PhaseName; since: string },
+): Promise<ReadinessResult> {
+  const { plan, phase } = event;
+  const svc = serviceOf(ports, plan);
+  const { cluster } = await ports.workloads(svc);
+  const h = await cluster.health(targetOf(plan), 'canary');
+  const now = ports.clock.now();
+  const elapsed = (now.getTime() - Date.parse(event.since)) / 1000;
+  let status: ReadinessResult['status'] = 'waiting';
+  let reason = `${podSummary(h)} after ${Math.round(elapsed)} s`;
+  if (h.crashLooping.length > 0 || h.oomKilled.length > 0) {
+    status = 'failed';
+    reason = `new pods failing: ${podSummary(h)}`;
+  } else if (h.desired > 0 && h.ready >= h.desired && h.updated >= h.desired) {
+    status = 'ready';
+  } else if (elapsed > plan.readinessTimeoutSeconds) {
+    status = 'failed';
+    reason = `readiness deadline of ${plan.readinessTimeoutSeconds} s passed: ${podSummary(h)}`;
+  }
+  if (status !== 'waiting') {
+    const record = await loadRecord(ports, plan);
+    const pr = phaseRecord(record, phase);
+    if (pr) pr.pods = { ready: h.ready, desired: h.desired, status: podSummary(h) };
+    if (pr && status === 'failed') {
+      pr.verdict = 'fail';
+      pr.endedAt = now.toISOString();
+    }
+    addEvent(record, now, `${phase}: pods ${status}: ${reason}`);
+    await ports.store.put(record);
+  }
+  return {
+    status,
+    readyAt: status === 'ready' ? now.toISOString() : null,
+    reason,
+    ready: h.ready,
+    desired: h.desired,
+  };
+}
+
+export interface ValidateResult {
+  readonly verdict: Verdict;
+  readonly summary: string;
+  readonly canExtend: boolean;
+  readonly attempt: number;
+}
+
+function podCheck(h: WorkloadHealth): CheckResult {
+  const bad = h.crashLooping.length + h.oomKilled.length + h.notReady.length;
+  const ok = bad === 0 && h.restarts === 0 && h.desired > 0 && h.ready >= h.desired;
+  return {
+    name: 'pods',
+    verdict: ok ? 'pass' : 'fail',
+    detail: podSummary(h),
+    value: h.restarts,
+    threshold: 0,
+  };
+}
+
+/** "Validate <Phase>": judges the window (pods and metrics) and records the decision. */
+export async function validateWindow(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan; phase: PhaseName; windowStart: string },
+): Promise<ValidateResult> {
+  const { plan, phase } = event;
+  const svc = serviceOf(ports, plan);
+  const record = await loadRecord(ports, plan);
+  const pr = phaseRecord(record, phase);
+  const attempt = pr ? pr.decisions.length : 0;
+  const phaseCfg = plan.phases[phase];
+  const { cluster, router } = await ports.workloads(svc);
+  const rb = await loadPlan(ports, plan);
+  const now = ports.clock.now();
+  const start = new Date(event.windowStart);
+  const [health, traffic] = await Promise.all([
+    cluster.health(targetOf(plan), 'canary'),
+    router.status(targetOf(plan), rb),
+  ]);
+  const stableImage = record.previousImage ?? '';
+  const metrics = await ports
+    .metrics(svc, new Date(record.startedAt))
+    .window({
+      service: plan.service,
+      start,
+      end: now,
+      canaryVersion: plan.version,
+      stableVersion: imageVersion(stableImage),
+    });
+  const judged = judgeWindow({
+    phase,
+    attempt,
+    start: start.toISOString(),
+    end: now.toISOString(),
+    metrics,
+    thresholds: resolveValidation(svc),
+    baseline: record.baseline ?? null,
+    traffic: { targetWeight: phaseCfg.weight, actualWeight: traffic.actualWeight },
+    maxExtensions: phaseCfg.extensions,
+  });
+  const pods = podCheck(health);
+  const verdict: Verdict = pods.verdict === 'fail' ? 'fail' : judged.verdict;
+  const summary = pods.verdict === 'fail' ? `new pods unhealthy (${pods.detail}); ${judged.summary}` : judged.summary;
+  const canExtend = verdict === 'inconclusive' && attempt < phaseCfg.extensions;
+  const decision: WindowDecision = {
+    phase: judged.phase,
+    attempt: judged.attempt,
+    start: judged.start,
+    end: judged.end,
+    verdict,
+    summary,
+    checks: [pods, ...judged.checks],
+    canary: judged.canary,
+    stable: judged.stable,
+    measurementErrors: judged.measurementErrors,
+    traffic: judged.traffic,
+  };
+  const target = pr ?? {
+    name: phase,
+    weight: phaseCfg.weight,
+    startedAt: start.toISOString(),
+    endedAt: null,
+    verdict: null,
+    decisions: [],
+    pods: null,
+  };
+  if (!pr) record.phases.push(target);
+  target.decisions.push(decision);
+  target.pods = { ready: health.ready, desired: health.desired, status: podSummary(health) };
+  if (verdict !== 'inconclusive' || !canExtend) {
+    target.verdict = verdict;
+    target.endedAt = now.toISOString();
+  }
+  const decisionWord =
+    verdict === 'pass'
+      ? 'proceed'
+      : verdict === 'fail'
+        ? 'roll back'
+        : canExtend
+          ? 'extend the window'
+          : 'fail safe: roll back';
+  addEvent(record, now, `${phase} window ${attempt}: ${verdict} -> ${decisionWord}: ${summary}`);
+  await ports.store.put(record);
+  await ports.notifier.notify({
+    kind: 'decision',
+    service: plan.service,
+    deploymentId: plan.deploymentId,
+    subject: `${plan.service} ${plan.version}: ${phase} ${verdict} -> ${decisionWord}`,
+    message: summary,
+  });
+  return { verdict, summary, canExtend, attempt };
+}
+
+/** "Clean Up": the original Deployment at the new version, nothing else left. */
+export async function finalizeRelease(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan },
+): Promise<{ actions: readonly string[]; leftovers: readonly string[] }> {
+  const { plan } = event;
+  const svc = serviceOf(ports, plan);
+  const rb = await loadPlan(ports, plan);
+  const { router } = await ports.workloads(svc);
+  const report = await router.finalize(targetOf(plan), rb);
+  const now = ports.clock.now();
+  const record = await loadRecord(ports, plan);
+  if (report.leftovers.length > 0) {
+    addEvent(record, now, `cleanup left: ${report.leftovers.join(', ')}`);
+    await ports.store.put(record);
+    throw new CleanupIncompleteError(report.leftovers);
+  }
+  record.finalImage = Object.values(plan.images)[0] ?? null;
+  addEvent(record, now, `cleanup: ${report.actions.join('; ')}; nothing left`);
+  await ports.store.put(record);
+  return { actions: report.actions, leftovers: report.leftovers };
+}
+
+/** Objects of the release survived cleanup (retried by the state machine, then rolled back). */
+export class CleanupIncompleteError extends TpsError {
+  constructor(readonly leftovers: readonly string[]) {
+    super('KubernetesTransientError', `cleanup incomplete, still present: ${leftovers.join(', ')}`);
+  }
+}
+
+/** "Complete Release": the record says SUCCEEDED, the lock is released, the team told. */
+export async function completeRelease(ports: ReleasePorts, event: { plan: ReleasePlan }): Promise<{ outcome: string }> {
+  const { plan } = event;
+  const now = ports.clock.now();
+  const record = await loadRecord(ports, plan);
+  record.outcome = 'SUCCEEDED';
+  record.endedAt = now.toISOString();
+  addEvent(record, now, 'released: the new version serves 100% of traffic');
+  await ports.store.put(record);
+  await ports.store.release(plan.service, plan.deploymentId);
+  await ports.notifier.notify({
+    kind: 'finished',
+    service: plan.service,
+    deploymentId: plan.deploymentId,
+    subject: `${plan.service}: ${plan.version} released`,
+    message: `${record.image} serves 100% of traffic; previous ${record.previousImage}.`,
+  });
+  return { outcome: record.outcome };
+}
+
+/** Marks a release that failed before any cluster change; releases the lock. */
+export async function failRelease(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan; failure: { Error?: string; Cause?: string } | null },
+): Promise<{ outcome: string; reason: string }> {
+  const { plan } = event;
+  const now = ports.clock.now();
+  const reason = `${event.failure?.Error ?? 'Error'}: ${causeText(event.failure?.Cause)}`;
+  const record = await ports.store.get(plan.service, plan.deploymentId);
+  if (record && record.outcome === 'RUNNING') {
+    record.outcome = 'FAILED';
+    record.endedAt = now.toISOString();
+    addEvent(record, now, `failed before any cluster change: ${reason}`);
+    await ports.store.put(record);
+  }
+  await ports.store.release(plan.service, plan.deploymentId);
+  await ports.notifier.notify({
+    kind: 'finished',
+    service: plan.service,
+    deploymentId: plan.deploymentId,
+    subject: `${plan.service}: release of ${plan.version} failed`,
+    message: reason,
+  });
+  return { outcome: 'FAILED', reason };
+}
+
+export interface RollbackRequest {
+  readonly service: string;
+  readonly deploymentId: string;
+  /** `state-machine`, `alarm:<name>`, `person:<who>` */
+  readonly trigger: string;
+  readonly reason: string;
+  readonly phase: PhaseName | 'record' | 'cleanup' | 'watch' | null;
+  readonly alarm?: { readonly name: string; readonly reason: string; readonly reasonData: string | null };
+}
+
+export interface RollbackResult {
+  readonly trigger: string;
+  readonly reason: string;
+  readonly phase: string | null;
+  /** False when another caller had already claimed the rollback (it still ran idempotently). */
+  readonly claimed: boolean;
+  readonly actions: readonly string[];
+}
+
+/**
+ * Restores the recorded plan. Shared by the state machine's "Roll Back", the alarm function and
+ * the CLI. Safe to run twice at once: the router's rollback is idempotent and only the claimant
+ * records the trigger and notifies.
+ */
+export async function performRollback(ports: ReleasePorts, req: RollbackRequest): Promise<RollbackResult> {
+  const svc = ports.catalog.services[req.service];
+  if (!svc) throw new TargetNotFoundError(`service ${req.service} is not in the catalog`);
+  const claimed = await ports.store.claimRollback(req.service, req.deploymentId, req.trigger);
+  const record = await ports.store.get(req.service, req.deploymentId);
+  const rb: RollbackPlan | null = await ports.store.getPlan(req.service, req.deploymentId);
+  const started = ports.clock.now();
+  let actions: readonly string[] = [];
+  if (rb && record) {
+    const { router } = await ports.workloads(svc);
+    const report = await router.rollback(
+      {
+        deploymentId: req.deploymentId,
+        service: req.service,
+        namespace: rb.namespace,
+        deployment: rb.deployment,
+        images: record.images,
+      },
+      rb,
+    );
+    actions = report.actions;
+    if (report.leftovers.length > 0) {
+      throw new CleanupIncompleteError(report.leftovers);
+    }
+  }
+  const now = ports.clock.now();
+  const fresh = await ports.store.get(req.service, req.deploymentId);
+  if (fresh && claimed) {
+    const phase = req.phase ?? fresh.phases.at(-1)?.name ?? null;
+    fresh.rollback = {
+      trigger: req.trigger,
+      reason: req.reason,
+      phase,
+      startedAt: started.toISOString(),
+      completedAt: now.toISOString(),
+      ...(req.alarm ? { alarm: req.alarm } : {}),
+    };
+    fresh.outcome = 'ROLLED_BACK';
+    fresh.finalImage = fresh.previousImage;
+    fresh.endedAt = now.toISOString();
+    const open = fresh.phases.at(-1);
+    if (open && open.endedAt === null) {
+      open.endedAt = now.toISOString();
+      open.verdict = open.verdict ?? 'fail';
+    }
+    addEvent(fresh, now, `rolled back by ${req.trigger}: ${req.reason}`);
+    await ports.store.put(fresh);
+    await ports.notifier.notify({
+      kind: 'rollback',
+      service: req.service,
+      deploymentId: req.deploymentId,
+      subject: `${req.service}: release rolled back (${req.trigger})`,
+      message: `${req.reason}. Restored ${fresh.previousImage} at ${rb?.replicas ?? '?'} replicas.`,
+    });
+  }
+  await ports.store.release(req.service, req.deploymentId);
+  return { trigger: req.trigger, reason: req.reason, phase: req.phase, claimed, actions };
+}
+
+/** "Roll Back" from the state machine. */
+export async function rollBackFromStateMachine(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan; failure: { Error?: string; Cause?: string; phase?: string } | null; trigger: string },
+): Promise<RollbackResult> {
+  const f = event.failure ?? {};
+  const reason = `${f.Error ?? 'Error'}: ${causeText(f.Cause)}`;
+  return performRollback(ports, {
+    service: event.plan.service,
+    deploymentId: event.plan.deploymentId,
+    trigger: event.trigger,
+    reason,
+    phase: (f.phase as RollbackRequest['phase']) ?? null,
+  });
+}
