@@ -162,7 +162,8 @@ async function measureBaseline(
     service: plan.service,
     start: new Date(end.getTime() - BASELINE_SECONDS * 1000),
     end,
-    canaryVersion: stable,
+    // The new version has no traffic yet: only the stable side answers, which is the baseline.
+    canaryVersion: plan.version,
     stableVersion: stable,
   });
   return { rps: m.stable?.rps ?? null, p99Ms: m.stable?.p99Ms ?? null, measuredAt: end.toISOString() };

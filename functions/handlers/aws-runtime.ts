@@ -1,0 +1,85 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EKSClient } from '@aws-sdk/client-eks';
+import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { Logger } from '@aws-lambda-powertools/logger';
+import catalogInput from '../../tps.config.js';
+import type { TaskKey } from '../../statemachine/tasks.js';
+import { CloudWatchMetricsSource } from '../adapters/aws/cloudwatch-metrics.js';
+import { DynamoDbDeploymentStore } from '../adapters/aws/dynamodb-store.js';
+import { EksKubeConfigProvider } from '../adapters/aws/eks-auth.js';
+import { SnsNotifier } from '../adapters/aws/sns-notifier.js';
+import { createKubeClients } from '../adapters/kubernetes/client.js';
+import { KubernetesClusterClient } from '../adapters/kubernetes/cluster-client.js';
+import { createRouter } from '../adapters/kubernetes/router-factory.js';
+import { loadProfile } from '../adapters/synthetic/index.js';
+import { SyntheticMetricsSource } from '../adapters/synthetic/source.js';
+import { parseCatalog } from '../domain/config.js';
+import { ConfigError } from '../domain/errors.js';
+import { systemClock } from '../ports/clock.js';
+import type { ReleasePorts } from '../release/ports.js';
+import { STEPS } from '../release/registry.js';
+
+const logger = new Logger({ serviceName: 'tps-deploy' });
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new ConfigError(`environment variable ${name} is not set`);
+  return v;
+}
+
+/** The AWS adapters behind the ports, built once per Lambda container (module scope caches). */
+export function awsPorts(): ReleasePorts {
+  const catalog = parseCatalog(catalogInput);
+  const eks = new EksKubeConfigProvider({ client: new EKSClient({}) });
+  const cloudwatch = new CloudWatchClient({});
+  const sfn = new SFNClient({});
+  return {
+    catalog,
+    clock: systemClock,
+    store: new DynamoDbDeploymentStore({ client: new DynamoDBClient({}), tableName: env('TPS_TABLE_NAME') }),
+    notifier: new SnsNotifier({ client: new SNSClient({}), topicArn: env('TPS_TOPIC_ARN') }),
+    async workloads(svc) {
+      const kc = await eks.kubeConfig(svc.cluster.name);
+      const clients = createKubeClients(kc);
+      return { cluster: new KubernetesClusterClient(clients), router: createRouter(svc.router, clients) };
+    },
+    metrics(svc, deploymentStart) {
+      if (svc.metrics.source === 'synthetic') {
+        return new SyntheticMetricsSource({ profile: loadProfile(svc.metrics.profile), deploymentStart });
+      }
+      return new CloudWatchMetricsSource({ client: cloudwatch, services: catalog.services });
+    },
+    async stopExecution(executionArn, cause) {
+      try {
+        await sfn.send(new StopExecutionCommand({ executionArn, cause: cause.slice(0, 32_000) }));
+      } catch (e) {
+        // An execution that already ended cannot be stopped: nothing to do.
+        if ((e as { name?: string }).name !== 'ExecutionDoesNotExist') throw e;
+      }
+    },
+  };
+}
+
+let cached: ReleasePorts | undefined;
+
+/**
+ * The Lambda entry of one task: parse nothing here (each step validates its event), run the step
+ * with the AWS ports, log failures with their error name (the state machine's Retry/Catch match it).
+ */
+export function lambdaHandler(task: TaskKey) {
+  return async (event: unknown, context?: { awsRequestId?: string }): Promise<unknown> => {
+    if (context) logger.appendKeys({ requestId: context.awsRequestId });
+    cached ??= awsPorts();
+    try {
+      const result = await STEPS[task](cached, event);
+      logger.info('task done', { task });
+      return result;
+    } catch (e) {
+      const err = e as Error;
+      logger.error('task failed', { task, errorName: err.name, errorMessage: err.message });
+      throw e;
+    }
+  };
+}

@@ -1,0 +1,143 @@
+import type { TrafficProfile } from '../functions/adapters/synthetic/profile.js';
+import { CollectingNotifier } from '../functions/adapters/collecting-notifier.js';
+import { createTableIfMissing, DynamoDbDeploymentStore } from '../functions/adapters/aws/dynamodb-store.js';
+import { createKubeClients, kubeConfigFromFile, type RetryPolicy } from '../functions/adapters/kubernetes/client.js';
+import { KubernetesClusterClient } from '../functions/adapters/kubernetes/cluster-client.js';
+import { createRouter } from '../functions/adapters/kubernetes/router-factory.js';
+import { loadProfile } from '../functions/adapters/synthetic/index.js';
+import { SyntheticMetricsSource } from '../functions/adapters/synthetic/source.js';
+import { type Catalog, type CatalogInput, parseCatalog, type ServiceConfig } from '../functions/domain/config.js';
+import type { DeploymentRecord } from '../functions/domain/record.js';
+import type { TrafficRouter } from '../functions/ports/router.js';
+import type { ReleasePorts } from '../functions/release/ports.js';
+import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
+import { type LocalExecutionResult, LocalExecutor, type LocalRunOptions, type SynthesizedMachine } from './runner.js';
+import { extractAsl, functionArnFor, functionTasks, synthTemplate } from './synth.js';
+import { VirtualClock } from './virtual-clock.js';
+
+export interface LocalEnvironmentOptions {
+  /** The service catalog (as in tps.config.ts). */
+  readonly catalog: CatalogInput;
+  /** kubeconfig of the cluster the functions act on (the restricted identity in tests). */
+  readonly kubeconfig: string;
+  /** Synthetic traffic per service; default: the profile named in the service's metrics config. */
+  readonly profiles?: Readonly<Record<string, TrafficProfile>>;
+  /** Retry policy of the Kubernetes client (tests shorten it). */
+  readonly kubeRetry?: Partial<RetryPolicy>;
+  /** Name of the deployments table. @default tps-deploy-local */
+  readonly tableName?: string;
+  /** An already running DynamoDB-compatible endpoint to use instead of starting dynalite. */
+  readonly dynamo?: LocalDynamo;
+}
+
+/**
+ * Everything a local run needs around the real step code: the synthesized state machines, the
+ * local cluster, dynalite, synthetic traffic, a collecting notifier and one virtual clock.
+ */
+export class LocalEnvironment {
+  readonly executors = new Map<string, LocalExecutor>();
+
+  private constructor(
+    readonly catalog: Catalog,
+    readonly ports: ReleasePorts,
+    readonly store: DynamoDbDeploymentStore,
+    readonly notifier: CollectingNotifier,
+    readonly clock: VirtualClock,
+    readonly dynamo: LocalDynamo,
+    readonly tableName: string,
+    private readonly ownsDynamo: boolean,
+  ) {}
+
+  static async start(opts: LocalEnvironmentOptions): Promise<LocalEnvironment> {
+    const catalog = parseCatalog(opts.catalog);
+    const dynamo = opts.dynamo ?? (await startLocalDynamo());
+    const tableName = opts.tableName ?? 'tps-deploy-local';
+    await createTableIfMissing(dynamo.client, tableName);
+    const store = new DynamoDbDeploymentStore({ client: dynamo.client, tableName });
+    const notifier = new CollectingNotifier();
+    const clock = new VirtualClock();
+    const kc = kubeConfigFromFile(opts.kubeconfig);
+    const clients = createKubeClients(kc, opts.kubeRetry ?? {});
+    const cluster = new KubernetesClusterClient(clients, clock);
+    let env: LocalEnvironment | undefined;
+    // The canary's real weight over (virtual) time, per service: what the synthetic traffic splits by.
+    const weights = new Map<string, { at: number; weight: number }[]>();
+    const recordWeight = (service: string, weight: number) => {
+      const list = weights.get(service) ?? [];
+      list.push({ at: clock.now().getTime(), weight });
+      weights.set(service, list);
+    };
+    const serviceName = (svc: ServiceConfig) => Object.entries(catalog.services).find(([, s]) => s === svc)?.[0] ?? '';
+    const ports: ReleasePorts = {
+      catalog,
+      store,
+      notifier,
+      clock,
+      async workloads(svc) {
+        const router = createRouter(svc.router, clients);
+        const name = serviceName(svc);
+        const tracked: TrafficRouter = {
+          type: router.type,
+          status: (t, p) => router.status(t, p),
+          async setWeight(t, p, w) {
+            const r = await router.setWeight(t, p, w);
+            recordWeight(name, r.actualWeight ?? w);
+            return r;
+          },
+          async finalize(t, p) {
+            const r = await router.finalize(t, p);
+            recordWeight(name, 100);
+            return r;
+          },
+          async rollback(t, p) {
+            const r = await router.rollback(t, p);
+            recordWeight(name, 0);
+            return r;
+          },
+        };
+        return { cluster, router: tracked };
+      },
+      metrics(svc, deploymentStart) {
+        const name = serviceName(svc);
+        const profile =
+          opts.profiles?.[name] ?? loadProfile(svc.metrics.source === 'synthetic' ? svc.metrics.profile : 'healthy');
+        const weightAt = (at: Date) => {
+          const list = (weights.get(name) ?? []).filter((e) => e.at >= deploymentStart.getTime());
+          let w: number | null = null;
+          for (const e of list) if (e.at <= at.getTime()) w = e.weight;
+          return w;
+        };
+        return new SyntheticMetricsSource({ profile, deploymentStart, weightAt });
+      },
+      async stopExecution(executionArn) {
+        for (const ex of env?.executors.values() ?? []) ex.stop(executionArn);
+      },
+    };
+    env = new LocalEnvironment(catalog, ports, store, notifier, clock, dynamo, tableName, opts.dynamo === undefined);
+    const template = synthTemplate({ catalog: opts.catalog });
+    const tasks = functionTasks(template);
+    const resourceTasks = Object.fromEntries(Object.entries(tasks).map(([id, task]) => [functionArnFor(id), task]));
+    for (const service of Object.keys(catalog.services)) {
+      const machine: SynthesizedMachine = {
+        asl: extractAsl(template, service) as SynthesizedMachine['asl'],
+        resourceTasks,
+      };
+      env.executors.set(service, new LocalExecutor(machine, ports, clock));
+    }
+    return env;
+  }
+
+  /** Runs one release of `input.service` through its synthesized state machine. */
+  async run(input: { service: string } & Record<string, unknown>, opts?: LocalRunOptions) {
+    const ex = this.executors.get(input.service);
+    if (!ex) throw new Error(`no state machine for service ${input.service}`);
+    const result: LocalExecutionResult = await ex.run(input, opts);
+    const name = result.executionArn.split(':').at(-1)!;
+    const record: DeploymentRecord | null = await this.store.get(input.service, name);
+    return { ...result, record };
+  }
+
+  async stop(): Promise<void> {
+    if (this.ownsDynamo) await this.dynamo.stop();
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * End-to-end fixtures: a service catalog pointing at a fresh namespace of the local cluster, and a
+ * LocalEnvironment that runs the synthesized state machine with the restricted identity.
+ */
+import type { TrafficProfileInput } from '../../functions/adapters/synthetic/profile.js';
+import { parseProfile } from '../../functions/adapters/synthetic/profile.js';
+import type { CatalogInput, ServiceConfigInput } from '../../functions/domain/config.js';
+import { LocalEnvironment } from '../../local/environment.js';
+import { clusterEnv } from './cluster-env.js';
+import { type AppFixture, createApp, namespaceWithShippedRole } from './k8s.js';
+
+export type RouterKind = 'replica-ratio' | 'alb';
+
+/** A service of the catalog for a fixture app, with short windows where tests need them. */
+export function serviceFor(app: AppFixture, router: RouterKind, extra: Partial<ServiceConfigInput> = {}): ServiceConfigInput {
+  return {
+    cluster: { name: 'local', region: 'us-east-1' },
+    namespace: app.namespace,
+    deployment: app.name,
+    containers: ['api', 'sidecar'],
+    router:
+      router === 'replica-ratio'
+        ? { type: 'replica-ratio', service: app.service }
+        : {
+            type: 'alb',
+            ingress: app.ingress,
+            actionName: app.actionName,
+            stableService: app.service,
+            servicePort: app.port,
+          },
+    slo: { p99Ms: 300 },
+    metrics: { source: 'synthetic', profile: 'healthy' },
+    readinessTimeoutSeconds: 120,
+    ...extra,
+  };
+}
+
+export interface ReleaseFixture {
+  readonly app: AppFixture;
+  readonly env: LocalEnvironment;
+  readonly catalog: CatalogInput;
+}
+
+/** Namespace + app + catalog + environment; `profile` overrides the service's synthetic traffic. */
+export async function releaseFixture(
+  prefix: string,
+  router: RouterKind,
+  opts: { profile?: TrafficProfileInput; service?: Partial<ServiceConfigInput> } = {},
+): Promise<ReleaseFixture> {
+  const ns = await namespaceWithShippedRole(prefix);
+  const app = await createApp(ns, 'shop', { replicas: 4, ingress: router === 'alb' });
+  const catalog: CatalogInput = { appName: 'tps-test', services: { shop: serviceFor(app, router, opts.service) } };
+  const env = await LocalEnvironment.start({
+    catalog,
+    kubeconfig: clusterEnv().restrictedKubeconfig,
+    kubeRetry: { baseDelayMs: 50, maxDelayMs: 500 },
+    ...(opts.profile ? { profiles: { shop: parseProfile(opts.profile) } } : {}),
+  });
+  return { app, env, catalog };
+}

@@ -1,0 +1,235 @@
+/**
+ * The runbook end to end: the synthesized state machine, run by aws-local-stepfunctions with the
+ * real step code, acting on the local control plane as the restricted identity, with dynalite as
+ * the deployments table and synthetic traffic on a virtual clock.
+ */
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import { CANARY_SUFFIX, K8S_LABELS } from '../../functions/domain/defaults.js';
+import { adminApis, deleteNamespace, liveTemplate, OLD_IMAGES, podsBySelector } from '../helpers/k8s.js';
+import { type ReleaseFixture, type RouterKind, releaseFixture } from '../helpers/release.js';
+
+jest.setTimeout(180_000);
+
+const NEW = { api: 'registry.local/shop/api:v2', sidecar: 'registry.local/shop/proxy:1.1' };
+
+const fixtures: ReleaseFixture[] = [];
+afterEach(async () => {
+  for (const f of fixtures.splice(0)) {
+    await f.env.stop();
+    await deleteNamespace(f.app.namespace);
+  }
+});
+
+async function fixture(router: RouterKind, opts: Parameters<typeof releaseFixture>[2] = {}) {
+  const f = await releaseFixture(router === 'alb' ? 'e2e-alb' : 'e2e-rr', router, opts);
+  fixtures.push(f);
+  return f;
+}
+
+/** Everything in the namespace that a release could have created or changed. */
+async function clusterState(f: ReleaseFixture) {
+  const { apps, core, networking } = adminApis();
+  const ns = f.app.namespace;
+  const deployments = (await apps.listNamespacedDeployment({ namespace: ns })).items;
+  const services = (await core.listNamespacedService({ namespace: ns })).items;
+  const ingresses = (await networking.listNamespacedIngress({ namespace: ns })).items;
+  const dep = deployments.find((d) => d.metadata?.name === f.app.name);
+  return {
+    deployments: deployments.map((d) => d.metadata?.name).sort(),
+    services: services.map((s) => s.metadata?.name).sort(),
+    selector: services.find((s) => s.metadata?.name === f.app.service)?.spec?.selector,
+    serviceAnnotations: services.find((s) => s.metadata?.name === f.app.service)?.metadata?.annotations ?? {},
+    ingressAnnotations: ingresses[0]?.metadata?.annotations ?? null,
+    replicas: dep?.spec?.replicas,
+    images: Object.fromEntries((dep?.spec?.template.spec?.containers ?? []).map((c) => [c.name, c.image])),
+    resourceVersion: dep?.metadata?.resourceVersion,
+    managedObjects: [
+      ...deployments.filter((d) => d.metadata?.labels?.[K8S_LABELS.managedBy] === 'tps-deploy'),
+      ...services.filter((s) => s.metadata?.labels?.[K8S_LABELS.managedBy] === 'tps-deploy'),
+    ].map((o) => o.metadata?.name),
+  };
+}
+
+async function tableItems(f: ReleaseFixture): Promise<number> {
+  const out = await f.env.dynamo.client.send(new ScanCommand({ TableName: f.env.tableName }));
+  return out.Count ?? 0;
+}
+
+describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router', (router) => {
+  test('a healthy image is promoted through canary, staging and production; nothing is left', async () => {
+    const f = await fixture(router);
+    const before = await clusterState(f);
+    const run = await f.env.run({ service: 'shop', images: NEW, requestedBy: 'e2e', changeRef: 'CHG-1' });
+    expect(run.cause).toBeNull();
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.states).toEqual(
+      expect.arrayContaining([
+        'Validate Input',
+        'Record Rollback Plan',
+        'Shift 10% To Canary',
+        'Canary Validation Window',
+        'Validate Canary',
+        'Shift 50% To Staging',
+        'Validate Staging',
+        'Shift 100% To Production',
+        'Validate Production',
+        'Clean Up',
+        'Released',
+      ]),
+    );
+    expect(run.states).not.toContain('Roll Back');
+    const rec = run.record!;
+    expect(rec.outcome).toBe('SUCCEEDED');
+    expect(rec.previousImage).toBe(OLD_IMAGES.api);
+    expect(rec.finalImage).toBe(NEW.api);
+    expect(rec.phases.map((p) => [p.name, p.weight, p.verdict])).toEqual([
+      ['canary', 10, 'pass'],
+      ['staging', 50, 'pass'],
+      ['production', 100, 'pass'],
+    ]);
+    for (const p of rec.phases) {
+      const d = p.decisions.at(-1)!;
+      expect(d.canary?.requests).toBeGreaterThan(0);
+      expect(d.checks.map((c) => c.name)).toContain('pods');
+    }
+    // Virtual time covered the runbook's windows: 10 + 15 + 5 minutes at least.
+    expect(run.virtualSeconds).toBeGreaterThanOrEqual(1800);
+
+    const after = await clusterState(f);
+    expect(after.images).toEqual(NEW);
+    expect(after.replicas).toBe(before.replicas);
+    expect(after.deployments).toEqual(before.deployments);
+    expect(after.services).toEqual(before.services);
+    expect(after.selector).toEqual(before.selector);
+    expect(after.serviceAnnotations).toEqual(before.serviceAnnotations);
+    expect(after.ingressAnnotations).toEqual(before.ingressAnnotations);
+    expect(after.managedObjects).toEqual([]);
+    const pods = await podsBySelector(f.app.namespace, `app=${f.app.name}`);
+    expect(pods.filter((p) => !p.terminating && p.ready)).toHaveLength(4);
+    expect(pods.some((p) => p.labels[K8S_LABELS.track] === 'canary' && !p.terminating)).toBe(false);
+    // The lock is released: the service can be released again.
+    expect(await f.env.store.active('shop')).toBeNull();
+  });
+
+  test('a crashing image is rolled back at the canary to exactly the recorded template', async () => {
+    const f = await fixture(router);
+    const template = await liveTemplate(f.app.namespace, f.app.name);
+    const before = await clusterState(f);
+    const run = await f.env.run({ service: 'shop', images: { ...NEW, api: 'registry.local/shop/api:v2-crash' } });
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('ReleaseRolledBack');
+    expect(run.cause).toMatch(/CrashLoopBackOff|restarts/);
+    expect(run.states).not.toContain('Shift 50% To Staging');
+    const rec = run.record!;
+    expect(rec.outcome).toBe('ROLLED_BACK');
+    expect(rec.rollback?.phase).toBe('canary');
+    expect(rec.rollback?.trigger).toBe('state-machine');
+    expect(rec.finalImage).toBe(OLD_IMAGES.api);
+    expect(await liveTemplate(f.app.namespace, f.app.name)).toEqual(template);
+    const after = await clusterState(f);
+    expect(after.deployments).toEqual(before.deployments);
+    expect(after.services).toEqual(before.services);
+    expect(after.selector).toEqual(before.selector);
+    expect(after.ingressAnnotations).toEqual(before.ingressAnnotations);
+    expect(after.replicas).toBe(before.replicas);
+  });
+
+  test('an image that never becomes Ready is rolled back when its readiness deadline passes', async () => {
+    const f = await fixture(router, { service: { readinessTimeoutSeconds: 60 } });
+    const template = await liveTemplate(f.app.namespace, f.app.name);
+    const run = await f.env.run({ service: 'shop', images: { ...NEW, api: 'registry.local/shop/api:v2-unready' } });
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('ReleaseRolledBack');
+    expect(run.cause).toMatch(/readiness deadline of 60 s passed/);
+    expect(run.record?.rollback?.phase).toBe('canary');
+    expect(await liveTemplate(f.app.namespace, f.app.name)).toEqual(template);
+    expect((await clusterState(f)).managedObjects).toEqual([]);
+  });
+
+  test('an error-rate regression that shows only in staging is rolled back at staging', async () => {
+    const f = await fixture(router, {
+      profile: {
+        name: 'staging-regression',
+        seed: 7,
+        rps: 200,
+        versions: {
+          stable: { errorRate: 0.0002, latency: { p50Ms: 50, p99Ms: 180 } },
+          // Clean through the canary window (0-600 s), then 2% errors once staging runs.
+          canary: {
+            errorRate: [
+              { from: 0, value: 0.0002 },
+              { from: 700, value: 0.02 },
+            ],
+            latency: { p50Ms: 50, p99Ms: 180 },
+          },
+        },
+      },
+    });
+    const template = await liveTemplate(f.app.namespace, f.app.name);
+    const run = await f.env.run({ service: 'shop', images: NEW });
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('ReleaseRolledBack');
+    const rec = run.record!;
+    expect(rec.phases.map((p) => [p.name, p.verdict])).toEqual([
+      ['canary', 'pass'],
+      ['staging', 'fail'],
+    ]);
+    expect(rec.rollback?.phase).toBe('staging');
+    const failing = rec.phases[1]!.decisions.at(-1)!;
+    const errorCheck = failing.checks.find((c) => c.verdict === 'fail')!;
+    expect(errorCheck.detail).toMatch(/%/);
+    expect(failing.canary!.errorRate!).toBeGreaterThan(0.01);
+    expect(await liveTemplate(f.app.namespace, f.app.name)).toEqual(template);
+    expect((await clusterState(f)).managedObjects).toEqual([]);
+  });
+
+  test('a second deployment of the same service while one runs is refused without touching anything', async () => {
+    const f = await fixture(router);
+    const first = f.env.run({ service: 'shop', images: NEW }, { speed: 150, executionName: 'first' });
+    // Wait until the first release is in its canary window.
+    for (let i = 0; i < 200; i++) {
+      const rec = await f.env.store.get('shop', 'first');
+      if (rec?.phases.some((p) => p.name === 'canary')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const canaryBefore = await clusterState(f);
+    expect(canaryBefore.deployments).toContain(`${f.app.name}${CANARY_SUFFIX}`);
+    const second = await f.env.run(
+      { service: 'shop', images: { ...NEW, api: 'registry.local/shop/api:v3' } },
+      { executionName: 'second' },
+    );
+    expect(second.status).toBe('FAILED');
+    expect(second.error).toBe('DeploymentInProgressError');
+    expect(second.cause).toMatch(/being deployed by first/);
+    expect(second.record).toBeNull();
+    const { apps } = adminApis();
+    const canary = await apps.readNamespacedDeployment({
+      name: `${f.app.name}${CANARY_SUFFIX}`,
+      namespace: f.app.namespace,
+    });
+    expect(canary.spec?.template.spec?.containers.map((c) => c.image)).not.toContain('registry.local/shop/api:v3');
+    expect(canary.metadata?.labels?.[K8S_LABELS.deploymentId]).toBe('first');
+    const done = await first;
+    expect(done.status).toBe('SUCCEEDED');
+  });
+
+  test('a malformed input is refused naming every bad field, with zero writes to cluster and table', async () => {
+    const f = await fixture(router);
+    const before = await clusterState(f);
+    const items = await tableItems(f);
+    const run = await f.env.run({
+      service: 'shop',
+      images: { api: 'Not An Image!', nosuch: 'registry.local/x:v1' },
+      mode: 'yolo',
+      colour: 'blue',
+    } as never);
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('InvalidInputError');
+    for (const field of ['images.api', 'images.nosuch', 'mode', 'colour']) expect(run.cause).toContain(field);
+    expect(run.states).toEqual(['Validate Input']);
+    expect(await tableItems(f)).toBe(items);
+    const after = await clusterState(f);
+    expect(after).toEqual(before);
+  });
+});
