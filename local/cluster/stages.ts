@@ -39,7 +39,8 @@ function envMs(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
   const raw = env[key];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${key} must be a non-negative number of milliseconds, got ${raw}`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new Error(`${key} must be a non-negative number of milliseconds, got ${raw}`);
   return Math.round(n);
 }
 
@@ -74,7 +75,10 @@ const isFalse = (key: string): Expr => ({ key, operator: 'NotIn', values: ['true
 const notDeleting: Expr = { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' };
 const phase = (p: string): Expr => ({ key: '.status.phase', operator: 'In', values: [p] });
 const podIpAssigned: Expr = { key: '.status.podIP', operator: 'Exists' };
-const noRunningContainer: Expr = { key: '.status.containerStatuses[]?.state.running', operator: 'DoesNotExist' };
+const noRunningContainer: Expr = {
+  key: '.status.containerStatuses[]?.state.running',
+  operator: 'DoesNotExist',
+};
 const crashLooping = isTrue('any(.status.containerStatuses[]?; .state.waiting.reason == "CrashLoopBackOff")');
 
 function delay(ms: number, annotation: string) {
@@ -176,20 +180,20 @@ initContainerStatuses:
 ${HOST_AND_POD_IP}
 phase: Pending
 startTime: {{ $now | Quote }}
-qosClass: BestEffort
 `;
 
 /** Running; every container running; ready unless its image ends with `-unready`. */
 const POD_RUNNING = `{{ $now := Now }}
-{{ $ready := true }}
-{{ range .spec.containers }}{{ if hasSuffix "-unready" .image }}{{ $ready = false }}{{ end }}{{ end }}
+{{ $unready := list }}
+{{ range .spec.containers }}{{ if hasSuffix "-unready" .image }}{{ $unready = append $unready .name }}{{ end }}{{ end }}
+{{ $ready := not $unready }}
 conditions:
 - lastProbeTime: null
   lastTransitionTime: {{ $now | Quote }}
   {{ if $ready }}
   status: "True"
   {{ else }}
-  message: 'containers with unready status: [{{ range .spec.containers }}{{ if hasSuffix "-unready" .image }}{{ .name }} {{ end }}{{ end }}]'
+  message: 'containers with unready status: [{{ join " " $unready }}]'
   reason: ContainersNotReady
   status: "False"
   {{ end }}
@@ -199,6 +203,7 @@ conditions:
   {{ if $ready }}
   status: "True"
   {{ else }}
+  message: 'containers with unready status: [{{ join " " $unready }}]'
   reason: ContainersNotReady
   status: "False"
   {{ end }}
@@ -230,15 +235,18 @@ function crashLoopTemplate(first: boolean): string {
     : '{{ if $origin }}{{ add1 (or $origin.restartCount 0) }}{{ else }}1{{ end }}';
   return `{{ $now := Now }}
 {{ $root := . }}
+{{ $failing := list }}
+{{ range .spec.containers }}{{ if or (hasSuffix "-crash" .image) (hasSuffix "-oom" .image) (hasSuffix "-fail" .image) }}{{ $failing = append $failing .name }}{{ end }}{{ end }}
 conditions:
 - lastProbeTime: null
   lastTransitionTime: {{ $now | Quote }}
-  message: 'containers with unready status: [{{ range .spec.containers }}{{ if or (hasSuffix "-crash" .image) (hasSuffix "-oom" .image) (hasSuffix "-fail" .image) }}{{ .name }} {{ end }}{{ end }}]'
+  message: 'containers with unready status: [{{ join " " $failing }}]'
   reason: ContainersNotReady
   status: "False"
   type: Ready
 - lastProbeTime: null
   lastTransitionTime: {{ $now | Quote }}
+  message: 'containers with unready status: [{{ join " " $failing }}]'
   reason: ContainersNotReady
   status: "False"
   type: ContainersReady
@@ -462,10 +470,19 @@ export function buildStages(t: StageTimings): StageDoc[] {
       { statusTemplate: NODE_HEARTBEAT },
       { delay: { durationMilliseconds: 600000, jitterDurationMilliseconds: 610000 } },
     ),
-    stage('pod-create', 'Pod', [notDeleting, phase('Pending'), { key: '.status.podIP', operator: 'DoesNotExist' }], {
-      event: { type: 'Normal', reason: 'Pulled', message: 'Container image already present on machine (kwok)' },
-      statusTemplate: POD_CREATE,
-    }),
+    stage(
+      'pod-create',
+      'Pod',
+      [notDeleting, phase('Pending'), { key: '.status.podIP', operator: 'DoesNotExist' }],
+      {
+        event: {
+          type: 'Normal',
+          reason: 'Pulled',
+          message: 'Container image already present on machine (kwok)',
+        },
+        statusTemplate: POD_CREATE,
+      },
+    ),
     stage(
       'pod-ready',
       'Pod',
@@ -499,7 +516,13 @@ export function buildStages(t: StageTimings): StageDoc[] {
     stage(
       'pod-complete',
       'Pod',
-      [notDeleting, phase('Running'), isTrue(JQ_OWNED_BY_JOB), isFalse(JQ_RUN_TO_FAILURE), isFalse(JQ_UNREADY)],
+      [
+        notDeleting,
+        phase('Running'),
+        isTrue(JQ_OWNED_BY_JOB),
+        isFalse(JQ_RUN_TO_FAILURE),
+        isFalse(JQ_UNREADY),
+      ],
       { statusTemplate: terminatedTemplate(true) },
       { delay: delay(t.runDurationMs, 'run-duration') },
     ),
@@ -510,7 +533,9 @@ export function buildStages(t: StageTimings): StageDoc[] {
       { statusTemplate: terminatedTemplate(false) },
       { delay: delay(t.runDurationMs, 'run-duration') },
     ),
-    stage('pod-delete', 'Pod', [{ key: '.metadata.deletionTimestamp', operator: 'Exists' }], { delete: true }),
+    stage('pod-delete', 'Pod', [{ key: '.metadata.deletionTimestamp', operator: 'Exists' }], {
+      delete: true,
+    }),
   ];
 }
 
