@@ -1,17 +1,31 @@
-import type { TrafficProfile } from '../functions/adapters/synthetic/profile.js';
-import { CollectingNotifier } from '../functions/adapters/collecting-notifier.js';
 import { createTableIfMissing, DynamoDbDeploymentStore } from '../functions/adapters/aws/dynamodb-store.js';
-import { createKubeClients, kubeConfigFromFile, type RetryPolicy } from '../functions/adapters/kubernetes/client.js';
+import { CollectingNotifier } from '../functions/adapters/collecting-notifier.js';
+import {
+  createKubeClients,
+  kubeConfigFromFile,
+  type RetryPolicy,
+} from '../functions/adapters/kubernetes/client.js';
 import { KubernetesClusterClient } from '../functions/adapters/kubernetes/cluster-client.js';
 import { createRouter } from '../functions/adapters/kubernetes/router-factory.js';
 import { loadProfile } from '../functions/adapters/synthetic/index.js';
+import type { TrafficProfile } from '../functions/adapters/synthetic/profile.js';
 import { SyntheticMetricsSource } from '../functions/adapters/synthetic/source.js';
-import { type Catalog, type CatalogInput, parseCatalog, type ServiceConfig } from '../functions/domain/config.js';
+import {
+  type Catalog,
+  type CatalogInput,
+  parseCatalog,
+  type ServiceConfig,
+} from '../functions/domain/config.js';
 import type { DeploymentRecord } from '../functions/domain/record.js';
 import type { TrafficRouter } from '../functions/ports/router.js';
 import type { ReleasePorts } from '../functions/release/ports.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
-import { type LocalExecutionResult, LocalExecutor, type LocalRunOptions, type SynthesizedMachine } from './runner.js';
+import {
+  type LocalExecutionResult,
+  LocalExecutor,
+  type LocalRunOptions,
+  type SynthesizedMachine,
+} from './runner.js';
 import { extractAsl, functionArnFor, functionTasks, synthTemplate } from './synth.js';
 import { VirtualClock } from './virtual-clock.js';
 
@@ -46,7 +60,13 @@ export class LocalEnvironment {
     readonly dynamo: LocalDynamo,
     readonly tableName: string,
     private readonly ownsDynamo: boolean,
+    private readonly profiles: Map<string, TrafficProfile>,
   ) {}
+
+  /** Replaces the synthetic traffic of a service for the next runs (scenarios). */
+  setProfile(service: string, profile: TrafficProfile): void {
+    this.profiles.set(service, profile);
+  }
 
   static async start(opts: LocalEnvironmentOptions): Promise<LocalEnvironment> {
     const catalog = parseCatalog(opts.catalog);
@@ -60,6 +80,7 @@ export class LocalEnvironment {
     const clients = createKubeClients(kc, opts.kubeRetry ?? {});
     const cluster = new KubernetesClusterClient(clients, clock);
     let env: LocalEnvironment | undefined;
+    const profiles = new Map<string, TrafficProfile>(Object.entries(opts.profiles ?? {}));
     // The canary's real weight over (virtual) time, per service: what the synthetic traffic splits by.
     const weights = new Map<string, { at: number; weight: number }[]>();
     const recordWeight = (service: string, weight: number) => {
@@ -67,7 +88,8 @@ export class LocalEnvironment {
       list.push({ at: clock.now().getTime(), weight });
       weights.set(service, list);
     };
-    const serviceName = (svc: ServiceConfig) => Object.entries(catalog.services).find(([, s]) => s === svc)?.[0] ?? '';
+    const serviceName = (svc: ServiceConfig) =>
+      Object.entries(catalog.services).find(([, s]) => s === svc)?.[0] ?? '';
     const ports: ReleasePorts = {
       catalog,
       store,
@@ -100,7 +122,8 @@ export class LocalEnvironment {
       metrics(svc, deploymentStart) {
         const name = serviceName(svc);
         const profile =
-          opts.profiles?.[name] ?? loadProfile(svc.metrics.source === 'synthetic' ? svc.metrics.profile : 'healthy');
+          profiles.get(name) ??
+          loadProfile(svc.metrics.source === 'synthetic' ? svc.metrics.profile : 'healthy');
         const weightAt = (at: Date) => {
           const list = (weights.get(name) ?? []).filter((e) => e.at >= deploymentStart.getTime());
           let w: number | null = null;
@@ -113,10 +136,22 @@ export class LocalEnvironment {
         for (const ex of env?.executors.values() ?? []) ex.stop(executionArn);
       },
     };
-    env = new LocalEnvironment(catalog, ports, store, notifier, clock, dynamo, tableName, opts.dynamo === undefined);
+    env = new LocalEnvironment(
+      catalog,
+      ports,
+      store,
+      notifier,
+      clock,
+      dynamo,
+      tableName,
+      opts.dynamo === undefined,
+      profiles,
+    );
     const template = synthTemplate({ catalog: opts.catalog });
     const tasks = functionTasks(template);
-    const resourceTasks = Object.fromEntries(Object.entries(tasks).map(([id, task]) => [functionArnFor(id), task]));
+    const resourceTasks = Object.fromEntries(
+      Object.entries(tasks).map(([id, task]) => [functionArnFor(id), task]),
+    );
     for (const service of Object.keys(catalog.services)) {
       const machine: SynthesizedMachine = {
         asl: extractAsl(template, service) as SynthesizedMachine['asl'],

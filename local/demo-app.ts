@@ -1,0 +1,76 @@
+import * as k8s from '@kubernetes/client-node';
+import { applyRestrictedRole } from './cluster/restricted-role.js';
+
+/** A sample service on the local cluster: Deployment + Service, with the shipped Role bound. */
+export interface DemoApp {
+  readonly namespace: string;
+  readonly name: string;
+  readonly image: string;
+  readonly replicas: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Creates namespace, Deployment and Service (as admin), binds the product's Role
+ * (infra/k8s/tps-deploy-role.yaml) to the restricted identity, and waits until every pod is Ready.
+ */
+export async function createDemoApp(
+  adminKubeconfig: string,
+  opts: { namespace: string; name: string; image: string; replicas: number; roleManifest: string },
+): Promise<DemoApp> {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(adminKubeconfig);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const { namespace, name, image, replicas } = opts;
+  await core.createNamespace({ body: { metadata: { name: namespace } } }).catch((e: { code?: number }) => {
+    if (e.code !== 409) throw e;
+  });
+  for (let i = 0; i < 100; i++) {
+    const ok = await core
+      .readNamespacedServiceAccount({ name: 'default', namespace })
+      .then(() => true)
+      .catch(() => false);
+    if (ok) break;
+    await sleep(100);
+  }
+  await applyRestrictedRole(adminKubeconfig, namespace, opts.roleManifest);
+  const labels = { app: name };
+  await apps.createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name, labels },
+      spec: {
+        replicas,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            containers: [
+              {
+                name,
+                image,
+                ports: [{ containerPort: 8080, name: 'http' }],
+                resources: { requests: { cpu: '100m', memory: '128Mi' } },
+              },
+            ],
+          },
+        },
+      },
+    },
+  });
+  await core.createNamespacedService({
+    namespace,
+    body: {
+      metadata: { name },
+      spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+    },
+  });
+  for (let i = 0; i < 600; i++) {
+    const d = await apps.readNamespacedDeployment({ name, namespace });
+    if ((d.status?.readyReplicas ?? 0) === replicas) return { namespace, name, image, replicas };
+    await sleep(100);
+  }
+  throw new Error(`${namespace}/${name} did not become Ready within 60 s`);
+}
