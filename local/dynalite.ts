@@ -20,7 +20,9 @@ export async function startLocalDynamo(): Promise<LocalDynamo> {
   const require = createRequire(import.meta.url);
   const dynalite = require('dynalite') as (opts: Record<string, unknown>) => DynaliteServer;
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    server.listen(0, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+  );
   const endpoint = `http://127.0.0.1:${server.address().port}`;
   const client = new DynamoDBClient({
     endpoint,

@@ -104,7 +104,9 @@ export class LocalExecutor {
     for (const [n, s] of Object.entries(states)) {
       if (s.Type !== 'Wait') continue;
       const isPoll = s.SecondsPath === undefined;
-      waitTimeOverrides[n] = isPoll ? pollMs : Math.max(5, Math.round(((planSeconds[n] ?? 0) * 1000) / speed));
+      waitTimeOverrides[n] = isPoll
+        ? pollMs
+        : Math.max(5, Math.round(((planSeconds[n] ?? 0) * 1000) / speed));
     }
 
     const taskResourceLocalHandlers: Record<string, (i: unknown) => Promise<unknown>> = {};

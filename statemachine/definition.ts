@@ -84,7 +84,12 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   rollBack.addCatch(rollbackFailed, { errors: ['States.ALL'], resultPath: '$.rollbackError' });
   rollBack.next(rolledBack);
 
-  const failRelease = invoke('Mark Release Failed', 'failRelease', { ...plan, 'failure.$': '$.failure' }, '$.failed');
+  const failRelease = invoke(
+    'Mark Release Failed',
+    'failRelease',
+    { ...plan, 'failure.$': '$.failure' },
+    '$.failed',
+  );
   failRelease.next(releaseFailed);
 
   /** Every task after the record step rolls back on any error it cannot retry. */
@@ -115,7 +120,12 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   );
   // DeploymentInProgressError is not caught: the execution fails fast and changes nothing.
   beginRelease.addCatch(failRelease, {
-    errors: [ERROR_NAMES.notFound, ERROR_NAMES.storeUnavailable, ERROR_NAMES.kubernetesTransient, ERROR_NAMES.config],
+    errors: [
+      ERROR_NAMES.notFound,
+      ERROR_NAMES.storeUnavailable,
+      ERROR_NAMES.kubernetesTransient,
+      ERROR_NAMES.config,
+    ],
     resultPath: '$.failure',
   });
 
@@ -164,7 +174,12 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
     const extend = new sfn.Wait(scope, `Extend ${T} Window`, {
       time: sfn.WaitTime.secondsPath(`$.plan.phases.${phase}.extendedWindowSeconds`),
     });
-    const failed = failurePass(`${T} Failed Validation`, phase, 'ValidationFailed', `$.verdicts.${phase}.summary`);
+    const failed = failurePass(
+      `${T} Failed Validation`,
+      phase,
+      'ValidationFailed',
+      `$.verdicts.${phase}.summary`,
+    );
     const inconclusive = failurePass(
       `${T} Inconclusive`,
       phase,

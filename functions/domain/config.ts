@@ -7,7 +7,10 @@ export const k8sName = z
   .string()
   .min(1)
   .max(253)
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be a lowercase RFC 1123 name');
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    'must be a lowercase RFC 1123 name',
+  );
 /** Kubernetes DNS label (namespaces, container names). */
 export const k8sLabel = z
   .string()
@@ -103,7 +106,9 @@ const serviceSchema = z
   .object({
     /** What this service is, for people reading the catalog. */
     description: z.string().optional(),
-    cluster: z.object({ name: z.string().min(1).max(100), region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/) }).strict(),
+    cluster: z
+      .object({ name: z.string().min(1).max(100), region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/) })
+      .strict(),
     namespace: k8sLabel,
     deployment: k8sName,
     /** Containers whose image a release changes; the first is the default for `image`. */
@@ -123,17 +128,27 @@ const serviceSchema = z
       .object({
         maxErrorRate: ratio.optional(),
         maxResourceUtilization: ratio.optional(),
-        throughputBand: z.object({ min: z.number().min(0), max: z.number().positive() }).strict().optional(),
+        throughputBand: z
+          .object({ min: z.number().min(0), max: z.number().positive() })
+          .strict()
+          .optional(),
         minRequestsPerVersion: z.number().int().min(1).optional(),
         alpha: z.number().gt(0).lt(1).optional(),
         p99RatioTolerance: z.number().min(1).optional(),
+        failAlpha: z.number().gt(0).lt(1).optional(),
+        minErrorRateIncrease: ratio.optional(),
+        minErrorRateRatio: z.number().min(1).optional(),
       })
       .strict()
       .default({}),
     readinessTimeoutSeconds: seconds.optional(),
     watchSeconds: seconds.optional(),
     hotfix: z
-      .object({ canaryWeight: z.number().int().min(1).max(100), canaryWindowSeconds: seconds, watchSeconds: seconds })
+      .object({
+        canaryWeight: z.number().int().min(1).max(100),
+        canaryWindowSeconds: seconds,
+        watchSeconds: seconds,
+      })
       .partial()
       .strict()
       .default({}),
@@ -152,7 +167,9 @@ const catalogSchema = z
       .string()
       .regex(/^[A-Za-z][A-Za-z0-9-]{0,30}$/)
       .default('tps-deploy'),
-    services: z.record(k8sLabel, serviceSchema).refine((s) => Object.keys(s).length > 0, 'at least one service'),
+    services: z
+      .record(k8sLabel, serviceSchema)
+      .refine((s) => Object.keys(s).length > 0, 'at least one service'),
   })
   .strict();
 
@@ -182,16 +199,25 @@ export function parseCatalog(input: unknown): Catalog {
     const weights = PHASE_ORDER.map((p) => resolvePhase(svc, p).weight);
     for (let i = 1; i < weights.length; i++) {
       if ((weights[i] ?? 0) <= (weights[i - 1] ?? 0)) {
-        issues.push({ path: `services.${name}.phases`, message: `weights must increase (got ${weights.join(', ')})` });
+        issues.push({
+          path: `services.${name}.phases`,
+          message: `weights must increase (got ${weights.join(', ')})`,
+        });
         break;
       }
     }
     if (weights[weights.length - 1] !== 100) {
-      issues.push({ path: `services.${name}.phases.production.weight`, message: 'production must take 100% of traffic' });
+      issues.push({
+        path: `services.${name}.phases.production.weight`,
+        message: 'production must take 100% of traffic',
+      });
     }
   }
   if (issues.length > 0) {
-    throw new ConfigError(`invalid service catalog: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+    throw new ConfigError(
+      `invalid service catalog: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      issues,
+    );
   }
   return parsed.data;
 }

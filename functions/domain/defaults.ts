@@ -31,6 +31,16 @@ export const RUNBOOK = {
     alpha: 0.01,
     /** Canary p99 may exceed stable p99 by this ratio before it is a regression. */
     p99RatioTolerance: 1.2,
+    /**
+     * Family-wise significance a regression needs to fail a window, split evenly (Bonferroni)
+     * across the window's significance-tested checks. Evidence at `alpha` but not at this level is
+     * inconclusive: the window is extended, and fails safe if it stays so.
+     */
+    failAlpha: 0.0001,
+    /** A canary error rate must exceed stable's by at least this much (absolute, 0.05 %) to matter. */
+    minErrorRateIncrease: 0.0005,
+    /** ...and by at least this factor of stable's rate. */
+    minErrorRateRatio: 1.5,
   },
   /** Alarm triggers that roll back without anyone awake. */
   rollbackTriggers: {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Catalog, type ResolvedPhase, type ServiceConfig, resolvePhase } from './config.js';
+import { type Catalog, type ResolvedPhase, resolvePhase, type ServiceConfig } from './config.js';
 import { RUNBOOK } from './defaults.js';
 import { type FieldIssue, InvalidInputError } from './errors.js';
 
@@ -131,7 +131,10 @@ export function parseExecutionInput(raw: unknown, catalog: Catalog, deploymentId
   if (svc && rawObj.images !== null && typeof rawObj.images === 'object') {
     for (const c of Object.keys(rawObj.images)) {
       if (!svc.containers.includes(c)) {
-        issues.push({ path: `images.${c}`, message: `not a container of ${serviceName} (${svc.containers.join(', ')})` });
+        issues.push({
+          path: `images.${c}`,
+          message: `not a container of ${serviceName} (${svc.containers.join(', ')})`,
+        });
       }
     }
   }
@@ -141,7 +144,9 @@ export function parseExecutionInput(raw: unknown, catalog: Catalog, deploymentId
   if (issues.length > 0 || !data || !svc) {
     throw new InvalidInputError(dedupe(issues));
   }
-  const images: Record<string, string> = data.image ? { [svc.containers[0]!]: data.image } : { ...data.images };
+  const images: Record<string, string> = data.image
+    ? { [svc.containers[0]!]: data.image }
+    : { ...data.images };
   const first = Object.values(images)[0]!;
   const hotfix = data.mode === 'hotfix';
   const canary = resolvePhase(svc, 'canary');

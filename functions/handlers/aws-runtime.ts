@@ -1,11 +1,11 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { Logger } from '@aws-lambda-powertools/logger';
-import catalogInput from '../../tps.config.js';
 import type { TaskKey } from '../../statemachine/tasks.js';
+import catalogInput from '../../tps.config.js';
 import { CloudWatchMetricsSource } from '../adapters/aws/cloudwatch-metrics.js';
 import { DynamoDbDeploymentStore } from '../adapters/aws/dynamodb-store.js';
 import { EksKubeConfigProvider } from '../adapters/aws/eks-auth.js';

@@ -1,5 +1,12 @@
 /** The kinds of message the runbook asks for. */
-export type NotificationKind = 'starting' | 'decision' | 'rollback' | 'approval-needed' | 'stand-down' | 'alarm' | 'finished';
+export type NotificationKind =
+  | 'starting'
+  | 'decision'
+  | 'rollback'
+  | 'approval-needed'
+  | 'stand-down'
+  | 'alarm'
+  | 'finished';
 
 export interface Notification {
   readonly kind: NotificationKind;

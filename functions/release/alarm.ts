@@ -1,6 +1,6 @@
 import { ALARM_SIGNALS, alarmEventSchema, parseAlarmName } from '../domain/alarms.js';
-import { InvalidInputError } from '../domain/errors.js';
 import { toFieldIssues } from '../domain/config.js';
+import { InvalidInputError } from '../domain/errors.js';
 import type { ReleasePorts } from './ports.js';
 import { performRollback } from './steps.js';
 
@@ -26,7 +26,12 @@ export async function handleAlarm(ports: ReleasePorts, raw: unknown): Promise<Al
   }
   const match = parseAlarmName(ports.catalog.appName, alarmName, Object.keys(ports.catalog.services));
   if (!match) {
-    return { action: 'ignored', service: null, deploymentId: null, detail: `${alarmName} is not a tps-deploy alarm` };
+    return {
+      action: 'ignored',
+      service: null,
+      deploymentId: null,
+      detail: `${alarmName} is not a tps-deploy alarm`,
+    };
   }
   const severity = ALARM_SIGNALS[match.signal].severity;
   const active = await ports.store.active(match.service);
@@ -40,7 +45,12 @@ export async function handleAlarm(ports: ReleasePorts, raw: unknown): Promise<Al
       subject: `${match.service}: ${alarmName} in ALARM (${severity}); not rolling back`,
       message: `${state.reason} (${why}: investigate).`,
     });
-    return { action: 'notified', service: match.service, deploymentId: active?.deploymentId ?? null, detail: why };
+    return {
+      action: 'notified',
+      service: match.service,
+      deploymentId: active?.deploymentId ?? null,
+      detail: why,
+    };
   }
   if (active.executionArn) {
     await ports.stopExecution(active.executionArn, `rolled back by alarm ${alarmName}`);

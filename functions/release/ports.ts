@@ -1,6 +1,6 @@
 import type { Catalog, ServiceConfig } from '../domain/config.js';
-import type { ClusterClient } from '../ports/cluster.js';
 import type { Clock } from '../ports/clock.js';
+import type { ClusterClient } from '../ports/cluster.js';
 import type { MetricsSource } from '../ports/metrics.js';
 import type { Notifier } from '../ports/notifier.js';
 import type { TrafficRouter } from '../ports/router.js';

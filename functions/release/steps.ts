@@ -4,7 +4,13 @@ import { resolveValidation } from '../domain/config.js';
 import type { PhaseName } from '../domain/defaults.js';
 import { StoreUnavailableError, TargetNotFoundError, TpsError } from '../domain/errors.js';
 import { imageVersion, parseExecutionInput, type ReleasePlan } from '../domain/input.js';
-import type { CheckResult, DeploymentRecord, PhaseRecord, Verdict, WindowDecision } from '../domain/record.js';
+import type {
+  CheckResult,
+  DeploymentRecord,
+  PhaseRecord,
+  Verdict,
+  WindowDecision,
+} from '../domain/record.js';
 import type { ReleaseTarget, RollbackPlan, WorkloadHealth } from '../ports/cluster.js';
 import type { TrafficStatus } from '../ports/router.js';
 import type { ReleasePorts } from './ports.js';
@@ -35,7 +41,8 @@ async function loadRecord(ports: ReleasePorts, plan: Pick<ReleasePlan, 'service'
 
 async function loadPlan(ports: ReleasePorts, plan: Pick<ReleasePlan, 'service' | 'deploymentId'>) {
   const rb = await ports.store.getPlan(plan.service, plan.deploymentId);
-  if (!rb) throw new StoreUnavailableError(`no rollback plan recorded for ${plan.service}/${plan.deploymentId}`);
+  if (!rb)
+    throw new StoreUnavailableError(`no rollback plan recorded for ${plan.service}/${plan.deploymentId}`);
   return rb;
 }
 
@@ -290,15 +297,13 @@ export async function validateWindow(
     router.status(targetOf(plan), rb),
   ]);
   const stableImage = record.previousImage ?? '';
-  const metrics = await ports
-    .metrics(svc, new Date(record.startedAt))
-    .window({
-      service: plan.service,
-      start,
-      end: now,
-      canaryVersion: plan.version,
-      stableVersion: imageVersion(stableImage),
-    });
+  const metrics = await ports.metrics(svc, new Date(record.startedAt)).window({
+    service: plan.service,
+    start,
+    end: now,
+    canaryVersion: plan.version,
+    stableVersion: imageVersion(stableImage),
+  });
   const judged = judgeWindow({
     phase,
     attempt,
@@ -312,7 +317,8 @@ export async function validateWindow(
   });
   const pods = podCheck(health);
   const verdict: Verdict = pods.verdict === 'fail' ? 'fail' : judged.verdict;
-  const summary = pods.verdict === 'fail' ? `new pods unhealthy (${pods.detail}); ${judged.summary}` : judged.summary;
+  const summary =
+    pods.verdict === 'fail' ? `new pods unhealthy (${pods.detail}); ${judged.summary}` : judged.summary;
   const canExtend = verdict === 'inconclusive' && attempt < phaseCfg.extensions;
   const decision: WindowDecision = {
     phase: judged.phase,
@@ -394,7 +400,10 @@ export class CleanupIncompleteError extends TpsError {
 }
 
 /** "Complete Release": the record says SUCCEEDED, the lock is released, the team told. */
-export async function completeRelease(ports: ReleasePorts, event: { plan: ReleasePlan }): Promise<{ outcome: string }> {
+export async function completeRelease(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan },
+): Promise<{ outcome: string }> {
   const { plan } = event;
   const now = ports.clock.now();
   const record = await loadRecord(ports, plan);
@@ -525,7 +534,11 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
 /** "Roll Back" from the state machine. */
 export async function rollBackFromStateMachine(
   ports: ReleasePorts,
-  event: { plan: ReleasePlan; failure: { Error?: string; Cause?: string; phase?: string } | null; trigger: string },
+  event: {
+    plan: ReleasePlan;
+    failure: { Error?: string; Cause?: string; phase?: string } | null;
+    trigger: string;
+  },
 ): Promise<RollbackResult> {
   const f = event.failure ?? {};
   const reason = `${f.Error ?? 'Error'}: ${causeText(f.Cause)}`;

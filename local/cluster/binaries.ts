@@ -51,7 +51,15 @@ export async function ensureBinaries(env: NodeJS.ProcessEnv = process.env): Prom
   if (missingBinaries(env).length === 0) return binaryPaths(env);
   const cache = clusterCacheDir(env);
   mkdirSync(cache, { recursive: true });
-  const args = [join(cache, '.build.lock'), 'bash', BUILD_SCRIPT, cache, K8S_VERSION, ETCD_VERSION, KWOK_VERSION];
+  const args = [
+    join(cache, '.build.lock'),
+    'bash',
+    BUILD_SCRIPT,
+    cache,
+    K8S_VERSION,
+    ETCD_VERSION,
+    KWOK_VERSION,
+  ];
   process.stderr.write(
     `[cluster] building missing programs (${missingBinaries(env).join(', ')}) into ${cache}; ` +
       'the first build compiles Kubernetes from source and takes a while\n',
@@ -65,6 +73,7 @@ export async function ensureBinaries(env: NodeJS.ProcessEnv = process.env): Prom
     });
   });
   const still = missingBinaries(env);
-  if (still.length > 0) throw new Error(`after the build these programs are still missing: ${still.join(', ')}`);
+  if (still.length > 0)
+    throw new Error(`after the build these programs are still missing: ${still.join(', ')}`);
   return binaryPaths(env);
 }

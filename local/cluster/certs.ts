@@ -64,7 +64,10 @@ async function signLeaf(
 ): Promise<{ cert: string; key: string }> {
   const ext = join(dir, `${stem}.ext`);
   await writeFile(ext, `${extensions.join('\n')}\n`);
-  await openssl(['req', '-new', ...EC_KEY, '-keyout', `${stem}.key`, '-out', `${stem}.csr`, '-subj', subj], dir);
+  await openssl(
+    ['req', '-new', ...EC_KEY, '-keyout', `${stem}.key`, '-out', `${stem}.csr`, '-subj', subj],
+    dir,
+  );
   await openssl(
     [
       'x509',
@@ -117,11 +120,17 @@ export async function generateCerts(dir: string, clients: ClientIdentity[]): Pro
     dir,
   );
   const sa = (async () => {
-    await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'sa.key'], dir);
+    await openssl(
+      ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'sa.key'],
+      dir,
+    );
     await openssl(['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
   })();
   await ca;
-  const leafBase = ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment'];
+  const leafBase = [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+  ];
   const [server, ...clientPairs] = await Promise.all([
     signLeaf(dir, 'apiserver', subject('kube-apiserver'), [
       ...leafBase,
@@ -129,7 +138,10 @@ export async function generateCerts(dir: string, clients: ClientIdentity[]): Pro
       `subjectAltName=${API_SERVER_SANS.join(',')}`,
     ]),
     ...clients.map((c) =>
-      signLeaf(dir, c.file, subject(c.commonName, c.organizations), [...leafBase, 'extendedKeyUsage=clientAuth']),
+      signLeaf(dir, c.file, subject(c.commonName, c.organizations), [
+        ...leafBase,
+        'extendedKeyUsage=clientAuth',
+      ]),
     ),
   ]);
   await sa;

@@ -7,8 +7,8 @@
  *
  * Pods (selection by jq over the pod; the failure mode is chosen by the container image's tag):
  *   pod-create        scheduled pod -> Pending, containers ContainerCreating, pod IP assigned
- *   pod-ready         after the ready delay -> Running, every container running and ready
- *   pod-unready       image `...-unready`: Running, container running but ready=false, forever
+ *   pod-ready         after the ready delay -> Running, every container running and ready;
+ *                     a container whose image ends `-unready` runs but stays ready=false forever
  *   pod-crashloop-start / pod-crashloop
  *                     restartPolicy Always and image `...-crash` (exit 1, reason Error), `...-oom`
  *                     (exit 137, reason OOMKilled) or `...-fail`: Running, not Ready, waiting

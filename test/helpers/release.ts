@@ -12,7 +12,11 @@ import { type AppFixture, createApp, namespaceWithShippedRole } from './k8s.js';
 export type RouterKind = 'replica-ratio' | 'alb';
 
 /** A service of the catalog for a fixture app, with short windows where tests need them. */
-export function serviceFor(app: AppFixture, router: RouterKind, extra: Partial<ServiceConfigInput> = {}): ServiceConfigInput {
+export function serviceFor(
+  app: AppFixture,
+  router: RouterKind,
+  extra: Partial<ServiceConfigInput> = {},
+): ServiceConfigInput {
   return {
     cluster: { name: 'local', region: 'us-east-1' },
     namespace: app.namespace,
@@ -49,7 +53,10 @@ export async function releaseFixture(
 ): Promise<ReleaseFixture> {
   const ns = await namespaceWithShippedRole(prefix);
   const app = await createApp(ns, 'shop', { replicas: 4, ingress: router === 'alb' });
-  const catalog: CatalogInput = { appName: 'tps-test', services: { shop: serviceFor(app, router, opts.service) } };
+  const catalog: CatalogInput = {
+    appName: 'tps-test',
+    services: { shop: serviceFor(app, router, opts.service) },
+  };
   const env = await LocalEnvironment.start({
     catalog,
     kubeconfig: clusterEnv().restrictedKubeconfig,

@@ -116,7 +116,10 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
     const f = await fixture(router);
     const template = await liveTemplate(f.app.namespace, f.app.name);
     const before = await clusterState(f);
-    const run = await f.env.run({ service: 'shop', images: { ...NEW, api: 'registry.local/shop/api:v2-crash' } });
+    const run = await f.env.run({
+      service: 'shop',
+      images: { ...NEW, api: 'registry.local/shop/api:v2-crash' },
+    });
     expect(run.status).toBe('FAILED');
     expect(run.error).toBe('ReleaseRolledBack');
     expect(run.cause).toMatch(/CrashLoopBackOff|restarts/);
@@ -138,7 +141,10 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
   test('an image that never becomes Ready is rolled back when its readiness deadline passes', async () => {
     const f = await fixture(router, { service: { readinessTimeoutSeconds: 60 } });
     const template = await liveTemplate(f.app.namespace, f.app.name);
-    const run = await f.env.run({ service: 'shop', images: { ...NEW, api: 'registry.local/shop/api:v2-unready' } });
+    const run = await f.env.run({
+      service: 'shop',
+      images: { ...NEW, api: 'registry.local/shop/api:v2-unready' },
+    });
     expect(run.status).toBe('FAILED');
     expect(run.error).toBe('ReleaseRolledBack');
     expect(run.cause).toMatch(/readiness deadline of 60 s passed/);
@@ -208,7 +214,9 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
       name: `${f.app.name}${CANARY_SUFFIX}`,
       namespace: f.app.namespace,
     });
-    expect(canary.spec?.template.spec?.containers.map((c) => c.image)).not.toContain('registry.local/shop/api:v3');
+    expect(canary.spec?.template.spec?.containers.map((c) => c.image)).not.toContain(
+      'registry.local/shop/api:v3',
+    );
     expect(canary.metadata?.labels?.[K8S_LABELS.deploymentId]).toBe('first');
     const done = await first;
     expect(done.status).toBe('SUCCEEDED');

@@ -1,0 +1,453 @@
+/**
+ * The ALB router: the AWS Load Balancer Controller splits traffic between two Services by
+ * target-group weight, set in the Ingress annotation `alb.ingress.kubernetes.io/actions.<name>`
+ * (advanced forward schema, kubernetes-sigs/aws-load-balancer-controller
+ * docs/guide/ingress/annotation.md and pkg/ingress/config_types.go):
+ *
+ *   {"type":"forward","forwardConfig":{"targetGroups":[
+ *     {"serviceName":"<stable>","servicePort":<port>,"weight":<100-w>},
+ *     {"serviceName":"<canary>","servicePort":<port>,"weight":<w>}]}}
+ *
+ * The Ingress's rule for the action must point at service `<actionName>` with port name
+ * `use-annotation`. The stable Service is pinned to the original ReplicaSet's pods
+ * (`pod-template-hash`), so the canary pods, which share its labels, never receive stable traffic;
+ * a canary Service selects the canary pods by the track label.
+ */
+import {
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Deployment,
+  type V1Ingress,
+  type V1Service,
+  type V1ServicePort,
+} from '@kubernetes/client-node';
+import { K8S_ANNOTATIONS, K8S_LABELS } from '../../domain/defaults.js';
+import { albCanaryReplicas, roundPercent } from '../../domain/replicas.js';
+import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
+import type { CleanupReport, TrafficRouter, TrafficStatus } from '../../ports/router.js';
+import { isNotFound, type KubeClients } from './client.js';
+import { CANARY_TRACK, canaryName, labelValue, POD_TEMPLATE_HASH_LABEL, releaseLabels } from './labels.js';
+import {
+  mapPatch,
+  originalSelector,
+  pinServiceSelector,
+  readIngress,
+  readService,
+  readServiceOrNull,
+  readyEndpoints,
+  restoreServiceSelector,
+} from './traffic.js';
+import {
+  buildCanaryDeployment,
+  currentPodTemplateHash,
+  DEFAULT_WAITS,
+  deepEqual,
+  deleteDeployment,
+  ensureCanaryDeployment,
+  type PlainObject,
+  pollUntil,
+  type RouterOptions,
+  readDeployment,
+  readDeploymentOrNull,
+  releaseLeftovers,
+  setDeploymentState,
+  specReplicas,
+  targetWeightOf,
+  templateWithImages,
+  type Waits,
+  waitCanaryReady,
+  waitRolledOut,
+} from './workload.js';
+
+/** Router settings from the service config (`router: { type: 'alb', ... }`). */
+export interface AlbConfig {
+  readonly ingress: string;
+  readonly actionName: string;
+  readonly stableService: string;
+  /** @default `<stableService>-tps-canary` */
+  readonly canaryService?: string;
+  readonly servicePort: number | string;
+}
+
+/** Annotation prefix of the AWS Load Balancer Controller's custom actions. */
+export const ALB_ACTIONS_PREFIX = 'alb.ingress.kubernetes.io/actions.';
+
+/** One weighted target group of a forward action. */
+export interface AlbTargetGroup {
+  readonly serviceName: string;
+  readonly servicePort: number | string;
+  readonly weight: number;
+}
+
+/** The forward action that sends `weight` percent to the canary Service. */
+export function forwardAction(
+  stable: string,
+  canary: string,
+  servicePort: number | string,
+  weight: number,
+): { type: 'forward'; forwardConfig: { targetGroups: AlbTargetGroup[] } } {
+  return {
+    type: 'forward',
+    forwardConfig: {
+      targetGroups: [
+        { serviceName: stable, servicePort, weight: 100 - weight },
+        { serviceName: canary, servicePort, weight },
+      ],
+    },
+  };
+}
+
+/**
+ * The share of an action annotation's traffic that goes to `canary`, in percent; 0 when the
+ * action does not name it, null when the annotation is absent or not a forward action.
+ */
+export function canaryShareOfAction(value: string | undefined, canary: string): number | null {
+  if (value === undefined) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return null;
+  }
+  const groups = (
+    parsed as { forwardConfig?: { targetGroups?: { serviceName?: string; weight?: number }[] } }
+  )?.forwardConfig?.targetGroups;
+  if (!Array.isArray(groups) || groups.length === 0) return null;
+  // The controller's default weight is 1 when omitted (ELBv2 WeightedTargetGroup).
+  const total = groups.reduce((n, g) => n + (g.weight ?? 1), 0);
+  const toCanary = groups.filter((g) => g.serviceName === canary).reduce((n, g) => n + (g.weight ?? 1), 0);
+  return total === 0 ? null : roundPercent((100 * toCanary) / total);
+}
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** {@link TrafficRouter} that splits traffic with ALB target-group weights. */
+export class AlbRouter implements TrafficRouter {
+  readonly type = 'alb' as const;
+  private readonly waits: Waits;
+  private readonly settleMs: number;
+  private readonly canaryService: string;
+  private readonly actionKey: string;
+
+  constructor(
+    private readonly clients: KubeClients,
+    private readonly config: AlbConfig,
+    options: RouterOptions = {},
+  ) {
+    this.waits = { ...DEFAULT_WAITS, ...options.waits };
+    this.settleMs = options.endpointsSettleMs ?? 8_000;
+    this.canaryService = config.canaryService ?? canaryName(config.stableService);
+    this.actionKey = `${ALB_ACTIONS_PREFIX}${config.actionName}`;
+  }
+
+  /**
+   * Pins the stable Service to the original pods, creates or scales the canary Deployment
+   * (`ceil(N * weight / 100)` pods, at least 1; stable stays at N) and the canary Service, and
+   * once the canary pods are Ready (bounded by `waits.canaryReadyMs`) writes the exact weights
+   * into the Ingress action. If they are not Ready in time the weights stay as they were and the
+   * status says so; calling again completes the shift.
+   */
+  async setWeight(target: ReleaseTarget, plan: RollbackPlan, weight: number): Promise<TrafficStatus> {
+    const { namespace, deployment } = target;
+    const original = await readDeployment(this.clients, namespace, deployment);
+    const stableSvc = await readService(this.clients, namespace, this.config.stableService);
+    await readIngress(this.clients, namespace, this.config.ingress);
+    const selector = originalSelector(stableSvc);
+    const actions: string[] = [];
+    const note = (a: string | null) => {
+      if (a) actions.push(a);
+    };
+
+    if (weight === 0) {
+      note(await this.restoreIngress(namespace));
+      const canary = await readDeploymentOrNull(this.clients, namespace, canaryName(deployment));
+      if (canary)
+        note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
+      note(await this.deleteCanaryService(namespace));
+      note(await restoreServiceSelector(this.clients, namespace, this.config.stableService));
+      return (await this.measure(target, weight, actions, null)).status;
+    }
+
+    // Pin first, so no canary pod is ever an endpoint of the stable Service.
+    const hash = await currentPodTemplateHash(this.clients, original);
+    note(
+      await pinServiceSelector(this.clients, namespace, this.config.stableService, {
+        [POD_TEMPLATE_HASH_LABEL]: hash,
+      }),
+    );
+    const replicas = albCanaryReplicas(plan.replicas, weight);
+    const desired = buildCanaryDeployment(target, plan, original, selector, replicas, weight);
+    note((await ensureCanaryDeployment(this.clients, desired, target.deploymentId)).action);
+    note(await this.ensureCanaryService(target, stableSvc, selector));
+    const ready = await waitCanaryReady(
+      this.clients,
+      namespace,
+      canaryName(deployment),
+      replicas,
+      this.waits,
+    );
+    let pending: string | null = null;
+    if (ready.done) {
+      note(await this.setIngressWeight(namespace, weight));
+    } else {
+      pending = `canary ${ready.ready}/${replicas} Ready after ${this.waits.canaryReadyMs / 1000} s: ingress weights not changed; call again to finish`;
+    }
+    // Give the EndpointSlice controller a moment, so the reported endpoint counts are current.
+    const r = await pollUntil(pending ? 0 : this.settleMs, this.waits.pollMs, async () => {
+      const st = await this.measure(target, weight, actions, pending);
+      return { done: st.canaryEndpoints >= replicas, value: st };
+    });
+    return r.value.status;
+  }
+
+  /** Weights as the Ingress carries them, with ready endpoint counts of both Services. */
+  async status(target: ReleaseTarget, _plan: RollbackPlan): Promise<TrafficStatus> {
+    const canary = await readDeploymentOrNull(this.clients, target.namespace, canaryName(target.deployment));
+    return (await this.measure(target, targetWeightOf(canary), [], null)).status;
+  }
+
+  /**
+   * After production: the original Deployment runs the new images at the recorded replicas
+   * (waits until rolled out; on timeout throws KubernetesTransientError and a second call
+   * resumes), the stable Service's selector and the Ingress action are restored, and the canary
+   * Service and Deployment are deleted.
+   */
+  async finalize(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
+    const { namespace, deployment } = target;
+    const actions: string[] = [];
+    const note = (a: string | null) => {
+      if (a) actions.push(a);
+    };
+    const template = templateWithImages(plan.template as PlainObject, target.images);
+    note(await setDeploymentState(this.clients, namespace, deployment, template, plan.replicas));
+    actions.push(
+      `rolled out: ${await waitRolledOut(this.clients, namespace, deployment, plan.replicas, this.waits)}`,
+    );
+    // The stable Service now selects the new pods again; then traffic moves back to it alone.
+    note(await restoreServiceSelector(this.clients, namespace, this.config.stableService));
+    note(await this.restoreIngress(namespace));
+    note(await this.deleteCanaryService(namespace));
+    note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
+    return { actions, leftovers: await this.leftovers(target) };
+  }
+
+  /**
+   * Sends all traffic back to the stable Service (Ingress action restored first: the stable pods
+   * never left), restores the recorded template and replicas if they differ, deletes the canary
+   * Deployment and Service, restores the stable selector, and waits until stable is Ready.
+   * Idempotent, safe when two run at once and after a partial earlier attempt.
+   */
+  async rollback(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
+    const { namespace, deployment } = target;
+    const actions: string[] = [];
+    const note = (a: string | null) => {
+      if (a) actions.push(a);
+    };
+    note(await this.restoreIngress(namespace));
+    note(
+      await setDeploymentState(
+        this.clients,
+        namespace,
+        deployment,
+        plan.template as PlainObject,
+        plan.replicas,
+      ),
+    );
+    note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
+    note(await this.deleteCanaryService(namespace));
+    // Unpin only after the canary pods are gone, or the stable Service would select them.
+    note(await restoreServiceSelector(this.clients, namespace, this.config.stableService));
+    actions.push(
+      `stable ready: ${await waitRolledOut(this.clients, namespace, deployment, plan.replicas, this.waits)}`,
+    );
+    return { actions, leftovers: await this.leftovers(target) };
+  }
+
+  private async ensureCanaryService(
+    target: ReleaseTarget,
+    stable: V1Service,
+    selector: Record<string, string>,
+  ): Promise<string | null> {
+    const namespace = target.namespace;
+    const name = this.canaryService;
+    const wantSelector = {
+      ...selector,
+      ...CANARY_TRACK,
+      [K8S_LABELS.deploymentId]: labelValue(target.deploymentId),
+    };
+    const ports: V1ServicePort[] = (stable.spec?.ports ?? []).map((p) => ({
+      name: p.name,
+      port: p.port,
+      targetPort: p.targetPort,
+      protocol: p.protocol,
+      appProtocol: p.appProtocol,
+    }));
+    const type =
+      stable.spec?.type === 'NodePort' || stable.spec?.type === 'LoadBalancer' ? 'NodePort' : 'ClusterIP';
+    return this.clients.call.run(`ensure canary service ${namespace}/${name}`, async () => {
+      let existing = await readServiceOrNull(this.clients, namespace, name);
+      let prefix = '';
+      if (
+        existing &&
+        existing.metadata?.annotations?.[K8S_ANNOTATIONS.deploymentId] !== target.deploymentId
+      ) {
+        await this.deleteService(namespace, name);
+        existing = null;
+        prefix = `deleted stale canary service ${name} of an earlier release; `;
+      }
+      if (!existing) {
+        await this.clients.core.createNamespacedService({
+          namespace,
+          body: {
+            apiVersion: 'v1',
+            kind: 'Service',
+            metadata: {
+              name,
+              namespace,
+              labels: releaseLabels(target.deploymentId, target.service),
+              annotations: { [K8S_ANNOTATIONS.deploymentId]: target.deploymentId },
+            },
+            spec: { type, selector: wantSelector, ports },
+          },
+        });
+        return `${prefix}created canary service ${name}`;
+      }
+      const live = existing.spec?.selector ?? {};
+      if (deepEqual(live, wantSelector)) return prefix || null;
+      await this.clients.core.patchNamespacedService(
+        {
+          name,
+          namespace,
+          body: {
+            metadata: { resourceVersion: existing.metadata?.resourceVersion },
+            spec: { selector: mapPatch(live, wantSelector) },
+          },
+        },
+        mergePatch,
+      );
+      return `${prefix}set selector of canary service ${name}`;
+    });
+  }
+
+  private async deleteService(namespace: string, name: string): Promise<boolean> {
+    try {
+      await this.clients.core.deleteNamespacedService({ name, namespace });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  private async deleteCanaryService(namespace: string): Promise<string | null> {
+    const name = this.canaryService;
+    return this.clients.call.run(`delete canary service ${namespace}/${name}`, async () => {
+      const svc = await readServiceOrNull(this.clients, namespace, name);
+      // Never delete a Service tps-deploy did not create.
+      if (!svc || svc.metadata?.labels?.[K8S_LABELS.managedBy] !== K8S_LABELS.managedByValue) return null;
+      return (await this.deleteService(namespace, name)) ? `deleted canary service ${name}` : null;
+    });
+  }
+
+  /** Writes the forward action with exact weights, saving the original value first. */
+  private async setIngressWeight(namespace: string, weight: number): Promise<string | null> {
+    const value = JSON.stringify(
+      forwardAction(this.config.stableService, this.canaryService, this.config.servicePort, weight),
+    );
+    return this.clients.call.run(`set weights on ingress ${namespace}/${this.config.ingress}`, async () => {
+      const ing = await readIngress(this.clients, namespace, this.config.ingress);
+      const ann = ing.metadata?.annotations ?? {};
+      const saved = ann[K8S_ANNOTATIONS.originalAction];
+      if (saved !== undefined && ann[this.actionKey] === value) return null;
+      const annotations: Record<string, string> = { [this.actionKey]: value };
+      if (saved === undefined)
+        annotations[K8S_ANNOTATIONS.originalAction] = JSON.stringify({ value: ann[this.actionKey] ?? null });
+      await this.patchIngress(namespace, ing, annotations);
+      return `set ingress ${this.config.ingress} action ${this.config.actionName}: ${this.config.stableService} ${100 - weight}, ${this.canaryService} ${weight}`;
+    });
+  }
+
+  /** Puts back the action annotation saved by {@link setIngressWeight}; null if nothing is saved. */
+  private async restoreIngress(namespace: string): Promise<string | null> {
+    return this.clients.call.run(`restore ingress ${namespace}/${this.config.ingress}`, async () => {
+      const ing = await readIngress(this.clients, namespace, this.config.ingress);
+      const saved = ing.metadata?.annotations?.[K8S_ANNOTATIONS.originalAction];
+      if (saved === undefined) return null;
+      const original = (JSON.parse(saved) as { value: string | null }).value;
+      await this.patchIngress(namespace, ing, {
+        [this.actionKey]: original,
+        [K8S_ANNOTATIONS.originalAction]: null,
+      });
+      return `restored ingress ${this.config.ingress} action ${this.config.actionName}`;
+    });
+  }
+
+  private async patchIngress(namespace: string, ing: V1Ingress, annotations: Record<string, string | null>) {
+    await this.clients.networking.patchNamespacedIngress(
+      {
+        name: this.config.ingress,
+        namespace,
+        body: { metadata: { resourceVersion: ing.metadata?.resourceVersion, annotations } },
+      },
+      mergePatch,
+    );
+  }
+
+  private async leftovers(target: ReleaseTarget): Promise<string[]> {
+    const out = await releaseLeftovers(this.clients, target);
+    const canarySvc = await readServiceOrNull(this.clients, target.namespace, this.canaryService);
+    if (canarySvc) out.push(`service/${this.canaryService}`);
+    const stable = await readServiceOrNull(this.clients, target.namespace, this.config.stableService);
+    if (stable?.metadata?.annotations?.[K8S_ANNOTATIONS.originalSelector] !== undefined) {
+      out.push(`service/${this.config.stableService} selector still pinned`);
+    }
+    const ing = await readIngress(this.clients, target.namespace, this.config.ingress);
+    if (ing.metadata?.annotations?.[K8S_ANNOTATIONS.originalAction] !== undefined) {
+      out.push(`ingress/${this.config.ingress} action still weighted`);
+    }
+    return out;
+  }
+
+  private async measure(
+    target: ReleaseTarget,
+    weight: number,
+    actions: readonly string[],
+    pending: string | null,
+  ): Promise<{ status: TrafficStatus; canaryEndpoints: number }> {
+    const { namespace, deployment } = target;
+    const [original, canary, ing, stableEps, canaryEps] = await Promise.all([
+      readDeployment(this.clients, namespace, deployment),
+      readDeploymentOrNull(this.clients, namespace, canaryName(deployment)),
+      readIngress(this.clients, namespace, this.config.ingress),
+      readyEndpoints(this.clients, namespace, this.config.stableService),
+      readyEndpoints(this.clients, namespace, this.canaryService),
+    ]);
+    const value = ing.metadata?.annotations?.[this.actionKey];
+    const share = canaryShareOfAction(value, this.canaryService);
+    const parts = [
+      share === null
+        ? `ingress ${this.config.ingress} has no forward action ${this.config.actionName}`
+        : `ingress ${this.config.ingress} forwards ${share}% to ${this.canaryService}, ${roundPercent(100 - share)}% to ${this.config.stableService}`,
+      `ready endpoints: stable ${stableEps.length}, canary ${canaryEps.length}`,
+      `replicas canary ${replicasOf(canary)}, stable ${replicasOf(original)}`,
+    ];
+    if (share !== null && share > 0 && canaryEps.length === 0)
+      parts.push('WARNING: canary service has no ready endpoints');
+    if (pending) parts.push(pending);
+    if (actions.length > 0) parts.push(`did: ${actions.join('; ')}`);
+    return {
+      status: {
+        targetWeight: weight,
+        actualWeight: share,
+        canaryReplicas: replicasOf(canary),
+        stableReplicas: replicasOf(original),
+        detail: parts.join('; '),
+      },
+      canaryEndpoints: canaryEps.length,
+    };
+  }
+}
+
+function replicasOf(dep: V1Deployment | null): number {
+  return dep ? specReplicas(dep) : 0;
+}

@@ -1,0 +1,102 @@
+/**
+ * The cluster port on the Kubernetes API: records the rollback plan, reports the health of each
+ * version's pods and detects changes someone else made to the Deployment during a release.
+ */
+import { type Clock, systemClock } from '../../ports/clock.js';
+import type { ClusterClient, ReleaseTarget, RollbackPlan, WorkloadHealth } from '../../ports/cluster.js';
+import type { KubeClients } from './client.js';
+import { canaryName, MANAGED_REPLICAS_ANNOTATION } from './labels.js';
+import {
+  diffPaths,
+  imagesOf,
+  type PlainObject,
+  podsOfDeployment,
+  readDeployment,
+  readDeploymentOrNull,
+  specReplicas,
+  templateWithImages,
+  toPlain,
+  workloadHealth,
+} from './workload.js';
+
+/** {@link ClusterClient} backed by @kubernetes/client-node. */
+export class KubernetesClusterClient implements ClusterClient {
+  constructor(
+    private readonly clients: KubeClients,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  /**
+   * The Deployment's pod template (every container, init containers, volumes, labels: the whole
+   * `spec.template` as the API server returns it), replicas and generation.
+   * Throws TargetNotFoundError if the Deployment does not exist.
+   */
+  async recordPlan(namespace: string, deployment: string): Promise<RollbackPlan> {
+    const dep = await readDeployment(this.clients, namespace, deployment);
+    const template = toPlain(dep.spec?.template);
+    return {
+      namespace,
+      deployment,
+      replicas: specReplicas(dep),
+      template,
+      images: imagesOf(template),
+      generation: dep.metadata?.generation ?? 0,
+      recordedAt: this.clock.now().toISOString(),
+    };
+  }
+
+  /**
+   * Health of the canary Deployment's pods (`<deployment>-tps-canary`; all zero while it does not
+   * exist) or of the original Deployment's pods. Pods are found through ownership, so canary pods
+   * that share the Service's labels are never counted as stable.
+   */
+  async health(target: ReleaseTarget, track: 'canary' | 'stable'): Promise<WorkloadHealth> {
+    const dep =
+      track === 'canary'
+        ? await readDeploymentOrNull(this.clients, target.namespace, canaryName(target.deployment))
+        : await readDeployment(this.clients, target.namespace, target.deployment);
+    if (!dep) return workloadHealth(null, []);
+    const { pods } = await podsOfDeployment(this.clients, dep);
+    return workloadHealth(dep, pods);
+  }
+
+  /**
+   * Differences between the live original Deployment and what the release expects. `recorded`
+   * (during the phases): the recorded template, and the recorded replicas unless tps-deploy
+   * scaled it (then the count it set, kept in an annotation). `finalized` (after cleanup): the
+   * recorded template with the new images, at the recorded replicas.
+   */
+  async drift(
+    target: ReleaseTarget,
+    plan: RollbackPlan,
+    expected: 'recorded' | 'finalized',
+  ): Promise<string[]> {
+    const dep = await readDeployment(this.clients, target.namespace, target.deployment);
+    const want: PlainObject =
+      expected === 'recorded'
+        ? (plan.template as PlainObject)
+        : templateWithImages(plan.template as PlainObject, target.images);
+    const live = toPlain(dep.spec?.template);
+    const changes: string[] = [];
+    const wantImages = imagesOf(want);
+    const liveImages = imagesOf(live);
+    for (const name of new Set([...Object.keys(wantImages), ...Object.keys(liveImages)])) {
+      if (wantImages[name] !== liveImages[name]) {
+        changes.push(
+          `container ${name} image: expected ${wantImages[name] ?? '(none)'}, live ${liveImages[name] ?? '(none)'}`,
+        );
+      }
+    }
+    // Image changes are reported above by container name; every other difference by path.
+    for (const path of diffPaths(want, live, 'spec.template')) {
+      if (!/^spec\.template\.spec\.containers\[\d+\]\.image$/.test(path)) changes.push(`${path} changed`);
+    }
+    const marker = dep.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION];
+    const wantReplicas = expected === 'recorded' && marker !== undefined ? Number(marker) : plan.replicas;
+    if (specReplicas(dep) !== wantReplicas) {
+      changes.push(`replicas: expected ${wantReplicas}, live ${specReplicas(dep)}`);
+    }
+    if (dep.spec?.paused) changes.push('deployment is paused');
+    return changes;
+  }
+}

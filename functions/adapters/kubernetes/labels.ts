@@ -1,0 +1,95 @@
+/**
+ * Names, labels and selectors of the objects tps-deploy creates or changes. The label and
+ * annotation keys come from functions/domain/defaults.ts; this module only derives values.
+ */
+import type { V1LabelSelector } from '@kubernetes/client-node';
+import { CANARY_SUFFIX, K8S_LABELS } from '../../domain/defaults.js';
+
+/**
+ * Annotation on the original Deployment holding the replica count tps-deploy last set on it
+ * (the replica-ratio router scales the stable version down). Drift detection compares against it.
+ * Not in K8S_ANNOTATIONS because only this adapter reads it.
+ */
+export const MANAGED_REPLICAS_ANNOTATION = 'tps-deploy.io/managed-replicas';
+
+/** Annotation on the canary Deployment holding the weight last asked for, so `status` can report it. */
+export const TARGET_WEIGHT_ANNOTATION = 'tps-deploy.io/target-weight';
+
+/** Label every pod of a ReplicaSet carries; the ALB router pins the stable Service with it. */
+export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
+
+/** Label the EndpointSlice controller puts on the slices of a Service. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+/** Name of the canary Deployment of `deployment` (and the default canary Service of `service`). */
+export function canaryName(name: string): string {
+  return `${name}${CANARY_SUFFIX}`;
+}
+
+/**
+ * A string made safe as a label value (at most 63 characters of `[A-Za-z0-9._-]`, starting and
+ * ending with an alphanumeric). Deployment ids normally already are; anything else is folded,
+ * and the raw id is kept in an annotation.
+ */
+export function labelValue(raw: string): string {
+  let v = raw.replace(/[^A-Za-z0-9._-]/g, '-');
+  if (v.length > 63) {
+    let h = 0;
+    for (const ch of raw) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
+    v = `${v.slice(0, 54)}-${h.toString(16).padStart(8, '0')}`;
+  }
+  v = v.replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '');
+  return v || 'x';
+}
+
+/** Labels on everything tps-deploy creates for a release. */
+export function releaseLabels(deploymentId: string, service: string): Record<string, string> {
+  return {
+    [K8S_LABELS.managedBy]: K8S_LABELS.managedByValue,
+    [K8S_LABELS.deploymentId]: labelValue(deploymentId),
+    [K8S_LABELS.service]: labelValue(service),
+  };
+}
+
+/** The track label that marks canary pods. */
+export const CANARY_TRACK: Readonly<Record<string, string>> = { [K8S_LABELS.track]: 'canary' };
+
+/** A label selector as the `labelSelector` query parameter spells it. */
+export function selectorString(sel: V1LabelSelector | Record<string, string> | undefined): string {
+  if (!sel) return '';
+  const isLabelSelector = 'matchLabels' in sel || 'matchExpressions' in sel;
+  const matchLabels = (isLabelSelector ? (sel as V1LabelSelector).matchLabels : sel) as
+    | Record<string, string>
+    | undefined;
+  const parts = Object.entries(matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  if (isLabelSelector) {
+    for (const e of (sel as V1LabelSelector).matchExpressions ?? []) {
+      const values = (e.values ?? []).join(',');
+      switch (e.operator) {
+        case 'In':
+          parts.push(`${e.key} in (${values})`);
+          break;
+        case 'NotIn':
+          parts.push(`${e.key} notin (${values})`);
+          break;
+        case 'Exists':
+          parts.push(e.key);
+          break;
+        case 'DoesNotExist':
+          parts.push(`!${e.key}`);
+          break;
+        default:
+          throw new Error(`unsupported label selector operator ${e.operator}`);
+      }
+    }
+  }
+  return parts.join(',');
+}
+
+/** Whether `labels` satisfy the map selector `selector` (every key equal). */
+export function matchesLabels(
+  selector: Record<string, string>,
+  labels: Record<string, string> | undefined,
+): boolean {
+  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+}

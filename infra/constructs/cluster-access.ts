@@ -1,0 +1,110 @@
+import { Aws, CfnRule, Fn, Stack, Token } from 'aws-cdk-lib';
+import * as eks from 'aws-cdk-lib/aws-eks';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+
+/** An EKS cluster the functions deploy to (not created by this stack). */
+export interface ClusterRef {
+  readonly name: string;
+  readonly region: string;
+}
+
+/** Props of {@link ClusterAccess}. */
+export interface ClusterAccessProps {
+  /** The clusters of the catalog's services (duplicates are fine). */
+  readonly clusters: readonly ClusterRef[];
+  /** The functions' execution role. */
+  readonly role: iam.IRole;
+  /** Kubernetes groups of the access entry; the shipped Role and RoleBinding bind them. */
+  readonly kubernetesGroups: readonly string[];
+}
+
+/**
+ * Gives the functions' role access to each catalog cluster through an EKS access entry of type
+ * STANDARD with no access policy: the role becomes the Kubernetes groups given, and what those
+ * groups may do is exactly what the RoleBindings of infra/k8s/tps-deploy-role.yaml grant in the
+ * namespaces where they are applied. The clusters need authentication mode API or
+ * API_AND_CONFIG_MAP.
+ *
+ * AWS::EKS::AccessEntry is regional, so the stack must be deployed in the clusters' region. A
+ * stack with a concrete region checks this at synth time; an environment-agnostic stack carries a
+ * CloudFormation rule that fails the deployment before any change, naming the region to use.
+ */
+export class ClusterAccess extends Construct {
+  /** Access entries by cluster name. */
+  readonly entries: Readonly<Record<string, eks.CfnAccessEntry>>;
+
+  constructor(scope: Construct, id: string, props: ClusterAccessProps) {
+    super(scope, id);
+    if (props.kubernetesGroups.length === 0) {
+      throw new Error(
+        'ClusterAccess: kubernetesGroups is empty; a STANDARD access entry without groups or policies grants nothing. Pass the group bound by infra/k8s/tps-deploy-role.yaml.',
+      );
+    }
+    const byName = new Map<string, ClusterRef>();
+    for (const c of props.clusters) {
+      const seen = byName.get(c.name);
+      if (seen && seen.region !== c.region) {
+        throw new Error(
+          `ClusterAccess: cluster "${c.name}" is listed in two regions (${seen.region} and ${c.region}). Give each service the cluster's one region in tps.config.ts.`,
+        );
+      }
+      byName.set(c.name, c);
+    }
+    const regions = [...new Set([...byName.values()].map((c) => c.region))];
+    if (regions.length > 1) {
+      throw new Error(
+        `ClusterAccess: the catalog's clusters are in several regions (${regions.join(', ')}), but EKS access entries can only be created in the stack's own region. Deploy one tps-deploy app (appName) per region.`,
+      );
+    }
+    const region = regions[0];
+    const stackRegion = Stack.of(this).region;
+    if (region !== undefined) {
+      if (!Token.isUnresolved(stackRegion)) {
+        if (stackRegion !== region) {
+          throw new Error(
+            `ClusterAccess: the stack's region is ${stackRegion} but the catalog's clusters are in ${region}. Deploy with CDK_DEFAULT_REGION=${region} (or AWS_REGION).`,
+          );
+        }
+      } else {
+        new CfnRule(this, 'ClusterRegion', {
+          assertions: [
+            {
+              assert: Fn.conditionEquals(Aws.REGION, region),
+              assertDescription: `tps-deploy: the catalog's EKS clusters are in ${region}; deploy this stack in ${region}.`,
+            },
+          ],
+        });
+      }
+    }
+
+    const entries: Record<string, eks.CfnAccessEntry> = {};
+    const ids = new Map<string, string>();
+    for (const c of byName.values()) {
+      const id = `Entry${pascal(c.name)}`;
+      const clash = ids.get(id);
+      if (clash !== undefined) {
+        throw new Error(
+          `ClusterAccess: cluster names "${clash}" and "${c.name}" map to the same construct ID ${id}. Rename one of the clusters' entries in tps.config.ts.`,
+        );
+      }
+      ids.set(id, c.name);
+      entries[c.name] = new eks.CfnAccessEntry(this, id, {
+        clusterName: c.name,
+        principalArn: props.role.roleArn,
+        type: 'STANDARD',
+        kubernetesGroups: [...props.kubernetesGroups],
+      });
+    }
+    this.entries = entries;
+  }
+}
+
+/** `prod-eks_1` -> `ProdEks1` (construct IDs stay stable while the cluster name does). */
+function pascal(name: string): string {
+  return name
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join('');
+}

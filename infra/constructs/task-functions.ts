@@ -1,0 +1,137 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { TASK_ENV, TASK_KEYS, TASKS, type TaskKey } from '../../statemachine/tasks.js';
+import { acknowledgeNag } from '../nag.js';
+
+/** Lambda runtime of every task function (checked: aws-cdk-lib 2.276 defines NODEJS_24_X). */
+export const TASK_RUNTIME: lambda.Runtime = lambda.Runtime.NODEJS_24_X;
+
+/**
+ * The esbuild banner of an ESM bundle: bundled CommonJS dependencies call `require`, which ESM
+ * does not define.
+ */
+export const ESM_BANNER =
+  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+/** Props of {@link TaskFunctions}. */
+export interface TaskFunctionsProps {
+  /** Absolute path of the repository root; the TASKS entries are relative to it. */
+  readonly projectRoot: string;
+  /** Environment shared by every function (each also gets `TPS_TASK`). */
+  readonly environment: Readonly<Record<string, string>>;
+  /** Retention of each function's log group. @default logs.RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+  /** `POWERTOOLS_SERVICE_NAME` of the functions. @default 'tps-deploy' */
+  readonly serviceName?: string;
+}
+
+/**
+ * One NodejsFunction per task of statemachine/tasks.ts, all sharing one execution role. The role
+ * starts with only the permission to write the functions' own log groups (and X-Ray, added by
+ * active tracing); the stack grants the rest to {@link TaskFunctions.role}.
+ */
+export class TaskFunctions extends Construct {
+  /** The shared execution role (also the principal of the EKS access entries). */
+  readonly role: iam.Role;
+  /** The function of each task, by task key. */
+  readonly functions: Readonly<Record<TaskKey, NodejsFunction>>;
+  /** The log group of each task's function. */
+  readonly logGroups: Readonly<Record<TaskKey, logs.LogGroup>>;
+
+  constructor(scope: Construct, id: string, props: TaskFunctionsProps) {
+    super(scope, id);
+    if (!isAbsolute(props.projectRoot) || !existsSync(join(props.projectRoot, 'package-lock.json'))) {
+      throw new Error(
+        `TaskFunctions: projectRoot must be the absolute path of the repository root (the folder with package-lock.json); got "${props.projectRoot}". Pass the folder that holds package.json and functions/.`,
+      );
+    }
+    if (Object.hasOwn(props.environment, TASK_ENV)) {
+      throw new Error(
+        `TaskFunctions: environment must not set ${TASK_ENV} (got "${props.environment[TASK_ENV]}"); each function gets its own task key. Remove it from the shared environment.`,
+      );
+    }
+    const missing = TASK_KEYS.filter((k) => !existsSync(join(props.projectRoot, TASKS[k].entry)));
+    if (missing.length > 0) {
+      throw new Error(
+        `TaskFunctions: handler files are missing: ${missing.map((k) => `${k} -> ${TASKS[k].entry}`).join(', ')}. Create them or fix the entries in statemachine/tasks.ts.`,
+      );
+    }
+
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Execution role of the tps-deploy task functions (least privilege, granted by the stack).',
+    });
+
+    const functions: Partial<Record<TaskKey, NodejsFunction>> = {};
+    const logGroups: Partial<Record<TaskKey, logs.LogGroup>> = {};
+    for (const key of TASK_KEYS) {
+      const task = TASKS[key];
+      const id = pascal(key);
+      const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+        retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      logGroups[key] = logGroup;
+      functions[key] = new NodejsFunction(this, id, {
+        entry: join(props.projectRoot, task.entry),
+        handler: 'handler',
+        projectRoot: props.projectRoot,
+        depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
+        runtime: TASK_RUNTIME,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: task.memoryMb,
+        timeout: Duration.seconds(task.timeoutSeconds),
+        tracing: lambda.Tracing.ACTIVE,
+        role: this.role,
+        logGroup,
+        description: `tps-deploy task ${key}`,
+        environment: {
+          ...props.environment,
+          [TASK_ENV]: key,
+          POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'tps-deploy',
+          NODE_OPTIONS: '--enable-source-maps',
+        },
+        bundling: {
+          format: OutputFormat.ESM,
+          banner: ESM_BANNER,
+          mainFields: ['module', 'main'],
+          target: 'node24',
+          minify: true,
+          sourceMap: true,
+          // The SDK is bundled: the functions run the versions the tests ran (package-lock.json),
+          // not whichever v3 release the Lambda runtime happens to carry.
+          bundleAwsSDK: true,
+          externalModules: [],
+        },
+      });
+    }
+    this.functions = functions as Record<TaskKey, NodejsFunction>;
+    this.logGroups = logGroups as Record<TaskKey, logs.LogGroup>;
+
+    // Lambda writes to the explicit log groups; nothing else needs CloudWatch Logs access.
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: Object.values(logGroups).map((g) => g!.logGroupArn),
+      }),
+    );
+    acknowledgeNag(
+      this.role,
+      'AwsSolutions-IAM5',
+      'Resource::*',
+      'X-Ray PutTraceSegments/PutTelemetryRecords (added by active tracing) and cloudwatch:GetMetricData (the functions read the service metrics) do not support resource-level permissions.',
+    );
+  }
+}
+
+/** `validateInput` -> `ValidateInput`: stable construct IDs from the task keys. */
+function pascal(key: string): string {
+  return key.charAt(0).toUpperCase() + key.slice(1);
+}

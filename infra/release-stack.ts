@@ -1,0 +1,279 @@
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ArnFormat, CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import { alarmName } from '../functions/domain/alarms.js';
+import { type Catalog, resolvePhase } from '../functions/domain/config.js';
+import { PHASE_NAMES, RUNBOOK } from '../functions/domain/defaults.js';
+import { AlarmRollbackRule } from './constructs/alarm-rollback-rule.js';
+import { ClusterAccess } from './constructs/cluster-access.js';
+import { DeploymentTable } from './constructs/deployment-table.js';
+import { ReleasePipeline } from './constructs/release-pipeline.js';
+import { type RollbackTriggers, ServiceAlarms } from './constructs/service-alarms.js';
+import { ServiceDashboard } from './constructs/service-dashboard.js';
+import { TaskFunctions } from './constructs/task-functions.js';
+import { acknowledgeNag, nagResource } from './nag.js';
+import {
+  dashboardName,
+  K8S_GROUP,
+  stateMachineLogGroupName,
+  stateMachineName,
+  tableName,
+  topicName,
+} from './names.js';
+
+/** The DynamoDB actions of functions/adapters/aws/dynamodb-store.ts (Get, Put, Update, Delete, Query). */
+export const STORE_ACTIONS: readonly string[] = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:Query',
+];
+
+/** Environment variables the task functions read. */
+export const FUNCTION_ENV = {
+  tableName: 'TPS_TABLE_NAME',
+  topicArn: 'TPS_TOPIC_ARN',
+} as const;
+
+/** The repository root, two levels up from this file (infra/release-stack.ts). */
+export const PROJECT_ROOT: string = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Props of {@link ReleaseStack}. */
+export interface ReleaseStackProps extends StackProps {
+  /** The parsed service catalog (`parseCatalog` of tps.config.ts). */
+  readonly catalog: Catalog;
+  /** Repository root holding package-lock.json and functions/. @default PROJECT_ROOT */
+  readonly projectRoot?: string;
+  /** Retention of the functions' and state machines' log groups. @default logs.RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+  /** Rollback triggers of the alarms. @default RUNBOOK.rollbackTriggers */
+  readonly triggers?: RollbackTriggers;
+}
+
+/**
+ * Everything tps-deploy runs on in one account and region: the task functions, the deployments
+ * table, the notifications topic, and per catalog service a release state machine, its rollback
+ * alarms and a dashboard; plus the alarm-to-rollback event rule and the EKS access entries.
+ */
+export class ReleaseStack extends Stack {
+  /** The release state machine of each service. */
+  readonly pipelines: Readonly<Record<string, ReleasePipeline>>;
+  readonly functions: TaskFunctions;
+  readonly table: DeploymentTable;
+  readonly topic: sns.Topic;
+  readonly alarms: Readonly<Record<string, ServiceAlarms>>;
+  readonly alarmRule: AlarmRollbackRule;
+
+  constructor(scope: Construct, id: string, props: ReleaseStackProps) {
+    super(scope, id, props);
+    const { catalog } = props;
+    const services = Object.entries(catalog.services);
+    if (services.length === 0) {
+      throw new Error(
+        'ReleaseStack: catalog.services is empty. Add at least one service to tps.config.ts (see the samples there).',
+      );
+    }
+    const appName = catalog.appName;
+
+    // ---- data: one customer-managed key for the table and the topic ----------------------------
+    const key = new kms.Key(this, 'DataKey', {
+      description: `${appName}: encrypts the deployments table and the notifications topic`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // CloudWatch alarm actions publish to the encrypted topic (the dead-letter alarm does).
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToPublishToEncryptedTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+    this.table = new DeploymentTable(this, 'Deployments', {
+      tableName: tableName(appName),
+      encryptionKey: key,
+    });
+    this.topic = new sns.Topic(this, 'Notifications', {
+      topicName: topicName(appName),
+      displayName: `${appName} releases`,
+      masterKey: key,
+      enforceSSL: true,
+    });
+
+    // ---- functions -----------------------------------------------------------------------------
+    this.functions = new TaskFunctions(this, 'Tasks', {
+      projectRoot: props.projectRoot ?? PROJECT_ROOT,
+      environment: {
+        [FUNCTION_ENV.tableName]: this.table.table.tableName,
+        [FUNCTION_ENV.topicArn]: this.topic.topicArn,
+      },
+      serviceName: appName,
+      logRetention: props.logRetention,
+    });
+    const role = this.functions.role;
+    // Exactly the item operations the DynamoDB adapter performs, on the table and its indexes.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadWriteDeployments',
+        actions: [...STORE_ACTIONS],
+        resources: [
+          this.table.table.tableArn,
+          ...this.table.indexNames.map((index) => `${this.table.table.tableArn}/index/${index}`),
+        ],
+      }),
+    );
+    // DynamoDB uses the table's key on the caller's behalf (the set CDK's table grants use).
+    key.grant(
+      role,
+      'kms:Decrypt',
+      'kms:DescribeKey',
+      'kms:Encrypt',
+      'kms:ReEncrypt*',
+      'kms:GenerateDataKey*',
+    );
+    this.topic.grantPublish(role);
+
+    // ---- per service: state machine, alarms, dashboard -----------------------------------------
+    const pipelines: Record<string, ReleasePipeline> = {};
+    const alarms: Record<string, ServiceAlarms> = {};
+    for (const [name, svc] of services) {
+      const id = pascal(name);
+      const weights = Object.fromEntries(PHASE_NAMES.map((p) => [p, resolvePhase(svc, p).weight])) as Record<
+        (typeof PHASE_NAMES)[number],
+        number
+      >;
+      const pipeline = new ReleasePipeline(this, `${id}Release`, {
+        stateMachineName: stateMachineName(appName, name),
+        logGroupName: stateMachineLogGroupName(appName, name),
+        functions: this.functions.functions,
+        weights,
+        readinessPollSeconds: RUNBOOK.readinessPollSeconds,
+        logRetention: props.logRetention,
+      });
+      pipelines[name] = pipeline;
+      const serviceAlarms = new ServiceAlarms(this, `${id}Alarms`, {
+        appName,
+        serviceName: name,
+        service: svc,
+        triggers: props.triggers,
+      });
+      alarms[name] = serviceAlarms;
+      new ServiceDashboard(this, `${id}Dashboard`, {
+        dashboardName: dashboardName(appName, name),
+        serviceName: name,
+        service: svc,
+        alarms: serviceAlarms.alarms,
+        executionLogGroup: pipeline.logGroup,
+        stateMachineName: stateMachineName(appName, name),
+      });
+      new CfnOutput(this, `${id}StateMachineArn`, {
+        description: `Release state machine of service ${name}`,
+        value: pipeline.stateMachine.stateMachineArn,
+      });
+    }
+    this.pipelines = pipelines;
+    this.alarms = alarms;
+
+    // ---- alarm -> rollback -------------------------------------------------------------------------
+    this.alarmRule = new AlarmRollbackRule(this, 'AlarmRollback', {
+      alarms: Object.values(alarms).flatMap((a) => a.all),
+      handler: this.functions.functions.alarmRollback,
+      topic: this.topic,
+    });
+
+    // ---- the rest of the functions' permissions ------------------------------------------------
+    // ARNs are built from names, not from the state machines and alarms themselves: the state
+    // machines depend on the functions, so referencing them back would be a cycle.
+    const clusters = services.map(([, s]) => s.cluster);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'DescribeCatalogClusters',
+        actions: ['eks:DescribeCluster'],
+        resources: [...new Set(clusters.map((c) => `${c.region}/${c.name}`))].map((rn) => {
+          const [region, clusterName] = rn.split('/') as [string, string];
+          return this.formatArn({ service: 'eks', region, resource: 'cluster', resourceName: clusterName });
+        }),
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadServiceMetrics',
+        // GetMetricData has no resource-level permissions: "*" is the only valid resource.
+        actions: ['cloudwatch:GetMetricData'],
+        resources: ['*'],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'SetLatencyAlarmBaseline',
+        actions: ['cloudwatch:DescribeAlarms', 'cloudwatch:PutMetricAlarm'],
+        resources: services.map(([name]) =>
+          this.formatArn({
+            service: 'cloudwatch',
+            resource: 'alarm',
+            resourceName: alarmName(appName, name, 'latency'),
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ),
+      }),
+    );
+    const executions = services.map(([name]) =>
+      this.formatArn({
+        service: 'states',
+        resource: 'execution',
+        resourceName: `${stateMachineName(appName, name)}:*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'StopReleaseExecutions',
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: executions,
+      }),
+    );
+    for (const arn of executions) {
+      acknowledgeNag(
+        role,
+        'AwsSolutions-IAM5',
+        nagResource(this, arn),
+        'Executions of the tps-deploy state machines only; execution names are chosen at start time, so they cannot be listed in advance.',
+      );
+    }
+    for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
+      acknowledgeNag(
+        role,
+        'AwsSolutions-IAM5',
+        `Action::${action}`,
+        'Data-key actions (GenerateDataKey*, ReEncrypt*) on the one key that encrypts the table and the topic, as DynamoDB and SNS require of callers of a KMS-encrypted table and topic.',
+      );
+    }
+    new ClusterAccess(this, 'ClusterAccess', { clusters, role, kubernetesGroups: [K8S_GROUP] });
+
+    new CfnOutput(this, 'TableName', { description: 'Deployments table', value: this.table.table.tableName });
+    new CfnOutput(this, 'TopicArn', {
+      description: 'Release notifications topic',
+      value: this.topic.topicArn,
+    });
+    new CfnOutput(this, 'FunctionRoleArn', {
+      description: 'Execution role of the task functions (the EKS access entry principal)',
+      value: role.roleArn,
+    });
+  }
+}
+
+/** `api` -> `Api`, `web-frontend` -> `WebFrontend`: stable construct IDs from service names. */
+function pascal(name: string): string {
+  return name
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join('');
+}

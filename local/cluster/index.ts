@@ -1,0 +1,29 @@
+/** Programmatic API of the local Kubernetes control plane (see docs/local-cluster.md). */
+export { type BinaryPaths, ensureBinaries, missingBinaries } from './binaries.js';
+export {
+  ClusterAlreadyRunningError,
+  type ClusterInfo,
+  type ClusterPorts,
+  type ClusterStatus,
+  COMPONENTS,
+  type Component,
+  clusterStateDir,
+  clusterStatus,
+  DEFAULT_CLUSTER_NAME,
+  kubectl,
+  type StartClusterOptions,
+  startCluster,
+  stopCluster,
+  stopClusterSync,
+} from './cluster.js';
+export {
+  applyRestrictedRole,
+  DEFAULT_RESTRICTED_ROLE_MANIFEST,
+  RESTRICTED_GROUP,
+  RESTRICTED_ROLE_NAME,
+  RESTRICTED_RULES,
+  RESTRICTED_USER,
+  restrictedRoleObjects,
+} from './restricted-role.js';
+export { type StageTimings, stagesYaml, timingsFromEnv } from './stages.js';
+export { binPath, ETCD_VERSION, K8S_VERSION, KWOK_VERSION } from './versions.js';

@@ -1,0 +1,113 @@
+/**
+ * Typed access, from tests, to the local control plane the Jest global setup started (or to the
+ * external one named by TPS_KUBECONFIG), plus small helpers every integration test needs.
+ */
+import { readFileSync } from 'node:fs';
+import * as k8s from '@kubernetes/client-node';
+import { applyRestrictedRole } from '../../local/cluster/restricted-role.js';
+
+export interface ClusterEnv {
+  /** Admin kubeconfig (system:masters). */
+  kubeconfig: string;
+  /** Kubeconfig of the restricted identity tps-deploy-functions (group tps-deploy). */
+  restrictedKubeconfig: string;
+  clusterName: string;
+  /** The kubectl built at the cluster's version. */
+  kubectl: string;
+  /** True when this test run started the cluster (false for TPS_KUBECONFIG clusters). */
+  managed: boolean;
+}
+
+export const CLUSTER_ENV_KEYS = {
+  kubeconfig: 'TPS_KUBECONFIG',
+  restrictedKubeconfig: 'TPS_RESTRICTED_KUBECONFIG',
+  clusterName: 'TPS_CLUSTER_NAME',
+  kubectl: 'TPS_KUBECTL',
+} as const;
+
+/** Reads the cluster from process.env, falling back to the JSON file named by TPS_CLUSTER_ENV. */
+export function clusterEnv(env: NodeJS.ProcessEnv = process.env): ClusterEnv {
+  let fromFile: Partial<ClusterEnv> = {};
+  if (env.TPS_CLUSTER_ENV) {
+    try {
+      fromFile = JSON.parse(readFileSync(env.TPS_CLUSTER_ENV, 'utf8')) as Partial<ClusterEnv>;
+    } catch {
+      // fall through to the environment variables
+    }
+  }
+  const pick = (key: keyof typeof CLUSTER_ENV_KEYS): string => {
+    const v = env[CLUSTER_ENV_KEYS[key]] || fromFile[key];
+    if (!v) {
+      throw new Error(
+        `${CLUSTER_ENV_KEYS[key]} is not set: the Jest global setup (test/global-setup.ts) starts the local ` +
+          'cluster; run the tests through `npm run test:jest`',
+      );
+    }
+    return v;
+  };
+  return {
+    kubeconfig: pick('kubeconfig'),
+    restrictedKubeconfig: pick('restrictedKubeconfig'),
+    clusterName: pick('clusterName'),
+    kubectl: pick('kubectl'),
+    managed: fromFile.managed ?? env.TPS_CLUSTER_MANAGED === '1',
+  };
+}
+
+export function adminKubeConfig(): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(clusterEnv().kubeconfig);
+  return kc;
+}
+
+export function restrictedKubeConfig(): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(clusterEnv().restrictedKubeconfig);
+  return kc;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  { timeoutMs = 60_000, intervalMs = 250 } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/**
+ * Creates a fresh namespace, waits for its default ServiceAccount (pods cannot be created before
+ * it exists) and, unless `restricted: false`, binds the restricted identity's Role in it.
+ */
+export async function createNamespace(prefix: string, opts: { restricted?: boolean } = {}): Promise<string> {
+  const name = `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`.slice(0, 63);
+  const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name, labels: { 'tps-deploy.dev/test': 'true' } } } });
+  await eventually(`ServiceAccount default in ${name}`, async () =>
+    core.readNamespacedServiceAccount({ name: 'default', namespace: name }).then(() => true),
+  );
+  if (opts.restricted !== false) await applyRestrictedRole(clusterEnv().kubeconfig, name);
+  return name;
+}
+
+export async function deleteNamespace(name: string): Promise<void> {
+  const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
+  await core.deleteNamespace({ name }).catch(() => undefined);
+}

@@ -1,0 +1,197 @@
+/**
+ * Fixtures for the Kubernetes adapter tests: a namespace with the product's shipped Role bound to
+ * the restricted identity, a two-container Deployment with its Service (and an ALB-style
+ * Ingress), and the adapters' clients for the restricted identity.
+ */
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+import { createKubeClients, type KubeClients } from '../../functions/adapters/kubernetes/client.js';
+import type { ReleaseTarget } from '../../functions/ports/cluster.js';
+import { applyRestrictedRole } from '../../local/cluster/restricted-role.js';
+import {
+  adminKubeConfig,
+  clusterEnv,
+  createNamespace,
+  deleteNamespace,
+  eventually,
+  restrictedKubeConfig,
+} from './cluster-env.js';
+
+export { deleteNamespace, eventually };
+
+/** The product's shipped Role + RoleBinding. */
+export const ROLE_MANIFEST = fileURLToPath(new URL('../../infra/k8s/tps-deploy-role.yaml', import.meta.url));
+
+/** Admin API clients (test setup and checks only; the code under test uses the restricted ones). */
+export function adminApis() {
+  const kc = adminKubeConfig();
+  return {
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    apps: kc.makeApiClient(k8s.AppsV1Api),
+    networking: kc.makeApiClient(k8s.NetworkingV1Api),
+    discovery: kc.makeApiClient(k8s.DiscoveryV1Api),
+  };
+}
+
+/** The adapters' clients as the restricted identity tps-deploy-functions. */
+export function restrictedClients(): KubeClients {
+  return createKubeClients(restrictedKubeConfig(), { baseDelayMs: 50, maxDelayMs: 1000 });
+}
+
+/** A fresh namespace with infra/k8s/tps-deploy-role.yaml applied by the admin. */
+export async function namespaceWithShippedRole(prefix: string): Promise<string> {
+  const ns = await createNamespace(prefix, { restricted: false });
+  await applyRestrictedRole(clusterEnv().kubeconfig, ns, ROLE_MANIFEST);
+  return ns;
+}
+
+/** Images of the fixture's two containers. */
+export const OLD_IMAGES = {
+  api: 'registry.local/shop/api:v1',
+  sidecar: 'registry.local/shop/proxy:1.0',
+} as const;
+
+export interface AppFixture {
+  readonly namespace: string;
+  readonly name: string;
+  readonly service: string;
+  readonly ingress: string;
+  readonly actionName: string;
+  readonly port: number;
+}
+
+/**
+ * Creates (as admin) Deployment `name` (2 containers, `replicas`), Service `name` selecting
+ * `app=name`, and optionally an Ingress whose rule uses the ALB action `name-action`
+ * (`servicePort: use-annotation`) with a single forward to the Service. Waits until every pod is
+ * Ready and is an endpoint of the Service.
+ */
+export async function createApp(
+  namespace: string,
+  name: string,
+  opts: { replicas?: number; ingress?: boolean } = {},
+): Promise<AppFixture> {
+  const replicas = opts.replicas ?? 4;
+  const { core, apps, networking } = adminApis();
+  const labels = { app: name, tier: 'web' };
+  await apps.createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name, labels },
+      spec: {
+        replicas,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels, annotations: { 'example.com/owner': 'team-shop' } },
+          spec: {
+            containers: [
+              {
+                name: 'api',
+                image: OLD_IMAGES.api,
+                ports: [{ containerPort: 8080, name: 'http' }],
+                env: [{ name: 'MODE', value: 'prod' }],
+                resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+                readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 5 },
+              },
+              { name: 'sidecar', image: OLD_IMAGES.sidecar, ports: [{ containerPort: 9090, name: 'admin' }] },
+            ],
+          },
+        },
+      },
+    },
+  });
+  await core.createNamespacedService({
+    namespace,
+    body: {
+      metadata: { name },
+      spec: { selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+    },
+  });
+  const actionName = `${name}-action`;
+  if (opts.ingress) {
+    await networking.createNamespacedIngress({
+      namespace,
+      body: {
+        metadata: {
+          name,
+          annotations: {
+            'alb.ingress.kubernetes.io/scheme': 'internal',
+            'alb.ingress.kubernetes.io/target-type': 'ip',
+            [`alb.ingress.kubernetes.io/actions.${actionName}`]: JSON.stringify({
+              type: 'forward',
+              forwardConfig: { targetGroups: [{ serviceName: name, servicePort: 80, weight: 100 }] },
+            }),
+          },
+        },
+        spec: {
+          ingressClassName: 'alb',
+          rules: [
+            {
+              http: {
+                paths: [
+                  {
+                    path: '/',
+                    pathType: 'Prefix',
+                    backend: { service: { name: actionName, port: { name: 'use-annotation' } } },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      },
+    });
+  }
+  await eventually(`${replicas} ready endpoints of ${namespace}/${name}`, async () => {
+    const eps = await readyEndpointPods(namespace, name);
+    return eps.length === replicas;
+  });
+  return { namespace, name, service: name, ingress: name, actionName, port: 80 };
+}
+
+/** Names of the pods behind the ready endpoints of a Service (read as admin). */
+export async function readyEndpointPods(namespace: string, service: string): Promise<string[]> {
+  const { discovery } = adminApis();
+  const slices = await discovery.listNamespacedEndpointSlice({
+    namespace,
+    labelSelector: `kubernetes.io/service-name=${service}`,
+  });
+  const names = new Set<string>();
+  for (const s of slices.items) {
+    for (const e of s.endpoints ?? []) {
+      if (e.conditions?.ready !== false && e.targetRef?.name) names.add(e.targetRef.name);
+    }
+  }
+  return [...names].sort();
+}
+
+/** Pods with a label selector, with their Ready state (read as admin). */
+export async function podsBySelector(
+  namespace: string,
+  labelSelector: string,
+): Promise<{ name: string; ready: boolean; terminating: boolean; labels: Record<string, string> }[]> {
+  const { core } = adminApis();
+  const list = await core.listNamespacedPod({ namespace, labelSelector });
+  return list.items.map((p) => ({
+    name: p.metadata?.name ?? '',
+    ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    terminating: Boolean(p.metadata?.deletionTimestamp),
+    labels: p.metadata?.labels ?? {},
+  }));
+}
+
+/** The release target for the fixture. */
+export function releaseTarget(
+  app: AppFixture,
+  images: Record<string, string>,
+  deploymentId: string,
+): ReleaseTarget {
+  return { deploymentId, service: app.name, namespace: app.namespace, deployment: app.name, images };
+}
+
+/** The live Deployment's template as plain JSON (read as admin). */
+export async function liveTemplate(namespace: string, name: string): Promise<Record<string, unknown>> {
+  const { apps } = adminApis();
+  const dep = await apps.readNamespacedDeployment({ name, namespace });
+  return JSON.parse(JSON.stringify(dep.spec?.template)) as Record<string, unknown>;
+}

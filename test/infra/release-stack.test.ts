@@ -1,0 +1,534 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { parseAllDocuments } from 'yaml';
+import { TABLE_KEYS } from '../../functions/adapters/aws/dynamodb-store.js';
+import { ALARM_SIGNALS } from '../../functions/domain/alarms.js';
+import { parseCatalog } from '../../functions/domain/config.js';
+import { RUNBOOK } from '../../functions/domain/defaults.js';
+import { ALARM_EVENT_DELIVERY, EVENT_PATTERN_MAX_CHARS } from '../../infra/constructs/alarm-rollback-rule.js';
+import { EXECUTION_TIMEOUT } from '../../infra/constructs/release-pipeline.js';
+import { OOM_KILLED_METRIC } from '../../infra/constructs/service-alarms.js';
+import { K8S_GROUP } from '../../infra/names.js';
+import { STORE_ACTIONS } from '../../infra/release-stack.js';
+import { TASK_ENV, TASK_KEYS, TASKS } from '../../statemachine/tasks.js';
+import sample from '../../tps.config.js';
+import {
+  type CfnResource,
+  type CfnTemplate,
+  functionTasks,
+  resourcesOfType,
+  synthStack,
+} from '../helpers/synth.js';
+
+const catalog = parseCatalog(sample);
+const services = Object.keys(catalog.services);
+let template: Template;
+let json: CfnTemplate;
+
+beforeAll(() => {
+  template = synthStack().template;
+  json = template.toJSON() as CfnTemplate;
+});
+
+function resourcesWhere(type: string, pred: (r: CfnResource) => boolean): CfnResource[] {
+  return resourcesOfType(json, type)
+    .map((id) => json.Resources[id]!)
+    .filter(pred);
+}
+
+function alarm(name: string): CfnResource {
+  const found = resourcesWhere('AWS::CloudWatch::Alarm', (r) => r.Properties?.AlarmName === name);
+  expect(found).toHaveLength(1);
+  return found[0]!;
+}
+
+describe('task functions', () => {
+  test('one function per task, each with its own TPS_TASK', () => {
+    template.resourceCountIs('AWS::Lambda::Function', TASK_KEYS.length);
+    const tasks = Object.values(functionTasks(json)).sort();
+    expect(tasks).toEqual([...TASK_KEYS].sort());
+  });
+
+  test.each(TASK_KEYS)('%s: nodejs24.x on arm64, traced, timeout and memory from TASKS, env set', (key) => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      TracingConfig: { Mode: 'Active' },
+      Timeout: TASKS[key].timeoutSeconds,
+      MemorySize: TASKS[key].memoryMb,
+      LoggingConfig: { LogGroup: { Ref: Match.anyValue() } },
+      Environment: {
+        Variables: Match.objectLike({
+          [TASK_ENV]: key,
+          TPS_TABLE_NAME: { Ref: Match.stringLikeRegexp('^DeploymentsTable') },
+          TPS_TOPIC_ARN: { Ref: Match.stringLikeRegexp('^Notifications') },
+          POWERTOOLS_SERVICE_NAME: catalog.appName,
+        }),
+      },
+    });
+  });
+
+  test('every function logs to its own log group with a retention', () => {
+    const groups = resourcesWhere('AWS::Lambda::Function', () => true).map(
+      (f) => f.Properties?.LoggingConfig?.LogGroup?.Ref as string,
+    );
+    expect(new Set(groups).size).toBe(TASK_KEYS.length);
+    for (const g of groups) {
+      expect(json.Resources[g]?.Type).toBe('AWS::Logs::LogGroup');
+      expect(json.Resources[g]?.Properties?.RetentionInDays).toBeGreaterThan(0);
+    }
+  });
+
+  test('all functions share one role', () => {
+    const roles = new Set(
+      resourcesWhere('AWS::Lambda::Function', () => true).map((f) => JSON.stringify(f.Properties?.Role)),
+    );
+    expect(roles.size).toBe(1);
+  });
+});
+
+describe('state machines', () => {
+  test.each(services)('%s: Standard, named <appName>-<service>, traced, logging ALL, 26 h timeout', (svc) => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineName: `${catalog.appName}-${svc}`,
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: {
+        Level: 'ALL',
+        IncludeExecutionData: true,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }],
+      },
+    });
+    const machine = resourcesWhere(
+      'AWS::StepFunctions::StateMachine',
+      (r) => r.Properties?.StateMachineName === `${catalog.appName}-${svc}`,
+    )[0]!;
+    const definition = JSON.stringify(machine.Properties?.DefinitionString);
+    expect(definition).toContain(`\\"TimeoutSeconds\\":${EXECUTION_TIMEOUT.toSeconds()}`);
+  });
+
+  test('one state machine per service, and an output with each ARN', () => {
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', services.length);
+    for (const svc of services) {
+      const id = svc.charAt(0).toUpperCase() + svc.slice(1);
+      template.hasOutput(`${id}StateMachineArn`, {
+        Value: { Ref: Match.stringLikeRegexp(`^${id}ReleaseStateMachine`) },
+      });
+    }
+    template.hasOutput('TableName', Match.anyValue());
+    template.hasOutput('TopicArn', Match.anyValue());
+  });
+
+  test('execution logs go to /aws/vendedlogs/states/<name> with a retention', () => {
+    for (const svc of services) {
+      template.hasResourceProperties('AWS::Logs::LogGroup', {
+        LogGroupName: `/aws/vendedlogs/states/${catalog.appName}-${svc}`,
+        RetentionInDays: Match.anyValue(),
+      });
+    }
+  });
+});
+
+describe('data', () => {
+  test('deployments table: keys and indexes from TABLE_KEYS, on demand, PITR, KMS', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: `${catalog.appName}-deployments`,
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [
+        { AttributeName: TABLE_KEYS.partitionKey.name, KeyType: 'HASH' },
+        { AttributeName: TABLE_KEYS.sortKey.name, KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ]),
+      LocalSecondaryIndexes: TABLE_KEYS.localIndexes.map((i) => ({
+        IndexName: i.indexName,
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: i.sortKey.name, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: i.projection },
+      })),
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: Match.anyValue() },
+    });
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  test('topic: KMS-encrypted and refuses requests without TLS', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      TopicName: `${catalog.appName}-notifications`,
+      KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DataKey'), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('alarms', () => {
+  const t = RUNBOOK.rollbackTriggers;
+
+  test.each(services)('%s: error rate > 1%% for 2 one-minute periods, missing data not breaching', (svc) => {
+    const a = alarm(`${catalog.appName}-${svc}-errorRate`).Properties!;
+    expect(a.Threshold).toBe(t.errorRate);
+    expect(a.ComparisonOperator).toBe('GreaterThanThreshold');
+    expect(a.EvaluationPeriods).toBe(t.errorRateForSeconds / 60);
+    expect(a.DatapointsToAlarm).toBe(t.errorRateForSeconds / 60);
+    expect(a.TreatMissingData).toBe('notBreaching');
+    const expr = a.Metrics.find((m: { ReturnData?: boolean }) => m.ReturnData !== false);
+    expect(expr.Expression).toBe('IF(requests > 0, FILL(errors, 0) / requests, 0)');
+    const svcCfg = catalog.services[svc]!;
+    const stats = a.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat);
+    expect(stats).toHaveLength(2);
+    for (const m of stats) {
+      expect(m.MetricStat.Period).toBe(60);
+      expect(m.MetricStat.Stat).toBe('Sum');
+      if (svcCfg.metrics.source === 'cloudwatch')
+        expect(m.MetricStat.Metric.Namespace).toBe(svcCfg.metrics.namespace);
+    }
+    expect(a.AlarmDescription).toMatch(/^\[critical\]/);
+  });
+
+  test.each(services)('%s: p99 > 3x baseline (initially 3x the SLO) for 2 periods', (svc) => {
+    const a = alarm(`${catalog.appName}-${svc}-latency`).Properties!;
+    expect(a.Threshold).toBe(t.p99BaselineMultiplier * catalog.services[svc]!.slo.p99Ms);
+    expect(a.ExtendedStatistic).toBe('p99');
+    expect(a.Period).toBe(60);
+    expect(a.EvaluationPeriods).toBe(t.p99ForSeconds / 60);
+    expect(a.TreatMissingData).toBe('notBreaching');
+  });
+
+  test('circuit breaker alarm only where the service declares the metric', () => {
+    const a = alarm(`${catalog.appName}-api-circuitBreaker`).Properties!;
+    expect(a.MetricName).toBe('CircuitBreakerOpen');
+    expect(a.Statistic).toBe('Maximum');
+    expect(a.Threshold).toBe(1);
+    expect(a.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
+    expect(a.EvaluationPeriods).toBe(t.circuitBreakerOpenSeconds / 60);
+    expect(
+      resourcesWhere(
+        'AWS::CloudWatch::Alarm',
+        (r) => r.Properties?.AlarmName === 'tps-deploy-web-circuitBreaker',
+      ),
+    ).toHaveLength(0);
+  });
+
+  test.each(services)('%s: OOM kills of stable or canary pods from Container Insights', (svc) => {
+    const a = alarm(`${catalog.appName}-${svc}-oomKills`).Properties!;
+    const pods = a.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat).map(
+      (m: {
+        MetricStat: {
+          Metric: { MetricName: string; Namespace: string; Dimensions: { Name: string; Value: string }[] };
+        };
+      }) => {
+        expect(m.MetricStat.Metric.Namespace).toBe('ContainerInsights');
+        expect(m.MetricStat.Metric.MetricName).toBe(OOM_KILLED_METRIC);
+        return m.MetricStat.Metric.Dimensions.find((d) => d.Name === 'PodName')?.Value;
+      },
+    );
+    const dep = catalog.services[svc]!.deployment;
+    expect(pods.sort()).toEqual([dep, `${dep}-tps-canary`]);
+    expect(a.Threshold).toBe(1);
+    expect(a.TreatMissingData).toBe('notBreaching');
+  });
+
+  test.each(services)('%s: metrics-missing warning treats missing data as breaching', (svc) => {
+    const a = alarm(`${catalog.appName}-${svc}-metricsMissing`).Properties!;
+    expect(a.Statistic).toBe('SampleCount');
+    expect(a.ComparisonOperator).toBe('LessThanThreshold');
+    expect(a.TreatMissingData).toBe('breaching');
+    expect(a.AlarmDescription).toMatch(/^\[warning\]/);
+  });
+
+  test('every service alarm carries its severity as a tag and in its description', () => {
+    const ours = resourcesWhere('AWS::CloudWatch::Alarm', (r) => typeof r.Properties?.AlarmName === 'string');
+    expect(ours).toHaveLength(9);
+    for (const r of ours) {
+      const signal = (r.Properties!.AlarmName as string).split('-').pop() as keyof typeof ALARM_SIGNALS;
+      const severity = ALARM_SIGNALS[signal].severity;
+      expect(r.Properties!.Tags).toEqual(expect.arrayContaining([{ Key: 'severity', Value: severity }]));
+      expect(r.Properties!.AlarmDescription).toMatch(new RegExp(`^\\[${severity}\\]`));
+    }
+  });
+});
+
+describe('alarm -> rollback', () => {
+  test('rule matches ALARM state changes of exactly the service alarms and targets alarmRollback', () => {
+    const rules = resourcesWhere('AWS::Events::Rule', () => true);
+    expect(rules).toHaveLength(1);
+    const rule = rules[0]!.Properties!;
+    expect(rule.EventPattern.source).toEqual(['aws.cloudwatch']);
+    expect(rule.EventPattern['detail-type']).toEqual(['CloudWatch Alarm State Change']);
+    expect(rule.EventPattern.detail).toEqual({ state: { value: ['ALARM'] } });
+    const serviceAlarmIds = resourcesOfType(json, 'AWS::CloudWatch::Alarm')
+      .filter((id) => typeof json.Resources[id]!.Properties?.AlarmName === 'string')
+      .sort();
+    const matched = (rule.EventPattern.resources as { 'Fn::GetAtt': [string, string] }[])
+      .map((r) => r['Fn::GetAtt'][0])
+      .sort();
+    expect(matched).toEqual(serviceAlarmIds);
+
+    expect(rule.Targets).toHaveLength(1);
+    const target = rule.Targets[0];
+    const fnId = target.Arn['Fn::GetAtt'][0];
+    expect(functionTasks(json)[fnId]).toBe('alarmRollback');
+    expect(target.RetryPolicy).toEqual({
+      MaximumRetryAttempts: ALARM_EVENT_DELIVERY.retryAttempts,
+      MaximumEventAgeInSeconds: ALARM_EVENT_DELIVERY.maxEventAge.toSeconds(),
+    });
+    const dlq = target.DeadLetterConfig.Arn['Fn::GetAtt'][0];
+    expect(json.Resources[dlq]?.Type).toBe('AWS::SQS::Queue');
+    expect(json.Resources[dlq]?.Properties?.SqsManagedSseEnabled).toBe(true);
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] },
+    });
+  });
+
+  test('many alarms are spread over several rules, each pattern within the size quota', () => {
+    const many = Object.fromEntries(
+      Array.from({ length: 12 }, (_, i) => [
+        `service-number-${i}`,
+        { ...sample.services.api!, deployment: `svc${i}` },
+      ]),
+    );
+    const big = synthStack({ catalog: { ...sample, services: many } }).template.toJSON() as CfnTemplate;
+    const rules = resourcesOfType(big, 'AWS::Events::Rule').map((id) => big.Resources[id]!.Properties!);
+    expect(rules.length).toBeGreaterThan(1);
+    const matched: string[] = [];
+    for (const rule of rules) {
+      // Measured with the longest partition, region and account a deployment could have.
+      const names = (rule.EventPattern.resources as { 'Fn::GetAtt': [string] }[]).map(
+        (r) =>
+          `arn:aws-us-gov:cloudwatch:ap-southeast-7:123456789012:alarm:${big.Resources[r['Fn::GetAtt'][0]]!.Properties!.AlarmName}`,
+      );
+      expect(JSON.stringify({ ...rule.EventPattern, resources: names }).length).toBeLessThanOrEqual(
+        EVENT_PATTERN_MAX_CHARS,
+      );
+      expect(rule.Targets[0].DeadLetterConfig).toEqual(rules[0]!.Targets[0].DeadLetterConfig);
+      matched.push(...rule.EventPattern.resources.map((r: { 'Fn::GetAtt': [string] }) => r['Fn::GetAtt'][0]));
+    }
+    const all = resourcesOfType(big, 'AWS::CloudWatch::Alarm').filter(
+      (id) => typeof big.Resources[id]!.Properties?.AlarmName === 'string',
+    );
+    expect(matched.sort()).toEqual(all.sort());
+    expect(all).toHaveLength(12 * 5);
+  });
+
+  test('dead-letter queue enforces TLS, and an alarm on visible messages notifies the topic', () => {
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: 'sqs:SendMessage',
+          }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^Notifications') }],
+    });
+  });
+});
+
+describe('dashboards', () => {
+  function body(svc: string): string {
+    const d = resourcesWhere(
+      'AWS::CloudWatch::Dashboard',
+      (r) => r.Properties?.DashboardName === `${catalog.appName}-${svc}`,
+    );
+    expect(d).toHaveLength(1);
+    const b = d[0]!.Properties!.DashboardBody;
+    return typeof b === 'string'
+      ? b
+      : (b['Fn::Join'][1] as unknown[]).map((p) => (typeof p === 'string' ? p : '<ref>')).join('');
+  }
+
+  test('api: the six views, canary vs stable by version, SLO line, alarms, recent deployments', () => {
+    const b = body('api');
+    expect(b).toContain('Error rate');
+    expect(b).toContain('Latency p50 / p99 per version');
+    expect(b).toContain('Throughput');
+    expect(b).toContain('Queue depth');
+    expect(b).toContain('Worker utilization');
+    expect(b).toContain('CPU %');
+    expect(b).toContain('Memory %');
+    expect(b).toContain('disk %');
+    // one line per version: SEARCH over the schema that includes the version dimension
+    expect(b).toContain(
+      String.raw`SEARCH('{\"Shop/Api\",\"Service\",\"Version\"} MetricName=\"Latency\" \"Service\"=\"api\"', 'p99', 60)`,
+    );
+    expect(b).toContain('"label":"SLO p99 300 ms"');
+    expect(b).toContain('"PodName","api-tps-canary"');
+    expect(b).toContain('"annotations":{"alarms"');
+    expect(b).toContain('tps-deploy history --service api');
+    expect(b).toContain('filter type in');
+    expect(b).not.toContain('not configured');
+  });
+
+  test('web: views without a metric say how to configure them', () => {
+    const b = body('web');
+    expect(b).toContain('not configured: set metrics.queueDepth in tps.config.ts');
+    expect(b).toContain('not configured: set metrics.workerUtilization in tps.config.ts');
+    expect(b).toContain('not configured: set metrics.circuitBreaker in tps.config.ts');
+  });
+});
+
+describe('permissions', () => {
+  /** Every statement of the functions' role, flattened. */
+  function roleStatements(): { Action: string | string[]; Resource: unknown; Sid?: string }[] {
+    const policies = resourcesWhere('AWS::IAM::Policy', (p) =>
+      JSON.stringify(p.Properties?.Roles).includes('TasksRole'),
+    );
+    return policies.flatMap((p) => p.Properties!.PolicyDocument.Statement);
+  }
+  const actionsOf = (s: { Action: string | string[] }) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+  test('every Resource "*" statement in the template is on the allow-list', () => {
+    // Identity policies and resource policies alike. Each entry is justified where it is granted.
+    const allowed = [
+      // X-Ray from active tracing on the functions: no resource-level permissions.
+      'AWS::IAM::Policy:Allow:xray:PutTelemetryRecords,xray:PutTraceSegments',
+      // GetMetricData: no resource-level permissions.
+      'AWS::IAM::Policy:Allow:cloudwatch:GetMetricData',
+      // State machine log delivery and X-Ray (one each per state machine): no resource-level permissions.
+      'AWS::IAM::Policy:Allow:logs:CreateLogDelivery,logs:DeleteLogDelivery,logs:DescribeLogGroups,logs:DescribeResourcePolicies,logs:GetLogDelivery,logs:ListLogDeliveries,logs:PutResourcePolicy,logs:UpdateLogDelivery',
+      'AWS::IAM::Policy:Allow:logs:CreateLogDelivery,logs:DeleteLogDelivery,logs:DescribeLogGroups,logs:DescribeResourcePolicies,logs:GetLogDelivery,logs:ListLogDeliveries,logs:PutResourcePolicy,logs:UpdateLogDelivery',
+      'AWS::IAM::Policy:Allow:xray:GetSamplingRules,xray:GetSamplingTargets,xray:PutTelemetryRecords,xray:PutTraceSegments',
+      'AWS::IAM::Policy:Allow:xray:GetSamplingRules,xray:GetSamplingTargets,xray:PutTelemetryRecords,xray:PutTraceSegments',
+      // Key policy: "*" there means this key. The account administers it; CloudWatch alarm
+      // actions may publish to the topic the key encrypts.
+      'AWS::KMS::Key:Allow:kms:*',
+      'AWS::KMS::Key:Allow:kms:Decrypt,kms:GenerateDataKey*',
+    ].sort();
+    const found: string[] = [];
+    for (const [, r] of Object.entries(json.Resources)) {
+      const docs =
+        r.Type === 'AWS::IAM::Policy'
+          ? [r.Properties?.PolicyDocument]
+          : r.Type === 'AWS::IAM::Role'
+            ? (r.Properties?.Policies ?? []).map((p: { PolicyDocument: unknown }) => p.PolicyDocument)
+            : r.Type === 'AWS::KMS::Key'
+              ? [r.Properties?.KeyPolicy]
+              : r.Type.endsWith('Policy')
+                ? [r.Properties?.PolicyDocument]
+                : [];
+      for (const doc of docs) {
+        for (const s of doc?.Statement ?? []) {
+          const resources = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
+          if (resources.includes('*')) found.push(`${r.Type}:${s.Effect}:${actionsOf(s).sort().join(',')}`);
+        }
+      }
+    }
+    expect(found.sort()).toEqual(allowed);
+  });
+
+  test('functions: DynamoDB item operations on the table and its indexes, nothing else on DynamoDB', () => {
+    const ddb = roleStatements().filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+    expect(ddb).toHaveLength(1);
+    expect(actionsOf(ddb[0]!).sort()).toEqual([...STORE_ACTIONS].sort());
+    expect(JSON.stringify(ddb[0]!.Resource)).toContain('/index/history');
+    expect(JSON.stringify(ddb[0]!.Resource)).not.toContain('/index/*');
+  });
+
+  test('functions: publish to the topic, describe only the catalog clusters', () => {
+    const s = roleStatements();
+    const publish = s.find((x) => actionsOf(x).includes('sns:Publish'));
+    expect(publish?.Resource).toEqual({ Ref: expect.stringMatching(/^Notifications/) });
+    const eks = s.find((x) => x.Sid === 'DescribeCatalogClusters');
+    expect(actionsOf(eks!)).toEqual(['eks:DescribeCluster']);
+    expect(JSON.stringify(eks!.Resource)).toContain(':eks:us-east-1:');
+    expect(JSON.stringify(eks!.Resource)).toContain(':cluster/prod-eks');
+  });
+
+  test('functions: PutMetricAlarm only on the latency alarms, StopExecution only on our executions', () => {
+    const s = roleStatements();
+    const put = s.find((x) => actionsOf(x).includes('cloudwatch:PutMetricAlarm'))!;
+    const putTargets = JSON.stringify(put.Resource);
+    for (const svc of services) expect(putTargets).toContain(`:alarm:${catalog.appName}-${svc}-latency`);
+    expect(putTargets.match(/:alarm:/g)).toHaveLength(services.length);
+    const stop = s.find((x) => actionsOf(x).includes('states:StopExecution'))!;
+    const stopTargets = JSON.stringify(stop.Resource);
+    for (const svc of services) expect(stopTargets).toContain(`:execution:${catalog.appName}-${svc}:*`);
+    expect(stopTargets.match(/:execution:/g)).toHaveLength(services.length);
+  });
+
+  test('state machines may invoke the task functions and nothing else', () => {
+    const policies = resourcesWhere('AWS::IAM::Policy', (p) =>
+      JSON.stringify(p.Properties?.Roles).includes('StateMachineRole'),
+    );
+    expect(policies).toHaveLength(services.length);
+    for (const p of policies) {
+      const invoked = new Set<string>();
+      for (const s of p.Properties!.PolicyDocument.Statement) {
+        if (actionsOf(s).includes('lambda:InvokeFunction')) {
+          for (const r of s.Resource) {
+            const getAtt = r['Fn::GetAtt'] ?? r['Fn::Join'][1][0]['Fn::GetAtt'];
+            invoked.add(getAtt[0]);
+          }
+        } else {
+          expect(actionsOf(s).every((a: string) => a.startsWith('logs:') || a.startsWith('xray:'))).toBe(
+            true,
+          );
+        }
+      }
+      const tasks = functionTasks(json);
+      expect([...invoked].map((id) => tasks[id]).sort()).toEqual(
+        TASK_KEYS.filter((k) => k !== 'alarmRollback').sort(),
+      );
+    }
+  });
+
+  test('EKS access entry: the functions role, STANDARD, in the tps-deploy group, no access policy', () => {
+    template.resourceCountIs('AWS::EKS::AccessEntry', 1);
+    template.hasResourceProperties('AWS::EKS::AccessEntry', {
+      ClusterName: 'prod-eks',
+      Type: 'STANDARD',
+      KubernetesGroups: [K8S_GROUP],
+      PrincipalArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^TasksRole'), 'Arn'] },
+      AccessPolicies: Match.absent(),
+    });
+  });
+
+  test('the shipped Kubernetes RoleBinding binds the group the access entry puts the functions in', () => {
+    const file = resolve(import.meta.dirname, '..', '..', 'infra', 'k8s', 'tps-deploy-role.yaml');
+    const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS());
+    const role = docs.find((d) => d.kind === 'Role');
+    const binding = docs.find((d) => d.kind === 'RoleBinding');
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: role.metadata.name,
+    });
+    expect(binding.subjects).toEqual(
+      expect.arrayContaining([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: K8S_GROUP }]),
+    );
+    // Namespaced only: the access entry grants nothing cluster-wide.
+    expect(docs.map((d) => d.kind).sort()).toEqual(['Role', 'RoleBinding']);
+  });
+
+  test('an environment-agnostic stack carries a rule pinning the clusters region', () => {
+    const rules = json.Rules as Record<string, { Assertions: { Assert: unknown }[] }>;
+    const region = Object.values(rules).find((r) =>
+      JSON.stringify(r).includes('EKS clusters are in us-east-1'),
+    );
+    expect(region?.Assertions[0]?.Assert).toEqual({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] });
+  });
+});

@@ -1,0 +1,492 @@
+/**
+ * Both traffic routers and the cluster client against the local control plane (real API server,
+ * controllers, EndpointSlices; KWOK pods), acting as the restricted identity bound to the
+ * product's shipped Role (infra/k8s/tps-deploy-role.yaml). Fixtures are created by the admin.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { forwardAction } from '../../functions/adapters/kubernetes/alb-router.js';
+import { KubernetesRequestError } from '../../functions/adapters/kubernetes/client.js';
+import { KubernetesClusterClient } from '../../functions/adapters/kubernetes/cluster-client.js';
+import { createRouter } from '../../functions/adapters/kubernetes/router-factory.js';
+import { templateWithImages } from '../../functions/adapters/kubernetes/workload.js';
+import { CANARY_SUFFIX, K8S_ANNOTATIONS, K8S_LABELS } from '../../functions/domain/defaults.js';
+import { KubernetesTransientError, TargetNotFoundError } from '../../functions/domain/errors.js';
+import type { ReleaseTarget, RollbackPlan } from '../../functions/ports/cluster.js';
+import type { TrafficRouter } from '../../functions/ports/router.js';
+import { restrictedKubeConfig } from '../helpers/cluster-env.js';
+import {
+  type AppFixture,
+  adminApis,
+  createApp,
+  deleteNamespace,
+  eventually,
+  liveTemplate,
+  namespaceWithShippedRole,
+  OLD_IMAGES,
+  podsBySelector,
+  readyEndpointPods,
+  releaseTarget,
+  restrictedClients,
+} from '../helpers/k8s.js';
+
+const NEW_IMAGES = { api: 'registry.local/shop/api:v2', sidecar: 'registry.local/shop/proxy:1.1' };
+const WAITS = { canaryReadyMs: 30_000, rolloutMs: 60_000, deleteMs: 30_000, pollMs: 200 };
+const TRACK = K8S_LABELS.track;
+
+let ns: string;
+let seq = 0;
+
+beforeAll(async () => {
+  ns = await namespaceWithShippedRole('routers');
+});
+
+afterAll(async () => {
+  if (ns) await deleteNamespace(ns);
+});
+
+interface Release {
+  app: AppFixture;
+  target: ReleaseTarget;
+  plan: RollbackPlan;
+  router: TrafficRouter;
+  cluster: KubernetesClusterClient;
+}
+
+async function release(
+  kind: 'replica-ratio' | 'alb',
+  images: Record<string, string> = NEW_IMAGES,
+  waits: Partial<typeof WAITS> = {},
+): Promise<Release> {
+  seq += 1;
+  const app = await createApp(ns, `${kind === 'alb' ? 'alb' : 'rr'}-${seq}`, {
+    replicas: 4,
+    ingress: kind === 'alb',
+  });
+  const clients = restrictedClients();
+  const cluster = new KubernetesClusterClient(clients);
+  const router = createRouter(
+    kind === 'alb'
+      ? {
+          type: 'alb',
+          ingress: app.ingress,
+          actionName: app.actionName,
+          stableService: app.service,
+          servicePort: app.port,
+        }
+      : { type: 'replica-ratio', service: app.service },
+    clients,
+    { waits: { ...WAITS, ...waits } },
+  );
+  const plan = await cluster.recordPlan(ns, app.name);
+  return { app, target: releaseTarget(app, images, `rel-${seq}`), plan, router, cluster };
+}
+
+const canaryOf = (app: AppFixture) => `${app.name}${CANARY_SUFFIX}`;
+
+async function exists(read: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await read();
+    return true;
+  } catch (err) {
+    if (err instanceof k8s.ApiException && err.code === 404) return false;
+    throw err;
+  }
+}
+
+/** Everything a rollback must restore, checked as the admin. */
+async function expectRecordedState(r: Release): Promise<void> {
+  const { apps, core } = adminApis();
+  const dep = await apps.readNamespacedDeployment({ name: r.app.name, namespace: ns });
+  const live = await liveTemplate(ns, r.app.name);
+  expect(live).toEqual(r.plan.template);
+  expect(
+    (live.spec as { containers: { name: string; image: string }[] }).containers.map((c) => [c.name, c.image]),
+  ).toEqual([
+    ['api', OLD_IMAGES.api],
+    ['sidecar', OLD_IMAGES.sidecar],
+  ]);
+  expect(dep.spec?.replicas).toBe(4);
+  expect(await exists(() => apps.readNamespacedDeployment({ name: canaryOf(r.app), namespace: ns }))).toBe(
+    false,
+  );
+  const svc = await core.readNamespacedService({ name: r.app.service, namespace: ns });
+  expect(svc.spec?.selector).toEqual({ app: r.app.name });
+  expect(svc.metadata?.annotations?.[K8S_ANNOTATIONS.originalSelector]).toBeUndefined();
+  const endpoints = await eventually('4 stable endpoints', async () => {
+    const eps = await readyEndpointPods(ns, r.app.service);
+    return eps.length === 4 && eps;
+  });
+  const canaryPods = new Set(
+    (await podsBySelector(ns, `app=${r.app.name},${TRACK}=canary`)).map((p) => p.name),
+  );
+  expect(endpoints.filter((p) => canaryPods.has(p))).toEqual([]);
+  expect(await r.cluster.drift(r.target, r.plan, 'recorded')).toEqual([]);
+}
+
+describe('cluster client', () => {
+  test('recordPlan keeps the whole template of both containers, the replicas and the generation', async () => {
+    const r = await release('replica-ratio');
+    expect(r.plan.replicas).toBe(4);
+    expect(r.plan.images).toEqual(OLD_IMAGES);
+    expect(r.plan.generation).toBeGreaterThanOrEqual(1);
+    const spec = r.plan.template.spec as { containers: Record<string, unknown>[] };
+    expect(spec.containers).toHaveLength(2);
+    expect(spec.containers[0]).toMatchObject({
+      name: 'api',
+      env: [{ name: 'MODE', value: 'prod' }],
+      resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+      readinessProbe: { httpGet: { path: '/ready', port: 'http' } },
+    });
+    expect(r.plan.template.metadata).toMatchObject({ annotations: { 'example.com/owner': 'team-shop' } });
+    await expect(r.cluster.recordPlan(ns, 'no-such-deployment')).rejects.toBeInstanceOf(TargetNotFoundError);
+  });
+
+  test('drift names a changed image and a replica change made by someone else', async () => {
+    const r = await release('replica-ratio');
+    expect(await r.cluster.drift(r.target, r.plan, 'recorded')).toEqual([]);
+    const { apps } = adminApis();
+    await apps.patchNamespacedDeployment(
+      {
+        name: r.app.name,
+        namespace: ns,
+        body: {
+          spec: {
+            replicas: 6,
+            template: {
+              spec: { containers: [{ name: 'sidecar', image: 'registry.local/shop/proxy:hotpatch' }] },
+            },
+          },
+        },
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
+    );
+    const drift = await r.cluster.drift(r.target, r.plan, 'recorded');
+    expect(drift).toEqual([
+      `container sidecar image: expected ${OLD_IMAGES.sidecar}, live registry.local/shop/proxy:hotpatch`,
+      'replicas: expected 4, live 6',
+    ]);
+  });
+});
+
+describe('replica-ratio router', () => {
+  test('10% -> 50% -> 100% blue-green -> finalize', async () => {
+    const r = await release('replica-ratio');
+    const { apps, core } = adminApis();
+
+    // N = 4: the smallest canary is one pod and capacity keeps 4 stable, so 1 of 5 ready
+    // endpoints (20 %) is the closest share to 10 % the replicas allow.
+    const s10 = await r.router.setWeight(r.target, r.plan, 10);
+    expect(s10).toMatchObject({ targetWeight: 10, actualWeight: 20, canaryReplicas: 1, stableReplicas: 4 });
+    expect(s10.detail).toContain('1 of 5 ready endpoints are canary (20%)');
+    const canary = await apps.readNamespacedDeployment({ name: canaryOf(r.app), namespace: ns });
+    expect(canary.metadata?.ownerReferences ?? []).toEqual([]);
+    expect(canary.metadata?.labels).toMatchObject({
+      [K8S_LABELS.managedBy]: K8S_LABELS.managedByValue,
+      [K8S_LABELS.deploymentId]: r.target.deploymentId,
+    });
+    // The canary is the recorded template with the new images; only labels are added.
+    const want = templateWithImages(r.plan.template, NEW_IMAGES);
+    const canaryTemplate = JSON.parse(JSON.stringify(canary.spec?.template));
+    expect(canaryTemplate.spec).toEqual(want.spec);
+    expect(canaryTemplate.metadata.labels).toMatchObject({ app: r.app.name, tier: 'web', [TRACK]: 'canary' });
+    expect(canaryTemplate.metadata.annotations).toEqual({ 'example.com/owner': 'team-shop' });
+    expect(await r.router.status(r.target, r.plan)).toMatchObject({ targetWeight: 10, actualWeight: 20 });
+
+    const s50 = await r.router.setWeight(r.target, r.plan, 50);
+    expect(s50).toMatchObject({ targetWeight: 50, actualWeight: 50, canaryReplicas: 2, stableReplicas: 2 });
+    expect(s50.detail).toContain('2 of 4 ready endpoints are canary (50%)');
+    const h50 = await r.cluster.health(r.target, 'canary');
+    expect(h50).toMatchObject({
+      desired: 2,
+      ready: 2,
+      updated: 2,
+      crashLooping: [],
+      oomKilled: [],
+      notReady: [],
+    });
+    expect(h50.pods).toHaveLength(2);
+    expect(h50.pods[0]).toMatch(/^rr-\d+-tps-canary-\S+ Running 2\/2 0 -$/);
+    // Our own scale-down is not drift.
+    expect(await r.cluster.drift(r.target, r.plan, 'recorded')).toEqual([]);
+
+    const s100 = await r.router.setWeight(r.target, r.plan, 100);
+    expect(s100).toMatchObject({
+      targetWeight: 100,
+      actualWeight: 100,
+      canaryReplicas: 4,
+      stableReplicas: 4,
+    });
+    const svc = await core.readNamespacedService({ name: r.app.service, namespace: ns });
+    expect(svc.spec?.selector).toEqual({ app: r.app.name, [TRACK]: 'canary' });
+    expect(JSON.parse(svc.metadata?.annotations?.[K8S_ANNOTATIONS.originalSelector] ?? '{}')).toEqual({
+      app: r.app.name,
+    });
+    // Blue-green: the stable pods are still Ready (warm) but none is an endpoint of the Service.
+    const stablePods = await eventually('4 Ready stable pods', async () => {
+      const pods = (await podsBySelector(ns, `app=${r.app.name},!${TRACK}`)).filter((p) => !p.terminating);
+      return pods.length === 4 && pods.every((p) => p.ready) && pods;
+    });
+    const endpoints = await readyEndpointPods(ns, r.app.service);
+    expect(endpoints).toHaveLength(4);
+    expect(endpoints.filter((p) => stablePods.some((s) => s.name === p))).toEqual([]);
+    expect(await r.cluster.health(r.target, 'stable')).toMatchObject({ desired: 4, ready: 4 });
+
+    const report = await r.router.finalize(r.target, r.plan);
+    expect(report.leftovers).toEqual([]);
+    const dep = await apps.readNamespacedDeployment({ name: r.app.name, namespace: ns });
+    expect(dep.spec?.replicas).toBe(4);
+    expect(await liveTemplate(ns, r.app.name)).toEqual(want);
+    expect(await exists(() => apps.readNamespacedDeployment({ name: canaryOf(r.app), namespace: ns }))).toBe(
+      false,
+    );
+    const after = await core.readNamespacedService({ name: r.app.service, namespace: ns });
+    expect(after.spec?.selector).toEqual({ app: r.app.name });
+    expect(after.metadata?.annotations?.[K8S_ANNOTATIONS.originalSelector]).toBeUndefined();
+    expect(await r.cluster.drift(r.target, r.plan, 'finalized')).toEqual([]);
+    expect(await r.cluster.health(r.target, 'stable')).toMatchObject({ desired: 4, ready: 4, updated: 4 });
+    // Finalizing again changes nothing and still reports a clean state.
+    const again = await r.router.finalize(r.target, r.plan);
+    expect(again.leftovers).toEqual([]);
+    expect(again.actions.filter((a) => !a.startsWith('rolled out'))).toEqual([]);
+  });
+
+  test('rollback from 50% restores the recorded template and replicas exactly', async () => {
+    const r = await release('replica-ratio');
+    await r.router.setWeight(r.target, r.plan, 10);
+    await r.router.setWeight(r.target, r.plan, 50);
+    const report = await r.router.rollback(r.target, r.plan);
+    expect(report.leftovers).toEqual([]);
+    expect(report.actions.some((a) => a.includes('replicas 2 -> 4'))).toBe(true);
+    await expectRecordedState(r);
+  });
+
+  test('rollback from 100%: two concurrent rollbacks both succeed', async () => {
+    const r = await release('replica-ratio');
+    await r.router.setWeight(r.target, r.plan, 100);
+    const results = await Promise.allSettled([
+      r.router.rollback(r.target, r.plan),
+      r.router.rollback(r.target, r.plan),
+    ]);
+    expect(results.map((x) => x.status)).toEqual(['fulfilled', 'fulfilled']);
+    for (const x of results) if (x.status === 'fulfilled') expect(x.value.leftovers).toEqual([]);
+    await expectRecordedState(r);
+  });
+
+  test('rollback after a partial attempt (canary deleted, selector still pinned) succeeds', async () => {
+    const r = await release('replica-ratio');
+    await r.router.setWeight(r.target, r.plan, 100);
+    const { apps } = adminApis();
+    await apps.deleteNamespacedDeployment({
+      name: canaryOf(r.app),
+      namespace: ns,
+      propagationPolicy: 'Foreground',
+    });
+    await eventually(
+      'canary gone',
+      async () =>
+        !(await exists(() => apps.readNamespacedDeployment({ name: canaryOf(r.app), namespace: ns }))),
+    );
+    const report = await r.router.rollback(r.target, r.plan);
+    expect(report.actions.some((a) => a.startsWith('restored selector'))).toBe(true);
+    expect(report.leftovers).toEqual([]);
+    await expectRecordedState(r);
+  });
+
+  test('a crash-looping canary is reported and never takes stable capacity; -oom reports OOMKilled', async () => {
+    const r = await release(
+      'replica-ratio',
+      { api: 'registry.local/shop/api:v2-crash' },
+      { canaryReadyMs: 2_000 },
+    );
+    const s = await r.router.setWeight(r.target, r.plan, 50);
+    // The canary never becomes Ready, so the stable version keeps all 4 pods.
+    expect(s.stableReplicas).toBe(4);
+    expect(s.detail).toContain('stable kept at 4 instead of 2');
+    const crash = await eventually('CrashLoopBackOff in canary health', async () => {
+      const h = await r.cluster.health(r.target, 'canary');
+      return h.crashLooping.length === 2 && h;
+    });
+    expect(crash.ready).toBe(0);
+    expect(crash.pods.every((p) => p.includes('api:CrashLoopBackOff'))).toBe(true);
+    expect((await r.cluster.health(r.target, 'stable')).crashLooping).toEqual([]);
+    await r.router.rollback(r.target, r.plan);
+    await expectRecordedState(r);
+
+    const oomTarget = {
+      ...r.target,
+      deploymentId: `${r.target.deploymentId}-oom`,
+      images: { api: 'registry.local/shop/api:v2-oom' },
+    };
+    await r.router.setWeight(oomTarget, r.plan, 10);
+    const oom = await eventually('OOMKilled in canary health', async () => {
+      const h = await r.cluster.health(oomTarget, 'canary');
+      return h.oomKilled.length === 1 && h.restarts >= 1 && h;
+    });
+    expect(oom.pods[0]).toMatch(/ api:CrashLoopBackOff,api:last=OOMKilled$/);
+    await r.router.rollback(oomTarget, r.plan);
+    await expectRecordedState({ ...r, target: oomTarget });
+  });
+});
+
+describe('alb router', () => {
+  const actionOf = async (app: AppFixture) => {
+    const ing = await adminApis().networking.readNamespacedIngress({ name: app.ingress, namespace: ns });
+    return ing.metadata?.annotations ?? {};
+  };
+  const actionKey = (app: AppFixture) => `alb.ingress.kubernetes.io/actions.${app.actionName}`;
+  const canarySvc = (app: AppFixture) => `${app.service}${CANARY_SUFFIX}`;
+
+  async function expectAlbRecordedState(r: Release, originalAction: string): Promise<void> {
+    await expectRecordedState(r);
+    const ann = await actionOf(r.app);
+    expect(ann[actionKey(r.app)]).toBe(originalAction);
+    expect(ann[K8S_ANNOTATIONS.originalAction]).toBeUndefined();
+    expect(
+      await exists(() => adminApis().core.readNamespacedService({ name: canarySvc(r.app), namespace: ns })),
+    ).toBe(false);
+  }
+
+  test('10% -> 50% -> 100% with exact ingress weights -> finalize', async () => {
+    const r = await release('alb');
+    const { apps, core } = adminApis();
+    const original = (await actionOf(r.app))[actionKey(r.app)] as string;
+
+    const s10 = await r.router.setWeight(r.target, r.plan, 10);
+    expect(s10).toMatchObject({ targetWeight: 10, actualWeight: 10, canaryReplicas: 1, stableReplicas: 4 });
+    expect(JSON.parse((await actionOf(r.app))[actionKey(r.app)] as string)).toEqual({
+      type: 'forward',
+      forwardConfig: {
+        targetGroups: [
+          { serviceName: r.app.service, servicePort: 80, weight: 90 },
+          { serviceName: canarySvc(r.app), servicePort: 80, weight: 10 },
+        ],
+      },
+    });
+    // The stable Service is pinned to the original ReplicaSet: canary pods share its labels but
+    // are never its endpoints; the canary Service has exactly the canary pod.
+    const stableSvc = await core.readNamespacedService({ name: r.app.service, namespace: ns });
+    expect(Object.keys(stableSvc.spec?.selector ?? {}).sort()).toEqual(['app', 'pod-template-hash']);
+    const canaryPods = (await podsBySelector(ns, `app=${r.app.name},${TRACK}=canary`)).map((p) => p.name);
+    expect(canaryPods).toHaveLength(1);
+    expect(await readyEndpointPods(ns, canarySvc(r.app))).toEqual(canaryPods);
+    const stableEps = await readyEndpointPods(ns, r.app.service);
+    expect(stableEps).toHaveLength(4);
+    expect(stableEps.filter((p) => canaryPods.includes(p))).toEqual([]);
+    expect(s10.detail).toContain('ready endpoints: stable 4, canary 1');
+
+    const s50 = await r.router.setWeight(r.target, r.plan, 50);
+    expect(s50).toMatchObject({ actualWeight: 50, canaryReplicas: 2, stableReplicas: 4 });
+    expect((await actionOf(r.app))[actionKey(r.app)]).toBe(
+      JSON.stringify(forwardAction(r.app.service, canarySvc(r.app), 80, 50)),
+    );
+    const s100 = await r.router.setWeight(r.target, r.plan, 100);
+    expect(s100).toMatchObject({ actualWeight: 100, canaryReplicas: 4, stableReplicas: 4 });
+    expect(
+      JSON.parse((await actionOf(r.app))[actionKey(r.app)] as string).forwardConfig.targetGroups,
+    ).toEqual([
+      { serviceName: r.app.service, servicePort: 80, weight: 0 },
+      { serviceName: canarySvc(r.app), servicePort: 80, weight: 100 },
+    ]);
+    // Stable stays warm behind its Service at weight 0.
+    expect(await readyEndpointPods(ns, r.app.service)).toHaveLength(4);
+
+    // A finalize whose wait runs out (as when the Lambda's time is short) throws the retryable
+    // error after starting the rollout; the state machine's retry calls again and it completes.
+    const impatient = createRouter(
+      {
+        type: 'alb',
+        ingress: r.app.ingress,
+        actionName: r.app.actionName,
+        stableService: r.app.service,
+        servicePort: 80,
+      },
+      restrictedClients(),
+      { waits: { ...WAITS, rolloutMs: 0 } },
+    );
+    const timedOut = await impatient.finalize(r.target, r.plan).catch((e: unknown) => e);
+    expect(timedOut).toBeInstanceOf(KubernetesTransientError);
+    expect((timedOut as Error).message).toMatch(/not rolled out after 0 s .*calling again resumes/);
+    const report = await r.router.finalize(r.target, r.plan);
+    expect(report.leftovers).toEqual([]);
+    expect(report.actions.some((a) => a.startsWith('set deployment'))).toBe(false); // already patched
+    const ann = await actionOf(r.app);
+    expect(ann[actionKey(r.app)]).toBe(original);
+    expect(ann[K8S_ANNOTATIONS.originalAction]).toBeUndefined();
+    expect(await liveTemplate(ns, r.app.name)).toEqual(templateWithImages(r.plan.template, NEW_IMAGES));
+    expect((await apps.readNamespacedDeployment({ name: r.app.name, namespace: ns })).spec?.replicas).toBe(4);
+    expect(await exists(() => apps.readNamespacedDeployment({ name: canaryOf(r.app), namespace: ns }))).toBe(
+      false,
+    );
+    expect(await exists(() => core.readNamespacedService({ name: canarySvc(r.app), namespace: ns }))).toBe(
+      false,
+    );
+    expect((await core.readNamespacedService({ name: r.app.service, namespace: ns })).spec?.selector).toEqual(
+      {
+        app: r.app.name,
+      },
+    );
+    await eventually(
+      '4 new-version endpoints on the stable Service',
+      async () => (await readyEndpointPods(ns, r.app.service)).length === 4,
+    );
+  });
+
+  test('rollback from 50% restores the recorded state and the original ingress action', async () => {
+    const r = await release('alb');
+    const original = (await actionOf(r.app))[actionKey(r.app)] as string;
+    await r.router.setWeight(r.target, r.plan, 10);
+    await r.router.setWeight(r.target, r.plan, 50);
+    const report = await r.router.rollback(r.target, r.plan);
+    expect(report.leftovers).toEqual([]);
+    await expectAlbRecordedState(r, original);
+  });
+
+  test('rollback from 100%: two concurrent rollbacks both succeed; a partial earlier attempt is finished', async () => {
+    const r = await release('alb');
+    const original = (await actionOf(r.app))[actionKey(r.app)] as string;
+    await r.router.setWeight(r.target, r.plan, 100);
+    const results = await Promise.allSettled([
+      r.router.rollback(r.target, r.plan),
+      r.router.rollback(r.target, r.plan),
+    ]);
+    expect(results.map((x) => x.status)).toEqual(['fulfilled', 'fulfilled']);
+    await expectAlbRecordedState(r, original);
+
+    // Partial attempt: a new release at 100%, then only the canary Service and Deployment are
+    // deleted by hand; the Ingress still forwards to the missing Service and stable is pinned.
+    const second = { ...r, target: { ...r.target, deploymentId: `${r.target.deploymentId}-b` } };
+    await second.router.setWeight(second.target, second.plan, 100);
+    const { apps, core } = adminApis();
+    await core.deleteNamespacedService({ name: canarySvc(r.app), namespace: ns });
+    await apps.deleteNamespacedDeployment({
+      name: canaryOf(r.app),
+      namespace: ns,
+      propagationPolicy: 'Foreground',
+    });
+    const report = await second.router.rollback(second.target, second.plan);
+    expect(report.actions.some((a) => a.startsWith('restored ingress'))).toBe(true);
+    expect(report.leftovers).toEqual([]);
+    await expectAlbRecordedState(second, original);
+  });
+});
+
+describe('restricted identity', () => {
+  test('cannot read Secrets (403), and the adapters do not retry a refusal', async () => {
+    const core = restrictedKubeConfig().makeApiClient(k8s.CoreV1Api);
+    await expect(core.listNamespacedSecret({ namespace: ns })).rejects.toMatchObject({ code: 403 });
+    await expect(core.readNamespacedSecret({ name: 'anything', namespace: ns })).rejects.toMatchObject({
+      code: 403,
+    });
+    const clients = restrictedClients();
+    let calls = 0;
+    const err = await clients.call
+      .run('list secrets', () => {
+        calls += 1;
+        return clients.core.listNamespacedSecret({ namespace: ns });
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubernetesRequestError);
+    expect((err as KubernetesRequestError).failure).toMatchObject({ status: 403, reason: 'Forbidden' });
+    expect(calls).toBe(1);
+  });
+});

@@ -1,0 +1,143 @@
+/**
+ * The service catalog: which services tps-deploy releases and how to reach and measure them.
+ *
+ * The CDK app reads this file at synth time (one state machine, alarm set and dashboard per
+ * service) and the functions bundle it, so a change takes effect with `npx cdk deploy`.
+ * Anything not set here comes from the runbook defaults in functions/domain/defaults.ts.
+ * `npx cdk synth` checks the file and names every bad field.
+ *
+ * The two services below are samples: replace them with your own.
+ */
+import { defineCatalog } from './functions/domain/config.js';
+
+export default defineCatalog({
+  // Prefix of every AWS resource name: the stack, the state machines (`<appName>-<service>`),
+  // the table (`<appName>-deployments`), the topic, the alarms and the dashboards.
+  // Letters, digits and hyphens, starting with a letter, at most 31 characters.
+  appName: 'tps-deploy',
+
+  services: {
+    // ---------------------------------------------------------------------------------------
+    // `api`: traffic split by replica ratio behind one Kubernetes Service, with the service's
+    // own CloudWatch metrics, a circuit breaker, and a work queue.
+    // ---------------------------------------------------------------------------------------
+    api: {
+      // Free text for people reading the catalog.
+      description: 'Public REST API (sample: replica-ratio router, full CloudWatch metrics)',
+      // The EKS cluster that runs the service. Its region must be the stack's region (the EKS
+      // access entry is created there). The cluster's authentication mode must be API or
+      // API_AND_CONFIG_MAP.
+      cluster: { name: 'prod-eks', region: 'us-east-1' },
+      // Namespace of the Deployment; apply infra/k8s/tps-deploy-role.yaml in it.
+      namespace: 'shop',
+      // The Deployment a release changes (the stable version).
+      deployment: 'api',
+      // Containers whose image a release may change; the first is the one `image` sets.
+      containers: ['api'],
+      // How traffic moves to the new version. `replica-ratio`: a canary Deployment joins the
+      // Service's endpoints and the canary share is its share of ready replicas, so a 10% step
+      // needs at least 10 replicas in total to be exact.
+      router: {
+        type: 'replica-ratio',
+        // The Service in front of the Deployment.
+        service: 'api',
+      },
+      // The latency objective. The dashboard draws it; the p99 rollback alarm starts at 3x it
+      // until the first release measures a baseline.
+      slo: { p99Ms: 300 },
+      metrics: {
+        // `cloudwatch`: the service publishes its own metrics to CloudWatch (e.g. with the
+        // embedded metric format). Publish each metric with two dimension sets: the `dimensions`
+        // below alone (the alarms watch the whole service) and those plus `versionDimension`
+        // (validation and the dashboard compare canary with stable).
+        source: 'cloudwatch',
+        // CloudWatch namespace of the metrics.
+        namespace: 'Shop/Api',
+        // Count of requests; read as Sum.
+        requests: 'RequestCount',
+        // Count of failed requests (5xx); read as Sum.
+        errors: 'ErrorCount',
+        // Request latency in milliseconds; read as p50 and p99.
+        latency: 'Latency',
+        // Dimensions that select this service's metrics.
+        dimensions: { Service: 'api' },
+        // The dimension whose value is the version: the image tag of the release (for
+        // `123456789012.dkr.ecr.us-east-1.amazonaws.com/api:v2.1.0` that is `v2.1.0`).
+        versionDimension: 'Version',
+        // Optional: 1 while the service's circuit breaker is open. Open for 2 minutes or more
+        // rolls back. Omit it when the service has no breaker.
+        circuitBreaker: {
+          namespace: 'Shop/Api',
+          name: 'CircuitBreakerOpen',
+          dimensions: { Service: 'api' },
+          // Statistic per minute; Maximum makes one open moment count.
+          stat: 'Maximum',
+        },
+        // Optional: queue depth, drawn on the dashboard.
+        queueDepth: {
+          namespace: 'Shop/Api',
+          name: 'QueueDepth',
+          dimensions: { Service: 'api', Queue: 'orders' },
+          stat: 'Average',
+        },
+        // Optional: share of busy workers (0-100), drawn on the dashboard.
+        workerUtilization: {
+          namespace: 'Shop/Api',
+          name: 'WorkerUtilization',
+          dimensions: { Service: 'api' },
+          stat: 'Average',
+        },
+        // Optional: the ClusterName of the Container Insights metrics (CPU, memory, disk, OOM
+        // kills), when it differs from cluster.name. OOM kills need Container Insights with
+        // enhanced observability (the amazon-cloudwatch-observability add-on).
+        // containerInsightsCluster: 'prod-eks',
+      },
+      // Optional overrides of the runbook's phases (weights in percent, windows in seconds).
+      // Weights must increase and production must be 100.
+      // phases: { canary: { weight: 10, windowSeconds: 600 } },
+      // Optional overrides of the validation thresholds (functions/domain/defaults.ts).
+      // validation: { maxErrorRate: 0.001, minRequestsPerVersion: 200 },
+    },
+
+    // ---------------------------------------------------------------------------------------
+    // `web`: weighted forwarding on an ALB Ingress (AWS Load Balancer Controller), with the
+    // core metrics only; the dashboard shows how to add the rest.
+    // ---------------------------------------------------------------------------------------
+    web: {
+      description: 'Storefront web app (sample: ALB weighted routing, core metrics only)',
+      cluster: { name: 'prod-eks', region: 'us-east-1' },
+      namespace: 'shop',
+      deployment: 'web',
+      containers: ['web'],
+      // `alb`: the Ingress gets a weighted forward action between the stable Service and a
+      // canary Service that tps-deploy creates, so the split is exact at any replica count.
+      router: {
+        type: 'alb',
+        // The Ingress handled by the AWS Load Balancer Controller.
+        ingress: 'web',
+        // Name of the forward action: the annotation is alb.ingress.kubernetes.io/actions.<actionName>,
+        // and the Ingress rule's backend must name this action with port `use-annotation`.
+        actionName: 'web-weighted',
+        // The Service that exists before the release.
+        stableService: 'web',
+        // Optional: name of the canary Service (default `<stableService>-tps-canary`).
+        // canaryService: 'web-canary',
+        // Port of the Services in the forward action (number or name).
+        servicePort: 80,
+      },
+      slo: { p99Ms: 800 },
+      metrics: {
+        source: 'cloudwatch',
+        namespace: 'Shop/Web',
+        requests: 'RequestCount',
+        errors: 'ErrorCount',
+        latency: 'Latency',
+        dimensions: { Service: 'web' },
+        versionDimension: 'Version',
+      },
+      // A longer canary window than the runbook's 10 minutes: the storefront's traffic is
+      // spiky, and fewer than 200 requests per version in a window is inconclusive.
+      phases: { canary: { windowSeconds: 900 } },
+    },
+  },
+});
