@@ -13,6 +13,9 @@ import type {
 } from '../domain/record.js';
 import type { ReleaseTarget, RollbackPlan, WorkloadHealth } from '../ports/cluster.js';
 import type { TrafficStatus } from '../ports/router.js';
+import { type HoldCause, holdAfterValidation } from './hold.js';
+import { testsCheck } from './jobs.js';
+import { armLatencyAlarm, restoreLatencyAlarm } from './latency-alarm.js';
 import type { ReleasePorts } from './ports.js';
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -142,6 +145,8 @@ export async function beginRelease(
       now,
       `baseline: ${fresh.baseline.rps ?? 'no'} rps, p99 ${fresh.baseline.p99Ms ?? 'no data'} ms over the last ${BASELINE_SECONDS} s`,
     );
+    const armed = await armLatencyAlarm(ports, plan.service, fresh.baseline);
+    if (armed) addEvent(fresh, now, armed);
   }
   await ports.store.put(fresh);
   await ports.notifier.notify({
@@ -234,6 +239,12 @@ export async function checkReadiness(
     reason = `new pods failing: ${podSummary(h)}`;
   } else if (h.desired > 0 && h.ready >= h.desired && h.updated >= h.desired) {
     status = 'ready';
+    // The router may have held back part of the shift until the new pods were Ready (it never
+    // gives up capacity for an unready canary): finish it now. Idempotent.
+    const rb = await loadPlan(ports, plan);
+    const { router } = await ports.workloads(svc);
+    const traffic = await router.setWeight(targetOf(plan), rb, plan.phases[phase].weight);
+    reason = `${reason}; ${traffic.detail}`;
   } else if (elapsed > plan.readinessTimeoutSeconds) {
     status = 'failed';
     reason = `readiness deadline of ${plan.readinessTimeoutSeconds} s passed: ${podSummary(h)}`;
@@ -263,6 +274,9 @@ export interface ValidateResult {
   readonly summary: string;
   readonly canExtend: boolean;
   readonly attempt: number;
+  /** The release holds here for a person ("Hold At <Phase>"), see functions/release/hold.ts. */
+  readonly hold: boolean;
+  readonly holdCause: HoldCause | null;
 }
 
 function podCheck(h: WorkloadHealth): CheckResult {
@@ -316,10 +330,16 @@ export async function validateWindow(
     maxExtensions: phaseCfg.extensions,
   });
   const pods = podCheck(health);
-  const verdict: Verdict = pods.verdict === 'fail' ? 'fail' : judged.verdict;
-  const summary =
-    pods.verdict === 'fail' ? `new pods unhealthy (${pods.detail}); ${judged.summary}` : judged.summary;
+  // The phase's test Job (if any) is part of the verdict: a failing Job fails the phase.
+  const tests = testsCheck(pr);
+  const verdict: Verdict = pods.verdict === 'fail' || tests?.verdict === 'fail' ? 'fail' : judged.verdict;
+  const summary = [
+    ...(pods.verdict === 'fail' ? [`new pods unhealthy (${pods.detail})`] : []),
+    ...(tests?.verdict === 'fail' ? [tests.detail] : []),
+    judged.summary,
+  ].join('; ');
   const canExtend = verdict === 'inconclusive' && attempt < phaseCfg.extensions;
+  const hold = holdAfterValidation(record, svc, verdict, canExtend);
   const decision: WindowDecision = {
     phase: judged.phase,
     attempt: judged.attempt,
@@ -327,7 +347,7 @@ export async function validateWindow(
     end: judged.end,
     verdict,
     summary,
-    checks: [pods, ...judged.checks],
+    checks: [pods, ...(tests ? [tests] : []), ...judged.checks],
     canary: judged.canary,
     stable: judged.stable,
     measurementErrors: judged.measurementErrors,
@@ -350,7 +370,9 @@ export async function validateWindow(
     target.endedAt = now.toISOString();
   }
   const decisionWord =
-    verdict === 'pass'
+    hold !== null
+      ? 'hold for a person'
+      : verdict === 'pass'
       ? 'proceed'
       : verdict === 'fail'
         ? 'roll back'
@@ -366,7 +388,7 @@ export async function validateWindow(
     subject: `${plan.service} ${plan.version}: ${phase} ${verdict} -> ${decisionWord}`,
     message: summary,
   });
-  return { verdict, summary, canExtend, attempt };
+  return { verdict, summary, canExtend, attempt, hold: hold !== null, holdCause: hold };
 }
 
 /** "Clean Up": the original Deployment at the new version, nothing else left. */
@@ -410,6 +432,8 @@ export async function completeRelease(
   record.outcome = 'SUCCEEDED';
   record.endedAt = now.toISOString();
   addEvent(record, now, 'released: the new version serves 100% of traffic');
+  const restored = await restoreLatencyAlarm(ports, plan.service, plan.deploymentId);
+  if (restored) addEvent(record, now, restored);
   await ports.store.put(record);
   await ports.store.release(plan.service, plan.deploymentId);
   await ports.notifier.notify({
@@ -431,10 +455,12 @@ export async function failRelease(
   const now = ports.clock.now();
   const reason = `${event.failure?.Error ?? 'Error'}: ${causeText(event.failure?.Cause)}`;
   const record = await ports.store.get(plan.service, plan.deploymentId);
+  const restored = await restoreLatencyAlarm(ports, plan.service, plan.deploymentId);
   if (record && record.outcome === 'RUNNING') {
     record.outcome = 'FAILED';
     record.endedAt = now.toISOString();
     addEvent(record, now, `failed before any cluster change: ${reason}`);
+    if (restored) addEvent(record, now, restored);
     await ports.store.put(record);
   }
   await ports.store.release(plan.service, plan.deploymentId);
@@ -462,7 +488,10 @@ export interface RollbackResult {
   readonly trigger: string;
   readonly reason: string;
   readonly phase: string | null;
-  /** False when another caller had already claimed the rollback (it still ran idempotently). */
+  /**
+   * True for the one call that recorded the rollback; false when another caller had claimed it, or
+   * a duplicate with the same trigger recorded it first (the cluster work still ran, idempotently).
+   */
   readonly claimed: boolean;
   readonly actions: readonly string[];
 }
@@ -497,9 +526,15 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
       throw new CleanupIncompleteError(report.leftovers);
     }
   }
+  const restored = await restoreLatencyAlarm(ports, req.service, req.deploymentId);
   const now = ports.clock.now();
-  const fresh = await ports.store.get(req.service, req.deploymentId);
-  if (fresh && claimed) {
+  // The claim is re-entrant for one claimant (a retried task keeps it), so duplicates of one alarm
+  // event running at once all hold it. The record's optimistic write admits one of them: the
+  // others re-read, find this trigger's rollback recorded, and neither write nor notify again.
+  let recorded: DeploymentRecord | null = null;
+  for (let attempt = 1; claimed && recorded === null; attempt++) {
+    const fresh = await ports.store.get(req.service, req.deploymentId);
+    if (!fresh || (fresh.outcome === 'ROLLED_BACK' && fresh.rollback?.trigger === req.trigger)) break;
     const phase = req.phase ?? fresh.phases.at(-1)?.name ?? null;
     fresh.rollback = {
       trigger: req.trigger,
@@ -518,17 +553,29 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
       open.verdict = open.verdict ?? 'fail';
     }
     addEvent(fresh, now, `rolled back by ${req.trigger}: ${req.reason}`);
-    await ports.store.put(fresh);
+    if (fresh.migration?.status === 'applied') {
+      addEvent(fresh, now, 'the database keeps the migrated schema: only the code was rolled back');
+    }
+    if (restored) addEvent(fresh, now, restored);
+    try {
+      await ports.store.put(fresh);
+      recorded = fresh;
+    } catch (e) {
+      // A write in between (RecordConflictError is a StoreUnavailableError): read again.
+      if (!(e instanceof StoreUnavailableError) || attempt >= 3) throw e;
+    }
+  }
+  if (recorded) {
     await ports.notifier.notify({
       kind: 'rollback',
       service: req.service,
       deploymentId: req.deploymentId,
       subject: `${req.service}: release rolled back (${req.trigger})`,
-      message: `${req.reason}. Restored ${fresh.previousImage} at ${rb?.replicas ?? '?'} replicas.`,
+      message: `${req.reason}. Restored ${recorded.previousImage} at ${rb?.replicas ?? '?'} replicas.`,
     });
   }
   await ports.store.release(req.service, req.deploymentId);
-  return { trigger: req.trigger, reason: req.reason, phase: req.phase, claimed, actions };
+  return { trigger: req.trigger, reason: req.reason, phase: req.phase, claimed: recorded !== null, actions };
 }
 
 /** "Roll Back" from the state machine. */

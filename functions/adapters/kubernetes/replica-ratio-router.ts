@@ -89,7 +89,7 @@ export class ReplicaRatioRouter implements TrafficRouter {
       const canary = await readDeploymentOrNull(this.clients, namespace, canaryName(deployment));
       if (canary)
         note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
-      return this.report(target, plan, weight, actions, null);
+      return this.report(target, weight, actions, null);
     }
 
     const desired = buildCanaryDeployment(target, plan, original, selector, split.canary, weight);
@@ -98,13 +98,12 @@ export class ReplicaRatioRouter implements TrafficRouter {
     if (split.stable > specReplicas(original)) {
       note(await scaleOriginal(this.clients, namespace, deployment, split.stable));
     }
-    const ready = await waitCanaryReady(
-      this.clients,
-      namespace,
-      canaryName(deployment),
-      split.canary,
-      this.waits,
-    );
+    // Wait for the canary only when traffic must leave the stable pods (stable shrinks, or the
+    // Service switches at 100%); otherwise the state machine's readiness loop does the waiting.
+    const mustWait = weight >= 100 || split.stable < specReplicas(original);
+    const ready = mustWait
+      ? await waitCanaryReady(this.clients, namespace, canaryName(deployment), split.canary, this.waits)
+      : { done: true, ready: split.canary };
     let pending: string | null = null;
     if (weight < 100) {
       note(await restoreServiceSelector(this.clients, namespace, this.config.service));
@@ -122,13 +121,13 @@ export class ReplicaRatioRouter implements TrafficRouter {
       pending = `canary ${ready.ready}/${split.canary} Ready after ${this.waits.canaryReadyMs / 1000} s: Service not switched to the canary; call again to finish`;
     }
     const expected = pending === null ? split.share : null;
-    return this.report(target, plan, weight, actions, pending, expected);
+    return this.report(target, weight, actions, pending, expected);
   }
 
   /** Where traffic is now, from the EndpointSlices of the Service. Changes nothing. */
-  async status(target: ReleaseTarget, plan: RollbackPlan): Promise<TrafficStatus> {
+  async status(target: ReleaseTarget, _plan: RollbackPlan): Promise<TrafficStatus> {
     const canary = await readDeploymentOrNull(this.clients, target.namespace, canaryName(target.deployment));
-    return this.measure(target, plan, targetWeightOf(canary), []);
+    return this.measure(target, targetWeightOf(canary), []);
   }
 
   /**
@@ -196,7 +195,6 @@ export class ReplicaRatioRouter implements TrafficRouter {
   /** Reports the status, first giving the EndpointSlice controller a moment to catch up. */
   private async report(
     target: ReleaseTarget,
-    plan: RollbackPlan,
     weight: number,
     actions: string[],
     pending: string | null,
@@ -204,7 +202,7 @@ export class ReplicaRatioRouter implements TrafficRouter {
   ): Promise<TrafficStatus> {
     const want = expectedShare ?? (weight === 0 ? 0 : null);
     const r = await pollUntil(want === null ? 0 : this.settleMs, this.waits.pollMs, async () => {
-      const st = await this.measure(target, plan, weight, actions, pending);
+      const st = await this.measure(target, weight, actions, pending);
       return { done: want === null || st.actualWeight === want, value: st };
     });
     return r.value;
@@ -212,7 +210,6 @@ export class ReplicaRatioRouter implements TrafficRouter {
 
   private async measure(
     target: ReleaseTarget,
-    _plan: RollbackPlan,
     weight: number,
     actions: readonly string[],
     pending: string | null = null,

@@ -45,10 +45,10 @@ export interface Waits {
  * rollout wait that runs out throws KubernetesTransientError; the state machine retries the
  * task, which resumes where the last attempt stopped.
  */
-export const DEFAULT_WAITS: Waits = { canaryReadyMs: 30_000, rolloutMs: 200_000, deleteMs: 45_000, pollMs: 500 };
-  canaryReadyMs: 40_000,
-  rolloutMs: 240_000,
-  deleteMs: 60_000,
+export const DEFAULT_WAITS: Waits = {
+  canaryReadyMs: 30_000,
+  rolloutMs: 200_000,
+  deleteMs: 45_000,
   pollMs: 500,
 };
 
@@ -584,14 +584,30 @@ export async function waitCanaryReady(
   replicas: number,
   waits: Waits,
 ): Promise<{ done: boolean; ready: number }> {
+  let failing = false;
   const r = await pollUntil(waits.canaryReadyMs, waits.pollMs, async () => {
     const dep = await readDeploymentOrNull(clients, namespace, name);
     const st = dep?.status ?? {};
     const observed = (st.observedGeneration ?? 0) >= (dep?.metadata?.generation ?? 1);
     const ready = observed ? Math.min(st.readyReplicas ?? 0, st.updatedReplicas ?? 0) : 0;
-    return { done: dep !== null && observed && ready >= replicas, value: ready };
+    const done = dep !== null && observed && ready >= replicas;
+    if (!done && dep?.spec?.selector?.matchLabels) {
+      // A crashing canary will not become Ready: stop waiting, the readiness check reports it.
+      const pods = await clients.call.run(`list pods of ${namespace}/${name}`, () =>
+        clients.core.listNamespacedPod({ namespace, labelSelector: selectorString(dep.spec!.selector) }),
+      );
+      failing = pods.items.some((p) =>
+        (p.status?.containerStatuses ?? []).some(
+          (c) =>
+            c.state?.waiting?.reason === 'CrashLoopBackOff' ||
+            c.lastState?.terminated?.reason === 'OOMKilled' ||
+            (c.restartCount ?? 0) > 0,
+        ),
+      );
+    }
+    return { done: done || failing, value: ready };
   });
-  return { done: r.done, ready: r.value };
+  return { done: r.done && !failing, ready: r.value };
 }
 
 /** Annotation the Deployment controller puts on a Deployment and its ReplicaSets. */
