@@ -190,6 +190,34 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
     expect((await clusterState(f)).managedObjects).toEqual([]);
   });
 
+  test('too little traffic is inconclusive, never a pass: the window is extended once, then fails safe', async () => {
+    const f = await fixture(router, {
+      profile: {
+        name: 'trickle',
+        seed: 11,
+        // 0.5 rps for the whole service: the canary sees far fewer requests than the minimum sample.
+        rps: 0.5,
+        versions: {
+          stable: { errorRate: 0, latency: { p50Ms: 50, p99Ms: 180 } },
+          canary: { errorRate: 0, latency: { p50Ms: 50, p99Ms: 180 } },
+        },
+      },
+    });
+    const template = await liveTemplate(f.app.namespace, f.app.name);
+    const run = await f.env.run({ service: 'shop', images: NEW });
+    expect(run.cause).toMatch(/ValidationInconclusive/);
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('ReleaseRolledBack');
+    expect(run.states).toContain('Extend Canary Window');
+    expect(run.states).toContain('Canary Inconclusive');
+    expect(run.states).not.toContain('Shift 50% To Staging');
+    const canary = run.record!.phases[0]!;
+    expect(canary.decisions.map((d) => d.verdict)).toEqual(['inconclusive', 'inconclusive']);
+    expect(canary.decisions[0]!.canary!.requests).toBeLessThan(200);
+    expect(run.record!.rollback?.reason).toMatch(/ValidationInconclusive/);
+    expect(await liveTemplate(f.app.namespace, f.app.name)).toEqual(template);
+  });
+
   test('a second deployment of the same service while one runs is refused without touching anything', async () => {
     const f = await fixture(router);
     const first = f.env.run({ service: 'shop', images: NEW }, { speed: 150, executionName: 'first' });
