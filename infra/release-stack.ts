@@ -9,6 +9,8 @@ import type { Construct } from 'constructs';
 import { alarmName } from '../functions/domain/alarms.js';
 import { type Catalog, resolvePhase } from '../functions/domain/config.js';
 import { PHASE_NAMES, RUNBOOK } from '../functions/domain/defaults.js';
+import { serviceAlarmNames } from '../functions/release/gates.js';
+import { snapshotIdFor } from '../functions/release/migration.js';
 import { AlarmRollbackRule } from './constructs/alarm-rollback-rule.js';
 import { ClusterAccess } from './constructs/cluster-access.js';
 import { DeploymentTable } from './constructs/deployment-table.js';
@@ -213,7 +215,15 @@ export class ReleaseStack extends Stack {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'SetLatencyAlarmBaseline',
-        actions: ['cloudwatch:DescribeAlarms', 'cloudwatch:PutMetricAlarm'],
+        // The configured threshold is kept in the alarm's tags so restore is exact
+        // (functions/adapters/aws/alarm-thresholds.ts).
+        actions: [
+          'cloudwatch:DescribeAlarms',
+          'cloudwatch:PutMetricAlarm',
+          'cloudwatch:ListTagsForResource',
+          'cloudwatch:TagResource',
+          'cloudwatch:UntagResource',
+        ],
         resources: services.map(([name]) =>
           this.formatArn({
             service: 'cloudwatch',
@@ -224,6 +234,64 @@ export class ReleaseStack extends Stack {
         ),
       }),
     );
+    // The monitoring gate reads the state of every alarm of the service (functions/release/gates.ts).
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadServiceAlarmStates',
+        actions: ['cloudwatch:DescribeAlarms'],
+        resources: services.flatMap(([name, svc]) =>
+          serviceAlarmNames(appName, name, svc).map((alarm) =>
+            this.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: alarm,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          ),
+        ),
+      }),
+    );
+    // Snapshots before migrations: only of the databases the catalog lists, only snapshots named
+    // like the ones the functions create (`tps-<service>-<deployment id>`, functions/release/migration.ts).
+    const snapshotResources = (kind: 'rds-instance' | 'aurora-cluster') =>
+      services.flatMap(([name, svc]) =>
+        (svc.databases ?? [])
+          .filter((d) => d.kind === kind)
+          .flatMap((d) => [
+            this.formatArn({
+              service: 'rds',
+              resource: kind === 'rds-instance' ? 'db' : 'cluster',
+              resourceName: d.identifier,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+            this.formatArn({
+              service: 'rds',
+              resource: kind === 'rds-instance' ? 'snapshot' : 'cluster-snapshot',
+              resourceName: `${snapshotPrefix(name)}*`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          ]),
+      );
+    for (const [kind, sid, actions] of [
+      ['rds-instance', 'SnapshotCatalogDatabases', ['rds:CreateDBSnapshot', 'rds:DescribeDBSnapshots']],
+      [
+        'aurora-cluster',
+        'SnapshotCatalogClusters',
+        ['rds:CreateDBClusterSnapshot', 'rds:DescribeDBClusterSnapshots'],
+      ],
+    ] as const) {
+      const resources = [...new Set(snapshotResources(kind))];
+      if (resources.length === 0) continue;
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions: [...actions], resources }));
+      for (const arn of resources.filter((r) => r.endsWith('*'))) {
+        acknowledgeNag(
+          role,
+          'AwsSolutions-IAM5',
+          nagResource(this, arn),
+          'Snapshots of this service named tps-<service>-<deployment id>: the deployment id is chosen at start time, so the names cannot be listed in advance.',
+        );
+      }
+    }
     const executions = services.map(([name]) =>
       this.formatArn({
         service: 'states',
@@ -267,6 +335,15 @@ export class ReleaseStack extends Stack {
       value: role.roleArn,
     });
   }
+}
+
+/**
+ * The start every snapshot id of a service has (`tps-<service>-`), as functions/release/migration.ts
+ * builds them; a long service name keeps the first 54 characters that id truncation keeps.
+ */
+function snapshotPrefix(service: string): string {
+  const id = snapshotIdFor(service, 'x');
+  return id.length < 63 ? id.slice(0, -1) : id.slice(0, 54);
 }
 
 /** `api` -> `Api`, `web-frontend` -> `WebFrontend`: stable construct IDs from service names. */

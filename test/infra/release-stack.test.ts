@@ -411,8 +411,10 @@ describe('permissions', () => {
       // State machine log delivery and X-Ray (one each per state machine): no resource-level permissions.
       'AWS::IAM::Policy:Allow:logs:CreateLogDelivery,logs:DeleteLogDelivery,logs:DescribeLogGroups,logs:DescribeResourcePolicies,logs:GetLogDelivery,logs:ListLogDeliveries,logs:PutResourcePolicy,logs:UpdateLogDelivery',
       'AWS::IAM::Policy:Allow:logs:CreateLogDelivery,logs:DeleteLogDelivery,logs:DescribeLogGroups,logs:DescribeResourcePolicies,logs:GetLogDelivery,logs:ListLogDeliveries,logs:PutResourcePolicy,logs:UpdateLogDelivery',
-      'AWS::IAM::Policy:Allow:xray:GetSamplingRules,xray:GetSamplingTargets,xray:PutTelemetryRecords,xray:PutTraceSegments',
-      'AWS::IAM::Policy:Allow:xray:GetSamplingRules,xray:GetSamplingTargets,xray:PutTelemetryRecords,xray:PutTraceSegments',
+      // The state machine role's inline policy (one lambda:InvokeFunction statement per task state)
+      // outgrows the inline size limit, so CDK moves its X-Ray statement to an overflow managed policy.
+      'AWS::IAM::ManagedPolicy:Allow:xray:GetSamplingRules,xray:GetSamplingTargets,xray:PutTelemetryRecords,xray:PutTraceSegments',
+      'AWS::IAM::ManagedPolicy:Allow:xray:GetSamplingRules,xray:GetSamplingTargets,xray:PutTelemetryRecords,xray:PutTraceSegments',
       // Key policy: "*" there means this key. The account administers it; CloudWatch alarm
       // actions may publish to the topic the key encrypts.
       'AWS::KMS::Key:Allow:kms:*',
@@ -464,6 +466,10 @@ describe('permissions', () => {
     const putTargets = JSON.stringify(put.Resource);
     for (const svc of services) expect(putTargets).toContain(`:alarm:${catalog.appName}-${svc}-latency`);
     expect(putTargets.match(/:alarm:/g)).toHaveLength(services.length);
+    // The configured threshold lives in the alarm's tags, on the same alarms only.
+    for (const action of ['cloudwatch:ListTagsForResource', 'cloudwatch:TagResource', 'cloudwatch:UntagResource']) {
+      expect(actionsOf(put)).toContain(action);
+    }
     const stop = s.find((x) => actionsOf(x).includes('states:StopExecution'))!;
     const stopTargets = JSON.stringify(stop.Resource);
     for (const svc of services) expect(stopTargets).toContain(`:execution:${catalog.appName}-${svc}:*`);
@@ -493,6 +499,15 @@ describe('permissions', () => {
       expect([...invoked].map((id) => tasks[id]).sort()).toEqual(
         TASK_KEYS.filter((k) => k !== 'alarmRollback').sort(),
       );
+    }
+    // Statements CDK moved to overflow managed policies of the state machine roles: logs and X-Ray only.
+    const overflow = resourcesWhere('AWS::IAM::ManagedPolicy', (p) =>
+      JSON.stringify(p.Properties?.Roles).includes('StateMachineRole'),
+    );
+    for (const p of overflow) {
+      for (const s of p.Properties!.PolicyDocument.Statement) {
+        expect(actionsOf(s).every((a: string) => a.startsWith('logs:') || a.startsWith('xray:'))).toBe(true);
+      }
     }
   });
 
