@@ -10,8 +10,9 @@
  * the healthy profiles never fail and are rarely (< 1%) inconclusive; every bad profile fails in
  * at least 99.9% of seeds in the phase where the problem first appears.
  *
- * Run: `npx tsx bench/verdict-sweep.ts [--seeds 1000] [--out bench/results/verdict-sweep.json]`.
- * Prints a table, writes the JSON, and exits 1 when a target is missed.
+ * Run: `npx tsx bench/verdict-sweep.ts [--seeds 1000] [--out bench/results/verdict-sweep.json]
+ * [--profile <name>]... [--set <threshold>=<number>]...` (`--set failAlpha=0.001` explores a
+ * threshold). Prints the tables, writes the JSON, and exits 1 when a target is missed.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -131,7 +132,7 @@ interface PhaseResult {
   readonly final: Tally;
   /** Per check: how many first windows it failed or left inconclusive. */
   readonly checks: Record<string, { fail: number; inconclusive: number }>;
-  /** Up to five seeds per verdict whose window (first or final) was not the expected verdict. */
+  /** Up to five seeds per (first, final) verdict pair that was not the expected verdict. */
   readonly surprises: { seed: number; verdict: Verdict; final: Verdict; summary: string }[];
 }
 
@@ -215,7 +216,7 @@ async function sweepProfile(
         (r.checks[c.name] as { fail: number; inconclusive: number })[c.verdict]++;
       }
       const expected = expectedVerdict(name, w.phase);
-      const seen = r.surprises.filter((x) => x.verdict === first.verdict).length;
+      const seen = r.surprises.filter((x) => x.verdict === first.verdict && x.final === final).length;
       if (expected !== 'any' && (first.verdict !== expected || final !== expected) && seen < 5) {
         r.surprises.push({ seed, verdict: first.verdict, final, summary: first.summary });
       }

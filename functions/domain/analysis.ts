@@ -188,21 +188,27 @@ interface Context {
   readonly measurementErrors: readonly string[];
   /**
    * Significance level one test must reach to fail the window: `failAlpha` split evenly
-   * (Bonferroni) across the {@link SIGNIFICANCE_CHECKS} judged in this window.
+   * (Bonferroni) across the {@link SIGNIFICANCE_CHECKS} judged in this window and the phase's
+   * looks (its first window and each extension).
    */
   readonly failLevel: number;
   /** How many significance-tested checks share `failAlpha` in this window. */
   readonly tests: number;
+  /** How many looks the phase may take: `maxExtensions + 1`. */
+  readonly looks: number;
   /** True when no extension is left (`attempt >= maxExtensions`): this look decides. */
   readonly lastLook: boolean;
 }
 
-/** `failAlpha / tests = level`, for details. */
+/** `level (failAlpha a / n tests / k looks)`, for details. */
 function levelText(ctx: Context): string {
   const level = Number(ctx.failLevel.toPrecision(2));
-  return ctx.tests > 1
-    ? `${level} (failAlpha ${ctx.t.failAlpha} / ${ctx.tests} tests)`
-    : `${level} (failAlpha)`;
+  const parts = [
+    `failAlpha ${ctx.t.failAlpha}`,
+    ...(ctx.tests > 1 ? [`${ctx.tests} tests`] : []),
+    ...(ctx.looks > 1 ? [`${ctx.looks} looks`] : []),
+  ];
+  return `${level} (${parts.join(' / ')})`;
 }
 
 /** At 100 % the stable version takes no traffic, so comparisons with it do not apply. */
@@ -468,8 +474,8 @@ function checkP99Slo(ctx: Context): Judged {
  *   per-period p99s, a one-sided Mann-Whitney test (exact when there are no ties) must confirm the
  *   canary is slower at the window's fail level to fail; otherwise inconclusive, so the window is
  *   extended rather than failed on one noisy period, and fails safe if it stays so. (Ten periods
- *   per version can reach p = 5.4e-6; eight or fewer cannot reach the default fail level, so a
- *   short window over the tolerance is extended.)
+ *   per version can reach p = 5.4e-6; nine or fewer cannot reach a canary window's default fail
+ *   level of 0.000017, so a short window over the tolerance is extended.)
  * - Against the baseline (measured at another time, so the comparison also carries the service's
  *   drift), when the canary reports at least that many per-period p99s: fail when the ratio is
  *   significantly above the tolerance at the fail level ({@link ratioAboveTolerance}, with the
@@ -720,9 +726,10 @@ function capitalised(s: string): string {
 }
 
 /**
- * The checks whose fail rests on a significance test. They share `failAlpha` (Bonferroni): each
- * judged one must reach `failAlpha / n` to fail the window, so the chance that a healthy window
- * fails on any of them is at most `failAlpha`.
+ * The checks whose fail rests on a significance test. They share `failAlpha` (Bonferroni) with
+ * each other and across the phase's looks: each judged one must reach
+ * `failAlpha / (n x (maxExtensions + 1))` to fail, so the chance that a healthy phase fails on any
+ * of them, at any look, is at most `failAlpha` (for tests that are exact or conservative).
  */
 export const SIGNIFICANCE_CHECKS: readonly CheckName[] = [
   CHECK_NAMES.errorRate,
@@ -747,7 +754,8 @@ function runChecks(ctx: Context): Outcome[] {
  * (no stable traffic at 100 %, no usable baseline, resources the source does not measure) are
  * left out of it and named in the summary. Measurement errors are recorded and never turn into a
  * pass: a check whose data is missing is inconclusive. The significance-tested checks
- * ({@link SIGNIFICANCE_CHECKS}) that apply share `failAlpha` (Bonferroni).
+ * ({@link SIGNIFICANCE_CHECKS}) that apply share `failAlpha` with each other and with the phase's
+ * other looks (Bonferroni): each needs p < failAlpha / (tests x (maxExtensions + 1)) to fail.
  */
 export function judgeWindow(args: JudgeWindowArgs): JudgedWindow {
   const start = toIso(args.start);
@@ -763,17 +771,19 @@ export function judgeWindow(args: JudgeWindowArgs): JudgedWindow {
     windowSeconds: Number.isFinite(seconds) && seconds > 0 ? seconds : null,
     measurementErrors,
     lastLook: args.attempt >= args.maxExtensions,
+    looks:
+      Number.isFinite(args.maxExtensions) && args.maxExtensions > 0 ? Math.floor(args.maxExtensions) + 1 : 1,
   };
   // Which significance-tested checks apply does not depend on the level, so one trial run
   // counts them; the checks are pure and cheap.
   const family = SIGNIFICANCE_CHECKS.length;
-  const trial = runChecks({ ...base, failLevel: args.thresholds.failAlpha / family, tests: family });
+  const levelFor = (tests: number) => args.thresholds.failAlpha / (tests * base.looks);
+  const trial = runChecks({ ...base, failLevel: levelFor(family), tests: family });
   const tests = Math.max(
     1,
     trial.filter((o) => isJudged(o) && SIGNIFICANCE_CHECKS.includes(o.check.name as CheckName)).length,
   );
-  const outcomes =
-    tests === family ? trial : runChecks({ ...base, failLevel: args.thresholds.failAlpha / tests, tests });
+  const outcomes = tests === family ? trial : runChecks({ ...base, failLevel: levelFor(tests), tests });
   const results = outcomes.filter(isJudged);
   const notJudged = outcomes.filter((o): o is NotJudged => !isJudged(o));
   const verdict = worstVerdict(results.map((r) => r.check.verdict));

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RUNBOOK } from './defaults.js';
 import { ConfigError, type FieldIssue } from './errors.js';
+import { parseCron, parseIsoInterval, WEEKDAYS } from './schedule.js';
 
 /** Kubernetes object name (RFC 1123 subdomain, as Deployments and Services require). */
 export const k8sName = z
@@ -102,6 +103,84 @@ const albRouter = z
   })
   .strict();
 
+const hhmm = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must be HH:MM (UTC), 00:00 to 24:00');
+
+const onCallSchema = z.union([
+  z
+    .object({
+      /** Weekly shifts in UTC; a shift whose end is not after its start runs overnight. */
+      schedule: z
+        .array(
+          z
+            .object({
+              who: z.string().min(1),
+              days: z.array(z.enum(WEEKDAYS)).min(1),
+              start: hhmm,
+              end: hhmm,
+            })
+            .strict(),
+        )
+        .min(1),
+    })
+    .strict(),
+  z
+    .object({
+      /** GET returns JSON `{ "onCall": ["name", ...] }` (or a single name); empty means nobody. */
+      url: z.url({ protocol: /^https?$/ }),
+      timeoutSeconds: z.number().int().min(1).max(30).optional(),
+    })
+    .strict(),
+]);
+
+const freezeWindowSchema = z.union([
+  z
+    .object({
+      name: z.string().min(1),
+      /** ISO 8601 interval in UTC: `2026-12-20T00:00:00Z/2027-01-04T00:00:00Z`. */
+      interval: z
+        .string()
+        .refine(
+          (s) => parseIsoInterval(s) !== null,
+          'must be <start>/<end>, ISO 8601 UTC (Z), end after start',
+        ),
+      /** A hotfix may start inside this freeze (recorded with a follow-up). @default true */
+      allowHotfix: z.boolean().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      name: z.string().min(1),
+      /** Five-field UTC cron of each freeze's start, e.g. `0 17 * * FRI`. */
+      cron: z.string().superRefine((s, ctx) => {
+        try {
+          parseCron(s);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        }
+      }),
+      /** How long each freeze lasts from its start, e.g. 3840 (Friday 17:00 to Monday 09:00). */
+      durationMinutes: z.number().int().min(1).max(44_640),
+      allowHotfix: z.boolean().optional(),
+    })
+    .strict(),
+]);
+
+const jobSpecSchema = z
+  .object({
+    /** The test image, with a tag or digest. */
+    image: z.string().min(1).max(512),
+    /** Command (entrypoint override); the image's own when omitted. */
+    command: z.array(z.string().min(1)).min(1).optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+    /** @default RUNBOOK.tests.timeoutSeconds */
+    timeoutSeconds: z.number().int().min(1).max(86_400).optional(),
+  })
+  .strict();
+
+const databaseRefSchema = z
+  .object({ kind: z.enum(['rds-instance', 'aurora-cluster']), identifier: z.string().min(1).max(63) })
+  .strict();
+
 const serviceSchema = z
   .object({
     /** What this service is, for people reading the catalog. */
@@ -152,6 +231,43 @@ const serviceSchema = z
       .partial()
       .strict()
       .default({}),
+    /**
+     * The team lead approves each release ("Request Approval" waits for it) unless this is false.
+     * @default true (both modes: a hotfix skips staging, not the lead)
+     */
+    approval: z.boolean().optional(),
+    /** An unanswered approval request counts as rejected after this. @default RUNBOOK.approvalTimeoutSeconds */
+    approvalTimeoutSeconds: seconds.min(1).optional(),
+    /** A hold nobody promotes or aborts rolls back after this. @default RUNBOOK.holdTimeoutSeconds */
+    holdTimeoutSeconds: seconds.min(1).optional(),
+    /** A window that stays inconclusive holds for a person instead of failing safe. @default false */
+    holdOnInconclusive: z.boolean().optional(),
+    /** Who is on call: a weekly UTC schedule or an HTTP endpoint. Without it the on-call gate fails. */
+    onCall: onCallSchema.optional(),
+    /** Change freezes: no standard release starts inside one. @default none */
+    freezeWindows: z.array(freezeWindowSchema).optional(),
+    /** A test Job per phase, started with the validation window; a failing Job fails the phase. */
+    tests: z
+      .object({
+        canary: jobSpecSchema.optional(),
+        staging: jobSpecSchema.optional(),
+        production: jobSpecSchema.optional(),
+      })
+      .strict()
+      .optional(),
+    /** Overrides of the gates' numbers (RUNBOOK.gates). */
+    gates: z
+      .object({
+        minReviewers: z.number().int().min(1).max(10).optional(),
+        metricsLookbackSeconds: seconds.min(60).optional(),
+      })
+      .strict()
+      .optional(),
+    /**
+     * Databases a migration may snapshot (the functions may snapshot only these; a migration naming
+     * another fails the gates).
+     */
+    databases: z.array(databaseRefSchema).optional(),
   })
   .strict();
 
@@ -247,3 +363,12 @@ export function resolveValidation(svc: ServiceConfig) {
   return { ...RUNBOOK.validation, ...svc.validation, sloP99Ms: svc.slo.p99Ms };
 }
 export type ResolvedValidation = ReturnType<typeof resolveValidation>;
+
+/** A test Job of a phase as configured. */
+export type TestJobConfig = z.output<typeof jobSpecSchema>;
+/** A database a migration may snapshot. */
+export type DatabaseConfig = z.output<typeof databaseRefSchema>;
+/** A change-freeze window as configured. */
+export type FreezeWindowConfig = z.output<typeof freezeWindowSchema>;
+/** The on-call source as configured. */
+export type OnCallConfig = z.output<typeof onCallSchema>;

@@ -54,6 +54,33 @@ export const RUNBOOK = {
   approvalTimeoutSeconds: 3600,
   /** A hold (keep canary, investigate longer) fails safe after this. */
   holdTimeoutSeconds: 3600,
+  /** Pre-deployment gates, checked all together before any cluster change. */
+  gates: {
+    /** Distinct reviewers a release needs (a hotfix may have fewer with a risk acknowledgement). */
+    minReviewers: 2,
+    /** The "metrics present" gate asks for requests over this many seconds before the release. */
+    metricsLookbackSeconds: 900,
+    /** How long the on-call HTTP endpoint may take to answer. */
+    onCallTimeoutSeconds: 5,
+  },
+  /** Test hooks: a Kubernetes Job per phase, started when the window starts. */
+  tests: {
+    /** A test Job still running after this fails the phase (its activeDeadlineSeconds too). */
+    timeoutSeconds: 900,
+    /** Seconds between checks once the window is over and the Job has not finished. */
+    pollSeconds: 10,
+  },
+  /** Database migrations: a snapshot first, then a Kubernetes Job (and its rollback Job). */
+  migration: {
+    /** A migration (or rollback) Job running longer than this has failed. */
+    timeoutSeconds: 1800,
+    /** Seconds between checks of a running migration Job. */
+    pollSeconds: 15,
+    /** Seconds between checks of a snapshot being created. */
+    snapshotPollSeconds: 30,
+    /** A snapshot not available after this has failed (the migration does not run). */
+    snapshotTimeoutSeconds: 3600,
+  },
 } as const;
 
 /** The phases that shift traffic, in runbook order. */

@@ -350,7 +350,15 @@ export function studentTSf(t: number, df: number): number {
   if (Number.isNaN(t) || !(df > 0)) return Number.NaN;
   if (t === Number.POSITIVE_INFINITY) return 0;
   if (t === Number.NEGATIVE_INFINITY) return 1;
-  const tail = 0.5 * regularizedIncompleteBeta(df / (df + t * t), df / 2, 0.5);
+  // P(|T| > |t|) = I_x(df/2, 1/2) with x = df / (df + t^2). Where the continued fraction would
+  // switch to the symmetric form (x near 1, t near 0), pass the complement 1 - x = t^2 / (df + t^2)
+  // computed directly: 1 - x computed from a rounded x loses everything near t = 0.
+  const a = df / 2;
+  const x = df / (df + t * t);
+  const tail =
+    x > (a + 1) / (a + 2.5)
+      ? 0.5 * (1 - regularizedIncompleteBeta((t * t) / (df + t * t), 0.5, a))
+      : 0.5 * regularizedIncompleteBeta(x, a, 0.5);
   return t >= 0 ? tail : 1 - tail;
 }
 

@@ -154,7 +154,7 @@ describe('error rate, absolute (limit 0.1%, at least 200 requests)', () => {
       '150 requests and 30 errors fails even on a small sample',
       { requests: 150, errors: 30 },
       'fail',
-      /20% \(30\/150\) is above the 0\.1% limit, and significantly so on 150 requests \(binomial p=2\.9e-59 < 0\.000033 \(failAlpha 0\.0001 \/ 3 tests\)\)/,
+      /20% \(30\/150\) is above the 0\.1% limit, and significantly so on 150 requests \(binomial p=2\.9e-59 < 0\.000017 \(failAlpha 0\.0001 \/ 3 tests \/ 2 looks\)\)/,
     ],
     [
       'zero errors on plenty of requests passes',
@@ -166,7 +166,7 @@ describe('error rate, absolute (limit 0.1%, at least 200 requests)', () => {
       'exactly at the limit is not yet evidence that the true rate is above it: inconclusive, extended',
       { requests: 12_000, errors: 12 },
       'inconclusive',
-      /0\.1% \(12\/12000\) is at or above the 0\.1% limit, but 12000 requests do not yet show the true rate is \(binomial p=0\.54 ≥ 0\.000033/,
+      /0\.1% \(12\/12000\) is at or above the 0\.1% limit, but 12000 requests do not yet show the true rate is \(binomial p=0\.54 ≥ 0\.000017/,
     ],
     [
       '0.117% on 11 065 requests (a noisy minute on a true 0.03%): inconclusive, not a rollback',
@@ -247,7 +247,7 @@ describe('error rate, canary versus stable (meaningful AND significant)', () => 
       { errors: 0 },
       {},
       'fail',
-      /canary 0\.0583% \(7\/12000\) vs stable 0% \(0\/108000\): canary is higher by 0\.0583 pp \(stable had none\), beyond the practical margin \(\+0\.05 pp and 1\.5x\), and significantly so: Fisher exact test p=1\.0e-7 < 0\.000033 \(failAlpha 0\.0001 \/ 3 tests\)/,
+      /canary 0\.0583% \(7\/12000\) vs stable 0% \(0\/108000\): canary is higher by 0\.0583 pp \(stable had none\), beyond the practical margin \(\+0\.05 pp and 1\.5x\), and significantly so: Fisher exact test p=1\.0e-7 < 0\.000017 \(failAlpha 0\.0001 \/ 3 tests \/ 2 looks\)/,
     ],
     [
       'new errors against an error-free stable below the practical margin pass, however significant (p=1e-5)',
@@ -287,7 +287,7 @@ describe('error rate, canary versus stable (meaningful AND significant)', () => 
       {},
       {},
       'fail',
-      /canary 0\.133% \(16\/12000\) vs stable 0\.0185% \(20\/108000\): canary is higher by 0\.115 pp \(7\.2x stable's\), beyond the practical margin \(\+0\.05 pp and 1\.5x\), and significantly so: Fisher exact test p=1\.0e-7 < 0\.000033/,
+      /canary 0\.133% \(16\/12000\) vs stable 0\.0185% \(20\/108000\): canary is higher by 0\.115 pp \(7\.2x stable's\), beyond the practical margin \(\+0\.05 pp and 1\.5x\), and significantly so: Fisher exact test p=1\.0e-7 < 0\.000017/,
     ],
     [
       'meaningful but only suggestive (alpha > p >= fail level) with an extension left: inconclusive',
@@ -295,7 +295,7 @@ describe('error rate, canary versus stable (meaningful AND significant)', () => 
       {},
       {},
       'inconclusive',
-      /higher by 0\.0731 pp \(4\.95x stable's\), beyond the practical margin .* but the evidence is only suggestive: Fisher exact test p=0\.00013 < 0\.01, not < 0\.000033 .*; the window is extended/,
+      /higher by 0\.0731 pp \(4\.95x stable's\), beyond the practical margin .* but the evidence is only suggestive: Fisher exact test p=0\.00013 < 0\.01, not < 0\.000017 .*; the window is extended/,
     ],
     [
       'the same evidence at the last look: the fail level alone decides (pass)',
@@ -303,7 +303,7 @@ describe('error rate, canary versus stable (meaningful AND significant)', () => 
       {},
       { attempt: 1, maxExtensions: 1 },
       'pass',
-      /but not significantly: Fisher exact test p=0\.00013 ≥ 0\.000033 .* at the last look/,
+      /but not significantly: Fisher exact test p=0\.00013 ≥ 0\.000017 .* at the last look/,
     ],
     [
       'significant at alpha but below the practical margin (+0.048 pp): pass',
@@ -327,7 +327,7 @@ describe('error rate, canary versus stable (meaningful AND significant)', () => 
       { errors: 200 },
       { thresholds: { ...THRESHOLDS, maxErrorRate: 0.01 } },
       'fail',
-      /Fisher exact test p=1\.6e-6 < 0\.000033/,
+      /Fisher exact test p=1\.6e-6 < 0\.000017/,
     ],
     [
       'high stable rate: +0.065 pp at 1.35x is within the margin (and not significant either)',
@@ -359,7 +359,7 @@ describe('error rate, canary versus stable (meaningful AND significant)', () => 
       {},
       { thresholds: { ...THRESHOLDS, failAlpha: 0.001 } },
       'fail',
-      /p=0\.00013 < 0\.00033 \(failAlpha 0\.001 \/ 3 tests\)/,
+      /p=0\.00013 < 0\.00017 \(failAlpha 0\.001 \/ 3 tests \/ 2 looks\)/,
     ],
     [
       'too few stable requests to compare',
@@ -393,47 +393,75 @@ describe('error rate, canary versus stable (meaningful AND significant)', () => 
   test('the check records the Fisher p-value and the fail level it had to reach', () => {
     const c = check(judge({ canary: version({ errors: 16 }) }), CHECK_NAMES.errorRateVsStable)!;
     expect(c.pValue).toBeCloseTo(1.0130161522356663e-7, 12); // SciPy fisher_exact, alternative='greater'
-    expect(c.threshold).toBeCloseTo(0.0001 / 3, 15);
+    expect(c.threshold).toBeCloseTo(0.0001 / (3 * 2), 15); // 3 tests, 2 looks (one extension)
     expect(c.value).toBeCloseTo(16 / 12_000, 15);
   });
 });
 
-describe('Bonferroni: the significance-tested checks of a window share failAlpha', () => {
-  test.each<[string, Overrides, number]>([
-    ['below 100%: error-rate, error-rate-vs-stable and p99-vs-stable', {}, 3],
+describe('Bonferroni: the significance-tested checks of a window and the looks of a phase share failAlpha', () => {
+  const atLimit = version({ requests: 60_000, errors: 60, rps: 200 }); // 0.1%: p=0.52 against the limit
+  test.each<[string, Overrides, string, number]>([
     [
-      'at 100% with a baseline p99: error-rate and p99-vs-stable',
+      'below 100% with one extension: 3 tests (error-rate, error-rate-vs-stable, p99-vs-stable) x 2 looks',
+      { canary: version({ errors: 12 }) },
+      '0.000017 (failAlpha 0.0001 / 3 tests / 2 looks)',
+      0.0001 / 6,
+    ],
+    [
+      'below 100% without extensions: 3 tests, 1 look',
+      { canary: version({ errors: 12 }), maxExtensions: 0 },
+      '0.000033 (failAlpha 0.0001 / 3 tests)',
+      0.0001 / 3,
+    ],
+    [
+      'at 100% with a baseline p99: error-rate and p99-vs-stable, 1 look',
       {
         phase: 'production',
-        canary: version({ requests: 60_000, errors: 60, rps: 200 }),
+        canary: atLimit,
         stable: null,
         traffic: { targetWeight: 100, actualWeight: 100 },
+        maxExtensions: 0,
       },
-      2,
+      '0.00005 (failAlpha 0.0001 / 2 tests)',
+      0.0001 / 2,
     ],
     [
       'at 100% without a baseline p99: error-rate alone',
       {
         phase: 'production',
-        canary: version({ requests: 60_000, errors: 60, rps: 200 }),
+        canary: atLimit,
         stable: null,
         baseline: { rps: 200, p99Ms: null },
         traffic: { targetWeight: 100, actualWeight: 100 },
+        maxExtensions: 0,
       },
-      1,
+      '0.0001 (failAlpha 0.0001)',
+      0.0001,
     ],
-  ])('%s', (_label, over, tests) => {
+  ])('%s', (_label, over, text, level) => {
     const w = judge(over);
-    const level = THRESHOLDS.failAlpha / tests;
     const errorRate = check(w, CHECK_NAMES.errorRate)!;
-    // 60 errors in 60 000 requests sits exactly at the limit; below 100% the canary has 2 in 12 000.
-    if (errorRate.pValue !== null && errorRate.pValue !== undefined) {
-      expect(errorRate.detail).toContain(
-        tests > 1 ? `(failAlpha 0.0001 / ${tests} tests)` : `${Number(level.toPrecision(2))} (failAlpha)`,
-      );
-    }
+    expect(errorRate.verdict).toBe('inconclusive');
+    expect(errorRate.detail).toContain(`≥ ${text}`);
     const vsStable = check(w, CHECK_NAMES.errorRateVsStable);
     if (vsStable) expect(vsStable.threshold).toBeCloseTo(level, 15);
+  });
+
+  test('the same evidence that fails a window with one test and one look is inconclusive with more of either', () => {
+    // 40 errors in 20 000 requests: binomial p = 5.3e-5 against the 0.1% limit (SciPy).
+    const canary = version({ requests: 20_000, errors: 40, rps: 200 });
+    const at100 = {
+      phase: 'production' as const,
+      canary,
+      stable: null,
+      traffic: { targetWeight: 100, actualWeight: 100 },
+    };
+    const alone = judge({ ...at100, baseline: { rps: 200, p99Ms: null }, maxExtensions: 0 });
+    const twoTests = judge({ ...at100, maxExtensions: 0 });
+    const twoLooks = judge({ ...at100, baseline: { rps: 200, p99Ms: null }, maxExtensions: 1 });
+    expect(verdictOf(alone, CHECK_NAMES.errorRate)).toBe('fail');
+    expect(verdictOf(twoTests, CHECK_NAMES.errorRate)).toBe('inconclusive');
+    expect(verdictOf(twoLooks, CHECK_NAMES.errorRate)).toBe('inconclusive');
   });
 });
 
@@ -496,7 +524,7 @@ describe('latency', () => {
       {},
       'pass',
       'fail',
-      /250 ms vs stable 205 ms = 1\.22x \(tolerance 1\.2x\) exceeds the tolerance; confirmed: exact Mann-Whitney on 10 vs 10 per-period p99s p=5\.4e-6 < 0\.000033/,
+      /250 ms vs stable 205 ms = 1\.22x \(tolerance 1\.2x\) exceeds the tolerance; confirmed: exact Mann-Whitney on 10 vs 10 per-period p99s p=5\.4e-6 < 0\.000017/,
     ],
     [
       'ratio over tolerance, not confirmed by the per-period p99s: inconclusive',
@@ -562,7 +590,7 @@ describe('latency', () => {
       HEALTHY_STABLE.p99Series as number[],
       {},
       'inconclusive',
-      /only suggestively: exact Mann-Whitney on 10 vs 10 per-period p99s p=0\.00\d+ < 0\.01, not < 0\.000033/,
+      /only suggestively: exact Mann-Whitney on 10 vs 10 per-period p99s p=0\.00\d+ < 0\.01, not < 0\.000017/,
     ],
     [
       'tied per-period values fall back to the asymptotic test, which cannot confirm 10 vs 10 at the fail level',
@@ -570,7 +598,7 @@ describe('latency', () => {
       HEALTHY_STABLE.p99Series as number[],
       {},
       'inconclusive',
-      /only suggestively: Mann-Whitney on 10 vs 10 per-period p99s p=9\.1e-5 < 0\.01/,
+      /only suggestively: Mann-Whitney on 10 vs 10 per-period p99s p=8\.9e-5 < 0\.01, not < 0\.000017/,
     ],
     [
       'five periods per version cannot reach the fail level: inconclusive, so the window is extended',
@@ -630,15 +658,15 @@ describe('latency', () => {
       [
         'suggestive with an extension left: inconclusive',
         300,
-        [270, 330, 285, 315, 300],
+        [285, 315, 295, 305, 300],
         { maxExtensions: 1 },
         'inconclusive',
-        /exceeds the tolerance, but only suggestively: .* < 0\.01, not < 0\.00005/,
+        /exceeds the tolerance, but only suggestively: .* < 0\.01, not < 0\.000025 \(failAlpha 0\.0001 \/ 2 tests \/ 2 looks\)/,
       ],
       [
         'the same at the last look: the fail level decides (pass)',
         300,
-        [270, 330, 285, 315, 300],
+        [285, 315, 295, 305, 300],
         {},
         'pass',
         /≥ 0\.00005 \(failAlpha 0\.0001 \/ 2 tests\) at the last look/,
@@ -1013,6 +1041,126 @@ describe('properties', () => {
         },
       ),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('properties of the meaningful-and-significant rules', () => {
+  const enough = fc.record({
+    n1: fc.integer({ min: 200, max: 200_000 }),
+    n2: fc.integer({ min: 200, max: 500_000 }),
+    x1: fc.integer({ min: 0, max: 2_000 }),
+    x2: fc.integer({ min: 1, max: 4_000 }),
+  });
+  const pair = ({ n1, n2, x1, x2 }: { n1: number; n2: number; x1: number; x2: number }) => ({
+    canary: version({ requests: n1, errors: Math.min(n1, x1) }),
+    stable: version({ ...HEALTHY_STABLE, requests: n2, errors: Math.min(n2, x2) }),
+  });
+  const loose = { ...THRESHOLDS, maxErrorRate: 1 };
+
+  test('a fail always rests on p < failAlpha / (tests x looks) AND an increase beyond both margins', () => {
+    fc.assert(
+      fc.property(enough, fc.constantFrom(0, 1), (counts, attempt) => {
+        const w = judge({ ...pair(counts), attempt, thresholds: loose });
+        const c = check(w, CHECK_NAMES.errorRateVsStable)!;
+        fc.pre(c.verdict === 'fail');
+        const { n1, n2 } = counts;
+        const x1 = Math.min(n1, counts.x1);
+        const x2 = Math.min(n2, counts.x2);
+        expect(c.pValue!).toBeLessThan(THRESHOLDS.failAlpha / (3 * 2)); // 3 tests, 2 looks
+        expect(x1 / n1 - x2 / n2).toBeGreaterThanOrEqual(THRESHOLDS.minErrorRateIncrease);
+        expect(x1 / n1).toBeGreaterThanOrEqual((x2 / n2) * THRESHOLDS.minErrorRateRatio);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test('an increase within the practical margin never fails and never extends the window', () => {
+    fc.assert(
+      fc.property(enough, fc.double({ min: 0, max: 1, noNaN: true }), (counts, share) => {
+        // Canary errors chosen so that its rate is at most stable's plus the absolute margin.
+        const { n1, n2 } = counts;
+        const x2 = Math.min(n2, counts.x2);
+        const ceiling = Math.floor(n1 * (x2 / n2 + THRESHOLDS.minErrorRateIncrease) - 1e-9);
+        const x1 = Math.max(0, Math.min(n1, Math.floor(ceiling * share)));
+        fc.pre(x1 / n1 - x2 / n2 < THRESHOLDS.minErrorRateIncrease);
+        const w = judge({ ...pair({ n1, n2, x1, x2 }), thresholds: loose });
+        expect(verdictOf(w, CHECK_NAMES.errorRateVsStable)).toBe('pass');
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test('the last look only resolves suggestive evidence: inconclusive becomes pass, nothing else changes', () => {
+    fc.assert(
+      fc.property(enough, (counts) => {
+        const first = verdictOf(
+          judge({ ...pair(counts), attempt: 0, thresholds: loose }),
+          CHECK_NAMES.errorRateVsStable,
+        );
+        const last = verdictOf(
+          judge({ ...pair(counts), attempt: 1, thresholds: loose }),
+          CHECK_NAMES.errorRateVsStable,
+        );
+        expect(last).not.toBe('inconclusive');
+        if (first !== 'inconclusive') expect(last).toBe(first);
+        else expect(last).toBe('pass');
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test('a stricter failAlpha never makes any check harsher, and a looser one never more lenient', () => {
+    fc.assert(
+      fc.property(
+        argsArb,
+        fc.double({ min: 1e-7, max: 0.05, noNaN: true }),
+        fc.double({ min: 1e-7, max: 0.05, noNaN: true }),
+        (args, a, b) => {
+          const [strict, lax] = a < b ? [a, b] : [b, a];
+          const s = judgeWindow({ ...args, thresholds: { ...args.thresholds, failAlpha: strict } });
+          const l = judgeWindow({ ...args, thresholds: { ...args.thresholds, failAlpha: lax } });
+          expect(RANK[l.verdict]).toBeGreaterThanOrEqual(RANK[s.verdict]);
+          for (const c of s.checks) {
+            const same = l.checks.find((x) => x.name === c.name)!;
+            expect(RANK[same.verdict]).toBeGreaterThanOrEqual(RANK[c.verdict]);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  test('an error rate below the limit never fails error-rate; above it, it fails only on significance', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 100_000 }), fc.integer({ min: 0, max: 500 }), (n, x) => {
+        const errors = Math.min(n, x);
+        const c = check(judge({ canary: version({ requests: n, errors }) }), CHECK_NAMES.errorRate)!;
+        if (errors / n < THRESHOLDS.maxErrorRate) expect(c.verdict).not.toBe('fail');
+        if (c.verdict === 'fail') expect(c.pValue!).toBeLessThan(THRESHOLDS.failAlpha / (3 * 2)); // 3 tests, 2 looks
+        if (c.verdict === 'pass') expect(n).toBeGreaterThanOrEqual(THRESHOLDS.minRequestsPerVersion);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test('a canary exactly like stable (same rate, any traffic) never fails any error check', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 200, max: 50_000 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 0, max: 10 }),
+        (n1, k, perThousand) => {
+          const x1 = Math.floor((n1 * perThousand) / 10_000);
+          const w = judge({
+            canary: version({ requests: n1, errors: x1 }),
+            stable: version({ ...HEALTHY_STABLE, requests: n1 * k, errors: x1 * k }),
+          });
+          expect(verdictOf(w, CHECK_NAMES.errorRateVsStable)).not.toBe('fail');
+          expect(verdictOf(w, CHECK_NAMES.errorRate)).not.toBe('fail');
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

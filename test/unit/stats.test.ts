@@ -3,10 +3,15 @@ import {
   binomialSf,
   fisherExactGreater,
   logGamma,
+  MANN_WHITNEY_EXACT_MAX_PAIRS,
   mannWhitneyGreater,
+  mannWhitneyGreaterExact,
   normalCdf,
   normalQuantile,
   normalSf,
+  ratioAboveTolerance,
+  regularizedIncompleteBeta,
+  studentTSf,
   twoProportionZTest,
 } from '../../functions/domain/stats.js';
 
@@ -259,6 +264,180 @@ describe('fisherExactGreater (one-sided)', () => {
           );
         },
       ),
+    );
+  });
+});
+
+// Reference values from SciPy 1.17.1 (scipy.special.betainc, scipy.stats.t, mannwhitneyu
+// method='exact'), computed here.
+describe('regularizedIncompleteBeta', () => {
+  test.each([
+    [0.3, 2, 5, 0.5798250000000003],
+    [0.9, 0.5, 10, 0.9999999999815198],
+    [0.5, 0.5, 0.5, 0.5000000000000001],
+    [0.01, 3, 40, 0.008583853799733485],
+    [0.999, 20, 2, 0.9997926421261254],
+  ])('I_%p(%p, %p) = %p', (x, a, b, expected) => {
+    expectClose(regularizedIncompleteBeta(x, a, b), expected, 1e-12);
+  });
+
+  test('ends and bad arguments', () => {
+    expect(regularizedIncompleteBeta(0, 2, 3)).toBe(0);
+    expect(regularizedIncompleteBeta(1, 2, 3)).toBe(1);
+    expect(regularizedIncompleteBeta(0.5, 0, 3)).toBeNaN();
+    expect(regularizedIncompleteBeta(1.5, 2, 3)).toBeNaN();
+  });
+
+  test('I_x(a, b) = 1 - I_(1-x)(b, a) (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0.001, max: 0.999, noNaN: true }),
+        fc.double({ min: 0.1, max: 50, noNaN: true }),
+        fc.double({ min: 0.1, max: 50, noNaN: true }),
+        (x, a, b) => {
+          expectClose(
+            regularizedIncompleteBeta(x, a, b),
+            1 - regularizedIncompleteBeta(1 - x, b, a),
+            1e-9,
+            1e-12,
+          );
+        },
+      ),
+    );
+  });
+});
+
+describe("studentTSf: P(T > t), Student's t", () => {
+  test.each([
+    [2, 4, 0.05805826175840778],
+    [3.747, 4, 0.009999543241940414],
+    [1, 1, 0.25000000000000006],
+    [2, 2, 0.09175170953613698],
+    [-1.5, 3, 0.8847080673775886],
+    [10, 4, 0.0002810018113579955],
+    [40, 7, 7.951089992425182e-10],
+    [0.3, 30, 0.3831230526421764],
+    [5, 200, 6.250990638857704e-7],
+    [0.001, 2.5, 0.49963819136039245],
+    [0, 9, 0.5],
+  ])('sf(%p, df %p) = %p', (t, df, expected) => {
+    expectClose(studentTSf(t, df), expected, 1e-11);
+  });
+
+  test('closed forms for 1 and 2 degrees of freedom, and the normal limit (property)', () => {
+    fc.assert(
+      fc.property(fc.double({ min: -50, max: 50, noNaN: true }), (t) => {
+        expectClose(studentTSf(t, 1), 0.5 - Math.atan(t) / Math.PI, 1e-10, 1e-15);
+        expectClose(studentTSf(t, 2), 0.5 - t / (2 * Math.sqrt(t * t + 2)), 1e-10, 1e-15);
+        expect(Math.abs(studentTSf(t, 1e7) - normalSf(t))).toBeLessThan(1e-6);
+      }),
+    );
+  });
+
+  test('infinities and bad arguments', () => {
+    expect(studentTSf(Number.POSITIVE_INFINITY, 3)).toBe(0);
+    expect(studentTSf(Number.NEGATIVE_INFINITY, 3)).toBe(1);
+    expect(studentTSf(Number.NaN, 3)).toBeNaN();
+    expect(studentTSf(1, 0)).toBeNaN();
+  });
+});
+
+describe('ratioAboveTolerance: a ratio against a reference from another time', () => {
+  test('t = ln(ratio / tolerance) / (s * sqrt(2 / k)) with k - 1 degrees of freedom (numbers from NumPy/SciPy)', () => {
+    const r = ratioAboveTolerance(1.5, 1.2, [320, 324, 319, 326, 321])!;
+    expect(r.df).toBe(4);
+    expectClose(r.spread, 0.009039734102519882, 1e-9);
+    expectClose(r.t, 39.03001235041083, 1e-9);
+    expectClose(r.pValue, 1.2871473458364076e-6, 1e-8);
+  });
+
+  test('the same excess counts for less when the periods spread more', () => {
+    const quiet = ratioAboveTolerance(1.3, 1.2, [300, 303, 298, 301, 299])!;
+    const noisy = ratioAboveTolerance(1.3, 1.2, [250, 340, 280, 320, 300])!;
+    expect(noisy.pValue).toBeGreaterThan(quiet.pValue);
+    expect(noisy.pValue).toBeGreaterThan(0.01);
+    expect(quiet.pValue).toBeLessThan(0.001);
+  });
+
+  test('no spread: above the tolerance is certain, below it impossible', () => {
+    expect(ratioAboveTolerance(1.3, 1.2, [300, 300, 300])).toMatchObject({
+      pValue: 0,
+      t: Number.POSITIVE_INFINITY,
+    });
+    expect(ratioAboveTolerance(1.1, 1.2, [300, 300, 300])).toMatchObject({ pValue: 1 });
+  });
+
+  test('too few usable values or bad ratios give no result', () => {
+    expect(ratioAboveTolerance(1.3, 1.2, [300])).toBeNull();
+    expect(ratioAboveTolerance(1.3, 1.2, [300, Number.NaN, -1, 0])).toBeNull();
+    expect(ratioAboveTolerance(Number.NaN, 1.2, [300, 310])).toBeNull();
+    expect(ratioAboveTolerance(1.3, 0, [300, 310])).toBeNull();
+  });
+
+  test('a larger ratio never has a larger p-value (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: 1, max: 5000, noNaN: true }), { minLength: 2, maxLength: 30 }),
+        fc.double({ min: 0.1, max: 10, noNaN: true }),
+        fc.double({ min: 0, max: 5, noNaN: true }),
+        (series, ratio, more) => {
+          const a = ratioAboveTolerance(ratio, 1.2, series)!;
+          const b = ratioAboveTolerance(ratio + more, 1.2, series)!;
+          expect(b.pValue).toBeLessThanOrEqual(a.pValue + 1e-12);
+        },
+      ),
+    );
+  });
+});
+
+describe('mannWhitneyGreaterExact (exact null distribution, no ties)', () => {
+  test.each<[number[], number[], number, number]>([
+    [[11, 12, 13, 14, 15, 16, 17, 18, 19, 20], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 100, 5.412544112234515e-6],
+    [[1.5, 3, 5.5, 7, 9.2], [2, 4, 6, 8, 10, 11], 10, 0.8354978354978355],
+    [[5, 6, 7], [1, 2, 3, 4], 12, 0.02857142857142857],
+    [[1, 2, 3], [4, 5, 6, 7], 0, 1],
+    [
+      [251, 262, 240, 255, 199.5, 249, 258, 245, 253, 207.5],
+      [204.1, 207, 203, 206.2, 205, 208, 202, 206, 204, 205.3],
+      89,
+      0.0010446210136612613,
+    ],
+  ])('%p vs %p: U = %p, p = %p', (x, y, u, p) => {
+    const r = mannWhitneyGreaterExact(x, y)!;
+    expect(r.u).toBe(u);
+    expectClose(r.pValue, p, 1e-12);
+  });
+
+  test('far smaller than the normal approximation where a strict level is decided', () => {
+    const x = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
+    const y = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    expect(mannWhitneyGreater(x, y)!.pValue).toBeGreaterThan(5e-5);
+    expect(mannWhitneyGreaterExact(x, y)!.pValue).toBeLessThan(1e-5);
+  });
+
+  test('ties, empty or non-finite samples and samples too large give no result', () => {
+    expect(mannWhitneyGreaterExact([1, 2, 2], [3, 4])).toBeNull();
+    expect(mannWhitneyGreaterExact([1, 2], [2, 4])).toBeNull();
+    expect(mannWhitneyGreaterExact([], [1])).toBeNull();
+    expect(mannWhitneyGreaterExact([1, Number.NaN], [3])).toBeNull();
+    const big = Array.from({ length: 51 }, (_, i) => i);
+    const other = Array.from({ length: 50 }, (_, i) => i + 0.5);
+    expect(51 * 50).toBeGreaterThan(MANN_WHITNEY_EXACT_MAX_PAIRS);
+    expect(mannWhitneyGreaterExact(big, other)).toBeNull();
+  });
+
+  test('agrees with the normal approximation on larger samples, and p(x > y) + p(y > x) >= 1 (property)', () => {
+    const distinct = fc.uniqueArray(fc.integer({ min: 0, max: 10_000 }), { minLength: 16, maxLength: 40 });
+    fc.assert(
+      fc.property(distinct, fc.integer({ min: 4, max: 20 }), (values, split) => {
+        const x = values.slice(0, Math.min(split, values.length - 4));
+        const y = values.slice(x.length);
+        const exact = mannWhitneyGreaterExact(x, y)!;
+        const reverse = mannWhitneyGreaterExact(y, x)!;
+        expect(exact.pValue + reverse.pValue).toBeGreaterThanOrEqual(1 - 1e-12);
+        expect(Math.abs(exact.pValue - mannWhitneyGreater(x, y)!.pValue)).toBeLessThan(0.03);
+      }),
+      { numRuns: 200 },
     );
   });
 });
