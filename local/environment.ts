@@ -1,11 +1,13 @@
 import { createTableIfMissing, DynamoDbDeploymentStore } from '../functions/adapters/aws/dynamodb-store.js';
 import { CollectingNotifier } from '../functions/adapters/collecting-notifier.js';
+import { HttpOnCallDirectory } from '../functions/adapters/http-oncall.js';
 import {
   createKubeClients,
   kubeConfigFromFile,
   type RetryPolicy,
 } from '../functions/adapters/kubernetes/client.js';
 import { KubernetesClusterClient } from '../functions/adapters/kubernetes/cluster-client.js';
+import { KubernetesJobRunner } from '../functions/adapters/kubernetes/jobs.js';
 import { createRouter } from '../functions/adapters/kubernetes/router-factory.js';
 import { loadProfile } from '../functions/adapters/synthetic/index.js';
 import type { TrafficProfile } from '../functions/adapters/synthetic/profile.js';
@@ -18,12 +20,16 @@ import {
 } from '../functions/domain/config.js';
 import type { DeploymentRecord } from '../functions/domain/record.js';
 import type { TrafficRouter } from '../functions/ports/router.js';
-import type { ReleasePorts } from '../functions/release/ports.js';
+import type { ReleasePorts, TaskTokens } from '../functions/release/ports.js';
+import { jobPodLabels } from '../functions/release/runbook-support.js';
+import { LocalAlarmThresholds } from './alarm-thresholds.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
+import { LocalAlarmStates, LocalDatabaseSnapshots } from './runbook-ports.js';
 import {
   type LocalExecutionResult,
   LocalExecutor,
   type LocalRunOptions,
+  LocalTaskTokenError,
   type SynthesizedMachine,
 } from './runner.js';
 import { extractAsl, functionArnFor, functionTasks, synthTemplate } from './synth.js';
@@ -61,7 +67,27 @@ export class LocalEnvironment {
     readonly tableName: string,
     private readonly ownsDynamo: boolean,
     private readonly profiles: Map<string, TrafficProfile>,
+    /** The latency alarms' thresholds the release steps set and restore (ports.alarmThresholds). */
+    readonly alarmThresholds: LocalAlarmThresholds,
+    /** The alarms' states the monitoring gate reads (all OK at start; tests set them). */
+    readonly alarmStates: LocalAlarmStates,
+    /** The snapshots migrations took (local stand-in for RDS). */
+    readonly snapshots: LocalDatabaseSnapshots,
   ) {}
+
+  /**
+   * The local SendTaskSuccess/SendTaskFailure: answers a waiting approval or hold of any local
+   * execution. Throws an error named `TaskDoesNotExist` for a token nobody waits for.
+   */
+  readonly taskTokens: TaskTokens = {
+    succeed: async (token, output) => this.executorOfToken(token).sendTaskSuccess(token, output),
+    fail: async (token, error, cause) => this.executorOfToken(token).sendTaskFailure(token, error, cause),
+  };
+
+  private executorOfToken(token: string): LocalExecutor {
+    for (const ex of this.executors.values()) if (ex.hasTaskToken(token)) return ex;
+    throw new LocalTaskTokenError('TaskDoesNotExist', `no local execution waits for task token ${token}`);
+  }
 
   /** Replaces the synthetic traffic of a service for the next runs (scenarios). */
   setProfile(service: string, profile: TrafficProfile): void {
@@ -88,6 +114,9 @@ export class LocalEnvironment {
       list.push({ at: clock.now().getTime(), weight });
       weights.set(service, list);
     };
+    const alarmThresholds = new LocalAlarmThresholds(catalog);
+    const alarmStates = new LocalAlarmStates(catalog, clock);
+    const snapshots = new LocalDatabaseSnapshots(clock);
     const serviceName = (svc: ServiceConfig) =>
       Object.entries(catalog.services).find(([, s]) => s === svc)?.[0] ?? '';
     const ports: ReleasePorts = {
@@ -117,7 +146,7 @@ export class LocalEnvironment {
             return r;
           },
         };
-        return { cluster, router: tracked };
+        return { cluster, router: tracked, jobs: new KubernetesJobRunner(clients, jobPodLabels) };
       },
       metrics(svc, deploymentStart) {
         const name = serviceName(svc);
@@ -135,6 +164,14 @@ export class LocalEnvironment {
       async stopExecution(executionArn) {
         for (const ex of env?.executors.values() ?? []) ex.stop(executionArn);
       },
+      alarmThresholds,
+      alarmStates,
+      onCall: new HttpOnCallDirectory(),
+      snapshots,
+      taskTokens: {
+        succeed: (token, output) => env!.taskTokens.succeed(token, output),
+        fail: (token, error, cause) => env!.taskTokens.fail(token, error, cause),
+      },
     };
     env = new LocalEnvironment(
       catalog,
@@ -146,6 +183,9 @@ export class LocalEnvironment {
       tableName,
       opts.dynamo === undefined,
       profiles,
+      alarmThresholds,
+      alarmStates,
+      snapshots,
     );
     const template = synthTemplate({ catalog: opts.catalog });
     const tasks = functionTasks(template);

@@ -35,6 +35,19 @@ export interface LocalExecutionResult {
 export interface LocalRunOptions {
   /** Virtual seconds per real second for validation windows (default 10 000: 10 min in 60 ms). */
   readonly speed?: number;
+  /**
+   * Real milliseconds of named Wait states, instead of their compressed duration (e.g. a long
+   * "Post-Deployment Watch" while a test fires an alarm). Virtual time still advances by the
+   * state's full duration.
+   */
+  readonly waitMs?: Readonly<Record<string, number>>;
+  /**
+   * Real milliseconds a waiting task token (an approval, a hold) waits for an answer before it
+   * times out. A person's answer advances virtual time by the real time waited, nothing more; a
+   * timeout advances it to the state's full TimeoutSeconds and fails the state with
+   * `States.Timeout`, as Step Functions does. @default 60 000 (capped by the state's timeout)
+   */
+  readonly tokenTimeoutMs?: number;
   /** Real milliseconds of a readiness poll wait (pods become Ready in real time). */
   readonly pollMs?: number;
   readonly executionName?: string;
@@ -47,6 +60,46 @@ interface AslState {
   Resource?: string;
   Seconds?: number;
   SecondsPath?: string;
+  Parameters?: { FunctionName?: string; Payload?: Record<string, unknown> };
+  TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
+}
+
+/** The integration of Lambda tasks that wait for a task token. */
+const WAIT_FOR_TOKEN_SUFFIX = '.waitForTaskToken';
+/** Longest timeout a Node timer takes (2^31 - 1 ms) in whole seconds. */
+const LIBRARY_TIMEOUT_CAP_SECONDS = 2_000_000;
+/** The context path of the task token. */
+const TASK_TOKEN_PATH = '$$.Task.Token';
+
+/** An answer to a task token the local executor does not know (answered, timed out, or never issued). */
+export class LocalTaskTokenError extends Error {
+  constructor(name: 'TaskDoesNotExist' | 'TaskTimedOut', message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** A task token waiting for an answer. */
+interface PendingToken {
+  readonly executionArn: string;
+  readonly resolve: (output: unknown) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+/** An error with a Step Functions error name (`ErrorEquals` matches `name`, `Cause` is the message). */
+function namedError(name: string, cause: string): Error {
+  const e = new Error(cause);
+  e.name = name;
+  return e;
+}
+
+/** The payload key whose ASL value is `path` (`"key.$": path`), without the `.$`. */
+function payloadKeyOf(payload: Record<string, unknown> | undefined, path: string): string | null {
+  for (const [k, v] of Object.entries(payload ?? {}))
+    if (k.endsWith('.$') && v === path) return k.slice(0, -2);
+  return null;
 }
 
 function readPath(input: unknown, path: string): unknown {
@@ -63,9 +116,16 @@ function readPath(input: unknown, path: string): unknown {
  * Runs the synthesized state machine in-process with aws-local-stepfunctions, the real step code
  * behind every Task state, and a virtual clock: each Wait state advances virtual time by its full
  * duration while really pausing only `seconds / speed` (windows) or `pollMs` (readiness polls).
+ *
+ * `.waitForTaskToken` tasks (approval, holds) run their step with a fresh task token and wait
+ * for {@link LocalExecutor.sendTaskSuccess} / {@link LocalExecutor.sendTaskFailure}, the local
+ * SendTaskSuccess/SendTaskFailure. Waiting for a person is real time on the virtual clock (nothing
+ * added); an unanswered token times out after `tokenTimeoutMs` real milliseconds as if the state's
+ * whole TimeoutSeconds had passed.
  */
 export class LocalExecutor {
   private readonly running = new Map<string, () => void>();
+  private readonly tokens = new Map<string, PendingToken>();
 
   constructor(
     private readonly machine: SynthesizedMachine,
@@ -77,8 +137,38 @@ export class LocalExecutor {
   stop(executionArn: string): boolean {
     const abort = this.running.get(executionArn);
     if (!abort) return false;
+    // Tokens of a stopped execution are never answered (as in Step Functions: TaskDoesNotExist).
+    for (const [token, pending] of this.tokens) {
+      if (pending.executionArn !== executionArn) continue;
+      clearTimeout(pending.timer);
+      this.tokens.delete(token);
+    }
     abort();
     return true;
+  }
+
+  /** Whether a task token is waiting for an answer here. */
+  hasTaskToken(taskToken: string): boolean {
+    return this.tokens.has(taskToken);
+  }
+
+  /** The local SendTaskSuccess: the waiting state ends with `output` as its result. */
+  sendTaskSuccess(taskToken: string, output: unknown): void {
+    this.takeToken(taskToken).resolve(JSON.parse(JSON.stringify(output ?? {})));
+  }
+
+  /** The local SendTaskFailure: the waiting state fails with `error` (its Catch matches the name). */
+  sendTaskFailure(taskToken: string, error: string, cause: string): void {
+    this.takeToken(taskToken).reject(namedError(error, cause));
+  }
+
+  private takeToken(taskToken: string): PendingToken {
+    const pending = this.tokens.get(taskToken);
+    if (!pending)
+      throw new LocalTaskTokenError('TaskDoesNotExist', `no task is waiting for token ${taskToken}`);
+    clearTimeout(pending.timer);
+    this.tokens.delete(taskToken);
+    return pending;
   }
 
   async run(input: unknown, opts: LocalRunOptions = {}): Promise<LocalExecutionResult> {
@@ -103,6 +193,11 @@ export class LocalExecutor {
     const waitTimeOverrides: Record<string, number> = {};
     for (const [n, s] of Object.entries(states)) {
       if (s.Type !== 'Wait') continue;
+      const fixed = opts.waitMs?.[n];
+      if (fixed !== undefined) {
+        waitTimeOverrides[n] = fixed;
+        continue;
+      }
       const isPoll = s.SecondsPath === undefined;
       waitTimeOverrides[n] = isPoll
         ? pollMs
@@ -113,6 +208,11 @@ export class LocalExecutor {
     const retryIntervalOverrides: Record<string, number> = {};
     for (const [n, s] of Object.entries(states)) {
       if (s.Type !== 'Task' || !s.Resource) continue;
+      if (s.Resource.endsWith(WAIT_FOR_TOKEN_SUFFIX)) {
+        taskResourceLocalHandlers[n] = this.tokenHandler(n, s, executionArn, opts.tokenTimeoutMs ?? 60_000);
+        retryIntervalOverrides[n] = 20;
+        continue;
+      }
       const task = this.machine.resourceTasks[s.Resource];
       if (!task) throw new Error(`state ${n}: no task function for ${s.Resource}`);
       const step = STEPS[task];
@@ -124,7 +224,20 @@ export class LocalExecutor {
       };
     }
 
-    const sm = new StateMachine(this.machine.asl, { validationOptions: { checkArn: false } });
+    // aws-local-stepfunctions 3 resolves TimeoutSecondsPath against the task's Parameters instead
+    // of the state input, and times tasks out in real seconds: the waiting states' timeouts are
+    // handled by tokenHandler (virtual time), so the library gets a timeout that never fires first.
+    // A JSON copy (not structuredClone: under Jest its objects fail the library's plain-object test).
+    const asl = JSON.parse(JSON.stringify(this.machine.asl)) as StateMachineDefinition & {
+      States: Record<string, AslState>;
+    };
+    for (const st of Object.values(asl.States)) {
+      if (st.Type === 'Task' && st.Resource?.endsWith(WAIT_FOR_TOKEN_SUFFIX)) {
+        delete st.TimeoutSecondsPath;
+        st.TimeoutSeconds = LIBRARY_TIMEOUT_CAP_SECONDS;
+      }
+    }
+    const sm = new StateMachine(asl, { validationOptions: { checkArn: false } });
     const startedVirtual = this.clock.now();
     const startedReal = Date.now();
     const execution = sm.run(input as never, {
@@ -133,7 +246,11 @@ export class LocalExecutor {
         waitTimeOverrides,
         retryIntervalOverrides,
       },
-      context: { Execution: { Id: executionArn, Name: name, StartTime: startedVirtual.toISOString() } },
+      context: {
+        Execution: { Id: executionArn, Name: name, StartTime: startedVirtual.toISOString() },
+        // Replaced per waiting state by a fresh token (see tokenHandler).
+        Task: { Token: 'local-task-token' },
+      } as never,
     });
     this.running.set(executionArn, execution.abort);
     const entered: string[] = [];
@@ -169,6 +286,11 @@ export class LocalExecutor {
       }
     } finally {
       this.running.delete(executionArn);
+      for (const [token, pending] of this.tokens) {
+        if (pending.executionArn !== executionArn) continue;
+        clearTimeout(pending.timer);
+        this.tokens.delete(token);
+      }
     }
     await Promise.race([consume, new Promise((r) => setTimeout(r, 200))]);
     return {
@@ -180,6 +302,67 @@ export class LocalExecutor {
       states: entered,
       virtualSeconds: (this.clock.now().getTime() - startedVirtual.getTime()) / 1000,
       realMs: Date.now() - startedReal,
+    };
+  }
+
+  /**
+   * The local handler of a `.waitForTaskToken` Lambda task: runs the step with a fresh token in
+   * place of `$$.Task.Token`, then waits for {@link sendTaskSuccess} / {@link sendTaskFailure}, or
+   * times out after `tokenTimeoutMs` real milliseconds (capped by the state's timeout) with
+   * `States.Timeout`, advancing virtual time to the state's full timeout.
+   */
+  private tokenHandler(
+    stateName: string,
+    state: AslState,
+    executionArn: string,
+    tokenTimeoutMs: number,
+  ): (params: unknown) => Promise<unknown> {
+    const fn = state.Parameters?.FunctionName;
+    const task = fn ? this.machine.resourceTasks[fn] : undefined;
+    if (!fn || !task)
+      throw new Error(`state ${stateName}: no task function for ${fn ?? '(no FunctionName)'}`);
+    const step = STEPS[task];
+    const payloadAsl = state.Parameters?.Payload;
+    const tokenKey = payloadKeyOf(payloadAsl, TASK_TOKEN_PATH);
+    if (!tokenKey) throw new Error(`state ${stateName}: its payload does not pass ${TASK_TOKEN_PATH}`);
+    const timeoutKey = state.TimeoutSecondsPath ? payloadKeyOf(payloadAsl, state.TimeoutSecondsPath) : null;
+    if (state.TimeoutSecondsPath && !timeoutKey) {
+      throw new Error(
+        `state ${stateName}: TimeoutSecondsPath ${state.TimeoutSecondsPath} must also be in its payload for the local runner`,
+      );
+    }
+    return async (params) => {
+      const payload = JSON.parse(JSON.stringify((params as { Payload?: unknown }).Payload ?? {})) as Record<
+        string,
+        unknown
+      >;
+      const token = `${executionArn}#${stateName}#${randomUUID()}`;
+      payload[tokenKey] = token;
+      const timeoutSeconds = timeoutKey ? Number(payload[timeoutKey]) : (state.TimeoutSeconds ?? 99_999_999);
+      const answered = new Promise<unknown>((resolve, reject) => {
+        const startedMs = Date.now();
+        const timer = setTimeout(
+          () => {
+            if (!this.tokens.delete(token)) return;
+            const waited = (Date.now() - startedMs) / 1000;
+            this.clock.advance(Math.max(0, timeoutSeconds - waited));
+            reject(namedError('States.Timeout', `${stateName}: no answer within ${timeoutSeconds} s`));
+          },
+          Math.min(tokenTimeoutMs, timeoutSeconds * 1000),
+        );
+        // Registered before the step runs: an answer may arrive while it is still running.
+        this.tokens.set(token, { executionArn, resolve, reject, timer });
+      });
+      answered.catch(() => undefined);
+      try {
+        await step(this.ports, payload);
+      } catch (e) {
+        const pending = this.tokens.get(token);
+        if (pending) clearTimeout(pending.timer);
+        this.tokens.delete(token);
+        throw e;
+      }
+      return answered;
     };
   }
 }

@@ -13,6 +13,7 @@ import { createDemoApp } from '../local/demo-app.js';
 import { LocalEnvironment } from '../local/environment.js';
 
 const ROLE = fileURLToPath(new URL('../infra/k8s/tps-deploy-role.yaml', import.meta.url));
+const ATTESTED = { attestations: { testsPassed: true, reviewers: ['alice', 'bob'] } };
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
 async function main() {
@@ -43,6 +44,18 @@ async function main() {
           router: { type: 'replica-ratio', service: 'storefront' },
           slo: { p99Ms: 300 },
           metrics: { source: 'synthetic', profile: 'noisy-healthy' },
+          // The demo runs unattended: no team-lead approval step, and someone is always on call.
+          approval: false,
+          onCall: {
+            schedule: [
+              {
+                who: 'demo-oncall',
+                days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+                start: '00:00',
+                end: '24:00',
+              },
+            ],
+          },
         },
       },
     };
@@ -60,6 +73,7 @@ async function main() {
         image: 'registry.local/shop/storefront:v1.1.0',
         requestedBy: 'demo',
         changeRef: 'CHG-101',
+        ...ATTESTED,
       },
       { onState: progress },
     );
@@ -76,6 +90,7 @@ async function main() {
         image: 'registry.local/shop/storefront:v1.2.0',
         requestedBy: 'demo',
         changeRef: 'CHG-102',
+        ...ATTESTED,
       },
       { onState: progress },
     );

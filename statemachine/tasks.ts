@@ -14,6 +14,40 @@ export const TASKS = {
   rollBack: { entry: 'functions/handlers/roll-back.ts', timeoutSeconds: 300, memoryMb: 512 },
   failRelease: { entry: 'functions/handlers/fail-release.ts', timeoutSeconds: 30, memoryMb: 256 },
   alarmRollback: { entry: 'functions/handlers/alarm-rollback.ts', timeoutSeconds: 300, memoryMb: 512 },
+  // ---- gates, approval, holds, tests, migrations, watch (functions/release/{gates,...}.ts) ----
+  checkGates: { entry: 'functions/handlers/check-gates.ts', timeoutSeconds: 60, memoryMb: 512 },
+  requestApproval: { entry: 'functions/handlers/request-approval.ts', timeoutSeconds: 30, memoryMb: 256 },
+  recordApproval: { entry: 'functions/handlers/record-approval.ts', timeoutSeconds: 30, memoryMb: 256 },
+  rejectRelease: { entry: 'functions/handlers/reject-release.ts', timeoutSeconds: 30, memoryMb: 256 },
+  holdRelease: { entry: 'functions/handlers/hold-release.ts', timeoutSeconds: 30, memoryMb: 256 },
+  recordHoldDecision: {
+    entry: 'functions/handlers/record-hold-decision.ts',
+    timeoutSeconds: 30,
+    memoryMb: 256,
+  },
+  startTests: { entry: 'functions/handlers/start-tests.ts', timeoutSeconds: 60, memoryMb: 512 },
+  checkTests: { entry: 'functions/handlers/check-tests.ts', timeoutSeconds: 30, memoryMb: 512 },
+  snapshotDatabase: { entry: 'functions/handlers/snapshot-database.ts', timeoutSeconds: 60, memoryMb: 256 },
+  checkSnapshot: { entry: 'functions/handlers/check-snapshot.ts', timeoutSeconds: 30, memoryMb: 256 },
+  startMigration: { entry: 'functions/handlers/start-migration.ts', timeoutSeconds: 60, memoryMb: 512 },
+  checkMigration: { entry: 'functions/handlers/check-migration.ts', timeoutSeconds: 30, memoryMb: 512 },
+  startMigrationRollback: {
+    entry: 'functions/handlers/start-migration-rollback.ts',
+    timeoutSeconds: 60,
+    memoryMb: 512,
+  },
+  checkMigrationRollback: {
+    entry: 'functions/handlers/check-migration-rollback.ts',
+    timeoutSeconds: 30,
+    memoryMb: 512,
+  },
+  declareMajorIncident: {
+    entry: 'functions/handlers/declare-major-incident.ts',
+    timeoutSeconds: 30,
+    memoryMb: 256,
+  },
+  startWatch: { entry: 'functions/handlers/start-watch.ts', timeoutSeconds: 30, memoryMb: 256 },
+  standDown: { entry: 'functions/handlers/stand-down.ts', timeoutSeconds: 30, memoryMb: 256 },
 } as const;
 
 export type TaskKey = keyof typeof TASKS;

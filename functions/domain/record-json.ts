@@ -84,6 +84,7 @@ export function renderRecordText(r: DeploymentRecord): string {
     `${j.service} ${j.deploymentId}: ${j.outcome}`,
     `  image ${j.image} (was ${j.previousImage ?? 'unknown'}; now ${j.finalImage ?? 'unknown'})`,
   ];
+  for (const g of r.gates ?? []) lines.push(`  gate ${g.passed ? 'ok  ' : 'FAIL'} ${g.name}: ${g.evidence}`);
   for (const p of j.phases) {
     lines.push(
       `  ${p.name.padEnd(10)} ${String(p.weight).padStart(3)}%  ${(p.verdict ?? '-').padEnd(12)} errors ${pct(p.metrics.errorRate)}  p99 ${ms(p.metrics.p99Ms)}  ${p.metrics.rps === null ? '' : `${p.metrics.rps.toFixed(1)} rps`}`,

@@ -55,6 +55,96 @@ export interface PhaseRecord {
   readonly decisions: WindowDecision[];
   /** Pods of the new version and their status at the end of the phase. */
   pods: { ready: number; desired: number; status: string } | null;
+  /** The phase's test Job (service config `tests.<phase>`), part of its verdict. */
+  tests?: JobRun | null;
+}
+
+/** One Kubernetes Job tps-deploy ran: a phase's tests, a migration or its rollback. */
+export interface JobRun {
+  readonly name: string;
+  readonly namespace: string;
+  readonly image: string;
+  readonly startedAt: string;
+  completedAt: string | null;
+  status: 'running' | 'succeeded' | 'failed';
+  /** Tests passed / migration applied; null while running. */
+  passed: boolean | null;
+  durationSeconds: number | null;
+  /** What the Job's status says, in words. */
+  detail: string;
+  /** Where the logs are, e.g. `kubectl -n shop logs job/api-tps-test-canary-x`. */
+  readonly logs: string;
+}
+
+/** One pre-deployment gate and what it was decided on. */
+export interface GateResult {
+  readonly name: string;
+  readonly passed: boolean;
+  /** What was checked and found, in words and numbers. */
+  readonly evidence: string;
+}
+
+/** Something owed after the release (e.g. the code review a hotfix skipped). */
+export interface FollowUp {
+  readonly item: string;
+  readonly detail: string;
+  readonly createdAt: string;
+}
+
+/** The team lead's decision. */
+export interface ApprovalDecision {
+  readonly decision: 'approved' | 'rejected' | 'timed-out';
+  readonly by: string | null;
+  readonly at: string;
+  readonly comment: string | null;
+}
+
+/** A hold: keep the release where it is until a person promotes or aborts it. */
+export interface HoldState {
+  readonly requestedBy: string;
+  readonly at: string;
+  readonly reason?: string | null;
+  /** Where the release waits, while it waits. */
+  pending?: {
+    readonly taskToken: string;
+    readonly phase: PhaseName;
+    readonly since: string;
+    readonly expiresAt: string;
+    /** Why it holds: requested by a person, or an inconclusive window (`holdOnInconclusive`). */
+    readonly cause: 'requested' | 'inconclusive';
+  } | null;
+  /** The decision on this hold; unset while the hold has not taken effect or is waiting. */
+  decision?: {
+    readonly decision: 'promoted' | 'aborted' | 'timed-out';
+    readonly phase: PhaseName;
+    readonly by: string | null;
+    readonly at: string;
+  } | null;
+}
+
+/** A database snapshot taken before a migration. */
+export interface SnapshotInfo {
+  readonly kind: 'rds-instance' | 'aurora-cluster';
+  readonly identifier: string;
+  readonly snapshotId: string;
+  status: 'creating' | 'available' | 'failed';
+  readonly requestedAt: string;
+  availableAt: string | null;
+  arn: string | null;
+  detail: string;
+}
+
+/** The release's database migration. */
+export interface MigrationState {
+  readonly when: 'before' | 'after';
+  readonly image: string;
+  snapshot: SnapshotInfo | null;
+  job: JobRun | null;
+  rollbackJob: JobRun | null;
+  /** `applied`: new schema; `rolled-back`: the rollback Job restored the old one. */
+  status: 'pending' | 'applied' | 'failed' | 'rolled-back' | 'rollback-failed';
+  /** Which schema the database has now, as far as tps-deploy knows. */
+  schema: 'old' | 'new' | 'unknown';
 }
 
 export type Outcome = 'RUNNING' | 'SUCCEEDED' | 'ROLLED_BACK' | 'REJECTED' | 'FAILED';
@@ -91,4 +181,23 @@ export interface DeploymentRecord {
   baseline?: { rps: number | null; p99Ms: number | null; measuredAt: string } | null;
   /** Free-form timeline of what happened, oldest first. */
   events: { at: string; message: string }[];
+  /** The pre-deployment gates, every one with its evidence. */
+  gates?: GateResult[];
+  /** Owed after the release (a hotfix's skipped review, a release during a freeze). */
+  followUps?: FollowUp[];
+  /** The approval request a person has to answer ("Request Approval" waits for it). */
+  pendingApproval?: {
+    taskToken: string;
+    requestedAt: string;
+    expiresAt: string;
+    /** Set when the person is asked to promote or abort a hold at this phase. */
+    phase?: PhaseName;
+  } | null;
+  approval?: ApprovalDecision | null;
+  hold?: HoldState | null;
+  /** The post-deployment watch. */
+  watch?: { startedAt: string; seconds: number; until: string; standDownAt: string | null } | null;
+  migration?: MigrationState | null;
+  /** The migration and its rollback both failed: people are paged. */
+  majorIncident?: { at: string; reason: string } | null;
 }

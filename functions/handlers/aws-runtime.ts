@@ -2,24 +2,33 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EKSClient } from '@aws-sdk/client-eks';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { TaskKey } from '../../statemachine/tasks.js';
 import catalogInput from '../../tps.config.js';
+import { CloudWatchAlarmStates } from '../adapters/aws/alarm-states.js';
+import { CloudWatchAlarmThresholds } from '../adapters/aws/alarm-thresholds.js';
 import { CloudWatchMetricsSource } from '../adapters/aws/cloudwatch-metrics.js';
 import { DynamoDbDeploymentStore } from '../adapters/aws/dynamodb-store.js';
 import { EksKubeConfigProvider } from '../adapters/aws/eks-auth.js';
+import { RdsDatabaseSnapshots } from '../adapters/aws/rds-snapshots.js';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.js';
+import { SfnTaskTokens } from '../adapters/aws/task-tokens.js';
+import { HttpOnCallDirectory } from '../adapters/http-oncall.js';
 import { createKubeClients } from '../adapters/kubernetes/client.js';
 import { KubernetesClusterClient } from '../adapters/kubernetes/cluster-client.js';
+import { KubernetesJobRunner } from '../adapters/kubernetes/jobs.js';
 import { createRouter } from '../adapters/kubernetes/router-factory.js';
 import { loadProfile } from '../adapters/synthetic/index.js';
 import { SyntheticMetricsSource } from '../adapters/synthetic/source.js';
+import { alarmName } from '../domain/alarms.js';
 import { parseCatalog } from '../domain/config.js';
 import { ConfigError } from '../domain/errors.js';
 import { systemClock } from '../ports/clock.js';
 import type { ReleasePorts } from '../release/ports.js';
 import { STEPS } from '../release/registry.js';
+import { jobPodLabels } from '../release/runbook-support.js';
 
 const logger = new Logger({ serviceName: 'tps-deploy' });
 
@@ -43,7 +52,11 @@ export function awsPorts(): ReleasePorts {
     async workloads(svc) {
       const kc = await eks.kubeConfig(svc.cluster.name);
       const clients = createKubeClients(kc);
-      return { cluster: new KubernetesClusterClient(clients), router: createRouter(svc.router, clients) };
+      return {
+        cluster: new KubernetesClusterClient(clients),
+        router: createRouter(svc.router, clients),
+        jobs: new KubernetesJobRunner(clients, jobPodLabels),
+      };
     },
     metrics(svc, deploymentStart) {
       if (svc.metrics.source === 'synthetic') {
@@ -59,6 +72,14 @@ export function awsPorts(): ReleasePorts {
         if ((e as { name?: string }).name !== 'ExecutionDoesNotExist') throw e;
       }
     },
+    alarmThresholds: new CloudWatchAlarmThresholds({
+      client: cloudwatch,
+      alarmNameOf: (service) => alarmName(catalog.appName, service, 'latency'),
+    }),
+    alarmStates: new CloudWatchAlarmStates({ client: cloudwatch }),
+    onCall: new HttpOnCallDirectory(),
+    snapshots: new RdsDatabaseSnapshots({ client: new RDSClient({}) }),
+    taskTokens: new SfnTaskTokens({ client: sfn }),
   };
 }
 

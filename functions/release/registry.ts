@@ -1,5 +1,18 @@
 import type { TaskKey } from '../../statemachine/tasks.js';
 import { handleAlarm } from './alarm.js';
+import { recordApproval, rejectRelease, requestApproval } from './approval.js';
+import { checkGates } from './gates.js';
+import { holdRelease, recordHoldDecision } from './hold.js';
+import { checkTests, startTests } from './jobs.js';
+import {
+  checkMigration,
+  checkMigrationRollback,
+  checkSnapshot,
+  declareMajorIncident,
+  snapshotDatabase,
+  startMigration,
+  startMigrationRollback,
+} from './migration.js';
 import type { ReleasePorts } from './ports.js';
 import {
   beginRelease,
@@ -12,6 +25,7 @@ import {
   validateInput,
   validateWindow,
 } from './steps.js';
+import { standDown, startWatch } from './watch.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: each step validates or trusts its own event shape
 type Step = (ports: ReleasePorts, event: any) => unknown;
@@ -28,4 +42,21 @@ export const STEPS: Readonly<Record<TaskKey, Step>> = {
   rollBack: rollBackFromStateMachine,
   failRelease,
   alarmRollback: handleAlarm,
+  checkGates,
+  requestApproval,
+  recordApproval,
+  rejectRelease,
+  holdRelease,
+  recordHoldDecision,
+  startTests,
+  checkTests,
+  snapshotDatabase,
+  checkSnapshot,
+  startMigration,
+  checkMigration,
+  startMigrationRollback,
+  checkMigrationRollback,
+  declareMajorIncident,
+  startWatch,
+  standDown,
 };

@@ -373,12 +373,12 @@ export async function validateWindow(
     hold !== null
       ? 'hold for a person'
       : verdict === 'pass'
-      ? 'proceed'
-      : verdict === 'fail'
-        ? 'roll back'
-        : canExtend
-          ? 'extend the window'
-          : 'fail safe: roll back';
+        ? 'proceed'
+        : verdict === 'fail'
+          ? 'roll back'
+          : canExtend
+            ? 'extend the window'
+            : 'fail safe: roll back';
   addEvent(record, now, `${phase} window ${attempt}: ${verdict} -> ${decisionWord}: ${summary}`);
   await ports.store.put(record);
   await ports.notifier.notify({

@@ -81,8 +81,11 @@ describe('ASL of the synthesized state machines', () => {
     const used = new Set<string>();
     for (const state of Object.values(asl.States as Record<string, Asl>)) {
       if (state.Type !== 'Task') continue;
-      // payloadResponseOnly tasks name the function as the Resource itself.
-      const fn = state.Resource as string;
+      // payloadResponseOnly tasks name the function as the Resource itself; the tasks that wait for
+      // a person (`.waitForTaskToken`) use the Lambda integration with the function in Parameters.
+      const waits = state.Resource === 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+      const fn = (waits ? state.Parameters.FunctionName : state.Resource) as string;
+      if (waits) expect(state.Parameters.Payload['taskToken.$']).toBe('$$.Task.Token');
       expect(fn.startsWith(functionArnFor(''))).toBe(true);
       const task = taskOfFunction(template, fn);
       expect(state.Comment).toBe(`task ${task}`);

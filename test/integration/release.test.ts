@@ -5,6 +5,7 @@
  */
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import type { ServiceConfigInput } from '../../functions/domain/config.js';
 import { CANARY_SUFFIX, K8S_LABELS } from '../../functions/domain/defaults.js';
 import { adminApis, deleteNamespace, liveTemplate, OLD_IMAGES, podsBySelector } from '../helpers/k8s.js';
 import { type ReleaseFixture, type RouterKind, releaseFixture } from '../helpers/release.js';
@@ -21,8 +22,26 @@ afterEach(async () => {
   }
 });
 
+/**
+ * These tests are about traffic and rollback: the services skip the team lead's approval and
+ * always have someone on call, and every release carries passing attestations, so the gates pass
+ * (the gates and the approval have their own tests in runbook-*.test.ts).
+ */
+const RUNBOOK_OFF = {
+  approval: false,
+  onCall: {
+    schedule: [
+      { who: 'e2e', days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', end: '24:00' },
+    ],
+  },
+} as const;
+const ATTESTED = { attestations: { testsPassed: true, reviewers: ['alice', 'bob'] } };
+
 async function fixture(router: RouterKind, opts: Parameters<typeof releaseFixture>[2] = {}) {
-  const f = await releaseFixture(router === 'alb' ? 'e2e-alb' : 'e2e-rr', router, opts);
+  const f = await releaseFixture(router === 'alb' ? 'e2e-alb' : 'e2e-rr', router, {
+    ...opts,
+    service: { ...RUNBOOK_OFF, ...opts.service } as Partial<ServiceConfigInput>,
+  });
   fixtures.push(f);
   return f;
 }
@@ -60,7 +79,13 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
   test('a healthy image is promoted through canary, staging and production; nothing is left', async () => {
     const f = await fixture(router);
     const before = await clusterState(f);
-    const run = await f.env.run({ service: 'shop', images: NEW, requestedBy: 'e2e', changeRef: 'CHG-1' });
+    const run = await f.env.run({
+      ...ATTESTED,
+      service: 'shop',
+      images: NEW,
+      requestedBy: 'e2e',
+      changeRef: 'CHG-1',
+    });
     expect(run.cause).toBeNull();
     expect(run.status).toBe('SUCCEEDED');
     expect(run.states).toEqual(
@@ -117,6 +142,7 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
     const template = await liveTemplate(f.app.namespace, f.app.name);
     const before = await clusterState(f);
     const run = await f.env.run({
+      ...ATTESTED,
       service: 'shop',
       images: { ...NEW, api: 'registry.local/shop/api:v2-crash' },
     });
@@ -142,6 +168,7 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
     const f = await fixture(router, { service: { readinessTimeoutSeconds: 60 } });
     const template = await liveTemplate(f.app.namespace, f.app.name);
     const run = await f.env.run({
+      ...ATTESTED,
       service: 'shop',
       images: { ...NEW, api: 'registry.local/shop/api:v2-unready' },
     });
@@ -173,7 +200,7 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
       },
     });
     const template = await liveTemplate(f.app.namespace, f.app.name);
-    const run = await f.env.run({ service: 'shop', images: NEW });
+    const run = await f.env.run({ ...ATTESTED, service: 'shop', images: NEW });
     expect(run.status).toBe('FAILED');
     expect(run.error).toBe('ReleaseRolledBack');
     const rec = run.record!;
@@ -204,7 +231,7 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
       },
     });
     const template = await liveTemplate(f.app.namespace, f.app.name);
-    const run = await f.env.run({ service: 'shop', images: NEW });
+    const run = await f.env.run({ ...ATTESTED, service: 'shop', images: NEW });
     expect(run.cause).toMatch(/ValidationInconclusive/);
     expect(run.status).toBe('FAILED');
     expect(run.error).toBe('ReleaseRolledBack');
@@ -220,7 +247,10 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
 
   test('a second deployment of the same service while one runs is refused without touching anything', async () => {
     const f = await fixture(router);
-    const first = f.env.run({ service: 'shop', images: NEW }, { speed: 150, executionName: 'first' });
+    const first = f.env.run(
+      { ...ATTESTED, service: 'shop', images: NEW },
+      { speed: 150, executionName: 'first', waitMs: { 'Post-Deployment Watch': 50 } },
+    );
     // Wait until the first release is in its canary window.
     for (let i = 0; i < 200; i++) {
       const rec = await f.env.store.get('shop', 'first');
@@ -230,7 +260,7 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
     const canaryBefore = await clusterState(f);
     expect(canaryBefore.deployments).toContain(`${f.app.name}${CANARY_SUFFIX}`);
     const second = await f.env.run(
-      { service: 'shop', images: { ...NEW, api: 'registry.local/shop/api:v3' } },
+      { ...ATTESTED, service: 'shop', images: { ...NEW, api: 'registry.local/shop/api:v3' } },
       { executionName: 'second' },
     );
     expect(second.status).toBe('FAILED');
@@ -255,6 +285,7 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
     const before = await clusterState(f);
     const items = await tableItems(f);
     const run = await f.env.run({
+      ...ATTESTED,
       service: 'shop',
       images: { api: 'Not An Image!', nosuch: 'registry.local/x:v1' },
       mode: 'yolo',

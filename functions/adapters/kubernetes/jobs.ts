@@ -1,0 +1,130 @@
+/**
+ * Kubernetes Jobs for the runbook's test hooks and database migrations: created once (a retry
+ * finds the first one), never retried by Kubernetes (`backoffLimit: 0`, `restartPolicy: Never`:
+ * a failed test or migration is a result, not something to try again behind the pipeline's back),
+ * bounded by `activeDeadlineSeconds`, kept a day for diagnosis (`ttlSecondsAfterFinished`).
+ */
+import type { V1Job, V1JobCondition } from '@kubernetes/client-node';
+import type { JobRequest, JobRunner, JobStatus } from '../../release/ports.js';
+import { isAlreadyExists, isNotFound, type KubeClients } from './client.js';
+
+/** How long a finished Job (and its pod) stays for people to read. */
+export const JOB_TTL_SECONDS = 86_400;
+
+/** Where a Job's logs are, for the record. */
+export function jobLogsHint(namespace: string, name: string): string {
+  return `kubectl -n ${namespace} logs job/${name}`;
+}
+
+/** The Job object of a request. Pod labels are the request's labels minus the release selector keys. */
+export function jobManifest(job: JobRequest, podLabels: Readonly<Record<string, string>>): V1Job {
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: job.name, namespace: job.namespace, labels: { ...job.labels } },
+    spec: {
+      backoffLimit: 0,
+      activeDeadlineSeconds: job.timeoutSeconds,
+      ttlSecondsAfterFinished: JOB_TTL_SECONDS,
+      template: {
+        metadata: { labels: { ...podLabels } },
+        spec: {
+          restartPolicy: 'Never',
+          containers: [
+            {
+              name: 'job',
+              image: job.image,
+              ...(job.command ? { command: [...job.command] } : {}),
+              env: Object.entries(job.env).map(([name, value]) => ({ name, value })),
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+function trueCondition(job: V1Job, type: string): V1JobCondition | undefined {
+  return job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+}
+
+function iso(d: Date | string | undefined | null): string | null {
+  if (!d) return null;
+  const t = d instanceof Date ? d : new Date(d);
+  return Number.isNaN(t.getTime()) ? null : t.toISOString();
+}
+
+/** The status of a Job as the port reports it (pure; exported for tests). */
+export function jobStatusOf(job: V1Job): JobStatus {
+  const name = job.metadata?.name ?? '';
+  const namespace = job.metadata?.namespace ?? '';
+  const s = job.status ?? {};
+  const counts = `active ${s.active ?? 0}, succeeded ${s.succeeded ?? 0}, failed ${s.failed ?? 0}`;
+  const complete = trueCondition(job, 'Complete');
+  const failed = trueCondition(job, 'Failed');
+  const base = { name, startedAt: iso(s.startTime), logs: jobLogsHint(namespace, name) };
+  if (complete) {
+    return {
+      ...base,
+      state: 'succeeded',
+      completedAt: iso(s.completionTime ?? complete.lastTransitionTime),
+      detail: `completed (${counts})`,
+    };
+  }
+  if (failed) {
+    const why = [failed.reason, failed.message].filter(Boolean).join(': ');
+    return {
+      ...base,
+      state: 'failed',
+      completedAt: iso(failed.lastTransitionTime),
+      detail: `failed${why ? ` (${why})` : ''}; ${counts}`,
+    };
+  }
+  return { ...base, state: 'running', completedAt: null, detail: `running (${counts})` };
+}
+
+/** {@link JobRunner} on the batch/v1 API. */
+export class KubernetesJobRunner implements JobRunner {
+  /**
+   * @param podLabelsOf the labels of the Job's pods. They must not carry the release selector
+   *   labels: the routers treat every pod with those as a leftover of the release.
+   */
+  constructor(
+    private readonly clients: KubeClients,
+    private readonly podLabelsOf: (job: JobRequest) => Record<string, string> = () => ({}),
+  ) {}
+
+  async start(job: JobRequest): Promise<JobStatus> {
+    const { batch, call } = this.clients;
+    const body = jobManifest(job, this.podLabelsOf(job));
+    const created = await call.run(`create job ${job.namespace}/${job.name}`, async () => {
+      try {
+        return await batch.createNamespacedJob({ namespace: job.namespace, body });
+      } catch (e) {
+        // A retry of our own create: the first one is the Job.
+        if (isAlreadyExists(e)) return batch.readNamespacedJob({ name: job.name, namespace: job.namespace });
+        throw e;
+      }
+    });
+    return jobStatusOf({ ...created, metadata: { ...created.metadata, namespace: job.namespace } });
+  }
+
+  async status(namespace: string, name: string): Promise<JobStatus> {
+    try {
+      const job = await this.clients.call.run(`read job ${namespace}/${name}`, () =>
+        this.clients.batch.readNamespacedJob({ name, namespace }),
+      );
+      return jobStatusOf({ ...job, metadata: { ...job.metadata, namespace } });
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      return {
+        name,
+        state: 'missing',
+        startedAt: null,
+        completedAt: null,
+        detail: `job ${namespace}/${name} does not exist (deleted, or its TTL passed)`,
+        logs: jobLogsHint(namespace, name),
+      };
+    }
+  }
+}

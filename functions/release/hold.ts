@@ -1,0 +1,206 @@
+/**
+ * Holds: a person asks to keep the release where it is (record field `hold`, written by
+ * {@link requestHold} or the CLI's `hold`). It takes effect after the next validation that passes:
+ * "Hold At <Phase>" is a `.waitForTaskToken` task that waits for promote (continue with the next
+ * phase) or abort (roll back), at most the hold timeout (then it rolls back: "hold timed out").
+ * With `holdOnInconclusive: true` a window that stays inconclusive holds for a person instead of
+ * failing safe. The waiting token is `pendingApproval` (with the phase), so the CLI's approve and
+ * reject promote and abort a hold as they answer an approval.
+ */
+import { type PhaseName, RUNBOOK } from '../domain/defaults.js';
+import type { ReleasePlan } from '../domain/input.js';
+import type { DeploymentRecord, HoldState, Verdict } from '../domain/record.js';
+import { APPROVAL_REJECTED_ERROR, answerCommands, TASK_TIMEOUT_ERROR } from './approval.js';
+import type { ReleasePorts } from './ports.js';
+import { addEvent, loadRecord, serviceOf } from './runbook-support.js';
+
+/** Why a release holds after a validation. */
+export type HoldCause = 'requested' | 'inconclusive';
+
+/** Error names of a hold that ends in a rollback (the record's rollback reason starts with them). */
+export const HOLD_ERRORS = { timedOut: 'HoldTimedOut', aborted: 'HoldAborted' } as const;
+
+/** Who holds a release that holds on its own (`holdOnInconclusive`). */
+export const INCONCLUSIVE_HOLDER = 'tps-deploy (holdOnInconclusive)';
+
+/**
+ * Whether a validation's outcome holds the release (pure). A requested hold that has not been
+ * decided yet holds a passing phase (a failing one still rolls back); a final inconclusive
+ * verdict holds when the service asks for it.
+ */
+export function holdCause(args: {
+  readonly verdict: Verdict;
+  readonly canExtend: boolean;
+  readonly hold: HoldState | null | undefined;
+  readonly holdOnInconclusive: boolean;
+}): HoldCause | null {
+  if (args.verdict === 'pass' && args.hold && !args.hold.decision) return 'requested';
+  if (args.verdict === 'inconclusive' && !args.canExtend && args.holdOnInconclusive) return 'inconclusive';
+  return null;
+}
+
+/** {@link holdCause} for a record and service, as "Validate <Phase>" asks it. */
+export function holdAfterValidation(
+  record: Pick<DeploymentRecord, 'hold'>,
+  svc: { readonly holdOnInconclusive?: boolean },
+  verdict: Verdict,
+  canExtend: boolean,
+): HoldCause | null {
+  return holdCause({
+    verdict,
+    canExtend,
+    hold: record.hold,
+    holdOnInconclusive: svc.holdOnInconclusive === true,
+  });
+}
+
+/** "Hold At <Phase>": stores the token, tells the team how to promote or abort. */
+export async function holdRelease(
+  ports: ReleasePorts,
+  event: {
+    plan: ReleasePlan;
+    phase: PhaseName;
+    taskToken: string;
+    timeoutSeconds: number;
+    cause?: HoldCause | null;
+  },
+): Promise<{ heldAt: string; expiresAt: string }> {
+  const { plan, phase } = event;
+  const now = ports.clock.now();
+  const expiresAt = new Date(now.getTime() + event.timeoutSeconds * 1000).toISOString();
+  const record = await loadRecord(ports, plan);
+  const cause: HoldCause = event.cause === 'inconclusive' ? 'inconclusive' : 'requested';
+  const hold: HoldState = record.hold ?? {
+    requestedBy: INCONCLUSIVE_HOLDER,
+    at: now.toISOString(),
+    reason: `the ${phase} window stayed inconclusive`,
+  };
+  record.hold = {
+    ...hold,
+    pending: { taskToken: event.taskToken, phase, since: now.toISOString(), expiresAt, cause },
+    decision: null,
+  };
+  record.pendingApproval = { taskToken: event.taskToken, requestedAt: now.toISOString(), expiresAt, phase };
+  const why =
+    cause === 'inconclusive'
+      ? `the ${phase} window stayed inconclusive`
+      : `hold requested by ${hold.requestedBy}`;
+  addEvent(record, now, `held at ${phase} (${why}); promote or abort by ${expiresAt}, else it rolls back`);
+  await ports.store.put(record);
+  const verdict = record.phases.find((p) => p.name === phase)?.decisions.at(-1)?.summary ?? '';
+  await ports.notifier.notify({
+    kind: 'approval-needed',
+    service: plan.service,
+    deploymentId: plan.deploymentId,
+    subject: `${plan.service} ${plan.version}: held at ${phase}; promote or abort`,
+    message: [
+      `The release of ${record.image} holds at ${phase} (${why}). Traffic stays where it is.`,
+      ...(verdict ? [`Last window: ${verdict}`] : []),
+      answerCommands(plan.service, plan.deploymentId, { yes: 'Promote', no: 'Abort (roll back)' }),
+      `No answer by ${expiresAt} (${event.timeoutSeconds} s): it rolls back.`,
+    ].join('\n\n'),
+  });
+  return { heldAt: now.toISOString(), expiresAt };
+}
+
+/** The result of "Record <Phase> Promotion" / "<Phase> Hold Timed Out" / "<Phase> Hold Aborted". */
+export type HoldOutcome =
+  | { readonly decision: 'promoted'; readonly by: string | null }
+  | {
+      readonly decision: 'timed-out' | 'aborted';
+      readonly Error: string;
+      readonly Cause: string;
+      readonly phase: PhaseName;
+    };
+
+/**
+ * Records how a hold ended and closes the request. Promoted: the release goes on. Timed out or
+ * aborted: returns the failure the state machine rolls back with ("hold timed out ...").
+ */
+export async function recordHoldDecision(
+  ports: ReleasePorts,
+  event: {
+    plan: ReleasePlan;
+    phase: PhaseName;
+    decision: 'promoted' | 'timed-out' | 'aborted';
+    answer?: { by?: unknown; comment?: unknown } | null;
+    error?: { Error?: string; Cause?: string } | null;
+  },
+): Promise<HoldOutcome> {
+  const { plan, phase } = event;
+  const svc = serviceOf(ports, plan);
+  const timeout = svc.holdTimeoutSeconds ?? RUNBOOK.holdTimeoutSeconds;
+  const now = ports.clock.now();
+  const record = await loadRecord(ports, plan);
+  const cause = typeof event.error?.Cause === 'string' ? event.error.Cause : '';
+  // An abort is a SendTaskFailure; anything else that ended the wait counts as an abort too.
+  const decision =
+    event.decision === 'aborted' && event.error?.Error === TASK_TIMEOUT_ERROR ? 'timed-out' : event.decision;
+  const by =
+    decision === 'promoted'
+      ? typeof event.answer?.by === 'string'
+        ? event.answer.by
+        : null
+      : decision === 'aborted'
+        ? (/^rejected by ([^:]+)/.exec(cause)?.[1]?.trim() ?? null)
+        : null;
+  const base: HoldState = record.hold ?? { requestedBy: 'unknown', at: now.toISOString() };
+  record.hold = { ...base, pending: null, decision: { decision, phase, by, at: now.toISOString() } };
+  record.pendingApproval = null;
+  let outcome: HoldOutcome;
+  if (decision === 'promoted') {
+    addEvent(record, now, `hold at ${phase} promoted by ${by ?? 'someone'}: the release goes on`);
+    outcome = { decision, by };
+  } else if (decision === 'timed-out') {
+    const reason = `hold timed out at ${phase}: nobody promoted or aborted within ${timeout} s`;
+    addEvent(record, now, reason);
+    outcome = { decision, Error: HOLD_ERRORS.timedOut, Cause: reason, phase };
+  } else {
+    const reason = `hold at ${phase} aborted${by ? ` by ${by}` : ''}${cause && event.error?.Error === APPROVAL_REJECTED_ERROR ? ` (${cause})` : cause ? `: ${event.error?.Error}: ${cause}` : ''}`;
+    addEvent(record, now, reason);
+    outcome = { decision, Error: HOLD_ERRORS.aborted, Cause: reason, phase };
+  }
+  await ports.store.put(record);
+  await ports.notifier.notify({
+    kind: 'decision',
+    service: plan.service,
+    deploymentId: plan.deploymentId,
+    subject: `${plan.service} ${plan.version}: hold at ${phase} ${decision}${decision === 'promoted' ? '' : ' -> roll back'}`,
+    message: 'Cause' in outcome ? outcome.Cause : `Promoted by ${by ?? 'someone'}; the release goes on.`,
+  });
+  return outcome;
+}
+
+/**
+ * A person asks to hold a running release (what the CLI's `hold` writes): it takes effect after
+ * the next validation that passes. Retries on a conflicting write (the pipeline writes too).
+ */
+export async function requestHold(
+  ports: Pick<ReleasePorts, 'store' | 'clock'>,
+  request: { service: string; deploymentId: string; by: string; reason?: string },
+): Promise<HoldState> {
+  for (let attempt = 0; ; attempt++) {
+    const record = await ports.store.get(request.service, request.deploymentId);
+    if (!record) throw new Error(`no deployment ${request.service}/${request.deploymentId}`);
+    if (record.outcome !== 'RUNNING') {
+      throw new Error(`${request.deploymentId} already ended (${record.outcome}); nothing to hold`);
+    }
+    const now = ports.clock.now();
+    const hold: HoldState = {
+      requestedBy: request.by,
+      at: now.toISOString(),
+      reason: request.reason ?? null,
+      pending: null,
+      decision: null,
+    };
+    record.hold = hold;
+    addEvent(record, now, `hold requested by ${request.by}${request.reason ? `: ${request.reason}` : ''}`);
+    try {
+      await ports.store.put(record);
+      return hold;
+    } catch (e) {
+      // RecordConflictError is a StoreUnavailableError: read again and retry a few times.
+      if ((e as { name?: string }).name !== 'StoreUnavailableError' || attempt >= 4) throw e;
+    }
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Test hooks: a service may configure a Kubernetes Job per phase (`tests.<phase>`). "Start <Phase>
+ * Tests" creates it when the validation window starts (the new pods are Ready), "Check <Phase>
+ * Tests" waits for it once the window is over, and "Validate <Phase>" counts its result: a
+ * failing Job fails the phase. The result (passed, duration, where the logs are) is in the
+ * phase's record.
+ */
+import type { TestJobConfig } from '../domain/config.js';
+import { K8S_LABELS, type PhaseName, RUNBOOK } from '../domain/defaults.js';
+import type { ReleasePlan } from '../domain/input.js';
+import type { CheckResult, JobRun, PhaseRecord } from '../domain/record.js';
+import type { JobRequest, ReleasePorts } from './ports.js';
+import {
+  addEvent,
+  JOB_KIND_LABEL,
+  type JobKind,
+  jobNameFor,
+  jobRunnerOf,
+  jobRunOf,
+  loadRecord,
+  serviceOf,
+  updateJobRun,
+} from './runbook-support.js';
+
+/** The Job a release runs for one purpose (pure). Environment: the spec's plus `TPS_*` facts. */
+export function releaseJob(
+  plan: Pick<ReleasePlan, 'service' | 'namespace' | 'deployment' | 'deploymentId' | 'version'>,
+  kind: JobKind,
+  spec: {
+    readonly image: string;
+    readonly command?: readonly string[];
+    readonly env?: Readonly<Record<string, string>>;
+  },
+  timeoutSeconds: number,
+  extraEnv: Readonly<Record<string, string>> = {},
+): JobRequest {
+  return {
+    namespace: plan.namespace,
+    name: jobNameFor(plan.deployment, kind, plan.deploymentId),
+    image: spec.image,
+    ...(spec.command ? { command: spec.command } : {}),
+    env: {
+      ...(spec.env ?? {}),
+      TPS_SERVICE: plan.service,
+      TPS_DEPLOYMENT_ID: plan.deploymentId,
+      TPS_VERSION: plan.version,
+      ...extraEnv,
+    },
+    labels: {
+      [K8S_LABELS.managedBy]: K8S_LABELS.managedByValue,
+      [K8S_LABELS.service]: plan.service,
+      [JOB_KIND_LABEL]: kind,
+    },
+    timeoutSeconds,
+  };
+}
+
+function testSpec(ports: ReleasePorts, plan: ReleasePlan, phase: PhaseName): TestJobConfig {
+  const spec = serviceOf(ports, plan).tests?.[phase];
+  if (!spec) throw new Error(`service ${plan.service} has no tests.${phase}`);
+  return spec;
+}
+
+/** "Start <Phase> Tests": creates the phase's test Job. Idempotent. */
+export async function startTests(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan; phase: PhaseName },
+): Promise<{ job: string; status: JobRun['status'] }> {
+  const { plan, phase } = event;
+  const svc = serviceOf(ports, plan);
+  const spec = testSpec(ports, plan, phase);
+  const request = releaseJob(
+    plan,
+    `test-${phase}`,
+    spec,
+    spec.timeoutSeconds ?? RUNBOOK.tests.timeoutSeconds,
+    {
+      TPS_PHASE: phase,
+    },
+  );
+  const jobs = await jobRunnerOf(ports, svc);
+  const status = await jobs.start(request);
+  const now = ports.clock.now();
+  const record = await loadRecord(ports, plan);
+  const pr = record.phases.find((p) => p.name === phase);
+  const run = jobRunOf(request, status, now);
+  if (pr) pr.tests = pr.tests ?? run;
+  addEvent(record, now, `${phase}: test Job ${request.name} started (${spec.image}); logs: ${run.logs}`);
+  await ports.store.put(record);
+  return { job: request.name, status: run.status };
+}
+
+/** "Check <Phase> Tests": the test Job's status into the record; `done` once it finished. */
+export async function checkTests(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan; phase: PhaseName },
+): Promise<{ status: 'running' | 'done'; passed: boolean | null; detail: string }> {
+  const { plan, phase } = event;
+  const svc = serviceOf(ports, plan);
+  const spec = testSpec(ports, plan, phase);
+  const name = jobNameFor(plan.deployment, `test-${phase}`, plan.deploymentId);
+  const jobs = await jobRunnerOf(ports, svc);
+  const status = await jobs.status(plan.namespace, name);
+  const now = ports.clock.now();
+  const record = await loadRecord(ports, plan);
+  const pr = record.phases.find((p) => p.name === phase);
+  const previous: JobRun = pr?.tests ?? {
+    name,
+    namespace: plan.namespace,
+    image: spec.image,
+    startedAt: status.startedAt ?? now.toISOString(),
+    completedAt: null,
+    status: 'running',
+    passed: null,
+    durationSeconds: null,
+    detail: '',
+    logs: status.logs,
+  };
+  const run = updateJobRun(previous, status, now);
+  if (pr) pr.tests = run;
+  if (run.status !== 'running') {
+    addEvent(
+      record,
+      now,
+      `${phase}: test Job ${name} ${run.passed ? 'passed' : 'FAILED'} in ${run.durationSeconds} s: ${run.detail}; logs: ${run.logs}`,
+    );
+    await ports.store.put(record);
+    return { status: 'done', passed: run.passed, detail: run.detail };
+  }
+  if (pr) await ports.store.put(record);
+  return { status: 'running', passed: null, detail: run.detail };
+}
+
+/**
+ * The tests' part of a phase verdict (pure): null without tests; a Job that did not pass (failed,
+ * or still running when judged) is a failing check.
+ */
+export function testsCheck(pr: Pick<PhaseRecord, 'tests'> | undefined): CheckResult | null {
+  const t = pr?.tests;
+  if (!t) return null;
+  const verdict = t.passed === true ? 'pass' : 'fail';
+  const took = t.durationSeconds === null ? '' : ` in ${t.durationSeconds} s`;
+  return {
+    name: 'tests',
+    verdict,
+    detail: `test Job ${t.name} ${t.passed === true ? 'passed' : t.status === 'running' ? 'had not finished' : 'failed'}${took}: ${t.detail}; logs: ${t.logs}`,
+    value: t.durationSeconds,
+    threshold: null,
+  };
+}

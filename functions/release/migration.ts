@@ -1,0 +1,310 @@
+/**
+ * Database migrations (execution input `migration`), before or after the new code as asked:
+ *
+ * 1. a snapshot of the named RDS instance / Aurora cluster, waited for until `available`
+ *    (no snapshot, no migration);
+ * 2. the migration Job (`command` in `image`), waited for;
+ * 3. it fails: the rollback Job (`rollbackCommand`) restores the old schema and the release rolls
+ *    back (the old code stays or comes back); the rollback Job fails too: stop, page (a MAJOR
+ *    INCIDENT), touch nothing more;
+ * 4. the new code fails after a successful migration: the code rolls back, the new schema stays
+ *    (migrations must be backward compatible with the previous version; the record says so).
+ */
+import { RUNBOOK } from '../domain/defaults.js';
+import type { ReleasePlan } from '../domain/input.js';
+import type { JobRun, MigrationState, SnapshotInfo } from '../domain/record.js';
+import { releaseJob } from './jobs.js';
+import type { JobRequest, ReleasePorts } from './ports.js';
+import {
+  addEvent,
+  jobNameFor,
+  jobRunnerOf,
+  jobRunOf,
+  loadRecord,
+  secondsBetween,
+  serviceOf,
+  updateJobRun,
+} from './runbook-support.js';
+
+/** The error of a failed migration whose rollback Job restored the old schema. */
+export const MIGRATION_FAILED_ERROR = 'MigrationFailed';
+/** The error of a failed snapshot (the migration did not run). */
+export const SNAPSHOT_FAILED_ERROR = 'SnapshotFailed';
+
+/**
+ * A snapshot identifier RDS accepts (1-63 letters, digits and hyphens, starting with a letter,
+ * no double or trailing hyphen) for a release: `tps-<service>-<deploymentId>` (pure).
+ */
+export function snapshotIdFor(service: string, deploymentId: string): string {
+  const raw = `tps-${service}-${deploymentId}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+  let id = raw.replace(/-+/g, '-');
+  if (id.length > 63) {
+    let h = 0;
+    for (const ch of raw) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
+    id = `${id.slice(0, 54)}-${h.toString(16).padStart(8, '0')}`.replace(/-+/g, '-');
+  }
+  return id.replace(/-+$/, '');
+}
+
+function migrationOf(plan: ReleasePlan) {
+  const m = plan.input.migration;
+  if (!m) throw new Error(`release ${plan.deploymentId} has no migration`);
+  return m;
+}
+
+function stateOf(record: { migration?: MigrationState | null }, plan: ReleasePlan): MigrationState {
+  const m = migrationOf(plan);
+  return (
+    record.migration ?? {
+      when: m.when,
+      image: m.image,
+      snapshot: null,
+      job: null,
+      rollbackJob: null,
+      status: 'pending',
+      schema: 'old',
+    }
+  );
+}
+
+/** The migration Job (or its rollback Job) of a release (pure). */
+export function migrationJob(plan: ReleasePlan, rollback: boolean): JobRequest {
+  const m = migrationOf(plan);
+  return releaseJob(
+    plan,
+    rollback ? 'migrate-rollback' : 'migrate',
+    { image: m.image, command: rollback ? m.rollbackCommand : m.command, env: m.env },
+    RUNBOOK.migration.timeoutSeconds,
+    { TPS_MIGRATION: rollback ? 'rollback' : 'migrate' },
+  );
+}
+
+/** What the snapshot steps return (`$.snapshot`). */
+export interface SnapshotStepResult {
+  readonly status: SnapshotInfo['status'];
+  readonly snapshotId: string;
+  readonly reason: string;
+}
+
+function snapshotResult(s: SnapshotInfo): SnapshotStepResult {
+  const reason =
+    s.status === 'failed'
+      ? `database snapshot ${s.snapshotId} of ${s.identifier} failed (${s.detail}); the migration did not run`
+      : `snapshot ${s.snapshotId} ${s.status} (${s.detail})`;
+  return { status: s.status, snapshotId: s.snapshotId, reason };
+}
+
+/** "Snapshot Database ...": starts the snapshot of the migration's database. Idempotent. */
+export async function snapshotDatabase(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan },
+): Promise<SnapshotStepResult> {
+  const { plan } = event;
+  const db = migrationOf(plan).database;
+  if (!db) throw new Error('the migration names no database to snapshot');
+  if (!ports.snapshots) throw new Error('no snapshot service is configured');
+  const snapshotId = snapshotIdFor(plan.service, plan.deploymentId);
+  const s = await ports.snapshots.create(db, snapshotId);
+  const now = ports.clock.now();
+  const record = await loadRecord(ports, plan);
+  const state = stateOf(record, plan);
+  const info: SnapshotInfo = {
+    kind: db.kind,
+    identifier: db.identifier,
+    snapshotId,
+    status: s.status,
+    requestedAt: state.snapshot?.requestedAt ?? now.toISOString(),
+    availableAt: s.status === 'available' ? now.toISOString() : null,
+    arn: s.arn,
+    detail: s.detail,
+  };
+  record.migration = { ...state, snapshot: info };
+  addEvent(record, now, `snapshot ${snapshotId} of ${db.kind} ${db.identifier} requested: ${s.detail}`);
+  await ports.store.put(record);
+  return snapshotResult(info);
+}
+
+/** "Check Snapshot ...": until available; failed when RDS says so or the snapshot timeout passed. */
+export async function checkSnapshot(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan },
+): Promise<SnapshotStepResult> {
+  const { plan } = event;
+  const db = migrationOf(plan).database;
+  if (!db || !ports.snapshots) throw new Error('no database or snapshot service for this migration');
+  const record = await loadRecord(ports, plan);
+  const state = stateOf(record, plan);
+  const snapshotId = state.snapshot?.snapshotId ?? snapshotIdFor(plan.service, plan.deploymentId);
+  const s = await ports.snapshots.status(db, snapshotId);
+  const now = ports.clock.now();
+  const requestedAt = state.snapshot?.requestedAt ?? now.toISOString();
+  const elapsed = secondsBetween(requestedAt, now);
+  let status = s.status;
+  let detail = s.detail;
+  if (status === 'creating' && elapsed > RUNBOOK.migration.snapshotTimeoutSeconds) {
+    status = 'failed';
+    detail = `${s.detail}; not available after ${Math.round(elapsed)} s (limit ${RUNBOOK.migration.snapshotTimeoutSeconds} s)`;
+  }
+  const info: SnapshotInfo = {
+    kind: db.kind,
+    identifier: db.identifier,
+    snapshotId,
+    status,
+    requestedAt,
+    availableAt: status === 'available' ? now.toISOString() : null,
+    arn: s.arn ?? state.snapshot?.arn ?? null,
+    detail,
+  };
+  record.migration = { ...state, snapshot: info };
+  if (status !== 'creating') addEvent(record, now, `snapshot ${snapshotId}: ${status} (${detail})`);
+  await ports.store.put(record);
+  return snapshotResult(info);
+}
+
+/** What the migration Job steps return (`$.migration`, `$.migrationRollback`). */
+export interface MigrationStepResult {
+  readonly status: JobRun['status'];
+  /** A sentence for the record and the rollback reason. */
+  readonly summary: string;
+}
+
+async function startJob(
+  ports: ReleasePorts,
+  plan: ReleasePlan,
+  rollback: boolean,
+): Promise<MigrationStepResult> {
+  const svc = serviceOf(ports, plan);
+  const request = migrationJob(plan, rollback);
+  const jobs = await jobRunnerOf(ports, svc);
+  const status = await jobs.start(request);
+  const now = ports.clock.now();
+  const record = await loadRecord(ports, plan);
+  const state = stateOf(record, plan);
+  const run = (rollback ? state.rollbackJob : state.job) ?? jobRunOf(request, status, now);
+  record.migration = rollback ? { ...state, rollbackJob: run } : { ...state, job: run };
+  const cmd = (rollback ? migrationOf(plan).rollbackCommand : migrationOf(plan).command).join(' ');
+  addEvent(
+    record,
+    now,
+    `${rollback ? 'migration rollback' : 'migration'} Job ${request.name} started: ${cmd}; logs: ${run.logs}`,
+  );
+  await ports.store.put(record);
+  return { status: run.status, summary: `Job ${request.name} ${run.status}` };
+}
+
+async function checkJob(
+  ports: ReleasePorts,
+  plan: ReleasePlan,
+  rollback: boolean,
+): Promise<MigrationStepResult> {
+  const svc = serviceOf(ports, plan);
+  const name = jobNameFor(plan.deployment, rollback ? 'migrate-rollback' : 'migrate', plan.deploymentId);
+  const jobs = await jobRunnerOf(ports, svc);
+  const status = await jobs.status(plan.namespace, name);
+  const now = ports.clock.now();
+  const record = await loadRecord(ports, plan);
+  const state = stateOf(record, plan);
+  const previous =
+    (rollback ? state.rollbackJob : state.job) ?? jobRunOf(migrationJob(plan, rollback), status, now);
+  const run = updateJobRun(previous, status, now);
+  let next: MigrationState = rollback ? { ...state, rollbackJob: run } : { ...state, job: run };
+  let summary = `Job ${name} ${run.status}: ${run.detail}`;
+  if (run.status !== 'running') {
+    if (!rollback) {
+      next = run.passed
+        ? { ...next, status: 'applied', schema: 'new' }
+        : { ...next, status: 'failed', schema: 'unknown' };
+      summary = run.passed
+        ? `migration Job ${name} succeeded in ${run.durationSeconds} s: the new schema is in place`
+        : `migration Job ${name} failed (${run.detail}); logs: ${run.logs}`;
+    } else {
+      const failedJob = state.job;
+      const why = failedJob
+        ? `migration Job ${failedJob.name} failed (${failedJob.detail}; logs: ${failedJob.logs})`
+        : 'the migration failed';
+      next = run.passed
+        ? { ...next, status: 'rolled-back', schema: 'old' }
+        : { ...next, status: 'rollback-failed', schema: 'unknown' };
+      summary = run.passed
+        ? `${why}; rollback Job ${name} restored the old schema in ${run.durationSeconds} s; the old code is kept`
+        : `${why}, and its rollback Job ${name} failed too (${run.detail}; logs: ${run.logs}): the schema is in an unknown state`;
+    }
+    addEvent(record, now, summary);
+  }
+  record.migration = next;
+  await ports.store.put(record);
+  return { status: run.status, summary };
+}
+
+/** "Run Migration ...": creates the migration Job. Idempotent. */
+export function startMigration(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan },
+): Promise<MigrationStepResult> {
+  return startJob(ports, event.plan, false);
+}
+
+/** "Check Migration ...": the migration Job's status; `succeeded` means the new schema is in place. */
+export function checkMigration(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan },
+): Promise<MigrationStepResult> {
+  return checkJob(ports, event.plan, false);
+}
+
+/** "Roll Back Migration ...": creates the rollback Job (`rollbackCommand`). Idempotent. */
+export function startMigrationRollback(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan },
+): Promise<MigrationStepResult> {
+  return startJob(ports, event.plan, true);
+}
+
+/** "Check Migration Rollback ...": the rollback Job's status. */
+export function checkMigrationRollback(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan },
+): Promise<MigrationStepResult> {
+  return checkJob(ports, event.plan, true);
+}
+
+/**
+ * "Declare Major Incident": the migration and its rollback both failed. Nothing more is changed
+ * (another automatic step could make it worse); people are paged with MAJOR INCIDENT, the record
+ * says so, and the lock is released so a fix can be released.
+ */
+export async function declareMajorIncident(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan; reason?: string },
+): Promise<{ reason: string }> {
+  const { plan } = event;
+  const now = ports.clock.now();
+  const record = await loadRecord(ports, plan);
+  const m = stateOf(record, plan);
+  const what =
+    event.reason ??
+    [
+      m.job
+        ? `migration Job ${m.job.name} failed (${m.job.detail}; logs: ${m.job.logs})`
+        : 'the migration failed',
+      m.rollbackJob
+        ? `and its rollback Job ${m.rollbackJob.name} failed too (${m.rollbackJob.detail}; logs: ${m.rollbackJob.logs})`
+        : 'and its rollback Job could not be started',
+    ].join(' ');
+  record.migration = { ...m, status: 'rollback-failed', schema: 'unknown' };
+  const reason = `MAJOR INCIDENT: ${what}`;
+  record.majorIncident = { at: now.toISOString(), reason: what };
+  record.outcome = 'FAILED';
+  record.endedAt = now.toISOString();
+  addEvent(record, now, `${reason}. Stopped without further changes; people are paged.`);
+  await ports.store.put(record);
+  await ports.store.release(plan.service, plan.deploymentId);
+  await ports.notifier.notify({
+    kind: 'rollback',
+    service: plan.service,
+    deploymentId: plan.deploymentId,
+    subject: `MAJOR INCIDENT: ${plan.service} ${plan.version}: migration and its rollback failed`,
+    message: `${reason}.\nNothing more was changed automatically. Snapshot: ${record.migration?.snapshot?.snapshotId ?? 'none'}.`,
+  });
+  return { reason };
+}

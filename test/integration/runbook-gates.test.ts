@@ -1,0 +1,227 @@
+/**
+ * The runbook's gates and the team lead's approval, end to end: the synthesized state machine on
+ * aws-local-stepfunctions with the real step code, the local control plane, dynalite, synthetic
+ * traffic on a virtual clock, a real HTTP on-call endpoint on 127.0.0.1, and the local
+ * SendTaskSuccess/SendTaskFailure answering the `.waitForTaskToken` approval.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { answerPending } from '../../functions/release/approval.js';
+import {
+  ATTESTED,
+  appState,
+  closeFixtures,
+  inOrder,
+  kinds,
+  NEW_IMAGES,
+  recordWhen,
+  runbookFixture,
+} from '../helpers/runbook.js';
+
+jest.setTimeout(180_000);
+
+let server: Server;
+let onCallUrl: string;
+let onCallNames: string[] = [];
+beforeAll(async () => {
+  server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ onCall: onCallNames }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  onCallUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/oncall`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+afterEach(closeFixtures);
+
+describe('pre-deployment gates', () => {
+  test('failing gates end the release before any cluster change, with every reason listed and recorded', async () => {
+    onCallNames = [];
+    const now = Date.now();
+    const f = await runbookFixture('rb-gates', {
+      onCall: { url: onCallUrl },
+      freezeWindows: [
+        {
+          name: 'test freeze',
+          interval: `${new Date(now - 3_600_000).toISOString()}/${new Date(now + 86_400_000).toISOString()}`,
+        },
+      ],
+    });
+    f.env.alarmStates.set('tps-test-shop-oomKills', 'ALARM', 'Threshold Crossed: 1 datapoint >= 1');
+    const before = await appState(f);
+    const run = await f.env.run(
+      {
+        service: 'shop',
+        images: NEW_IMAGES,
+        requestedBy: 'dana',
+        attestations: { testsPassed: true, reviewers: ['dana', 'erin'] },
+        migration: {
+          image: 'registry.local/shop/migrate:v2',
+          command: ['migrate', 'up'],
+          rollbackCommand: ['migrate', 'down'],
+          database: { kind: 'aurora-cluster', identifier: 'not-listed' },
+        },
+      },
+      { executionName: 'gates-fail' },
+    );
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('GateFailedError');
+    expect(run.states).toEqual(['Validate Input', 'Check Gates', 'Gates Passed?', 'Gates Failed']);
+    // Every failing gate is in the cause, not only the first.
+    expect(run.cause).toMatch(/^5 of 7 gates failed/);
+    for (const reason of [
+      /attestations: .*1 distinct reviewer \(erin\) of 2 required \(the requester does not count/,
+      /monitoring: in ALARM: tps-test-shop-oomKills \(Threshold Crossed/,
+      /on-call: nobody is on call \(http:\/\/127\.0\.0\.1:\d+\/oncall \(HTTP 200\)\)/,
+      /change freeze: .* is inside freeze "test freeze"/,
+      /migration plan: .*not-listed is not in the service's databases/,
+    ]) {
+      expect(run.cause).toMatch(reason);
+    }
+    const rec = run.record!;
+    expect(rec.outcome).toBe('REJECTED');
+    expect(rec.gates!.map((g) => [g.name, g.passed])).toEqual([
+      ['attestations', false],
+      ['monitoring', false],
+      ['metrics present', true],
+      ['on-call', false],
+      ['rollback plan', true],
+      ['change freeze', false],
+      ['migration plan', false],
+    ]);
+    for (const g of rec.gates!) expect(g.evidence.length).toBeGreaterThan(10);
+    expect(rec.gates!.find((g) => g.name === 'metrics present')!.evidence).toMatch(
+      /requests .* from version v1/,
+    );
+    expect(rec.gates!.find((g) => g.name === 'rollback plan')!.evidence).toMatch(
+      /4 replicas of api=registry\.local\/shop\/api:v1/,
+    );
+    expect(rec.phases).toEqual([]);
+    // Nothing changed on the cluster; the lock is free; the team got every reason in one message.
+    expect(await appState(f)).toEqual(before);
+    expect(await f.env.store.active('shop')).toBeNull();
+    expect(kinds(f)).toEqual(['finished']);
+    const msg = f.env.notifier.notifications[0]!;
+    expect(msg.subject).toMatch(/refused by 5 gates/);
+    expect(msg.message.match(/^FAIL /gm)).toHaveLength(5);
+    expect(f.env.snapshots.taken).toEqual([]);
+  });
+});
+
+describe('team-lead approval', () => {
+  test('an approved release proceeds; the record and the notifications show each step', async () => {
+    onCallNames = ['lee'];
+    const f = await runbookFixture('rb-approve', { onCall: { url: onCallUrl } });
+    const before = await appState(f);
+    const running = f.env.run(
+      { service: 'shop', images: NEW_IMAGES, requestedBy: 'dana', changeRef: 'CHG-7', ...ATTESTED },
+      { executionName: 'approve-1' },
+    );
+    const waiting = await recordWhen(f, 'approve-1', 'the approval request', (r) => !!r.pendingApproval);
+    expect(waiting.pendingApproval!.taskToken).toContain('Request Approval');
+    expect(
+      Date.parse(waiting.pendingApproval!.expiresAt) - Date.parse(waiting.pendingApproval!.requestedAt),
+    ).toBe(3_600_000);
+    expect(waiting.gates!.every((g) => g.passed)).toBe(true);
+    expect(waiting.gates!.find((g) => g.name === 'on-call')!.evidence).toMatch(/on call: lee \(http:/);
+    // Nothing happened on the cluster while waiting.
+    expect(await appState(f)).toEqual(before);
+    const ask = f.env.notifier.ofKind('approval-needed');
+    expect(ask).toHaveLength(1);
+    expect(ask[0]!.message).toContain('tps-deploy approve approve-1 --service shop');
+    expect(ask[0]!.message).toContain('tps-deploy reject approve-1 --service shop');
+    expect(ask[0]!.message).toMatch(/dana asks to release .*api:v2 \(standard\), change CHG-7/);
+
+    await expect(
+      answerPending(f.env.ports, {
+        service: 'shop',
+        deploymentId: 'approve-1',
+        yes: true,
+        by: 'lead',
+        comment: 'go',
+      }),
+    ).resolves.toEqual({ answered: 'approval', phase: null });
+    const run = await running;
+    expect(run.cause).toBeNull();
+    expect(run.status).toBe('SUCCEEDED');
+    expect(
+      inOrder(run.states, ['Check Gates', 'Request Approval', 'Record Approval', 'Record Rollback Plan']),
+    ).toBe(true);
+    const rec = run.record!;
+    expect(rec.approval).toMatchObject({ decision: 'approved', by: 'lead', comment: 'go' });
+    expect(rec.pendingApproval).toBeNull();
+    // about to start, each decision, approval needed, stand-down, finished: in this order.
+    expect(
+      inOrder(kinds(f), [
+        'decision', // gates passed
+        'approval-needed',
+        'decision', // approved
+        'starting',
+        'decision', // canary
+        'decision', // staging
+        'decision', // production
+        'decision', // watching
+        'stand-down',
+        'finished',
+      ]),
+    ).toBe(true);
+    expect(f.env.notifier.ofKind('decision').map((n) => n.subject)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/gates passed/),
+        expect.stringMatching(/approved by lead/),
+        expect.stringMatching(/canary pass -> proceed/),
+      ]),
+    );
+    // A second answer finds nothing waiting.
+    await expect(
+      answerPending(f.env.ports, { service: 'shop', deploymentId: 'approve-1', yes: true, by: 'lead' }),
+    ).rejects.toThrow(/not waiting for an answer/);
+  });
+
+  test('a rejected release ends REJECTED before any cluster change and frees the service', async () => {
+    const f = await runbookFixture('rb-reject');
+    const before = await appState(f);
+    const running = f.env.run(
+      { service: 'shop', images: NEW_IMAGES, ...ATTESTED },
+      { executionName: 'reject-1' },
+    );
+    await recordWhen(f, 'reject-1', 'the approval request', (r) => !!r.pendingApproval);
+    await answerPending(f.env.ports, {
+      service: 'shop',
+      deploymentId: 'reject-1',
+      yes: false,
+      by: 'lead',
+      comment: 'not during the sale',
+    });
+    const run = await running;
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('ReleaseRejected');
+    expect(run.cause).toBe('rejected by lead: not during the sale');
+    expect(run.states.slice(-3)).toEqual(['Mark Release Rejected', 'Rejected?', 'Release Rejected']);
+    expect(run.states).not.toContain('Record Rollback Plan');
+    expect(run.record!.outcome).toBe('REJECTED');
+    expect(run.record!.approval).toMatchObject({ decision: 'rejected', by: 'lead' });
+    expect(await appState(f)).toEqual(before);
+    expect(await f.env.store.active('shop')).toBeNull();
+    expect(f.env.notifier.ofKind('finished').at(-1)!.subject).toMatch(/rejected/);
+  });
+
+  test('an unanswered approval times out after the configured time: REJECTED', async () => {
+    const f = await runbookFixture('rb-timeout', { approvalTimeoutSeconds: 900 });
+    const run = await f.env.run(
+      { service: 'shop', images: NEW_IMAGES, ...ATTESTED },
+      { executionName: 'timeout-1', tokenTimeoutMs: 300 },
+    );
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('ReleaseRejected');
+    expect(run.cause).toBe('approval timed out: nobody approved within 900 s');
+    expect(run.record!.approval).toMatchObject({ decision: 'timed-out', by: null });
+    // The virtual clock moved by the approval timeout, not by the 300 ms really waited only.
+    expect(run.virtualSeconds).toBeGreaterThanOrEqual(900);
+    expect(run.virtualSeconds).toBeLessThan(1000);
+    expect(await f.env.store.active('shop')).toBeNull();
+  });
+});
