@@ -1,0 +1,161 @@
+/**
+ * The release ports for the CLI's `abort` and `rollback`: the same adapters as the Lambda
+ * functions (functions/handlers/aws-runtime.ts `awsPorts()`), built from the CLI's clients so
+ * `--region`/`--profile` apply and tests can inject them. The cluster comes from EKS
+ * (DescribeCluster + a token signed with the caller's credentials) or, with `--kubeconfig`, from a
+ * kubeconfig file (a local cluster, or an operator's own access).
+ */
+import { EKSClient } from '@aws-sdk/client-eks';
+import { StopExecutionCommand } from '@aws-sdk/client-sfn';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CloudWatchMetricsSource } from '../functions/adapters/aws/cloudwatch-metrics.js';
+import { EksKubeConfigProvider } from '../functions/adapters/aws/eks-auth.js';
+import { SnsNotifier } from '../functions/adapters/aws/sns-notifier.js';
+import { CollectingNotifier } from '../functions/adapters/collecting-notifier.js';
+import {
+  createKubeClients,
+  type KubeClients,
+  kubeConfigFromFile,
+} from '../functions/adapters/kubernetes/client.js';
+import { KubernetesClusterClient } from '../functions/adapters/kubernetes/cluster-client.js';
+import { createRouter } from '../functions/adapters/kubernetes/router-factory.js';
+import { loadProfile } from '../functions/adapters/synthetic/index.js';
+import { SyntheticMetricsSource } from '../functions/adapters/synthetic/source.js';
+import type { ServiceConfig } from '../functions/domain/config.js';
+import { systemClock } from '../functions/ports/clock.js';
+import type { ReleasePorts } from '../functions/release/ports.js';
+import { topicName } from '../infra/names.js';
+import type { CliContext } from './context.js';
+import { CliError, EXIT_CODES, line } from './io.js';
+
+/** Where the CLI reaches the cluster and the team. */
+export interface CliPortsOptions {
+  /** A kubeconfig file to use instead of EKS. */
+  readonly kubeconfig?: string;
+  /** Its context. @default its current context */
+  readonly context?: string;
+  /** The notifications topic; @default derived from the execution ARN (`<appName>-notifications`). */
+  readonly topicArn?: string;
+  /** An execution ARN of the deployment, to derive partition, region and account of the topic. */
+  readonly executionArn?: string | null;
+}
+
+/**
+ * The topic ARN `arn:<partition>:sns:<region>:<account>:<appName>-notifications`, from an
+ * execution ARN of the same stack; null for local executions.
+ */
+export function topicArnFor(appName: string, executionArn: string | null | undefined): string | null {
+  const parts = executionArn?.split(':') ?? [];
+  if (parts.length < 8 || parts[3] === 'local') return null;
+  return `arn:${parts[1]}:sns:${parts[3]}:${parts[4]}:${topicName(appName)}`;
+}
+
+/** Kubernetes retries for a person waiting at a terminal: 3 tries, 10 s per request. */
+const CLI_KUBE_RETRY = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 2000, requestTimeoutMs: 10_000 };
+
+/** The API server a KubeConfig points at, for error messages. */
+function serverOf(kc: KubeConfig): string {
+  return kc.getCurrentCluster()?.server ?? '(no current cluster)';
+}
+
+export async function cliPorts(ctx: CliContext, opts: CliPortsOptions = {}): Promise<ReleasePorts> {
+  const catalog = await ctx.catalog();
+  const store = await ctx.store();
+  const topicArn = opts.topicArn ?? ctx.env.TPS_TOPIC_ARN ?? topicArnFor(catalog.appName, opts.executionArn);
+  const notifier = topicArn
+    ? new SnsNotifier({ client: ctx.sns, topicArn })
+    : new CollectingNotifier((n) =>
+        line(ctx.io.stderr, `notification (no topic to send it to): ${n.subject}`),
+      );
+  const eksProviders = new Map<string, EksKubeConfigProvider>();
+  const kubeClients = new Map<string, { clients: KubeClients; server: string }>();
+  const connect = async (svc: ServiceConfig) => {
+    const key = opts.kubeconfig ? `file:${opts.kubeconfig}` : `eks:${svc.cluster.region}/${svc.cluster.name}`;
+    const cached = kubeClients.get(key);
+    if (cached) return cached;
+    let kc: KubeConfig;
+    if (opts.kubeconfig) {
+      try {
+        kc = kubeConfigFromFile(opts.kubeconfig, opts.context);
+      } catch (error) {
+        throw new CliError(
+          `--kubeconfig: cannot use ${opts.kubeconfig}: ${(error as Error).message}`,
+          EXIT_CODES.usage,
+        );
+      }
+    } else {
+      let provider = eksProviders.get(svc.cluster.region);
+      if (!provider) {
+        const client =
+          ctx.io.clients?.eks ??
+          new EKSClient({
+            region: svc.cluster.region,
+            ...((ctx.options.profile ?? ctx.env.AWS_PROFILE)
+              ? { profile: ctx.options.profile ?? ctx.env.AWS_PROFILE }
+              : {}),
+          });
+        provider = new EksKubeConfigProvider({ client });
+        eksProviders.set(svc.cluster.region, provider);
+      }
+      kc = await ctx.aws(`EKS DescribeCluster ${svc.cluster.name}`, () =>
+        provider.kubeConfig(svc.cluster.name),
+      );
+    }
+    const made = { clients: createKubeClients(kc, CLI_KUBE_RETRY), server: serverOf(kc) };
+    kubeClients.set(key, made);
+    return made;
+  };
+  return {
+    catalog,
+    clock: systemClock,
+    store,
+    notifier,
+    async workloads(svc) {
+      const { clients } = await connect(svc);
+      return { cluster: new KubernetesClusterClient(clients), router: createRouter(svc.router, clients) };
+    },
+    metrics(svc, deploymentStart) {
+      if (svc.metrics.source === 'synthetic') {
+        return new SyntheticMetricsSource({ profile: loadProfile(svc.metrics.profile), deploymentStart });
+      }
+      return new CloudWatchMetricsSource({ client: ctx.cloudwatch, services: catalog.services });
+    },
+    async stopExecution(executionArn, cause) {
+      try {
+        await ctx.sfn.send(new StopExecutionCommand({ executionArn, cause: cause.slice(0, 32_000) }));
+      } catch (error) {
+        // An execution that already ended cannot be stopped: nothing to do.
+        if ((error as { name?: string }).name !== 'ExecutionDoesNotExist') {
+          throw new CliError(`StopExecution failed: ${(error as Error).message}`, EXIT_CODES.failed, {
+            cause: error,
+          });
+        }
+      }
+    },
+  };
+}
+
+/**
+ * Reads the service's Deployment once, so an unreachable or forbidden cluster is reported before
+ * anything is stopped or changed. Throws a CliError naming the cluster and the API server.
+ */
+export async function checkClusterAccess(
+  ports: ReleasePorts,
+  svc: ServiceConfig,
+  opts: CliPortsOptions,
+): Promise<void> {
+  const where = opts.kubeconfig
+    ? `the cluster of ${opts.kubeconfig}${opts.context ? ` (context ${opts.context})` : ''}`
+    : `EKS cluster ${svc.cluster.name} (${svc.cluster.region})`;
+  try {
+    const { cluster } = await ports.workloads(svc);
+    await cluster.recordPlan(svc.namespace, svc.deployment);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(
+      `cannot reach ${where} to roll back ${svc.namespace}/${svc.deployment}: ${(error as Error).message}. Nothing was stopped or changed; check your network, VPN and cluster access (or pass --kubeconfig)`,
+      EXIT_CODES.failed,
+      { cause: error },
+    );
+  }
+}
