@@ -467,7 +467,11 @@ describe('permissions', () => {
     for (const svc of services) expect(putTargets).toContain(`:alarm:${catalog.appName}-${svc}-latency`);
     expect(putTargets.match(/:alarm:/g)).toHaveLength(services.length);
     // The configured threshold lives in the alarm's tags, on the same alarms only.
-    for (const action of ['cloudwatch:ListTagsForResource', 'cloudwatch:TagResource', 'cloudwatch:UntagResource']) {
+    for (const action of [
+      'cloudwatch:ListTagsForResource',
+      'cloudwatch:TagResource',
+      'cloudwatch:UntagResource',
+    ]) {
       expect(actionsOf(put)).toContain(action);
     }
     const stop = s.find((x) => actionsOf(x).includes('states:StopExecution'))!;
