@@ -2,7 +2,13 @@ import { judgeWindow } from '../domain/analysis.js';
 import type { ServiceConfig } from '../domain/config.js';
 import { resolveValidation } from '../domain/config.js';
 import type { PhaseName } from '../domain/defaults.js';
-import { StoreUnavailableError, TargetNotFoundError, TpsError } from '../domain/errors.js';
+import {
+  DriftDetectedError,
+  ERROR_NAMES,
+  StoreUnavailableError,
+  TargetNotFoundError,
+  TpsError,
+} from '../domain/errors.js';
 import { imageVersion, parseExecutionInput, type ReleasePlan } from '../domain/input.js';
 import type {
   CheckResult,
@@ -11,7 +17,7 @@ import type {
   Verdict,
   WindowDecision,
 } from '../domain/record.js';
-import type { ReleaseTarget, RollbackPlan, WorkloadHealth } from '../ports/cluster.js';
+import type { ClusterClient, ReleaseTarget, RollbackPlan, WorkloadHealth } from '../ports/cluster.js';
 import type { TrafficStatus } from '../ports/router.js';
 import { type HoldCause, holdAfterValidation } from './hold.js';
 import { testsCheck } from './jobs.js';
@@ -75,6 +81,33 @@ export function causeText(cause: unknown): string {
     // not JSON: a plain message
   }
   return cause;
+}
+
+/**
+ * Stops the release when someone changed the original Deployment since the plan was recorded:
+ * records what changed and throws {@link DriftDetectedError}. The rollback that follows leaves the
+ * person's change in place (see {@link RollbackRequest.keepLiveTemplate}).
+ */
+async function assertNoDrift(
+  ports: ReleasePorts,
+  cluster: ClusterClient,
+  plan: ReleasePlan,
+  rb: RollbackPlan,
+  phase: PhaseName,
+): Promise<void> {
+  const changes = await cluster.drift(targetOf(plan), rb, 'recorded');
+  if (changes.length === 0) return;
+  const record = await loadRecord(ports, plan);
+  addEvent(
+    record,
+    ports.clock.now(),
+    `${phase}: drift: someone changed deployment ${plan.namespace}/${plan.deployment} during the release: ${changes.join('; ')}; stopping without overwriting it`,
+  );
+  await ports.store.put(record);
+  throw new DriftDetectedError(
+    `deployment ${plan.namespace}/${plan.deployment} changed during the ${phase} phase: ${changes.join('; ')}`,
+    changes,
+  );
 }
 
 // ---- steps -----------------------------------------------------------------------------------
@@ -193,7 +226,8 @@ export async function shiftTraffic(
   const { plan, phase, weight } = event;
   const svc = serviceOf(ports, plan);
   const rb = await loadPlan(ports, plan);
-  const { router } = await ports.workloads(svc);
+  const { router, cluster } = await ports.workloads(svc);
+  await assertNoDrift(ports, cluster, plan, rb, phase);
   const status = await router.setWeight(targetOf(plan), rb, weight);
   const now = ports.clock.now();
   const record = await loadRecord(ports, plan);
@@ -304,6 +338,7 @@ export async function validateWindow(
   const phaseCfg = plan.phases[phase];
   const { cluster, router } = await ports.workloads(svc);
   const rb = await loadPlan(ports, plan);
+  await assertNoDrift(ports, cluster, plan, rb, phase);
   const now = ports.clock.now();
   const start = new Date(event.windowStart);
   const [health, traffic] = await Promise.all([
@@ -482,6 +517,12 @@ export interface RollbackRequest {
   readonly reason: string;
   readonly phase: PhaseName | 'record' | 'cleanup' | 'watch' | null;
   readonly alarm?: { readonly name: string; readonly reason: string; readonly reasonData: string | null };
+  /**
+   * A person changed the original Deployment during the release (DriftDetectedError): remove only
+   * tps-deploy's own objects and give back traffic and replicas, but keep the live template the
+   * person left instead of the recorded one. @default false
+   */
+  readonly keepLiveTemplate?: boolean;
 }
 
 export interface RollbackResult {
@@ -509,8 +550,10 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
   const rb: RollbackPlan | null = await ports.store.getPlan(req.service, req.deploymentId);
   const started = ports.clock.now();
   let actions: readonly string[] = [];
+  let kept: RollbackPlan | null = null;
   if (rb && record) {
-    const { router } = await ports.workloads(svc);
+    const { router, cluster } = await ports.workloads(svc);
+    if (req.keepLiveTemplate) kept = await cluster.recordPlan(rb.namespace, rb.deployment);
     const report = await router.rollback(
       {
         deploymentId: req.deploymentId,
@@ -519,7 +562,7 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
         deployment: rb.deployment,
         images: record.images,
       },
-      rb,
+      kept ? { ...rb, template: kept.template, images: kept.images } : rb,
     );
     actions = report.actions;
     if (report.leftovers.length > 0) {
@@ -545,7 +588,9 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
       ...(req.alarm ? { alarm: req.alarm } : {}),
     };
     fresh.outcome = 'ROLLED_BACK';
-    fresh.finalImage = fresh.previousImage;
+    fresh.finalImage = kept
+      ? (kept.images[Object.keys(fresh.images)[0] ?? ''] ?? Object.values(kept.images)[0] ?? null)
+      : fresh.previousImage;
     fresh.endedAt = now.toISOString();
     const open = fresh.phases.at(-1);
     if (open && open.endedAt === null) {
@@ -555,6 +600,13 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
     addEvent(fresh, now, `rolled back by ${req.trigger}: ${req.reason}`);
     if (fresh.migration?.status === 'applied') {
       addEvent(fresh, now, 'the database keeps the migrated schema: only the code was rolled back');
+    }
+    if (kept) {
+      addEvent(
+        fresh,
+        now,
+        `drift: deployment ${kept.namespace}/${kept.deployment} left as the person changed it (${JSON.stringify(kept.images)}); only tps-deploy's canary objects removed`,
+      );
     }
     if (restored) addEvent(fresh, now, restored);
     try {
@@ -595,5 +647,6 @@ export async function rollBackFromStateMachine(
     trigger: event.trigger,
     reason,
     phase: (f.phase as RollbackRequest['phase']) ?? null,
+    keepLiveTemplate: f.Error === ERROR_NAMES.drift,
   });
 }
