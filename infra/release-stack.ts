@@ -1,6 +1,8 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArnFormat, CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -11,7 +13,7 @@ import { type Catalog, resolvePhase } from '../functions/domain/config.js';
 import { PHASE_NAMES, RUNBOOK } from '../functions/domain/defaults.js';
 import { serviceAlarmNames } from '../functions/release/gates.js';
 import { snapshotIdFor } from '../functions/release/migration.js';
-import { AlarmRollbackRule } from './constructs/alarm-rollback-rule.js';
+import { ALARM_EVENT_DELIVERY, AlarmRollbackRule } from './constructs/alarm-rollback-rule.js';
 import { ClusterAccess } from './constructs/cluster-access.js';
 import { DeploymentTable } from './constructs/deployment-table.js';
 import { ReleasePipeline } from './constructs/release-pipeline.js';
@@ -188,6 +190,28 @@ export class ReleaseStack extends Stack {
       alarms: Object.values(alarms).flatMap((a) => a.all),
       handler: this.functions.functions.alarmRollback,
       topic: this.topic,
+    });
+
+    // ---- stopped or timed-out execution -> cleanup ---------------------------------------------------
+    // Step Functions runs no Catch when a person stops an execution: this rule is the cleanup path
+    // (functions/release/stopped.ts), with the same delivery guarantees as the alarm rule.
+    new events.Rule(this, 'ExecutionStopped', {
+      description: 'A stopped or timed-out release is rolled back to its recorded version',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['ABORTED', 'TIMED_OUT'],
+          stateMachineArn: Object.values(pipelines).map((p) => p.stateMachine.stateMachineArn),
+        },
+      },
+      targets: [
+        new targets.LambdaFunction(this.functions.functions.executionStopped, {
+          retryAttempts: ALARM_EVENT_DELIVERY.retryAttempts,
+          maxEventAge: ALARM_EVENT_DELIVERY.maxEventAge,
+          deadLetterQueue: this.alarmRule.deadLetterQueue,
+        }),
+      ],
     });
 
     // ---- the rest of the functions' permissions ------------------------------------------------

@@ -22,6 +22,7 @@ import type { DeploymentRecord } from '../functions/domain/record.js';
 import type { TrafficRouter } from '../functions/ports/router.js';
 import type { ReleasePorts, TaskTokens } from '../functions/release/ports.js';
 import { jobPodLabels } from '../functions/release/runbook-support.js';
+import { handleExecutionStopped } from '../functions/release/stopped.js';
 import { LocalAlarmThresholds } from './alarm-thresholds.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
 import { LocalAlarmStates, LocalDatabaseSnapshots } from './runbook-ports.js';
@@ -207,6 +208,20 @@ export class LocalEnvironment {
     const ex = this.executors.get(input.service);
     if (!ex) throw new Error(`no state machine for service ${input.service}`);
     const result: LocalExecutionResult = await ex.run(input, opts);
+    if (result.status === 'ABORTED') {
+      // What the ExecutionStopped EventBridge rule does in AWS: clean up a stopped release.
+      await handleExecutionStopped(this.ports, {
+        'detail-type': 'Step Functions Execution Status Change',
+        source: 'aws.states',
+        detail: {
+          executionArn: result.executionArn,
+          stateMachineArn: `arn:aws:states:local:000000000000:stateMachine:${this.catalog.appName}-${input.service}`,
+          name: result.executionArn.split(':').at(-1),
+          status: 'ABORTED',
+          cause: 'stopped locally',
+        },
+      });
+    }
     const name = result.executionArn.split(':').at(-1)!;
     const record: DeploymentRecord | null = await this.store.get(input.service, name);
     return { ...result, record };

@@ -14,6 +14,7 @@ export const TASKS = {
   rollBack: { entry: 'functions/handlers/roll-back.ts', timeoutSeconds: 300, memoryMb: 512 },
   failRelease: { entry: 'functions/handlers/fail-release.ts', timeoutSeconds: 30, memoryMb: 256 },
   alarmRollback: { entry: 'functions/handlers/alarm-rollback.ts', timeoutSeconds: 300, memoryMb: 512 },
+  executionStopped: { entry: 'functions/handlers/execution-stopped.ts', timeoutSeconds: 300, memoryMb: 512 },
   // ---- gates, approval, holds, tests, migrations, watch (functions/release/{gates,...}.ts) ----
   checkGates: { entry: 'functions/handlers/check-gates.ts', timeoutSeconds: 60, memoryMb: 512 },
   requestApproval: { entry: 'functions/handlers/request-approval.ts', timeoutSeconds: 30, memoryMb: 256 },
@@ -51,6 +52,9 @@ export const TASKS = {
 } as const;
 
 export type TaskKey = keyof typeof TASKS;
+
+/** Tasks started by EventBridge rules, not by the state machine. */
+export const EVENT_TASKS: readonly TaskKey[] = ['alarmRollback', 'executionStopped'];
 export const TASK_KEYS = Object.keys(TASKS) as TaskKey[];
 
 /** Environment variable naming the task a function runs (read by the local runner). */

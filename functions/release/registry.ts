@@ -25,6 +25,7 @@ import {
   validateInput,
   validateWindow,
 } from './steps.js';
+import { handleExecutionStopped } from './stopped.js';
 import { standDown, startWatch } from './watch.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: each step validates or trusts its own event shape
@@ -42,6 +43,7 @@ export const STEPS: Readonly<Record<TaskKey, Step>> = {
   rollBack: rollBackFromStateMachine,
   failRelease,
   alarmRollback: handleAlarm,
+  executionStopped: handleExecutionStopped,
   checkGates,
   requestApproval,
   recordApproval,

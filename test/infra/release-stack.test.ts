@@ -11,7 +11,7 @@ import { EXECUTION_TIMEOUT } from '../../infra/constructs/release-pipeline.js';
 import { OOM_KILLED_METRIC } from '../../infra/constructs/service-alarms.js';
 import { K8S_GROUP } from '../../infra/names.js';
 import { STORE_ACTIONS } from '../../infra/release-stack.js';
-import { TASK_ENV, TASK_KEYS, TASKS } from '../../statemachine/tasks.js';
+import { EVENT_TASKS, TASK_ENV, TASK_KEYS, TASKS } from '../../statemachine/tasks.js';
 import sample from '../../tps.config.js';
 import {
   type CfnResource,
@@ -261,9 +261,34 @@ describe('alarms', () => {
   });
 });
 
+describe('stopped execution -> cleanup', () => {
+  test('a rule on ABORTED/TIMED_OUT executions of exactly the release state machines targets executionStopped', () => {
+    const rules = resourcesWhere(
+      'AWS::Events::Rule',
+      (r) => JSON.stringify(r.Properties?.EventPattern?.source) === '["aws.states"]',
+    );
+    expect(rules).toHaveLength(1);
+    const rule = rules[0]!.Properties!;
+    expect(rule.EventPattern['detail-type']).toEqual(['Step Functions Execution Status Change']);
+    expect(rule.EventPattern.detail.status).toEqual(['ABORTED', 'TIMED_OUT']);
+    const machines = resourcesOfType(json, 'AWS::StepFunctions::StateMachine').sort();
+    const matched = (rule.EventPattern.detail.stateMachineArn as { Ref: string }[]).map((r) => r.Ref).sort();
+    expect(matched).toEqual(machines);
+    expect(rule.Targets).toHaveLength(1);
+    const target = rule.Targets[0];
+    const fn = json.Resources[target.Arn['Fn::GetAtt'][0]]!;
+    expect(fn.Properties?.Environment?.Variables?.TPS_TASK).toBe('executionStopped');
+    expect(target.DeadLetterConfig).toBeDefined();
+    expect(target.RetryPolicy.MaximumRetryAttempts).toBeGreaterThan(0);
+  });
+});
+
 describe('alarm -> rollback', () => {
   test('rule matches ALARM state changes of exactly the service alarms and targets alarmRollback', () => {
-    const rules = resourcesWhere('AWS::Events::Rule', () => true);
+    const rules = resourcesWhere(
+      'AWS::Events::Rule',
+      (r) => JSON.stringify(r.Properties?.EventPattern?.source) === '["aws.cloudwatch"]',
+    );
     expect(rules).toHaveLength(1);
     const rule = rules[0]!.Properties!;
     expect(rule.EventPattern.source).toEqual(['aws.cloudwatch']);
@@ -303,7 +328,9 @@ describe('alarm -> rollback', () => {
       ]),
     );
     const big = synthStack({ catalog: { ...sample, services: many } }).template.toJSON() as CfnTemplate;
-    const rules = resourcesOfType(big, 'AWS::Events::Rule').map((id) => big.Resources[id]!.Properties!);
+    const rules = resourcesOfType(big, 'AWS::Events::Rule')
+      .map((id) => big.Resources[id]!.Properties!)
+      .filter((r) => JSON.stringify(r.EventPattern.source) === '["aws.cloudwatch"]');
     expect(rules.length).toBeGreaterThan(1);
     const matched: string[] = [];
     for (const rule of rules) {
@@ -501,7 +528,7 @@ describe('permissions', () => {
       }
       const tasks = functionTasks(json);
       expect([...invoked].map((id) => tasks[id]).sort()).toEqual(
-        TASK_KEYS.filter((k) => k !== 'alarmRollback').sort(),
+        TASK_KEYS.filter((k) => !EVENT_TASKS.includes(k)).sort(),
       );
     }
     // Statements CDK moved to overflow managed policies of the state machine roles: logs and X-Ray only.

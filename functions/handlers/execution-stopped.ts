@@ -1,0 +1,4 @@
+import { lambdaHandler } from './aws-runtime.js';
+
+/** Lambda entry of the `executionStopped` task: cleanup after a stopped or timed-out execution. */
+export const handler = lambdaHandler('executionStopped');

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { toFieldIssues } from '../domain/config.js';
+import { InvalidInputError } from '../domain/errors.js';
+import type { ReleasePorts } from './ports.js';
+import { performRollback } from './steps.js';
+
+/**
+ * EventBridge "Step Functions Execution Status Change" (AWS Step Functions developer guide,
+ * "Automating Step Functions event delivery with EventBridge").
+ */
+export const executionStatusEventSchema = z.object({
+  'detail-type': z.literal('Step Functions Execution Status Change'),
+  source: z.literal('aws.states'),
+  detail: z.object({
+    executionArn: z.string().min(1),
+    stateMachineArn: z.string().min(1),
+    name: z.string().min(1),
+    status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE']),
+    stopDate: z.number().nullable().optional(),
+    cause: z.string().nullable().optional(),
+    error: z.string().nullable().optional(),
+  }),
+});
+
+export interface StoppedOutcome {
+  readonly action: 'rolled-back' | 'nothing-to-do' | 'ignored';
+  readonly service: string | null;
+  readonly deploymentId: string;
+  readonly detail: string;
+}
+
+/**
+ * An execution was stopped by a person (console, CLI, API) or timed out. Step Functions runs no
+ * Catch then, so this is the cleanup path: a release still RUNNING in the record is rolled back
+ * to the recorded version with the same code as every other rollback, and the record says who
+ * stopped it. A release that already ended (or an alarm rollback that stopped it) is left alone:
+ * the rollback claim admits one recorder.
+ */
+export async function handleExecutionStopped(ports: ReleasePorts, raw: unknown): Promise<StoppedOutcome> {
+  const parsed = executionStatusEventSchema.safeParse(raw);
+  if (!parsed.success) throw new InvalidInputError(toFieldIssues(parsed.error), 'execution status event');
+  const { detail } = parsed.data;
+  const deploymentId = detail.name;
+  if (detail.status !== 'ABORTED' && detail.status !== 'TIMED_OUT') {
+    return { action: 'ignored', service: null, deploymentId, detail: `status ${detail.status}` };
+  }
+  const machineName = detail.stateMachineArn.split(':').at(-1) ?? '';
+  const prefix = `${ports.catalog.appName}-`;
+  const service = machineName.startsWith(prefix) ? machineName.slice(prefix.length) : '';
+  if (!Object.hasOwn(ports.catalog.services, service)) {
+    return {
+      action: 'ignored',
+      service: null,
+      deploymentId,
+      detail: `${machineName} is not a release state machine`,
+    };
+  }
+  const record = await ports.store.get(service, deploymentId);
+  if (!record || record.outcome !== 'RUNNING') {
+    return {
+      action: 'nothing-to-do',
+      service,
+      deploymentId,
+      detail: record ? `release already ended ${record.outcome}` : 'no record (stopped before the gates)',
+    };
+  }
+  const how = detail.status === 'ABORTED' ? 'stopped by a person' : 'timed out';
+  const result = await performRollback(ports, {
+    service,
+    deploymentId,
+    trigger: detail.status === 'ABORTED' ? 'person:execution-stopped' : 'execution-timeout',
+    reason: `execution ${how}${detail.cause ? `: ${detail.cause}` : ''}; restored the recorded version`,
+    phase: null,
+  });
+  return { action: 'rolled-back', service, deploymentId, detail: result.reason };
+}
