@@ -53,6 +53,28 @@ export const TASKS = {
 
 export type TaskKey = keyof typeof TASKS;
 
+/**
+ * Tasks that act on the Kubernetes cluster. Only their functions bundle @kubernetes/client-node
+ * (functions/handlers/cluster-runtime.ts); the others stay small and start fast.
+ */
+export const CLUSTER_TASKS: readonly TaskKey[] = [
+  'checkGates',
+  'beginRelease',
+  'shiftTraffic',
+  'checkReadiness',
+  'validateWindow',
+  'finalize',
+  'rollBack',
+  'alarmRollback',
+  'executionStopped',
+  'startTests',
+  'checkTests',
+  'startMigration',
+  'checkMigration',
+  'startMigrationRollback',
+  'checkMigrationRollback',
+];
+
 /** Tasks started by EventBridge rules, not by the state machine. */
 export const EVENT_TASKS: readonly TaskKey[] = ['alarmRollback', 'executionStopped'];
 export const TASK_KEYS = Object.keys(TASKS) as TaskKey[];

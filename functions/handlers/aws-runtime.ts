@@ -1,7 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EKSClient } from '@aws-sdk/client-eks';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -11,24 +10,19 @@ import { CloudWatchAlarmStates } from '../adapters/aws/alarm-states.js';
 import { CloudWatchAlarmThresholds } from '../adapters/aws/alarm-thresholds.js';
 import { CloudWatchMetricsSource } from '../adapters/aws/cloudwatch-metrics.js';
 import { DynamoDbDeploymentStore } from '../adapters/aws/dynamodb-store.js';
-import { EksKubeConfigProvider } from '../adapters/aws/eks-auth.js';
 import { RdsDatabaseSnapshots } from '../adapters/aws/rds-snapshots.js';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.js';
 import { SfnTaskTokens } from '../adapters/aws/task-tokens.js';
 import { HttpOnCallDirectory } from '../adapters/http-oncall.js';
-import { createKubeClients } from '../adapters/kubernetes/client.js';
-import { KubernetesClusterClient } from '../adapters/kubernetes/cluster-client.js';
-import { KubernetesJobRunner } from '../adapters/kubernetes/jobs.js';
-import { createRouter } from '../adapters/kubernetes/router-factory.js';
 import { loadProfile } from '../adapters/synthetic/index.js';
 import { SyntheticMetricsSource } from '../adapters/synthetic/source.js';
 import { alarmName } from '../domain/alarms.js';
+import type { Catalog, ServiceConfig } from '../domain/config.js';
 import { parseCatalog } from '../domain/config.js';
 import { ConfigError } from '../domain/errors.js';
 import { systemClock } from '../ports/clock.js';
-import type { ReleasePorts } from '../release/ports.js';
+import type { ReleasePorts, Workloads } from '../release/ports.js';
 import { STEPS } from '../release/registry.js';
-import { jobPodLabels } from '../release/runbook-support.js';
 
 const logger = new Logger({ serviceName: 'tps-deploy' });
 
@@ -38,10 +32,23 @@ function env(name: string): string {
   return v;
 }
 
+/**
+ * Cluster access for the tasks that act on Kubernetes. It lives in cluster-runtime.ts so that the
+ * functions that never reach the cluster are bundled without @kubernetes/client-node (2.4 MB of
+ * each bundle, bench/results/coldstart.json).
+ */
+export type WorkloadsFactory = (catalog: Catalog) => (svc: ServiceConfig) => Promise<Workloads>;
+
+const noCluster: WorkloadsFactory = () => async () => {
+  throw new ConfigError(
+    'this task function has no cluster access (see functions/handlers/cluster-runtime.ts)',
+  );
+};
+
 /** The AWS adapters behind the ports, built once per Lambda container (module scope caches). */
-export function awsPorts(): ReleasePorts {
+export function awsPorts(workloadsFactory: WorkloadsFactory = noCluster): ReleasePorts {
   const catalog = parseCatalog(catalogInput);
-  const eks = new EksKubeConfigProvider({ client: new EKSClient({}) });
+  const workloads = workloadsFactory(catalog);
   const cloudwatch = new CloudWatchClient({});
   const sfn = new SFNClient({});
   return {
@@ -49,15 +56,7 @@ export function awsPorts(): ReleasePorts {
     clock: systemClock,
     store: new DynamoDbDeploymentStore({ client: new DynamoDBClient({}), tableName: env('TPS_TABLE_NAME') }),
     notifier: new SnsNotifier({ client: new SNSClient({}), topicArn: env('TPS_TOPIC_ARN') }),
-    async workloads(svc) {
-      const kc = await eks.kubeConfig(svc.cluster.name);
-      const clients = createKubeClients(kc);
-      return {
-        cluster: new KubernetesClusterClient(clients),
-        router: createRouter(svc.router, clients),
-        jobs: new KubernetesJobRunner(clients, jobPodLabels),
-      };
-    },
+    workloads,
     metrics(svc, deploymentStart) {
       if (svc.metrics.source === 'synthetic') {
         return new SyntheticMetricsSource({ profile: loadProfile(svc.metrics.profile), deploymentStart });
@@ -89,10 +88,10 @@ let cached: ReleasePorts | undefined;
  * The Lambda entry of one task: parse nothing here (each step validates its event), run the step
  * with the AWS ports, log failures with their error name (the state machine's Retry/Catch match it).
  */
-export function lambdaHandler(task: TaskKey) {
+export function lambdaHandler(task: TaskKey, workloads?: WorkloadsFactory) {
   return async (event: unknown, context?: { awsRequestId?: string }): Promise<unknown> => {
     if (context) logger.appendKeys({ requestId: context.awsRequestId });
-    cached ??= awsPorts();
+    cached ??= awsPorts(workloads);
     try {
       const result = await STEPS[task](cached, event);
       logger.info('task done', { task });

@@ -1,4 +1,5 @@
 import { lambdaHandler } from './aws-runtime.js';
+import { eksWorkloads } from './cluster-runtime.js';
 
 /** Lambda entry of the `checkReadiness` task: the step code in functions/release with the AWS adapters. */
-export const handler = lambdaHandler('checkReadiness');
+export const handler = lambdaHandler('checkReadiness', eksWorkloads);

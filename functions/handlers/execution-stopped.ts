@@ -1,4 +1,5 @@
 import { lambdaHandler } from './aws-runtime.js';
+import { eksWorkloads } from './cluster-runtime.js';
 
 /** Lambda entry of the `executionStopped` task: cleanup after a stopped or timed-out execution. */
-export const handler = lambdaHandler('executionStopped');
+export const handler = lambdaHandler('executionStopped', eksWorkloads);
