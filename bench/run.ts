@@ -10,11 +10,12 @@
 import { parseArgs } from 'node:util';
 import { coldstartBenchmark } from './coldstart.js';
 import { costBenchmark } from './cost.js';
-import { stopBenchCluster } from './lib/cluster.js';
+import { benchCluster, stopBenchCluster } from './lib/cluster.js';
 import { load1 } from './lib/machine.js';
 import { overheadBenchmark } from './overhead.js';
 import { rollbackBenchmark } from './rollback.js';
 import { scaleBenchmark } from './scale.js';
+import { runVerdicts } from './verdicts.js';
 
 /** Every benchmark, in the order a full run takes them. */
 export const BENCHMARKS = {
@@ -23,6 +24,7 @@ export const BENCHMARKS = {
   overhead: (quick: boolean) => overheadBenchmark({ releases: quick ? 1 : 5 }),
   rollback: (quick: boolean) => rollbackBenchmark({ runs: quick ? 2 : 15 }),
   scale: (quick: boolean) => scaleBenchmark({ services: quick ? 6 : 50 }),
+  verdicts: async (quick: boolean) => runVerdicts({ quick, cluster: await benchCluster() }),
 } as const satisfies Record<string, (quick: boolean) => Promise<string>>;
 
 type Name = keyof typeof BENCHMARKS;

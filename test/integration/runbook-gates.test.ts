@@ -111,6 +111,82 @@ describe('pre-deployment gates', () => {
   });
 });
 
+describe('each gate failing alone', () => {
+  type Case = {
+    gate: string;
+    service?: Record<string, unknown>;
+    input?: Record<string, unknown>;
+    profile?: Parameters<typeof runbookFixture>[2];
+    alarm?: boolean;
+    /** Gates that cannot pass without this one (their evidence depends on it). */
+    alsoFails?: string[];
+  };
+  const freezeNow = () => {
+    const now = Date.now();
+    return [
+      {
+        name: 'release freeze',
+        interval: `${new Date(now - 3_600_000).toISOString()}/${new Date(now + 86_400_000).toISOString()}`,
+      },
+    ];
+  };
+  const cases: Case[] = [
+    { gate: 'attestations', input: { attestations: { testsPassed: true, reviewers: ['alice'] } } },
+    { gate: 'monitoring', alarm: true },
+    {
+      gate: 'metrics present',
+      profile: {
+        name: 'silent',
+        seed: 1,
+        rps: 0,
+        versions: {
+          stable: { errorRate: 0, latency: { p50Ms: 50, p99Ms: 180 } },
+          canary: { errorRate: 0, latency: { p50Ms: 50, p99Ms: 180 } },
+        },
+      },
+    },
+    { gate: 'on-call', service: { onCall: { url: 'ON_CALL_URL' } } },
+    // Without a readable Deployment the current version is unknown, so its metrics cannot be found.
+    { gate: 'rollback plan', service: { deployment: 'no-such-deployment' }, alsoFails: ['metrics present'] },
+    { gate: 'change freeze', service: { freezeWindows: 'FREEZE' } },
+    {
+      gate: 'migration plan',
+      input: {
+        migration: {
+          image: 'registry.local/shop/migrate:v2',
+          command: ['migrate', 'up'],
+          rollbackCommand: ['migrate', 'down'],
+          database: { kind: 'rds-instance', identifier: 'not-listed' },
+        },
+      },
+    },
+  ];
+
+  test.each(cases)('$gate alone stops the release before any cluster change', async (c) => {
+    onCallNames = [];
+    const service = Object.fromEntries(
+      Object.entries(c.service ?? {}).map(([k, v]) => [
+        k,
+        v === 'FREEZE' ? freezeNow() : k === 'onCall' ? { url: onCallUrl } : v,
+      ]),
+    );
+    const f = await runbookFixture('rb-gate1', service, c.profile);
+    if (c.alarm)
+      f.env.alarmStates.set('tps-test-shop-oomKills', 'ALARM', 'Threshold Crossed: 1 datapoint >= 1');
+    const before = await appState(f);
+    const run = await f.env.run({ service: 'shop', images: NEW_IMAGES, ...ATTESTED, ...c.input });
+    expect(run.error).toBe('GateFailedError');
+    const expected = [c.gate, ...(c.alsoFails ?? [])].sort();
+    expect(run.cause).toMatch(new RegExp(`^${expected.length} of 7 gates failed`));
+    const failed = run.record!.gates!.filter((g) => !g.passed).map((g) => g.name);
+    expect(failed.sort()).toEqual(expected);
+    expect(run.record!.outcome).toBe('REJECTED');
+    expect(run.record!.phases).toEqual([]);
+    expect(await appState(f)).toEqual(before);
+    expect(await f.env.store.active('shop')).toBeNull();
+  });
+});
+
 describe('team-lead approval', () => {
   test('an approved release proceeds; the record and the notifications show each step', async () => {
     onCallNames = ['lee'];
