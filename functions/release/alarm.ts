@@ -64,8 +64,18 @@ export async function handleAlarm(ports: ReleasePorts, raw: unknown): Promise<Al
       };
     }
   }
-  if (!active || severity !== 'critical') {
-    const why = !active ? 'no deployment is active' : `severity ${severity}`;
+  // A release still at its gates or waiting for approval has not changed the cluster: the alarm is
+  // about the version already running, so there is nothing of this release to roll back.
+  const untouched =
+    active !== null && severity === 'critical'
+      ? (await ports.store.getPlan(match.service, active.deploymentId)) === null
+      : false;
+  if (!active || severity !== 'critical' || untouched) {
+    const why = !active
+      ? 'no deployment is active'
+      : untouched
+        ? `release ${active.deploymentId} has not changed the cluster yet`
+        : `severity ${severity}`;
     await ports.notifier.notify({
       kind: 'alarm',
       service: match.service,

@@ -4,10 +4,13 @@
  * traffic on a virtual clock, a real HTTP on-call endpoint on 127.0.0.1, and the local
  * SendTaskSuccess/SendTaskFailure answering the `.waitForTaskToken` approval.
  */
+
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { answerPending } from '../../functions/release/approval.js';
+import { STEPS } from '../../functions/release/registry.js';
 import {
   ATTESTED,
   appState,
@@ -283,6 +286,36 @@ describe('team-lead approval', () => {
     expect(await appState(f)).toEqual(before);
     expect(await f.env.store.active('shop')).toBeNull();
     expect(f.env.notifier.ofKind('finished').at(-1)!.subject).toMatch(/rejected/);
+  });
+
+  test('a critical alarm while the release waits for approval only notifies: nothing of it is deployed', async () => {
+    const f = await runbookFixture('rb-alarm-wait');
+    const before = await appState(f);
+    const running = f.env.run(
+      { service: 'shop', images: NEW_IMAGES, ...ATTESTED },
+      { executionName: 'wait-1' },
+    );
+    await recordWhen(f, 'wait-1', 'the approval request', (r) => !!r.pendingApproval);
+    const event = JSON.parse(
+      readFileSync(new URL('../fixtures/alarm-events/latency-alarm.json', import.meta.url), 'utf8'),
+    ) as unknown;
+    const outcome = (await STEPS.alarmRollback(f.env.ports, event)) as { action: string; detail: string };
+    expect(outcome.action).toBe('notified');
+    expect(outcome.detail).toMatch(/has not changed the cluster yet/);
+    const rec = await f.env.store.get('shop', 'wait-1');
+    expect(rec!.outcome).toBe('RUNNING');
+    expect(rec!.rollback).toBeNull();
+    expect(f.env.notifier.ofKind('alarm')).toHaveLength(1);
+    await answerPending(f.env.ports, {
+      service: 'shop',
+      deploymentId: 'wait-1',
+      yes: false,
+      by: 'lead',
+      comment: 'alarm',
+    });
+    const run = await running;
+    expect(run.error).toBe('ReleaseRejected');
+    expect(await appState(f)).toEqual(before);
   });
 
   test('an unanswered approval times out after the configured time: REJECTED', async () => {
