@@ -545,9 +545,12 @@ export interface RollbackResult {
 export async function performRollback(ports: ReleasePorts, req: RollbackRequest): Promise<RollbackResult> {
   const svc = ports.catalog.services[req.service];
   if (!svc) throw new TargetNotFoundError(`service ${req.service} is not in the catalog`);
-  const claimed = await ports.store.claimRollback(req.service, req.deploymentId, req.trigger);
-  const record = await ports.store.get(req.service, req.deploymentId);
-  const rb: RollbackPlan | null = await ports.store.getPlan(req.service, req.deploymentId);
+  // Independent reads in parallel: the rollback's critical path is round trips (bench/results/rollback.json).
+  const [claimed, record, rb] = await Promise.all([
+    ports.store.claimRollback(req.service, req.deploymentId, req.trigger),
+    ports.store.get(req.service, req.deploymentId),
+    ports.store.getPlan(req.service, req.deploymentId) as Promise<RollbackPlan | null>,
+  ]);
   const started = ports.clock.now();
   let actions: readonly string[] = [];
   let kept: RollbackPlan | null = null;
