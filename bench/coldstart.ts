@@ -16,33 +16,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { ESM_BANNER } from '../infra/constructs/task-functions.js';
-import { TASK_KEYS, TASKS, type TaskKey } from '../statemachine/tasks.js';
+import { CLUSTER_TASKS, TASK_KEYS, TASKS, type TaskKey } from '../statemachine/tasks.js';
 import { startMark, type TargetCheck, writeResult } from './lib/results.js';
 import { percentile, round, summarize } from './lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const say = (s: string) => process.stdout.write(`  ${s}\n`);
 
-/**
- * Tasks whose step code reaches the cluster (ports.workloads: the cluster client, the router or
- * the Job runner). The others only need DynamoDB, SNS, CloudWatch, SFN or RDS.
- */
-export const CLUSTER_TASKS: ReadonlySet<TaskKey> = new Set<TaskKey>([
-  'checkGates',
-  'beginRelease',
-  'shiftTraffic',
-  'checkReadiness',
-  'validateWindow',
-  'finalize',
-  'rollBack',
-  'alarmRollback',
-  'startTests',
-  'checkTests',
-  'startMigration',
-  'checkMigration',
-  'startMigrationRollback',
-  'checkMigrationRollback',
-]);
+/** The tasks whose functions bundle the Kubernetes client (one list, in statemachine/tasks.ts). */
+const CLUSTER_TASK_SET: ReadonlySet<TaskKey> = new Set<TaskKey>(CLUSTER_TASKS);
 
 /** A bundling option. */
 interface Variant {
@@ -128,7 +110,7 @@ interface Bundle {
 async function bundle(task: TaskKey, v: Variant, outDir: string): Promise<Bundle> {
   const file = join(outDir, v.name.replace(/[^\w+-]/g, '_'), task, 'index.mjs');
   const stub =
-    v.withoutClientNode === 'all' || (v.withoutClientNode === 'non-cluster' && !CLUSTER_TASKS.has(task));
+    v.withoutClientNode === 'all' || (v.withoutClientNode === 'non-cluster' && !CLUSTER_TASK_SET.has(task));
   const r = await build({
     entryPoints: [join(ROOT, TASKS[task].entry)],
     outfile: file,
@@ -311,7 +293,7 @@ export async function coldstartBenchmark(opts: { loads?: number } = {}): Promise
         mapBytes: b.mapBytes,
         initMs: round(percentile(times, 50), 1),
         initP95Ms: round(percentile(times, 95), 1),
-        reachesCluster: CLUSTER_TASKS.has(b.task),
+        reachesCluster: CLUSTER_TASK_SET.has(b.task),
       });
       say(
         `${b.task.padEnd(24)} ${(b.bytes / 1e6).toFixed(2)} MB  init p50 ${percentile(times, 50).toFixed(0)} ms`,
@@ -349,11 +331,11 @@ export async function coldstartBenchmark(opts: { loads?: number } = {}): Promise
         description: v.description,
         bytes: {
           clusterFunctions: summarize(
-            mine.filter((b) => CLUSTER_TASKS.has(b.task)).map((b) => b.bytes),
+            mine.filter((b) => CLUSTER_TASK_SET.has(b.task)).map((b) => b.bytes),
             0,
           ),
           otherFunctions: summarize(
-            mine.filter((b) => !CLUSTER_TASKS.has(b.task)).map((b) => b.bytes),
+            mine.filter((b) => !CLUSTER_TASK_SET.has(b.task)).map((b) => b.bytes),
             0,
           ),
           total: sizes.reduce((s, x) => s + x, 0),

@@ -1,4 +1,5 @@
 import type { PhaseName } from './defaults.js';
+import type { ReleasePlan } from './input.js';
 
 /** Pass, fail or inconclusive: missing data is never a pass. */
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
@@ -200,4 +201,28 @@ export interface DeploymentRecord {
   migration?: MigrationState | null;
   /** The migration and its rollback both failed: people are paged. */
   majorIncident?: { at: string; reason: string } | null;
+}
+
+/** A new record for a release that has not started. */
+export function newRecord(plan: ReleasePlan, executionArn: string | null, now: Date): DeploymentRecord {
+  const firstImage = Object.values(plan.images)[0]!;
+  return {
+    deploymentId: plan.deploymentId,
+    service: plan.service,
+    executionArn,
+    mode: plan.mode,
+    requestedBy: plan.requestedBy,
+    changeRef: plan.changeRef,
+    image: firstImage,
+    images: plan.images,
+    previousImage: null,
+    previousImages: null,
+    finalImage: null,
+    startedAt: now.toISOString(),
+    endedAt: null,
+    outcome: 'RUNNING',
+    phases: [],
+    rollback: null,
+    events: [{ at: now.toISOString(), message: `release of ${firstImage} requested by ${plan.requestedBy}` }],
+  };
 }

@@ -12,7 +12,7 @@ import { type AlarmSignal, alarmName } from '../domain/alarms.js';
 import type { FreezeWindowConfig, ServiceConfig } from '../domain/config.js';
 import { PHASE_NAMES, type PhaseName, RUNBOOK } from '../domain/defaults.js';
 import { type ExecutionInput, imageVersion, type ReleasePlan } from '../domain/input.js';
-import type { DeploymentRecord, FollowUp, GateResult } from '../domain/record.js';
+import { type DeploymentRecord, type FollowUp, type GateResult, newRecord } from '../domain/record.js';
 import {
   activeCronWindow,
   type IsoInterval,
@@ -310,30 +310,6 @@ export interface GatesOutcome {
   readonly summary: string;
   readonly gates: readonly GateResult[];
   readonly settings: RunbookSettings;
-}
-
-/** A new record for a release that has not started. */
-export function newRecord(plan: ReleasePlan, executionArn: string | null, now: Date): DeploymentRecord {
-  const firstImage = Object.values(plan.images)[0]!;
-  return {
-    deploymentId: plan.deploymentId,
-    service: plan.service,
-    executionArn,
-    mode: plan.mode,
-    requestedBy: plan.requestedBy,
-    changeRef: plan.changeRef,
-    image: firstImage,
-    images: plan.images,
-    previousImage: null,
-    previousImages: null,
-    finalImage: null,
-    startedAt: now.toISOString(),
-    endedAt: null,
-    outcome: 'RUNNING',
-    phases: [],
-    rollback: null,
-    events: [{ at: now.toISOString(), message: `release of ${firstImage} requested by ${plan.requestedBy}` }],
-  };
 }
 
 function errorText(e: unknown): string {

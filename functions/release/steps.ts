@@ -10,12 +10,13 @@ import {
   TpsError,
 } from '../domain/errors.js';
 import { imageVersion, parseExecutionInput, type ReleasePlan } from '../domain/input.js';
-import type {
-  CheckResult,
-  DeploymentRecord,
-  PhaseRecord,
-  Verdict,
-  WindowDecision,
+import {
+  type CheckResult,
+  type DeploymentRecord,
+  newRecord,
+  type PhaseRecord,
+  type Verdict,
+  type WindowDecision,
 } from '../domain/record.js';
 import type { ClusterClient, ReleaseTarget, RollbackPlan, WorkloadHealth } from '../ports/cluster.js';
 import type { TrafficStatus } from '../ports/router.js';
@@ -139,25 +140,7 @@ export async function beginRelease(
   const now = ports.clock.now();
   const firstImage = Object.values(plan.images)[0]!;
   const existing = await ports.store.get(plan.service, plan.deploymentId);
-  const record: DeploymentRecord = existing ?? {
-    deploymentId: plan.deploymentId,
-    service: plan.service,
-    executionArn: event.executionArn,
-    mode: plan.mode,
-    requestedBy: plan.requestedBy,
-    changeRef: plan.changeRef,
-    image: firstImage,
-    images: plan.images,
-    previousImage: null,
-    previousImages: null,
-    finalImage: null,
-    startedAt: now.toISOString(),
-    endedAt: null,
-    outcome: 'RUNNING',
-    phases: [],
-    rollback: null,
-    events: [{ at: now.toISOString(), message: `release of ${firstImage} requested by ${plan.requestedBy}` }],
-  };
+  const record: DeploymentRecord = existing ?? newRecord(plan, event.executionArn, now);
   await ports.store.begin(record);
 
   const { cluster } = await ports.workloads(svc);
