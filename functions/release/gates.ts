@@ -12,7 +12,7 @@ import { type AlarmSignal, alarmName } from '../domain/alarms.js';
 import type { FreezeWindowConfig, ServiceConfig } from '../domain/config.js';
 import { PHASE_NAMES, type PhaseName, RUNBOOK } from '../domain/defaults.js';
 import { type ExecutionInput, imageVersion, type ReleasePlan } from '../domain/input.js';
-import { type DeploymentRecord, type FollowUp, type GateResult, newRecord } from '../domain/record.js';
+import { type FollowUp, type GateResult, newRecord } from '../domain/record.js';
 import {
   activeCronWindow,
   type IsoInterval,
