@@ -36,6 +36,27 @@ export async function createDemoApp(
     await sleep(100);
   }
   await applyRestrictedRole(adminKubeconfig, namespace, opts.roleManifest);
+  await createWorkload(adminKubeconfig, namespace, name, image, replicas);
+  for (let i = 0; i < 600; i++) {
+    const d = await apps.readNamespacedDeployment({ name, namespace });
+    if ((d.status?.readyReplicas ?? 0) === replicas) return { namespace, name, image, replicas };
+    await sleep(100);
+  }
+  throw new Error(`${namespace}/${name} did not become Ready within 60 s`);
+}
+
+/** Creates a Deployment `name` (one container `name`, port http 8080) and a Service `name` in front of it. */
+export async function createWorkload(
+  adminKubeconfig: string,
+  namespace: string,
+  name: string,
+  image: string,
+  replicas: number,
+): Promise<void> {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(adminKubeconfig);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
   const labels = { app: name };
   await apps.createNamespacedDeployment({
     namespace,
@@ -67,10 +88,4 @@ export async function createDemoApp(
       spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
     },
   });
-  for (let i = 0; i < 600; i++) {
-    const d = await apps.readNamespacedDeployment({ name, namespace });
-    if ((d.status?.readyReplicas ?? 0) === replicas) return { namespace, name, image, replicas };
-    await sleep(100);
-  }
-  throw new Error(`${namespace}/${name} did not become Ready within 60 s`);
 }

@@ -76,47 +76,8 @@ export async function deleteNamespace(kubeconfig: string, namespace: string): Pr
   await core.deleteNamespace({ name: namespace }).catch(() => undefined);
 }
 
-/** Creates a Deployment `name` (one container `name`) and a Service `name` in front of it. */
-export async function createWorkload(
-  kubeconfig: string,
-  namespace: string,
-  name: string,
-  image: string,
-  replicas: number,
-): Promise<void> {
-  const { core, apps } = adminApis(kubeconfig);
-  const labels = { app: name };
-  await apps.createNamespacedDeployment({
-    namespace,
-    body: {
-      metadata: { name, labels },
-      spec: {
-        replicas,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            containers: [
-              {
-                name,
-                image,
-                ports: [{ containerPort: 8080, name: 'http' }],
-                resources: { requests: { cpu: '100m', memory: '128Mi' } },
-              },
-            ],
-          },
-        },
-      },
-    },
-  });
-  await core.createNamespacedService({
-    namespace,
-    body: {
-      metadata: { name },
-      spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
-    },
-  });
-}
+/** The same Deployment + Service the demo and `tps-deploy local` create. */
+export { createWorkload } from '../../local/demo-app.js';
 
 /** Waits until each named Deployment has all its replicas Ready and updated (one LIST per poll). */
 export async function waitAllReady(
