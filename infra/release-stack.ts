@@ -13,7 +13,7 @@ import { type Catalog, resolvePhase } from '../functions/domain/config.js';
 import { PHASE_NAMES, RUNBOOK } from '../functions/domain/defaults.js';
 import { serviceAlarmNames } from '../functions/release/gates.js';
 import { snapshotIdFor } from '../functions/release/migration.js';
-import { ALARM_EVENT_DELIVERY, AlarmRollbackRule } from './constructs/alarm-rollback-rule.js';
+import { AlarmRollbackRule, STOPPED_EVENT_DELIVERY } from './constructs/alarm-rollback-rule.js';
 import { ClusterAccess } from './constructs/cluster-access.js';
 import { DeploymentTable } from './constructs/deployment-table.js';
 import { ReleasePipeline } from './constructs/release-pipeline.js';
@@ -192,23 +192,25 @@ export class ReleaseStack extends Stack {
       topic: this.topic,
     });
 
-    // ---- stopped or timed-out execution -> cleanup ---------------------------------------------------
+    // ---- stopped, timed-out or failed execution -> cleanup --------------------------------------------
     // Step Functions runs no Catch when a person stops an execution: this rule is the cleanup path
-    // (functions/release/stopped.ts), with the same delivery guarantees as the alarm rule.
+    // (functions/release/stopped.ts). FAILED covers "Roll Back" itself failing (the deployments
+    // table unreachable longer than its retries): EventBridge keeps retrying for up to a day, and
+    // the handler rolls back only a release whose record still says RUNNING.
     new events.Rule(this, 'ExecutionStopped', {
-      description: 'A stopped or timed-out release is rolled back to its recorded version',
+      description: 'A stopped, timed-out or failed release still RUNNING is rolled back to its recorded version',
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
         detail: {
-          status: ['ABORTED', 'TIMED_OUT'],
+          status: ['ABORTED', 'TIMED_OUT', 'FAILED'],
           stateMachineArn: Object.values(pipelines).map((p) => p.stateMachine.stateMachineArn),
         },
       },
       targets: [
         new targets.LambdaFunction(this.functions.functions.executionStopped, {
-          retryAttempts: ALARM_EVENT_DELIVERY.retryAttempts,
-          maxEventAge: ALARM_EVENT_DELIVERY.maxEventAge,
+          retryAttempts: STOPPED_EVENT_DELIVERY.retryAttempts,
+          maxEventAge: STOPPED_EVENT_DELIVERY.maxEventAge,
           deadLetterQueue: this.alarmRule.deadLetterQueue,
         }),
       ],
@@ -324,10 +326,12 @@ export class ReleaseStack extends Stack {
         arnFormat: ArnFormat.COLON_RESOURCE_NAME,
       }),
     );
+    // Only StopExecution: the alarm function stops the release it rolls back
+    // (functions/handlers/aws-runtime.ts); no function reads an execution (the CLI does, as its user).
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'StopReleaseExecutions',
-        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        actions: ['states:StopExecution'],
         resources: executions,
       }),
     );

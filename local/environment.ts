@@ -22,7 +22,7 @@ import type { DeploymentRecord } from '../functions/domain/record.js';
 import type { TrafficRouter } from '../functions/ports/router.js';
 import type { ReleasePorts, TaskTokens } from '../functions/release/ports.js';
 import { jobPodLabels } from '../functions/release/runbook-support.js';
-import { handleExecutionStopped } from '../functions/release/stopped.js';
+import { handleExecutionStopped, type StoppedOutcome } from '../functions/release/stopped.js';
 import { LocalAlarmThresholds } from './alarm-thresholds.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
 import { LocalAlarmStates, LocalDatabaseSnapshots } from './runbook-ports.js';
@@ -57,6 +57,8 @@ export interface LocalEnvironmentOptions {
  */
 export class LocalEnvironment {
   readonly executors = new Map<string, LocalExecutor>();
+  /** Execution status events whose cleanup failed (EventBridge would retry them); see redeliver(). */
+  readonly undelivered: { event: unknown; error: string }[] = [];
 
   private constructor(
     readonly catalog: Catalog,
@@ -208,23 +210,44 @@ export class LocalEnvironment {
     const ex = this.executors.get(input.service);
     if (!ex) throw new Error(`no state machine for service ${input.service}`);
     const result: LocalExecutionResult = await ex.run(input, opts);
-    if (result.status === 'ABORTED') {
-      // What the ExecutionStopped EventBridge rule does in AWS: clean up a stopped release.
-      await handleExecutionStopped(this.ports, {
+    if (result.status === 'ABORTED' || result.status === 'FAILED') {
+      // What the ExecutionStopped EventBridge rule does in AWS: clean up a release that ended with
+      // its record still RUNNING (stopped, or its "Roll Back" failed). A delivery that fails waits in
+      // `undelivered` for redeliver(), as EventBridge retries it.
+      const event = {
         'detail-type': 'Step Functions Execution Status Change',
         source: 'aws.states',
         detail: {
           executionArn: result.executionArn,
           stateMachineArn: `arn:aws:states:local:000000000000:stateMachine:${this.catalog.appName}-${input.service}`,
           name: result.executionArn.split(':').at(-1),
-          status: 'ABORTED',
-          cause: 'stopped locally',
+          status: result.status,
+          cause: result.status === 'ABORTED' ? 'stopped locally' : (result.error ?? null),
         },
-      });
+      };
+      try {
+        await handleExecutionStopped(this.ports, event);
+      } catch (error) {
+        this.undelivered.push({ event, error: String(error) });
+      }
     }
     const name = result.executionArn.split(':').at(-1)!;
     const record: DeploymentRecord | null = await this.store.get(input.service, name);
     return { ...result, record };
+  }
+
+  /** Delivers the failed execution status events again, as EventBridge's retries do. */
+  async redeliver(): Promise<StoppedOutcome[]> {
+    const pending = this.undelivered.splice(0);
+    const outcomes: StoppedOutcome[] = [];
+    for (const p of pending) {
+      try {
+        outcomes.push(await handleExecutionStopped(this.ports, p.event));
+      } catch (error) {
+        this.undelivered.push({ event: p.event, error: String(error) });
+      }
+    }
+    return outcomes;
   }
 
   async stop(): Promise<void> {

@@ -14,6 +14,7 @@ export const ERROR_NAMES = {
   rollbackFailed: 'RollbackFailedError',
   gateFailed: 'GateFailedError',
   config: 'ConfigError',
+  releaseEnded: 'ReleaseEndedError',
 } as const;
 
 export type ErrorName = (typeof ERROR_NAMES)[keyof typeof ERROR_NAMES];
@@ -119,5 +120,16 @@ export class TargetNotFoundError extends TpsError {
 export class RollbackFailedError extends TpsError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ERROR_NAMES.rollbackFailed, message, options);
+  }
+}
+
+/**
+ * The release was rolled back (or ended) by someone else (an alarm, a stopped execution, a person)
+ * before or while a step changed the cluster. The step changed nothing, or undid its change; the
+ * state machine's Catch goes to "Roll Back", which finds the rollback claimed and records nothing.
+ */
+export class ReleaseEndedError extends TpsError {
+  constructor(message: string) {
+    super(ERROR_NAMES.releaseEnded, message);
   }
 }

@@ -11,6 +11,12 @@ export interface ActiveDeployment {
   readonly stage: 'releasing' | 'watching';
 }
 
+/** A claimed rollback: written before the rollback changes the cluster. */
+export interface RollbackClaim {
+  readonly claimant: string;
+  readonly claimedAt: string;
+}
+
 /** The deployments table (DynamoDB in AWS, dynalite locally). */
 export interface DeploymentStore {
   /**
@@ -32,6 +38,8 @@ export interface DeploymentStore {
    * get `false` and must treat the rollback as done or in progress by someone else.
    */
   claimRollback(service: string, deploymentId: string, claimant: string): Promise<boolean>;
+  /** Who claimed this deployment's rollback, if anyone (strongly consistent). */
+  rollbackClaim(service: string, deploymentId: string): Promise<RollbackClaim | null>;
   /** Newest first. */
   history(service: string, limit: number): Promise<DeploymentRecord[]>;
 }

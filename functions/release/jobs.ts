@@ -21,6 +21,7 @@ import {
   serviceOf,
   updateJobRun,
 } from './runbook-support.js';
+import { changeCluster } from './write-ahead.js';
 
 /** The Job a release runs for one purpose (pure). Environment: the spec's plus `TPS_*` facts. */
 export function releaseJob(
@@ -79,9 +80,12 @@ export async function startTests(
     },
   );
   const jobs = await jobRunnerOf(ports, svc);
-  const status = await jobs.start(request);
+  const { result: status, record } = await changeCluster(ports, plan, {
+    intent: `${phase}: start test Job ${request.name} (${spec.image})`,
+    apply: () => jobs.start(request),
+    undo: null,
+  });
   const now = ports.clock.now();
-  const record = await loadRecord(ports, plan);
   const pr = record.phases.find((p) => p.name === phase);
   const run = jobRunOf(request, status, now);
   if (pr) pr.tests = pr.tests ?? run;

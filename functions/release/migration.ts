@@ -25,6 +25,7 @@ import {
   serviceOf,
   updateJobRun,
 } from './runbook-support.js';
+import { changeCluster } from './write-ahead.js';
 
 /** The error of a failed migration whose rollback Job restored the old schema. */
 export const MIGRATION_FAILED_ERROR = 'MigrationFailed';
@@ -176,9 +177,14 @@ async function startJob(
   const svc = serviceOf(ports, plan);
   const request = migrationJob(plan, rollback);
   const jobs = await jobRunnerOf(ports, svc);
-  const status = await jobs.start(request);
+  const { result: status, record } = await changeCluster(ports, plan, {
+    intent: `${rollback ? 'migration rollback' : 'migration'}: start Job ${request.name}`,
+    apply: () => jobs.start(request),
+    undo: null,
+    // The migration's own rollback runs on the way to "Roll Back": it must not be refused.
+    fenced: !rollback,
+  });
   const now = ports.clock.now();
-  const record = await loadRecord(ports, plan);
   const state = stateOf(record, plan);
   const run = (rollback ? state.rollbackJob : state.job) ?? jobRunOf(request, status, now);
   record.migration = rollback ? { ...state, rollbackJob: run } : { ...state, job: run };

@@ -24,6 +24,7 @@ import { type HoldCause, holdAfterValidation } from './hold.js';
 import { testsCheck } from './jobs.js';
 import { armLatencyAlarm, restoreLatencyAlarm } from './latency-alarm.js';
 import type { ReleasePorts } from './ports.js';
+import { changeCluster } from './write-ahead.js';
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -211,9 +212,13 @@ export async function shiftTraffic(
   const rb = await loadPlan(ports, plan);
   const { router, cluster } = await ports.workloads(svc);
   await assertNoDrift(ports, cluster, plan, rb, phase);
-  const status = await router.setWeight(targetOf(plan), rb, weight);
+  const target = targetOf(plan);
+  const { result: status, record } = await changeCluster(ports, plan, {
+    intent: `${phase}: send ${weight}% of traffic to ${plan.version}`,
+    apply: () => router.setWeight(target, rb, weight),
+    undo: () => router.rollback(target, rb),
+  });
   const now = ports.clock.now();
-  const record = await loadRecord(ports, plan);
   if (!phaseRecord(record, phase)) {
     record.phases.push({
       name: phase,
@@ -260,7 +265,13 @@ export async function checkReadiness(
     // gives up capacity for an unready canary): finish it now. Idempotent.
     const rb = await loadPlan(ports, plan);
     const { router } = await ports.workloads(svc);
-    const traffic = await router.setWeight(targetOf(plan), rb, plan.phases[phase].weight);
+    const target = targetOf(plan);
+    const weight = plan.phases[phase].weight;
+    const { result: traffic } = await changeCluster(ports, plan, {
+      intent: `${phase}: new pods ready; complete the shift to ${weight}%`,
+      apply: () => router.setWeight(target, rb, weight),
+      undo: () => router.rollback(target, rb),
+    });
     reason = `${reason}; ${traffic.detail}`;
   } else if (elapsed > plan.readinessTimeoutSeconds) {
     status = 'failed';
@@ -418,9 +429,13 @@ export async function finalizeRelease(
   const svc = serviceOf(ports, plan);
   const rb = await loadPlan(ports, plan);
   const { router } = await ports.workloads(svc);
-  const report = await router.finalize(targetOf(plan), rb);
+  const target = targetOf(plan);
+  const { result: report, record } = await changeCluster(ports, plan, {
+    intent: `clean up: deployment ${plan.namespace}/${plan.deployment} runs ${JSON.stringify(plan.images)} at ${rb.replicas} replicas; canary objects removed`,
+    apply: () => router.finalize(target, rb),
+    undo: () => router.rollback(target, rb),
+  });
   const now = ports.clock.now();
-  const record = await loadRecord(ports, plan);
   if (report.leftovers.length > 0) {
     addEvent(record, now, `cleanup left: ${report.leftovers.join(', ')}`);
     await ports.store.put(record);

@@ -22,6 +22,17 @@ export const executionStatusEventSchema = z.object({
   }),
 });
 
+/**
+ * How an execution can end with its release still RUNNING in the record. FAILED is the "Roll Back"
+ * task itself failing (e.g. the deployments table unreachable for longer than its retries): the
+ * rule's delivery retries (hours) run the rollback again once the table answers.
+ */
+const STOPPED_HOW = {
+  ABORTED: { how: 'stopped by a person', trigger: 'person:execution-stopped' },
+  TIMED_OUT: { how: 'timed out', trigger: 'execution-timeout' },
+  FAILED: { how: 'failed without finishing its rollback', trigger: 'execution-failed' },
+} as const;
+
 export interface StoppedOutcome {
   readonly action: 'rolled-back' | 'nothing-to-do' | 'ignored';
   readonly service: string | null;
@@ -41,7 +52,7 @@ export async function handleExecutionStopped(ports: ReleasePorts, raw: unknown):
   if (!parsed.success) throw new InvalidInputError(toFieldIssues(parsed.error), 'execution status event');
   const { detail } = parsed.data;
   const deploymentId = detail.name;
-  if (detail.status !== 'ABORTED' && detail.status !== 'TIMED_OUT') {
+  if (detail.status !== 'ABORTED' && detail.status !== 'TIMED_OUT' && detail.status !== 'FAILED') {
     return { action: 'ignored', service: null, deploymentId, detail: `status ${detail.status}` };
   }
   const machineName = detail.stateMachineArn.split(':').at(-1) ?? '';
@@ -56,7 +67,7 @@ export async function handleExecutionStopped(ports: ReleasePorts, raw: unknown):
     };
   }
   const record = await ports.store.get(service, deploymentId);
-  if (!record || record.outcome !== 'RUNNING') {
+  if (record?.outcome !== 'RUNNING') {
     return {
       action: 'nothing-to-do',
       service,
@@ -64,11 +75,11 @@ export async function handleExecutionStopped(ports: ReleasePorts, raw: unknown):
       detail: record ? `release already ended ${record.outcome}` : 'no record (stopped before the gates)',
     };
   }
-  const how = detail.status === 'ABORTED' ? 'stopped by a person' : 'timed out';
+  const { how, trigger } = STOPPED_HOW[detail.status];
   const result = await performRollback(ports, {
     service,
     deploymentId,
-    trigger: detail.status === 'ABORTED' ? 'person:execution-stopped' : 'execution-timeout',
+    trigger,
     reason: `execution ${how}${detail.cause ? `: ${detail.cause}` : ''}; restored the recorded version`,
     phase: null,
   });

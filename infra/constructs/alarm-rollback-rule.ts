@@ -20,6 +20,15 @@ export const ALARM_EVENT_DELIVERY = {
 } as const;
 
 /**
+ * Delivery of execution status changes to the cleanup function: EventBridge's most patient
+ * retry policy (185 attempts, 24 h), since it is the last path that rolls a release back.
+ */
+export const STOPPED_EVENT_DELIVERY = {
+  retryAttempts: 185,
+  maxEventAge: Duration.hours(24),
+} as const;
+
+/**
  * EventBridge's default quota on the size of an event pattern, in characters (adjustable to
  * 4,096). The alarm ARNs are spread over as many rules as needed to stay under it.
  */

@@ -16,7 +16,7 @@ import {
 import { DeploymentInProgressError, StoreUnavailableError } from '../../domain/errors.js';
 import type { DeploymentRecord } from '../../domain/record.js';
 import type { RollbackPlan } from '../../ports/cluster.js';
-import type { ActiveDeployment, DeploymentStore } from '../../ports/store.js';
+import type { ActiveDeployment, DeploymentStore, RollbackClaim } from '../../ports/store.js';
 import { describeError, isConditionalCheckFailed, isTransientAwsError } from './errors.js';
 
 /**
@@ -346,6 +346,21 @@ export class DynamoDbDeploymentStore implements DeploymentStore {
       if (isConditionalCheckFailed(error)) return false;
       throw error;
     }
+  }
+
+  async rollbackClaim(service: string, deploymentId: string): Promise<RollbackClaim | null> {
+    const out = await this.call('GetItem(rollback claim)', () =>
+      this.doc.send(
+        new GetCommand({
+          TableName: this.table,
+          Key: { pk: ITEM_KEYS.partition(service), sk: ITEM_KEYS.rollbackClaim(deploymentId) },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    const item = out.Item as { claimant?: unknown; claimedAt?: unknown } | undefined;
+    if (!item || typeof item.claimant !== 'string') return null;
+    return { claimant: item.claimant, claimedAt: String(item.claimedAt ?? '') };
   }
 
   async history(service: string, limit: number): Promise<DeploymentRecord[]> {
