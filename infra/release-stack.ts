@@ -198,7 +198,8 @@ export class ReleaseStack extends Stack {
     // table unreachable longer than its retries): EventBridge keeps retrying for up to a day, and
     // the handler rolls back only a release whose record still says RUNNING.
     new events.Rule(this, 'ExecutionStopped', {
-      description: 'A stopped, timed-out or failed release still RUNNING is rolled back to its recorded version',
+      description:
+        'A stopped, timed-out or failed release still RUNNING is rolled back to its recorded version',
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
@@ -233,7 +234,8 @@ export class ReleaseStack extends Stack {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ReadServiceMetrics',
-        // GetMetricData has no resource-level permissions: "*" is the only valid resource.
+        // GetMetricData: classic metric queries name no resource (the only resource type, the
+        // optional `dataset`, is for PromQL queries), so "*" is the only valid resource.
         actions: ['cloudwatch:GetMetricData'],
         resources: ['*'],
       }),

@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import type { PhaseName } from '../../functions/domain/defaults.js';
 import { buildReleaseDefinition } from '../../statemachine/definition.js';
 import { TASK_KEYS, type TaskKey } from '../../statemachine/tasks.js';
-import { acknowledgeNag, nagResource } from '../nag.js';
+import { acknowledgeNag } from '../nag.js';
 
 /**
  * The longest an execution may run: the phases' windows with extensions, readiness waits, an
@@ -29,6 +29,27 @@ export interface ReleasePipelineProps {
   readonly readinessPollSeconds: number;
   /** Retention of the execution log group. @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The task functions as the state machine sees them: CDK's LambdaInvoke grants
+ * `lambda:InvokeFunction` on `resourceArnsForGrantInvoke`, which for a Function is its ARN and
+ * `<ARN>:*` (every version and alias). The states invoke the unqualified ARN (`FunctionName` is the
+ * function ARN, no `Qualifier`) and the functions publish no versions or aliases, so the grant is
+ * narrowed to the unqualified ARN; everything else is the function itself.
+ */
+export function invokeUnqualifiedOnly(
+  functions: Readonly<Record<TaskKey, IFunction>>,
+): Readonly<Record<TaskKey, IFunction>> {
+  return Object.fromEntries(
+    Object.entries(functions).map(([key, fn]) => [
+      key,
+      new Proxy(fn, {
+        get: (target, prop, receiver) =>
+          prop === 'resourceArnsForGrantInvoke' ? [target.functionArn] : Reflect.get(target, prop, receiver),
+      }),
+    ]),
+  ) as Record<TaskKey, IFunction>;
 }
 
 /**
@@ -71,7 +92,7 @@ export class ReleasePipeline extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const definition = buildReleaseDefinition(this, {
-      functions: props.functions,
+      functions: invokeUnqualifiedOnly(props.functions),
       weights: props.weights,
       readinessPollSeconds: props.readinessPollSeconds,
     });
@@ -91,13 +112,5 @@ export class ReleasePipeline extends Construct {
       'Resource::*',
       'Step Functions log delivery (logs:CreateLogDelivery, logs:DescribeResourcePolicies and related) and X-Ray (xray:PutTraceSegments and related) do not support resource-level permissions; CDK adds them for logging ALL and tracing.',
     );
-    for (const key of TASK_KEYS) {
-      acknowledgeNag(
-        this.stateMachine,
-        'AwsSolutions-IAM5',
-        `${nagResource(this, props.functions[key].functionArn)}:*`,
-        `lambda:InvokeFunction on the qualified ARNs (versions and aliases) of the ${key} task function only; CDK grants them with every LambdaInvoke task.`,
-      );
-    }
   }
 }

@@ -127,7 +127,7 @@ export class TaskFunctions extends Construct {
       this.role,
       'AwsSolutions-IAM5',
       'Resource::*',
-      'X-Ray PutTraceSegments/PutTelemetryRecords (added by active tracing) and cloudwatch:GetMetricData (the functions read the service metrics) do not support resource-level permissions.',
+      'X-Ray PutTraceSegments/PutTelemetryRecords (added by active tracing) have no resource types, and cloudwatch:GetMetricData has none for the classic metric queries the functions send (its only, optional, resource type `dataset` is for PromQL queries): "*" is the only valid resource.',
     );
   }
 }
