@@ -1,8 +1,11 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Middleware } from '@kubernetes/client-node';
 import { createTableIfMissing, DynamoDbDeploymentStore } from '../functions/adapters/aws/dynamodb-store.js';
 import { CollectingNotifier } from '../functions/adapters/collecting-notifier.js';
 import { HttpOnCallDirectory } from '../functions/adapters/http-oncall.js';
 import {
   createKubeClients,
+  type KubeClients,
   kubeConfigFromFile,
   type RetryPolicy,
 } from '../functions/adapters/kubernetes/client.js';
@@ -20,6 +23,7 @@ import {
 } from '../functions/domain/config.js';
 import type { DeploymentRecord } from '../functions/domain/record.js';
 import type { TrafficRouter } from '../functions/ports/router.js';
+import type { DeploymentStore } from '../functions/ports/store.js';
 import type { ReleasePorts, TaskTokens } from '../functions/release/ports.js';
 import { jobPodLabels } from '../functions/release/runbook-support.js';
 import { handleExecutionStopped, type StoppedOutcome } from '../functions/release/stopped.js';
@@ -35,6 +39,14 @@ import {
 } from './runner.js';
 import { extractAsl, functionArnFor, functionTasks, synthTemplate } from './synth.js';
 import { VirtualClock } from './virtual-clock.js';
+
+/** Another way to the table and the cluster for {@link LocalEnvironment.portsWith}. */
+export interface PortsOptions {
+  /** A DynamoDB client for the same table (e.g. through a proxy that can fail). */
+  readonly dynamoClient?: DynamoDBClient;
+  /** Middleware on every Kubernetes API request. */
+  readonly kubeMiddleware?: readonly Middleware[];
+}
 
 export interface LocalEnvironmentOptions {
   /** The service catalog (as in tps.config.ts). */
@@ -107,7 +119,6 @@ export class LocalEnvironment {
     const clock = new VirtualClock();
     const kc = kubeConfigFromFile(opts.kubeconfig);
     const clients = createKubeClients(kc, opts.kubeRetry ?? {});
-    const cluster = new KubernetesClusterClient(clients, clock);
     let env: LocalEnvironment | undefined;
     const profiles = new Map<string, TrafficProfile>(Object.entries(opts.profiles ?? {}));
     // The canary's real weight over (virtual) time, per service: what the synthetic traffic splits by.
@@ -122,7 +133,7 @@ export class LocalEnvironment {
     const snapshots = new LocalDatabaseSnapshots(clock);
     const serviceName = (svc: ServiceConfig) =>
       Object.entries(catalog.services).find(([, s]) => s === svc)?.[0] ?? '';
-    const ports: ReleasePorts = {
+    const makePorts = (store: DeploymentStore, clients: KubeClients): ReleasePorts => ({
       catalog,
       store,
       notifier,
@@ -149,6 +160,7 @@ export class LocalEnvironment {
             return r;
           },
         };
+        const cluster = new KubernetesClusterClient(clients, clock);
         return { cluster, router: tracked, jobs: new KubernetesJobRunner(clients, jobPodLabels) };
       },
       metrics(svc, deploymentStart) {
@@ -175,7 +187,8 @@ export class LocalEnvironment {
         succeed: (token, output) => env!.taskTokens.succeed(token, output),
         fail: (token, error, cause) => env!.taskTokens.fail(token, error, cause),
       },
-    };
+    });
+    const ports = makePorts(store, clients);
     env = new LocalEnvironment(
       catalog,
       ports,
@@ -190,6 +203,11 @@ export class LocalEnvironment {
       alarmStates,
       snapshots,
     );
+    env.portsFactory = (o) =>
+      makePorts(
+        new DynamoDbDeploymentStore({ client: o.dynamoClient ?? dynamo.client, tableName }),
+        createKubeClients(kc, opts.kubeRetry ?? {}, undefined, o.kubeMiddleware ?? []),
+      );
     const template = synthTemplate({ catalog: opts.catalog });
     const tasks = functionTasks(template);
     const resourceTasks = Object.fromEntries(
@@ -234,6 +252,17 @@ export class LocalEnvironment {
     const name = result.executionArn.split(':').at(-1)!;
     const record: DeploymentRecord | null = await this.store.get(input.service, name);
     return { ...result, record };
+  }
+
+  private portsFactory: ((o: PortsOptions) => ReleasePorts) | null = null;
+
+  /**
+   * Ports like {@link ports} (same catalog, clock, notifier, traffic) over a different path to the
+   * table and the cluster: fault tests run a step through a table proxy or with request middleware.
+   */
+  portsWith(o: PortsOptions): ReleasePorts {
+    if (!this.portsFactory) throw new Error('LocalEnvironment is not started');
+    return this.portsFactory(o);
   }
 
   /** Delivers the failed execution status events again, as EventBridge's retries do. */

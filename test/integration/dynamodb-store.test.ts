@@ -11,6 +11,7 @@ import {
 import { DeploymentInProgressError, ERROR_NAMES } from '../../functions/domain/errors.js';
 import type { DeploymentRecord } from '../../functions/domain/record.js';
 import type { RollbackPlan } from '../../functions/ports/cluster.js';
+import { TableProxy } from '../../local/faults.js';
 import { type LocalDynamo, localDynamoClient, startDynalite } from '../helpers/dynalite.js';
 
 let local: LocalDynamo;
@@ -315,5 +316,27 @@ describe('DynamoDbDeploymentStore when DynamoDB is unreachable', () => {
       name: ERROR_NAMES.storeUnavailable,
       message: expect.stringContaining('ECONNREFUSED'),
     });
+  });
+
+  it('throws StoreUnavailableError when the endpoint resets connections (socket hang up)', async () => {
+    const dynamo = await startDynalite();
+    const proxy = await TableProxy.start(dynamo.endpoint);
+    client = proxy.client();
+    try {
+      await createTableIfMissing(dynamo.client, 'reset');
+      const store = new DynamoDbDeploymentStore({ client, tableName: 'reset' });
+      expect(await store.active('api')).toBeNull();
+      proxy.down();
+      await expect(store.active('api')).rejects.toMatchObject({ name: ERROR_NAMES.storeUnavailable });
+      await expect(store.put(record('api', 'd-1'))).rejects.toMatchObject({
+        name: ERROR_NAMES.storeUnavailable,
+      });
+      expect(proxy.refused).toBeGreaterThanOrEqual(4);
+      proxy.up();
+      expect(await store.active('api')).toBeNull();
+    } finally {
+      await proxy.stop();
+      await dynamo.stop();
+    }
   });
 });

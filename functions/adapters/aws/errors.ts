@@ -64,7 +64,14 @@ export function isTransientAwsError(error: unknown): boolean {
   return NETWORK_CODE_IN_MESSAGE.test(message);
 }
 
-const NETWORK_CODE_IN_MESSAGE = new RegExp(`\\b(${[...NETWORK_CODES].join('|')})\\b`);
+/**
+ * Codes in a message, the SDK's wrapper of a transient error ("AWS SDK error wrapper for
+ * TimeoutError: socket hang up" when the server resets a kept-alive connection) and Node's own
+ * words for a reset socket.
+ */
+const NETWORK_CODE_IN_MESSAGE = new RegExp(
+  `\\b(${[...NETWORK_CODES].join('|')})\\b|^AWS SDK error wrapper for (${[...TRANSIENT_NAMES].join('|')})\\b|\\bsocket hang up\\b`,
+);
 
 /** `Name: message` of any thrown value, for error messages and measurement errors. */
 export function describeError(error: unknown): string {

@@ -287,6 +287,8 @@ export function createKubeClients(
   kc: KubeConfig,
   policy: Partial<RetryPolicy> = {},
   runtime: RetryRuntime = realRuntime,
+  /** Run before the request timeout on every request (local fault injection, request counting). */
+  middleware: readonly Middleware[] = [],
 ): KubeClients {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
@@ -295,7 +297,7 @@ export function createKubeClients(
     createConfiguration({
       baseServer: new ServerConfiguration(cluster.server, {}),
       authMethods: { default: kc },
-      promiseMiddleware: [timeoutMiddleware(full.requestTimeoutMs)],
+      promiseMiddleware: [...middleware, timeoutMiddleware(full.requestTimeoutMs)],
     });
   return {
     core: new CoreV1Api(config()),
