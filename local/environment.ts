@@ -21,6 +21,7 @@ import {
   parseCatalog,
   type ServiceConfig,
 } from '../functions/domain/config.js';
+import { StoreUnavailableError } from '../functions/domain/errors.js';
 import type { DeploymentRecord } from '../functions/domain/record.js';
 import type { TrafficRouter } from '../functions/ports/router.js';
 import type { DeploymentStore } from '../functions/ports/store.js';
@@ -59,6 +60,8 @@ export interface LocalEnvironmentOptions {
   readonly kubeRetry?: Partial<RetryPolicy>;
   /** Name of the deployments table. @default tps-deploy-local */
   readonly tableName?: string;
+  /** Middleware on every Kubernetes API request of the functions (fault tests log mutations). */
+  readonly kubeMiddleware?: readonly Middleware[];
   /** An already running DynamoDB-compatible endpoint to use instead of starting dynalite. */
   readonly dynamo?: LocalDynamo;
 }
@@ -118,7 +121,7 @@ export class LocalEnvironment {
     const notifier = new CollectingNotifier();
     const clock = new VirtualClock();
     const kc = kubeConfigFromFile(opts.kubeconfig);
-    const clients = createKubeClients(kc, opts.kubeRetry ?? {});
+    const clients = createKubeClients(kc, opts.kubeRetry ?? {}, undefined, opts.kubeMiddleware ?? []);
     let env: LocalEnvironment | undefined;
     const profiles = new Map<string, TrafficProfile>(Object.entries(opts.profiles ?? {}));
     // The canary's real weight over (virtual) time, per service: what the synthetic traffic splits by.
@@ -250,7 +253,13 @@ export class LocalEnvironment {
       }
     }
     const name = result.executionArn.split(':').at(-1)!;
-    const record: DeploymentRecord | null = await this.store.get(input.service, name);
+    // The table may be unreachable (fault tests): the record is then unknown, not an error of the run.
+    const record: DeploymentRecord | null = await this.store
+      .get(input.service, name)
+      .catch((error: unknown) => {
+        if (error instanceof StoreUnavailableError) return null;
+        throw error;
+      });
     return { ...result, record };
   }
 

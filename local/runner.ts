@@ -48,6 +48,11 @@ export interface LocalRunOptions {
    * `States.Timeout`, as Step Functions does. @default 60 000 (capped by the state's timeout)
    */
   readonly tokenTimeoutMs?: number;
+  /**
+   * Real milliseconds of a task's first retry interval (the ASL's IntervalSeconds; BackoffRate
+   * still applies). @default 20
+   */
+  readonly retryIntervalMs?: number;
   /** Real milliseconds of a readiness poll wait (pods become Ready in real time). */
   readonly pollMs?: number;
   readonly executionName?: string;
@@ -210,13 +215,13 @@ export class LocalExecutor {
       if (s.Type !== 'Task' || !s.Resource) continue;
       if (s.Resource.endsWith(WAIT_FOR_TOKEN_SUFFIX)) {
         taskResourceLocalHandlers[n] = this.tokenHandler(n, s, executionArn, opts.tokenTimeoutMs ?? 60_000);
-        retryIntervalOverrides[n] = 20;
+        retryIntervalOverrides[n] = opts.retryIntervalMs ?? 20;
         continue;
       }
       const task = this.machine.resourceTasks[s.Resource];
       if (!task) throw new Error(`state ${n}: no task function for ${s.Resource}`);
       const step = STEPS[task];
-      retryIntervalOverrides[n] = 20;
+      retryIntervalOverrides[n] = opts.retryIntervalMs ?? 20;
       taskResourceLocalHandlers[n] = async (payload) => {
         // JSON round trips, as between Step Functions and Lambda.
         const result = await step(this.ports, JSON.parse(JSON.stringify(payload)));

@@ -5,7 +5,7 @@
 import type { TrafficProfileInput } from '../../functions/adapters/synthetic/profile.js';
 import { parseProfile } from '../../functions/adapters/synthetic/profile.js';
 import type { CatalogInput, ServiceConfigInput } from '../../functions/domain/config.js';
-import { LocalEnvironment } from '../../local/environment.js';
+import { LocalEnvironment, type LocalEnvironmentOptions } from '../../local/environment.js';
 import { clusterEnv } from './cluster-env.js';
 import { type AppFixture, createApp, namespaceWithShippedRole } from './k8s.js';
 
@@ -49,7 +49,12 @@ export interface ReleaseFixture {
 export async function releaseFixture(
   prefix: string,
   router: RouterKind,
-  opts: { profile?: TrafficProfileInput; service?: Partial<ServiceConfigInput> } = {},
+  opts: {
+    profile?: TrafficProfileInput;
+    service?: Partial<ServiceConfigInput>;
+    /** More LocalEnvironment options (a table endpoint, request middleware). */
+    env?: Pick<LocalEnvironmentOptions, 'dynamo' | 'kubeMiddleware'>;
+  } = {},
 ): Promise<ReleaseFixture> {
   const ns = await namespaceWithShippedRole(prefix);
   const app = await createApp(ns, 'shop', { replicas: 4, ingress: router === 'alb' });
@@ -62,6 +67,7 @@ export async function releaseFixture(
     kubeconfig: clusterEnv().restrictedKubeconfig,
     kubeRetry: { baseDelayMs: 50, maxDelayMs: 500 },
     ...(opts.profile ? { profiles: { shop: parseProfile(opts.profile) } } : {}),
+    ...opts.env,
   });
   return { app, env, catalog };
 }
