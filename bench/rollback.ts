@@ -17,8 +17,8 @@ import { deepEqual, imagesOf, type PlainObject } from '../functions/adapters/kub
 import { CANARY_SUFFIX, K8S_LABELS, type PhaseName } from '../functions/domain/defaults.js';
 import type { AlarmOutcome } from '../functions/release/alarm.js';
 import { STEPS } from '../functions/release/registry.js';
+import { alarmEvent } from '../local/alarm-event.js';
 import { LocalEnvironment } from '../local/environment.js';
-import { alarmEvent } from './lib/alarm-event.js';
 import { benchCluster } from './lib/cluster.js';
 import { kubectlPath, runKubectl } from './lib/kubectl.js';
 import { startMark, type TargetCheck, writeResult } from './lib/results.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type AlarmSignal, alarmName } from '../../functions/domain/alarms.js';
+import { type AlarmSignal, alarmName } from '../functions/domain/alarms.js';
 
 /**
  * An EventBridge "CloudWatch Alarm State Change" event (AWS CloudWatch user guide, "Alarm events
@@ -23,7 +23,7 @@ export function alarmEvent(appName: string, service: string, signal: AlarmSignal
     detail: {
       alarmName: name,
       configuration: {
-        description: `[critical] ${service}: benchmark alarm. Rolls back.`,
+        description: `[critical] ${service}: local alarm. Rolls back.`,
         metrics: [
           {
             id: 'expr_1',
