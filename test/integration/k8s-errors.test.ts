@@ -16,8 +16,11 @@ import {
   type KubeClients,
 } from '../../functions/adapters/kubernetes/client.js';
 import { KubernetesClusterClient } from '../../functions/adapters/kubernetes/cluster-client.js';
+import { MANAGED_REPLICAS_ANNOTATION } from '../../functions/adapters/kubernetes/labels.js';
 import { createRouter } from '../../functions/adapters/kubernetes/router-factory.js';
+import { type PlainObject, setDeploymentState } from '../../functions/adapters/kubernetes/workload.js';
 import { ERROR_NAMES, KubernetesTransientError, TargetNotFoundError } from '../../functions/domain/errors.js';
+import { clusterEnv } from '../helpers/cluster-env.js';
 import {
   adminApis,
   createApp,
@@ -211,6 +214,55 @@ describe('failures from the real API server', () => {
     });
     expect(attempts).toBe(2);
     expect(result.metadata?.labels).toMatchObject({ other: 'writer', ours: 'yes' });
+  });
+
+  test('restoring a Deployment is one guarded JSON patch: a write in between is a conflict, and the retry wins', async () => {
+    const app = await createApp(ns, 'restore', { replicas: 2 });
+    const { apps } = adminApis();
+    const before = await apps.readNamespacedDeployment({ name: app.name, namespace: ns });
+    const template = JSON.parse(JSON.stringify(before.spec?.template)) as PlainObject;
+    // The live Deployment drifts from the recorded state: other replicas, our replicas mark.
+    await apps.patchNamespacedDeployment(
+      {
+        name: app.name,
+        namespace: ns,
+        body: { spec: { replicas: 5 }, metadata: { annotations: { [MANAGED_REPLICAS_ANNOTATION]: '5' } } },
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    // Someone else writes between the restore's read and its patch, once.
+    const patches: string[] = [];
+    let interfered = false;
+    const meddler: k8s.Middleware = {
+      pre: async (ctx) => {
+        if (String(ctx.getHttpMethod()) === 'PATCH') {
+          patches.push(ctx.getUrl());
+          if (!interfered) {
+            interfered = true;
+            await apps.patchNamespacedDeployment(
+              { name: app.name, namespace: ns, body: { metadata: { labels: { other: 'writer' } } } },
+              k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+            );
+          }
+        }
+        return ctx;
+      },
+      post: async (r) => r,
+    };
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(clusterEnv().restrictedKubeconfig);
+    const clients = createKubeClients(kc, { baseDelayMs: 10, maxDelayMs: 50 }, undefined, [meddler]);
+    const action = await setDeploymentState(clients, ns, app.name, template, 2);
+    expect(action).toMatch(/replicas 5 -> 2/);
+    // The first patch failed its resourceVersion test; the second, after a fresh read, applied.
+    expect(patches).toHaveLength(2);
+    const after = await apps.readNamespacedDeployment({ name: app.name, namespace: ns });
+    expect(after.spec?.replicas).toBe(2);
+    expect(after.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION]).toBeUndefined();
+    expect(after.metadata?.labels).toMatchObject({ other: 'writer' });
+    // Already restored: nothing to patch.
+    expect(await setDeploymentState(clients, ns, app.name, template, 2)).toBeNull();
+    expect(patches).toHaveLength(2);
   });
 
   test('a missing Deployment, Service or Ingress is TargetNotFoundError, not retried', async () => {

@@ -243,18 +243,20 @@ export class AlbRouter implements TrafficRouter {
     const note = (a: string | null) => {
       if (a) actions.push(a);
     };
-    note(await this.restoreIngress(namespace));
-    note(
-      await setDeploymentState(
-        this.clients,
-        namespace,
-        deployment,
-        plan.template as PlainObject,
-        plan.replicas,
-      ),
-    );
-    note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
-    note(await this.deleteCanaryService(namespace));
+    // Traffic back to the stable Service and the recorded state written at once (the stable pods
+    // are pinned and warm); then the canary's Deployment and Service, together.
+    const [ingress, restored] = await Promise.all([
+      this.restoreIngress(namespace),
+      setDeploymentState(this.clients, namespace, deployment, plan.template as PlainObject, plan.replicas),
+    ]);
+    note(ingress);
+    note(restored);
+    const [canary, canaryService] = await Promise.all([
+      deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits),
+      this.deleteCanaryService(namespace),
+    ]);
+    note(canary.action);
+    note(canaryService);
     // Unpin only after the canary pods are gone, or the stable Service would select them.
     note(await restoreServiceSelector(this.clients, namespace, this.config.stableService));
     actions.push(

@@ -163,17 +163,14 @@ export class ReplicaRatioRouter implements TrafficRouter {
     const note = (a: string | null) => {
       if (a) actions.push(a);
     };
-    note(
-      await setDeploymentState(
-        this.clients,
-        namespace,
-        deployment,
-        plan.template as PlainObject,
-        plan.replicas,
-      ),
-    );
-    // The stable pods are warm: restoring the selector sends traffic back to them at once.
-    note(await restoreServiceSelector(this.clients, namespace, this.config.service));
+    // In parallel: the stable pods are warm, so restoring the selector sends traffic back to them
+    // at once while the recorded template and replicas are written. The canary goes after both.
+    const [restored, selector] = await Promise.all([
+      setDeploymentState(this.clients, namespace, deployment, plan.template as PlainObject, plan.replicas),
+      restoreServiceSelector(this.clients, namespace, this.config.service),
+    ]);
+    note(restored);
+    note(selector);
     note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
     actions.push(
       `stable ready: ${await waitRolledOut(this.clients, namespace, deployment, plan.replicas, this.waits)}`,

@@ -4,6 +4,7 @@
  * goes through {@link KubeCall.run} as one read-modify-write step, so it is safe to repeat.
  */
 import {
+  ApiException,
   PatchStrategy,
   setHeaderOptions,
   type V1Deployment,
@@ -220,6 +221,11 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
  * marker. Writes only when something differs (so repeating it, or two callers at once, changes
  * nothing further); returns what it did, or null.
  */
+/** RFC 6901: `~` -> `~0`, `/` -> `~1`, for a map key in a JSON patch path. */
+export function jsonPointerToken(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
 export async function setDeploymentState(
   clients: KubeClients,
   namespace: string,
@@ -233,18 +239,30 @@ export async function setDeploymentState(
     const replicasSame = specReplicas(dep) === replicas;
     const marked = dep.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION] !== undefined;
     if (templateSame && replicasSame && !marked) return null;
-    const ops: unknown[] = [];
+    // One JSON patch, guarded by the resourceVersion read: a concurrent writer (another rollback,
+    // a person) makes the `test` fail, and the whole read-modify-write runs again.
+    const ops: unknown[] = [
+      { op: 'test', path: '/metadata/resourceVersion', value: dep.metadata?.resourceVersion },
+    ];
     if (!templateSame) ops.push({ op: 'replace', path: '/spec/template', value: template });
     if (!replicasSame) ops.push({ op: 'replace', path: '/spec/replicas', value: replicas });
-    if (ops.length > 0) {
+    if (marked)
+      ops.push({
+        op: 'remove',
+        path: `/metadata/annotations/${jsonPointerToken(MANAGED_REPLICAS_ANNOTATION)}`,
+      });
+    try {
       await clients.apps.patchNamespacedDeployment({ name, namespace, body: ops }, jsonPatch);
-    }
-    if (marked) {
-      // A merge patch with null removes the key and is a no-op if another caller removed it first.
-      await clients.apps.patchNamespacedDeployment(
-        { name, namespace, body: { metadata: { annotations: { [MANAGED_REPLICAS_ANNOTATION]: null } } } },
-        mergePatch,
-      );
+    } catch (err) {
+      // A failed `test` op is a 422 (Invalid): if the object moved on since the read, it is a
+      // conflict and the read-modify-write runs again.
+      if (err instanceof ApiException && err.code === 422) {
+        const now = await readDeployment(clients, namespace, name);
+        if (now.metadata?.resourceVersion !== dep.metadata?.resourceVersion) {
+          throw new ApiException(409, 'deployment changed between read and patch', err.body, err.headers);
+        }
+      }
+      throw err;
     }
     const what = [
       templateSame ? null : `template (${Object.values(imagesOf(template)).join(', ')})`,
