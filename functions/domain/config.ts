@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RUNBOOK } from './defaults.js';
 import { ConfigError, type FieldIssue } from './errors.js';
+import { imageRef } from './image.js';
 import { parseCron, parseIsoInterval, WEEKDAYS } from './schedule.js';
 
 /** Kubernetes object name (RFC 1123 subdomain, as Deployments and Services require). */
@@ -167,8 +168,8 @@ const freezeWindowSchema = z.union([
 
 const jobSpecSchema = z
   .object({
-    /** The test image, with a tag or digest. */
-    image: z.string().min(1).max(512),
+    /** The test image, with a tag or digest (the same rule as a release's images). */
+    image: imageRef,
     /** Command (entrypoint override); the image's own when omitted. */
     command: z.array(z.string().min(1)).min(1).optional(),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),

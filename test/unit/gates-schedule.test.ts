@@ -123,6 +123,26 @@ describe('catalog fields of the gates', () => {
     expect(c.services.api!.freezeWindows).toHaveLength(2);
   });
 
+  test('a test image needs a tag or digest, like a release image; each bad one is named', () => {
+    expect(() =>
+      parse({
+        tests: {
+          canary: { image: 'registry.local:5000/team/smoke:1.2.3' },
+          staging: { image: `smoke@sha256:${'a'.repeat(64)}` },
+        },
+      }),
+    ).not.toThrow();
+    let message = '';
+    try {
+      parse({ tests: { canary: { image: 'smoke' }, production: { image: 'Smoke:UPPER case' } } });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('services.api.tests.canary.image');
+    expect(message).toContain('services.api.tests.production.image');
+    expect(message).toContain('tag or digest');
+  });
+
   test('bad fields are named: malformed interval, bad cron, bad HH:MM, non-HTTP on-call URL', () => {
     let message = '';
     try {
