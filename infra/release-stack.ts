@@ -13,7 +13,11 @@ import { type Catalog, resolvePhase } from '../functions/domain/config.js';
 import { PHASE_NAMES, RUNBOOK } from '../functions/domain/defaults.js';
 import { serviceAlarmNames } from '../functions/release/gates.js';
 import { snapshotIdFor } from '../functions/release/migration.js';
-import { AlarmRollbackRule, STOPPED_EVENT_DELIVERY } from './constructs/alarm-rollback-rule.js';
+import {
+  AlarmRollbackRule,
+  retryFunctionErrors,
+  STOPPED_EVENT_DELIVERY,
+} from './constructs/alarm-rollback-rule.js';
 import { ClusterAccess } from './constructs/cluster-access.js';
 import { DeploymentTable } from './constructs/deployment-table.js';
 import { ReleasePipeline } from './constructs/release-pipeline.js';
@@ -195,8 +199,10 @@ export class ReleaseStack extends Stack {
     // ---- stopped, timed-out or failed execution -> cleanup --------------------------------------------
     // Step Functions runs no Catch when a person stops an execution: this rule is the cleanup path
     // (functions/release/stopped.ts). FAILED covers "Roll Back" itself failing (the deployments
-    // table unreachable longer than its retries): EventBridge keeps retrying for up to a day, and
-    // the handler rolls back only a release whose record still says RUNNING.
+    // table unreachable longer than its retries): Lambda retries a failing cleanup twice over a
+    // few minutes, then the event lands in the alarmed dead-letter queue; the handler rolls back
+    // only a release whose record still says RUNNING.
+    retryFunctionErrors(this.functions.functions.executionStopped, this.alarmRule.deadLetterQueue);
     new events.Rule(this, 'ExecutionStopped', {
       description:
         'A stopped, timed-out or failed release still RUNNING is rolled back to its recorded version',

@@ -72,7 +72,7 @@ export interface LocalEnvironmentOptions {
  */
 export class LocalEnvironment {
   readonly executors = new Map<string, LocalExecutor>();
-  /** Execution status events whose cleanup failed (EventBridge would retry them); see redeliver(). */
+  /** Execution status events whose cleanup failed (Lambda would retry them); see redeliver(). */
   readonly undelivered: { event: unknown; error: string }[] = [];
 
   private constructor(
@@ -234,7 +234,7 @@ export class LocalEnvironment {
     if (result.status === 'ABORTED' || result.status === 'FAILED') {
       // What the ExecutionStopped EventBridge rule does in AWS: clean up a release that ended with
       // its record still RUNNING (stopped, or its "Roll Back" failed). A delivery that fails waits in
-      // `undelivered` for redeliver(), as EventBridge retries it.
+      // `undelivered` for redeliver(), as Lambda retries a failed asynchronous invocation.
       const event = {
         'detail-type': 'Step Functions Execution Status Change',
         source: 'aws.states',
@@ -274,7 +274,7 @@ export class LocalEnvironment {
     return this.portsFactory(o);
   }
 
-  /** Delivers the failed execution status events again, as EventBridge's retries do. */
+  /** Delivers the failed execution status events again, as Lambda's asynchronous retries do. */
   async redeliver(): Promise<StoppedOutcome[]> {
     const pending = this.undelivered.splice(0);
     const outcomes: StoppedOutcome[] = [];

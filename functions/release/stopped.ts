@@ -25,7 +25,8 @@ export const executionStatusEventSchema = z.object({
 /**
  * How an execution can end with its release still RUNNING in the record. FAILED is the "Roll Back"
  * task itself failing (e.g. the deployments table unreachable for longer than its retries): the
- * rule's delivery retries (hours) run the rollback again once the table answers.
+ * Lambda's retries of the failed invocation (twice, minutes apart) run the rollback again once the
+ * table answers; after that the event waits in the alarmed dead-letter queue for a person.
  */
 const STOPPED_HOW = {
   ABORTED: { how: 'stopped by a person', trigger: 'person:execution-stopped' },

@@ -4,6 +4,7 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -21,12 +22,30 @@ export const ALARM_EVENT_DELIVERY = {
 
 /**
  * Delivery of execution status changes to the cleanup function: EventBridge's most patient
- * retry policy (185 attempts, 24 h), since it is the last path that rolls a release back.
+ * retry policy (185 attempts, 24 h) for events it cannot hand to Lambda (throttling, Lambda
+ * unavailable), since it is the last path that rolls a release back.
  */
 export const STOPPED_EVENT_DELIVERY = {
   retryAttempts: 185,
   maxEventAge: Duration.hours(24),
 } as const;
+
+/**
+ * EventBridge invokes Lambda asynchronously: its retry policy covers delivery only. A function
+ * error (the table or the cluster unreachable) is retried by Lambda's asynchronous invocation,
+ * at most twice (about 1 and 2 minutes later), with events kept up to 6 hours; an event that
+ * still fails goes to the dead-letter queue, whose alarm pages a person.
+ */
+export const FUNCTION_ERROR_RETRIES = { retryAttempts: 2, maxEventAge: Duration.hours(6) } as const;
+
+/** Lambda's own retries of a failing event function, then the dead-letter queue. */
+export function retryFunctionErrors(fn: IFunction, deadLetterQueue: sqs.IQueue): void {
+  fn.configureAsyncInvoke({
+    retryAttempts: FUNCTION_ERROR_RETRIES.retryAttempts,
+    maxEventAge: FUNCTION_ERROR_RETRIES.maxEventAge,
+    onFailure: new destinations.SqsDestination(deadLetterQueue),
+  });
+}
 
 /**
  * EventBridge's default quota on the size of an event pattern, in characters (adjustable to
@@ -51,8 +70,8 @@ export interface AlarmRollbackRuleProps {
 
 /**
  * Alarm to rollback: an EventBridge rule matches "CloudWatch Alarm State Change" events of the
- * service alarms entering ALARM and invokes the alarm-rollback function, with retries and a
- * dead-letter queue. Many alarms are spread over several such rules (event patterns are limited
+ * service alarms entering ALARM and invokes the alarm-rollback function, with delivery retries,
+ * Lambda's retries of function errors ({@link FUNCTION_ERROR_RETRIES}) and a dead-letter queue. Many alarms are spread over several such rules (event patterns are limited
  * to {@link EVENT_PATTERN_MAX_CHARS} characters). The DLQ has its own alarm, which notifies the topic directly: an alarm event
  * that never reached the function is a rollback that did not happen.
  */
@@ -81,6 +100,7 @@ export class AlarmRollbackRule extends Construct {
       'This queue is itself the dead-letter queue of the EventBridge target; cdk-nag only recognises SQS redrive policies.',
     );
 
+    retryFunctionErrors(props.handler, this.deadLetterQueue);
     const rules: events.Rule[] = [];
     for (const [i, chunk] of chunkByPatternSize(props.alarms).entries()) {
       const rule = new events.Rule(this, i === 0 ? 'Rule' : `Rule${i + 1}`, {
@@ -105,7 +125,7 @@ export class AlarmRollbackRule extends Construct {
 
     this.deadLetterAlarm = new cw.Alarm(this, 'DeadLetterAlarm', {
       alarmDescription:
-        '[critical] An alarm event could not be delivered to the rollback function: a rollback may not have happened. Check the dead-letter queue and the alarm-rollback function logs.',
+        '[critical] An alarm or execution status event could not be delivered, or its function failed three times: a rollback may not have happened. Check the dead-letter queue and the function logs; tps-deploy rollback finishes it.',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(1),
         statistic: cw.Stats.MAXIMUM,

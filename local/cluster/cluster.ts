@@ -522,6 +522,33 @@ function startWatchdog(state: ClusterState, ownerPid: number): ProcessRef {
   );
 }
 
+/**
+ * Stops one component (SIGTERM, SIGKILL after the grace period) and starts it again with exactly
+ * the same command line, after `downMs`: a restart in the middle of a release, for fault tests.
+ * The watchdog is replaced so that it covers the new process.
+ */
+export async function restartComponent(
+  name: string,
+  component: Component,
+  opts: { downMs?: number; graceMs?: number } = {},
+): Promise<ProcessRef> {
+  const stateDir = clusterStateDir(name);
+  const state = readState(stateDir);
+  const ref = state?.processes[component];
+  if (!state || !ref || !isAlive(ref)) throw new Error(`${component} of cluster ${name} is not running`);
+  const argv = readFileSync(`/proc/${ref.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  await stopProcesses([ref], opts.graceMs ?? 5000);
+  if (opts.downMs) await new Promise((r) => setTimeout(r, opts.downMs));
+  const next = spawnDetached(argv[0]!, argv.slice(1), { log: ref.log, cwd: stateDir });
+  state.processes[component] = next;
+  if (state.watchdog && state.ownerPid) {
+    await stopProcesses([state.watchdog], 1000);
+    state.watchdog = startWatchdog(state, state.ownerPid);
+  }
+  await writeState(state);
+  return next;
+}
+
 /** Stops every process of the cluster and removes its state directory. */
 export async function stopCluster(name: string = DEFAULT_CLUSTER_NAME, graceMs = 5000): Promise<boolean> {
   const stateDir = clusterStateDir(name);

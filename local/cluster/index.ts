@@ -11,6 +11,7 @@ export {
   clusterStatus,
   DEFAULT_CLUSTER_NAME,
   kubectl,
+  restartComponent,
   type StartClusterOptions,
   startCluster,
   stopCluster,

@@ -284,6 +284,27 @@ describe('stopped execution -> cleanup', () => {
   });
 });
 
+describe('function errors of the event-driven rollbacks', () => {
+  test('alarmRollback and executionStopped: Lambda retries a failure twice within 6 h, then the alarmed DLQ', () => {
+    const configs = resourcesWhere('AWS::Lambda::EventInvokeConfig', () => true);
+    const byTask = new Map(
+      configs.map((c) => {
+        const fnRef = c.Properties!.FunctionName as { Ref: string };
+        const task = json.Resources[fnRef.Ref]!.Properties?.Environment?.Variables?.TPS_TASK as string;
+        return [task, c.Properties!] as const;
+      }),
+    );
+    expect([...byTask.keys()].sort()).toEqual(['alarmRollback', 'executionStopped']);
+    const dlqs = resourcesOfType(json, 'AWS::SQS::Queue');
+    for (const cfg of byTask.values()) {
+      expect(cfg.MaximumRetryAttempts).toBe(2);
+      expect(cfg.MaximumEventAgeInSeconds).toBe(6 * 3600);
+      const dest = cfg.DestinationConfig.OnFailure.Destination as { 'Fn::GetAtt': [string, string] };
+      expect(dlqs).toContain(dest['Fn::GetAtt'][0]);
+    }
+  });
+});
+
 describe('alarm -> rollback', () => {
   test('rule matches ALARM state changes of exactly the service alarms and targets alarmRollback', () => {
     const rules = resourcesWhere(

@@ -4,7 +4,8 @@
  * (5 attempts, about 2.5 s with the test's backoff) in the middle of the canary, then SIGCONT.
  * Guarantee: the execution ends SUCCEEDED or ROLLED_BACK, and the cluster matches what the
  * record says (never two versions serving with the record saying otherwise). Also: a step run
- * twice (a Lambda killed after its work and retried) is idempotent.
+ * twice (a Lambda killed after its work and retried) is idempotent. And kube-apiserver stopped
+ * and started again (same command line) in the middle of the canary, with the same guarantee.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
@@ -12,7 +13,7 @@ import { CANARY_SUFFIX } from '../../functions/domain/defaults.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
 import { shiftTraffic } from '../../functions/release/steps.js';
 import type { ClusterInfo } from '../../local/cluster/index.js';
-import { startCluster, stopCluster } from '../../local/cluster/index.js';
+import { restartComponent, startCluster, stopCluster } from '../../local/cluster/index.js';
 import { CLUSTER_ENV_KEYS } from '../helpers/cluster-env.js';
 import { adminApis, liveTemplate } from '../helpers/k8s.js';
 import { type ReleaseFixture, releaseFixture } from '../helpers/release.js';
@@ -92,6 +93,40 @@ describe.each([
     }
     const result = await execution;
     const rec = result.record!;
+    expect(['SUCCEEDED', 'ROLLED_BACK']).toContain(rec.outcome);
+    expect(result.status).toBe(rec.outcome === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED');
+    await assertConsistent(f, rec.outcome, recorded);
+  });
+});
+
+describe('kube-apiserver restarted during the canary', () => {
+  test('the execution resumes or rolls back, and the cluster matches the record', async () => {
+    const f = await releaseFixture('fault-restart', 'replica-ratio', { service: SERVICE });
+    fixtures.push(f);
+    const recorded = await liveTemplate(f.app.namespace, f.app.name);
+    const name = 'restart-apiserver';
+    const execution = f.env.run(
+      { ...ATTESTED, service: 'shop', images: NEW_IMAGES },
+      // Task retries 1, 2, 4 s apart (in AWS: 2, 4, 8, 16 s), so a restart of a few seconds is
+      // within them.
+      { executionName: name, waitMs: { 'Canary Validation Window': 1500 }, retryIntervalMs: 1000 },
+    );
+    await recordWhen(f, name, 'canary shifted', (r) => r.phases.some((p) => p.name === 'canary'));
+    const before = info.pids['kube-apiserver'];
+    // Stopped (graceful, then killed), down for 3 s, started again with the same command line.
+    const next = await restartComponent(info.name, 'kube-apiserver', { downMs: 3000 });
+    expect(next.pid).not.toBe(before);
+    info = { ...info, pids: { ...info.pids, 'kube-apiserver': next.pid } };
+    const result = await execution;
+    // A freshly started API server can answer 403 until its RBAC caches have synced: a rollback
+    // that meets it fails, and the execution-status cleanup is retried as Lambda retries a failed
+    // asynchronous invocation (twice, a minute or two apart; here a second).
+    for (let retry = 0; retry < 2 && f.env.undelivered.length > 0; retry++) {
+      await sleep(1000);
+      await f.env.redeliver();
+    }
+    expect(f.env.undelivered).toEqual([]);
+    const rec = (await f.env.store.get('shop', name))!;
     expect(['SUCCEEDED', 'ROLLED_BACK']).toContain(rec.outcome);
     expect(result.status).toBe(rec.outcome === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED');
     await assertConsistent(f, rec.outcome, recorded);

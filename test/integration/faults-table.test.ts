@@ -4,7 +4,8 @@
  * Guarantee: no Kubernetes mutation is sent while the table cannot be written (every cluster
  * change is written ahead, functions/release/write-ahead.ts); a short outage is absorbed by the
  * tasks' retries and the release succeeds; a long one fails the execution with the cluster as last
- * recorded, and the status-change rule's redelivery rolls it back once the table answers.
+ * recorded, and the status-change cleanup, retried as Lambda retries a failed asynchronous
+ * invocation, rolls it back once the table answers.
  */
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
@@ -86,7 +87,7 @@ describe('the deployments table unreachable during a release', () => {
     expect(await deploymentNames(f.app.namespace)).not.toContain(`${f.app.name}${CANARY_SUFFIX}`);
   });
 
-  test('a long outage: the execution fails with the cluster as recorded; redelivery rolls it back when the table answers', async () => {
+  test('a long outage: the execution fails with the cluster as recorded; the retried cleanup rolls it back when the table answers', async () => {
     const { f, proxy, mutations } = await outageFixture('table-long');
     const recorded = await liveTemplate(f.app.namespace, f.app.name);
     let downAt = 0;
