@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { coldstartBenchmark } from './coldstart.js';
 import { costBenchmark } from './cost.js';
+import { faultsBenchmark } from './faults.js';
 import { benchCluster, stopBenchCluster } from './lib/cluster.js';
 import { load1 } from './lib/machine.js';
 import { overheadBenchmark } from './overhead.js';
@@ -25,6 +26,7 @@ export const BENCHMARKS = {
   rollback: (quick: boolean) => rollbackBenchmark({ runs: quick ? 2 : 15 }),
   scale: (quick: boolean) => scaleBenchmark({ services: quick ? 6 : 50 }),
   verdicts: async (quick: boolean) => runVerdicts({ quick, cluster: await benchCluster() }),
+  faults: (quick: boolean) => faultsBenchmark({ rounds: quick ? 1 : 3, quick }),
 } as const satisfies Record<string, (quick: boolean) => Promise<string>>;
 
 type Name = keyof typeof BENCHMARKS;

@@ -27,6 +27,7 @@
  * bench/results/verdicts.json; exits 1 when a target is missed. `runVerdicts()` is the same for
  * bench/run.ts (pass `cluster` to use its cluster; otherwise one is started and stopped).
  */
+
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
@@ -39,13 +40,13 @@ import {
   type TrafficProfileInput,
   valueAt,
 } from '../functions/adapters/synthetic/index.js';
-import { alarmName } from '../functions/domain/alarms.js';
 import type { CatalogInput } from '../functions/domain/config.js';
 import { type PhaseName, RUNBOOK } from '../functions/domain/defaults.js';
 import { imageVersion } from '../functions/domain/input.js';
 import type { DeploymentRecord } from '../functions/domain/record.js';
 import type { AlarmOutcome } from '../functions/release/alarm.js';
 import { STEPS } from '../functions/release/registry.js';
+import { alarmEvent, cwTime } from '../local/alarm-event.js';
 import { type ClusterInfo, startCluster, stopCluster } from '../local/cluster/index.js';
 import { type LocalDynamo, startLocalDynamo } from '../local/dynalite.js';
 import { LocalEnvironment } from '../local/environment.js';
@@ -344,12 +345,9 @@ async function evaluateWatchAlarm(
   return { firedAt: null, datapoints: [], maxErrorRate, outcome: null };
 }
 
-/** CloudWatch's timestamp form in alarm events: `2026-11-02T10:00:00.000+0000`. */
-const cwTime = (d: Date) => d.toISOString().replace('Z', '+0000');
-
 /**
- * The EventBridge "CloudWatch Alarm State Change" event (AWS CloudWatch user guide, "Alarm events
- * and EventBridge") of the `errorRate` alarm going OK -> ALARM at `at` on `datapoints`.
+ * The `errorRate` alarm going OK -> ALARM at `at` on `datapoints`, with the reason and reasonData
+ * CloudWatch would write for them.
  */
 function alarmStateChange(
   service: string,
@@ -357,56 +355,28 @@ function alarmStateChange(
   datapoints: readonly { at: Date; value: number }[],
   threshold: number,
 ) {
-  const name = alarmName(APP_NAME, service, 'errorRate');
   const n = datapoints.length;
   const shown = datapoints
     .map((d) => `${d.value.toPrecision(4)} (${d.at.toISOString().slice(0, 16).replace('T', ' ')})`)
     .join(', ');
-  return {
-    version: '0',
+  return alarmEvent(APP_NAME, service, 'errorRate', at, {
     id: `verdicts-${service}-${at.getTime()}`,
-    'detail-type': 'CloudWatch Alarm State Change',
-    source: 'aws.cloudwatch',
-    account: '123456789012',
-    time: at.toISOString().replace(/\.\d+Z$/, 'Z'),
-    region: 'us-east-1',
-    resources: [`arn:aws:cloudwatch:us-east-1:123456789012:alarm:${name}`],
-    detail: {
-      alarmName: name,
-      configuration: {
-        description: `[critical] ${service}: error rate > ${threshold * 100}% for ${n} minutes. Rolls back.`,
-        metrics: [
-          {
-            id: 'expr_1',
-            expression: 'IF(requests > 0, FILL(errors, 0) / requests, 0)',
-            label: 'error rate (ratio)',
-            returnData: true,
-          },
-        ],
-      },
-      previousState: {
-        value: 'OK',
-        reason: `Threshold Crossed: no datapoints were greater than the threshold (${threshold}).`,
-        timestamp: cwTime(datapoints[0]?.at ?? at),
-      },
-      state: {
-        value: 'ALARM',
-        reason: `Threshold Crossed: ${n} out of the last ${n} datapoints [${shown}] were greater than the threshold (${threshold}) (minimum ${n} datapoints for OK -> ALARM transition).`,
-        reasonData: JSON.stringify({
-          version: '1.0',
-          queryDate: cwTime(at),
-          startDate: cwTime(datapoints[0]?.at ?? at),
-          period: ALARM_PERIOD_SECONDS,
-          recentDatapoints: datapoints.map((d) => d.value),
-          threshold,
-          evaluatedDatapoints: [...datapoints]
-            .reverse()
-            .map((d) => ({ timestamp: cwTime(d.at), value: d.value })),
-        }),
-        timestamp: cwTime(at),
-      },
+    description: `[critical] ${service}: error rate > ${threshold * 100}% for ${n} minutes. Rolls back.`,
+    previousReason: `Threshold Crossed: no datapoints were greater than the threshold (${threshold}).`,
+    previousAt: datapoints[0]?.at ?? at,
+    reason: `Threshold Crossed: ${n} out of the last ${n} datapoints [${shown}] were greater than the threshold (${threshold}) (minimum ${n} datapoints for OK -> ALARM transition).`,
+    reasonData: {
+      version: '1.0',
+      queryDate: cwTime(at),
+      startDate: cwTime(datapoints[0]?.at ?? at),
+      period: ALARM_PERIOD_SECONDS,
+      recentDatapoints: datapoints.map((d) => d.value),
+      threshold,
+      evaluatedDatapoints: [...datapoints]
+        .reverse()
+        .map((d) => ({ timestamp: cwTime(d.at), value: d.value })),
     },
-  };
+  });
 }
 
 // ---- running ---------------------------------------------------------------------------------

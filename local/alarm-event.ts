@@ -1,29 +1,47 @@
 import { randomUUID } from 'node:crypto';
 import { type AlarmSignal, alarmName } from '../functions/domain/alarms.js';
 
+/** CloudWatch's timestamp form in alarm events: `2026-11-02T10:00:00.000+0000`. */
+export const cwTime = (d: Date) => d.toISOString().replace('Z', '+0000');
+
+/** What an alarm event says about the evaluation; defaults describe a 2-of-2 error-rate breach. */
+export interface AlarmEventState {
+  readonly id?: string;
+  readonly description?: string;
+  readonly previousReason?: string;
+  readonly previousAt?: Date;
+  readonly reason?: string;
+  /** CloudWatch's reasonData JSON (it carries the evaluation's queryDate). */
+  readonly reasonData?: Record<string, unknown>;
+}
+
 /**
  * An EventBridge "CloudWatch Alarm State Change" event (AWS CloudWatch user guide, "Alarm events
- * and EventBridge"), OK -> ALARM, for `<appName>-<service>-<signal>`: the shape the alarmRollback
- * function receives. `reasonData` carries the evaluation's queryDate, so each event is a new
- * state change.
+ * and EventBridge"), OK -> ALARM at `at`, for `<appName>-<service>-<signal>`: the shape the
+ * alarmRollback function receives. `reasonData` carries the evaluation's queryDate, so each event
+ * is a new state change.
  */
-export function alarmEvent(appName: string, service: string, signal: AlarmSignal, at = new Date()) {
+export function alarmEvent(
+  appName: string,
+  service: string,
+  signal: AlarmSignal,
+  at = new Date(),
+  state: AlarmEventState = {},
+) {
   const name = alarmName(appName, service, signal);
-  const iso = at.toISOString();
-  const cwTime = iso.replace('Z', '+0000');
   return {
     version: '0',
-    id: randomUUID(),
+    id: state.id ?? randomUUID(),
     'detail-type': 'CloudWatch Alarm State Change',
     source: 'aws.cloudwatch',
     account: '123456789012',
-    time: iso.replace(/\.\d+Z$/, 'Z'),
+    time: at.toISOString().replace(/\.\d+Z$/, 'Z'),
     region: 'us-east-1',
     resources: [`arn:aws:cloudwatch:us-east-1:123456789012:alarm:${name}`],
     detail: {
       alarmName: name,
       configuration: {
-        description: `[critical] ${service}: local alarm. Rolls back.`,
+        description: state.description ?? `[critical] ${service}: local alarm. Rolls back.`,
         metrics: [
           {
             id: 'expr_1',
@@ -36,21 +54,25 @@ export function alarmEvent(appName: string, service: string, signal: AlarmSignal
       previousState: {
         value: 'OK',
         reason:
+          state.previousReason ??
           'Threshold Crossed: 2 out of the last 2 datapoints were not greater than the threshold (0.01).',
-        timestamp: cwTime,
+        timestamp: cwTime(state.previousAt ?? at),
       },
       state: {
         value: 'ALARM',
         reason:
+          state.reason ??
           'Threshold Crossed: 2 out of the last 2 datapoints [0.0271, 0.0194] were greater than the threshold (0.01) (minimum 2 datapoints for OK -> ALARM transition).',
-        reasonData: JSON.stringify({
-          version: '1.0',
-          queryDate: cwTime,
-          period: 60,
-          recentDatapoints: [0.0194, 0.0271],
-          threshold: 0.01,
-        }),
-        timestamp: cwTime,
+        reasonData: JSON.stringify(
+          state.reasonData ?? {
+            version: '1.0',
+            queryDate: cwTime(at),
+            period: 60,
+            recentDatapoints: [0.0194, 0.0271],
+            threshold: 0.01,
+          },
+        ),
+        timestamp: cwTime(at),
       },
     },
   };

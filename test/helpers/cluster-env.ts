@@ -111,3 +111,33 @@ export async function deleteNamespace(name: string): Promise<void> {
   const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
   await core.deleteNamespace({ name }).catch(() => undefined);
 }
+
+/**
+ * Points the helpers (and anything reading CLUSTER_ENV_KEYS) at `info`'s cluster, for a test file
+ * or a benchmark with a cluster of its own. Returns the function that puts the environment back.
+ */
+export function useCluster(info: {
+  kubeconfig: string;
+  restrictedKubeconfig: string;
+  name: string;
+  kubectl: string;
+}): () => void {
+  const values: Record<keyof typeof CLUSTER_ENV_KEYS, string> = {
+    kubeconfig: info.kubeconfig,
+    restrictedKubeconfig: info.restrictedKubeconfig,
+    clusterName: info.name,
+    kubectl: info.kubectl,
+  };
+  const saved: Record<string, string | undefined> = { TPS_CLUSTER_ENV: process.env.TPS_CLUSTER_ENV };
+  for (const [k, envName] of Object.entries(CLUSTER_ENV_KEYS)) {
+    saved[envName] = process.env[envName];
+    process.env[envName] = values[k as keyof typeof CLUSTER_ENV_KEYS];
+  }
+  delete process.env.TPS_CLUSTER_ENV;
+  return () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+}

@@ -22,6 +22,7 @@ import { parseCatalog } from '../../functions/domain/config.js';
 import { acknowledgeNag } from '../../infra/nag.js';
 import { stateMachineName } from '../../infra/names.js';
 import sample from '../../tps.config.js';
+import { catalogWithDatabases } from '../helpers/catalogs.js';
 import { type CfnTemplate, synthStack } from '../helpers/synth.js';
 
 // ---- the allow-lists ------------------------------------------------------------------------------
@@ -345,21 +346,6 @@ function escapeRe(s: string): string {
 }
 
 // ---- the synthesized templates ------------------------------------------------------------------
-
-const api = sample.services.api!;
-const catalogWithDatabases = {
-  ...sample,
-  services: {
-    ...sample.services,
-    api: {
-      ...api,
-      databases: [
-        { kind: 'aurora-cluster' as const, identifier: 'shop-aurora' },
-        { kind: 'rds-instance' as const, identifier: 'shop-legacy' },
-      ],
-    },
-  },
-};
 
 let stack: Stack;
 let json: CfnTemplate;

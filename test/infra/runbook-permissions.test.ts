@@ -7,22 +7,8 @@
 import { parseCatalog } from '../../functions/domain/config.js';
 import { serviceAlarmNames } from '../../functions/release/gates.js';
 import sample from '../../tps.config.js';
+import { catalogWithDatabases } from '../helpers/catalogs.js';
 import { type CfnTemplate, resourcesOfType, synthTemplate } from '../helpers/synth.js';
-
-const api = sample.services.api!;
-const catalogWithDatabases = {
-  ...sample,
-  services: {
-    ...sample.services,
-    api: {
-      ...api,
-      databases: [
-        { kind: 'aurora-cluster' as const, identifier: 'shop-aurora' },
-        { kind: 'rds-instance' as const, identifier: 'shop-legacy' },
-      ],
-    },
-  },
-};
 
 type Statement = { Sid?: string; Action: string | string[]; Resource: unknown };
 function roleStatements(json: CfnTemplate): Statement[] {

@@ -14,7 +14,7 @@ import { parseExecutionInput } from '../../functions/domain/input.js';
 import { shiftTraffic } from '../../functions/release/steps.js';
 import type { ClusterInfo } from '../../local/cluster/index.js';
 import { restartComponent, startCluster, stopCluster } from '../../local/cluster/index.js';
-import { CLUSTER_ENV_KEYS } from '../helpers/cluster-env.js';
+import { useCluster } from '../helpers/cluster-env.js';
 import { adminApis, liveTemplate } from '../helpers/k8s.js';
 import { type ReleaseFixture, releaseFixture } from '../helpers/release.js';
 import { ALWAYS_ON_CALL, ATTESTED, NEW_IMAGES, recordWhen } from '../helpers/runbook.js';
@@ -23,31 +23,17 @@ jest.setTimeout(300_000);
 
 const SERVICE: Partial<ServiceConfigInput> = { approval: false, onCall: ALWAYS_ON_CALL };
 let info: ClusterInfo;
-const savedEnv: Record<string, string | undefined> = {};
+let restoreEnv: () => void = () => undefined;
 const fixtures: ReleaseFixture[] = [];
 
 beforeAll(async () => {
   info = await startCluster({ name: `faults-${process.pid}`, ownerPid: process.pid, log: () => undefined });
-  const mine = {
-    kubeconfig: info.kubeconfig,
-    restrictedKubeconfig: info.restrictedKubeconfig,
-    clusterName: info.name,
-    kubectl: info.kubectl,
-  };
-  for (const [k, envName] of Object.entries(CLUSTER_ENV_KEYS)) {
-    savedEnv[envName] = process.env[envName];
-    process.env[envName] = mine[k as keyof typeof mine];
-  }
-  savedEnv.TPS_CLUSTER_ENV = process.env.TPS_CLUSTER_ENV;
-  delete process.env.TPS_CLUSTER_ENV;
+  restoreEnv = useCluster(info);
 }, 180_000);
 
 afterAll(async () => {
   for (const f of fixtures.splice(0)) await f.env.stop();
-  for (const [k, v] of Object.entries(savedEnv)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreEnv();
   if (info) await stopCluster(info.name);
 });
 
