@@ -38,6 +38,7 @@ import {
   restoreServiceSelector,
 } from './traffic.js';
 import {
+  ActionLog,
   buildCanaryDeployment,
   currentPodTemplateHash,
   DEFAULT_WAITS,
@@ -46,6 +47,7 @@ import {
   ensureCanaryDeployment,
   type PlainObject,
   pollUntil,
+  promoteOriginal,
   type RouterOptions,
   readDeployment,
   readDeploymentOrNull,
@@ -53,7 +55,6 @@ import {
   setDeploymentState,
   specReplicas,
   targetWeightOf,
-  templateWithImages,
   type Waits,
   waitCanaryReady,
   waitRolledOut,
@@ -214,21 +215,14 @@ export class AlbRouter implements TrafficRouter {
    */
   async finalize(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
     const { namespace, deployment } = target;
-    const actions: string[] = [];
-    const note = (a: string | null) => {
-      if (a) actions.push(a);
-    };
-    const template = templateWithImages(plan.template as PlainObject, target.images);
-    note(await setDeploymentState(this.clients, namespace, deployment, template, plan.replicas));
-    actions.push(
-      `rolled out: ${await waitRolledOut(this.clients, namespace, deployment, plan.replicas, this.waits)}`,
-    );
+    const log = new ActionLog();
+    await promoteOriginal(this.clients, target, plan, this.waits, log);
     // The stable Service now selects the new pods again; then traffic moves back to it alone.
-    note(await restoreServiceSelector(this.clients, namespace, this.config.stableService));
-    note(await this.restoreIngress(namespace));
-    note(await this.deleteCanaryService(namespace));
-    note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
-    return { actions, leftovers: await this.leftovers(target) };
+    log.note(await restoreServiceSelector(this.clients, namespace, this.config.stableService));
+    log.note(await this.restoreIngress(namespace));
+    log.note(await this.deleteCanaryService(namespace));
+    log.note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
+    return { actions: log.actions, leftovers: await this.leftovers(target) };
   }
 
   /**
@@ -239,30 +233,27 @@ export class AlbRouter implements TrafficRouter {
    */
   async rollback(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
     const { namespace, deployment } = target;
-    const actions: string[] = [];
-    const note = (a: string | null) => {
-      if (a) actions.push(a);
-    };
+    const log = new ActionLog();
     // Traffic back to the stable Service and the recorded state written at once (the stable pods
     // are pinned and warm); then the canary's Deployment and Service, together.
     const [ingress, restored] = await Promise.all([
       this.restoreIngress(namespace),
       setDeploymentState(this.clients, namespace, deployment, plan.template as PlainObject, plan.replicas),
     ]);
-    note(ingress);
-    note(restored);
+    log.note(ingress);
+    log.note(restored);
     const [canary, canaryService] = await Promise.all([
       deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits),
       this.deleteCanaryService(namespace),
     ]);
-    note(canary.action);
-    note(canaryService);
+    log.note(canary.action);
+    log.note(canaryService);
     // Unpin only after the canary pods are gone, or the stable Service would select them.
-    note(await restoreServiceSelector(this.clients, namespace, this.config.stableService));
-    actions.push(
+    log.note(await restoreServiceSelector(this.clients, namespace, this.config.stableService));
+    log.note(
       `stable ready: ${await waitRolledOut(this.clients, namespace, deployment, plan.replicas, this.waits)}`,
     );
-    return { actions, leftovers: await this.leftovers(target) };
+    return { actions: log.actions, leftovers: await this.leftovers(target) };
   }
 
   private async ensureCanaryService(

@@ -22,6 +22,7 @@ import {
   restoreServiceSelector,
 } from './traffic.js';
 import {
+  ActionLog,
   buildCanaryDeployment,
   DEFAULT_WAITS,
   deleteDeployment,
@@ -29,6 +30,7 @@ import {
   type PlainObject,
   podsOfDeployment,
   pollUntil,
+  promoteOriginal,
   type RouterOptions,
   readDeployment,
   readDeploymentOrNull,
@@ -37,7 +39,6 @@ import {
   setDeploymentState,
   specReplicas,
   targetWeightOf,
-  templateWithImages,
   type Waits,
   waitCanaryReady,
   waitRolledOut,
@@ -138,18 +139,11 @@ export class ReplicaRatioRouter implements TrafficRouter {
    */
   async finalize(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
     const { namespace, deployment } = target;
-    const actions: string[] = [];
-    const note = (a: string | null) => {
-      if (a) actions.push(a);
-    };
-    const template = templateWithImages(plan.template as PlainObject, target.images);
-    note(await setDeploymentState(this.clients, namespace, deployment, template, plan.replicas));
-    actions.push(
-      `rolled out: ${await waitRolledOut(this.clients, namespace, deployment, plan.replicas, this.waits)}`,
-    );
-    note(await restoreServiceSelector(this.clients, namespace, this.config.service));
-    note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
-    return { actions, leftovers: await this.leftovers(target) };
+    const log = new ActionLog();
+    await promoteOriginal(this.clients, target, plan, this.waits, log);
+    log.note(await restoreServiceSelector(this.clients, namespace, this.config.service));
+    log.note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
+    return { actions: log.actions, leftovers: await this.leftovers(target) };
   }
 
   /**
@@ -159,23 +153,20 @@ export class ReplicaRatioRouter implements TrafficRouter {
    */
   async rollback(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
     const { namespace, deployment } = target;
-    const actions: string[] = [];
-    const note = (a: string | null) => {
-      if (a) actions.push(a);
-    };
+    const log = new ActionLog();
     // In parallel: the stable pods are warm, so restoring the selector sends traffic back to them
     // at once while the recorded template and replicas are written. The canary goes after both.
     const [restored, selector] = await Promise.all([
       setDeploymentState(this.clients, namespace, deployment, plan.template as PlainObject, plan.replicas),
       restoreServiceSelector(this.clients, namespace, this.config.service),
     ]);
-    note(restored);
-    note(selector);
-    note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
-    actions.push(
+    log.note(restored);
+    log.note(selector);
+    log.note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
+    log.note(
       `stable ready: ${await waitRolledOut(this.clients, namespace, deployment, plan.replicas, this.waits)}`,
     );
-    return { actions, leftovers: await this.leftovers(target) };
+    return { actions: log.actions, leftovers: await this.leftovers(target) };
   }
 
   private async leftovers(target: ReleaseTarget): Promise<string[]> {

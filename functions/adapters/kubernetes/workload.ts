@@ -656,3 +656,29 @@ export function targetWeightOf(canary: V1Deployment | null): number {
   const n = raw === undefined ? Number.NaN : Number(raw);
   return Number.isFinite(n) ? n : 0;
 }
+
+/** What a clean up or rollback did, for the record; `null` (nothing to do) is left out. */
+export class ActionLog {
+  readonly actions: string[] = [];
+
+  note(...done: (string | null)[]): void {
+    for (const d of done) if (d) this.actions.push(d);
+  }
+}
+
+/**
+ * The first half of every router's clean up: the original Deployment runs the release's images at
+ * the recorded replicas, and is rolled out, before traffic moves back to it.
+ */
+export async function promoteOriginal(
+  clients: KubeClients,
+  target: ReleaseTarget,
+  plan: RollbackPlan,
+  waits: Waits,
+  log: ActionLog,
+): Promise<void> {
+  const { namespace, deployment } = target;
+  const template = templateWithImages(plan.template as PlainObject, target.images);
+  log.note(await setDeploymentState(clients, namespace, deployment, template, plan.replicas));
+  log.note(`rolled out: ${await waitRolledOut(clients, namespace, deployment, plan.replicas, waits)}`);
+}
