@@ -5,6 +5,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { PHASE_NAMES, type PhaseName, RUNBOOK } from '../functions/domain/defaults.js';
 import { ERROR_NAMES, TRANSIENT_ERRORS } from '../functions/domain/errors.js';
+import { STATE_MACHINE_TRIGGER } from '../functions/domain/record.js';
 import { TASKS, type TaskKey } from './tasks.js';
 
 /** What the definition needs from the stack. */
@@ -141,7 +142,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   const rollBack = invoke(
     'Roll Back',
     'rollBack',
-    { ...plan, 'failure.$': '$.failure', trigger: 'state-machine' },
+    { ...plan, 'failure.$': '$.failure', trigger: STATE_MACHINE_TRIGGER },
     '$.rollback',
   );
   rollBack.addCatch(rollbackFailed, { errors: ['States.ALL'], resultPath: '$.rollbackError' });

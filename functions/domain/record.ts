@@ -226,3 +226,6 @@ export function newRecord(plan: ReleasePlan, executionArn: string | null, now: D
     events: [{ at: now.toISOString(), message: `release of ${firstImage} requested by ${plan.requestedBy}` }],
   };
 }
+
+/** The trigger (and rollback claimant) of the state machine's own "Roll Back". */
+export const STATE_MACHINE_TRIGGER = 'state-machine';

@@ -37,7 +37,13 @@ export interface DeploymentStore {
    * Claims the right to roll this deployment back. Exactly one caller gets `true`; the others
    * get `false` and must treat the rollback as done or in progress by someone else.
    */
-  claimRollback(service: string, deploymentId: string, claimant: string): Promise<boolean>;
+  claimRollback(
+    service: string,
+    deploymentId: string,
+    claimant: string,
+    /** A claimant known to be gone: its claim passes to `claimant`. */
+    takeOverFrom?: string,
+  ): Promise<boolean>;
   /** Who claimed this deployment's rollback, if anyone (strongly consistent). */
   rollbackClaim(service: string, deploymentId: string): Promise<RollbackClaim | null>;
   /** Newest first. */

@@ -15,6 +15,7 @@ import {
   type DeploymentRecord,
   newRecord,
   type PhaseRecord,
+  STATE_MACHINE_TRIGGER,
   type Verdict,
   type WindowDecision,
 } from '../domain/record.js';
@@ -521,6 +522,12 @@ export interface RollbackRequest {
    * person left instead of the recorded one. @default false
    */
   readonly keepLiveTemplate?: boolean;
+  /**
+   * A claimant known to be gone, whose claim this caller takes over: the execution's own "Roll
+   * Back" ({@link STATE_MACHINE_TRIGGER}) once the execution has ended. Without it, a "Roll Back"
+   * that claimed and then failed would leave nobody allowed to record the rollback.
+   */
+  readonly takeOverFrom?: string;
 }
 
 export interface RollbackResult {
@@ -545,7 +552,7 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
   if (!svc) throw new TargetNotFoundError(`service ${req.service} is not in the catalog`);
   // Independent reads in parallel: the rollback's critical path is round trips (bench/results/rollback.json).
   const [claimed, record, rb] = await Promise.all([
-    ports.store.claimRollback(req.service, req.deploymentId, req.trigger),
+    ports.store.claimRollback(req.service, req.deploymentId, req.trigger, req.takeOverFrom),
     ports.store.get(req.service, req.deploymentId),
     ports.store.getPlan(req.service, req.deploymentId) as Promise<RollbackPlan | null>,
   ]);

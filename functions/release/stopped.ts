@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { toFieldIssues } from '../domain/config.js';
 import { InvalidInputError } from '../domain/errors.js';
+import { STATE_MACHINE_TRIGGER } from '../domain/record.js';
 import type { ReleasePorts } from './ports.js';
 import { performRollback } from './steps.js';
 
@@ -83,6 +84,8 @@ export async function handleExecutionStopped(ports: ReleasePorts, raw: unknown):
     trigger,
     reason: `execution ${how}${detail.cause ? `: ${detail.cause}` : ''}; restored the recorded version`,
     phase: null,
+    // The execution has ended: its own "Roll Back" is not running any more, even if it claimed.
+    takeOverFrom: STATE_MACHINE_TRIGGER,
   });
   return { action: 'rolled-back', service, deploymentId, detail: result.reason };
 }

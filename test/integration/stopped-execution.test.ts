@@ -5,7 +5,10 @@
  */
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import { CANARY_SUFFIX } from '../../functions/domain/defaults.js';
+import { parseExecutionInput } from '../../functions/domain/input.js';
+import { STATE_MACHINE_TRIGGER } from '../../functions/domain/record.js';
 import { STEPS } from '../../functions/release/registry.js';
+import { beginRelease, shiftTraffic } from '../../functions/release/steps.js';
 import { adminApis, liveTemplate } from '../helpers/k8s.js';
 import { ATTESTED, closeFixtures, NEW_IMAGES, recordWhen, runbookFixture } from '../helpers/runbook.js';
 
@@ -64,3 +67,42 @@ async function activeArn(f: Awaited<ReturnType<typeof runbookFixture>>): Promise
   if (!lock?.executionArn) throw new Error('no running execution recorded in the lock');
   return lock.executionArn;
 }
+
+describe('an execution whose "Roll Back" claimed and then failed', () => {
+  test('the status-change cleanup takes the dead claim over, rolls back and records it once', async () => {
+    const f = await runbookFixture('claimdied', { approval: false });
+    const template = await liveTemplate(f.app.namespace, f.app.name);
+    const plan = parseExecutionInput(
+      { service: 'shop', images: NEW_IMAGES, ...ATTESTED },
+      f.env.catalog,
+      'died',
+    );
+    await beginRelease(f.env.ports, { plan, executionArn: null });
+    await shiftTraffic(f.env.ports, { plan, phase: 'canary', weight: 10 });
+    // "Roll Back" claimed, then failed before it changed or recorded anything (e.g. a 403 from a
+    // restarted API server); the execution ended FAILED.
+    expect(await f.env.store.claimRollback('shop', 'died', STATE_MACHINE_TRIGGER)).toBe(true);
+    const event = {
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      detail: {
+        executionArn: 'arn:aws:states:us-east-1:123456789012:execution:tps-test-shop:died',
+        stateMachineArn: `arn:aws:states:us-east-1:123456789012:stateMachine:${f.env.catalog.appName}-shop`,
+        name: 'died',
+        status: 'FAILED',
+        error: 'RollbackFailed',
+      },
+    };
+    const out = (await STEPS.executionStopped(f.env.ports, event)) as { action: string };
+    expect(out.action).toBe('rolled-back');
+    const rec = await f.env.store.get('shop', 'died');
+    expect(rec?.outcome).toBe('ROLLED_BACK');
+    expect(rec?.rollback?.trigger).toBe('execution-failed');
+    expect(rec?.events.filter((e) => e.message.startsWith('rolled back by'))).toHaveLength(1);
+    expect(await liveTemplate(f.app.namespace, f.app.name)).toEqual(template);
+    expect(await f.env.store.active('shop')).toBeNull();
+    expect(f.env.notifier.notifications.filter((n) => n.kind === 'rollback')).toHaveLength(1);
+    const again = (await STEPS.executionStopped(f.env.ports, event)) as { action: string };
+    expect(again.action).toBe('nothing-to-do');
+  });
+});

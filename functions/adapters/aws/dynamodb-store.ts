@@ -320,9 +320,15 @@ export class DynamoDbDeploymentStore implements DeploymentStore {
   /**
    * A conditional put of the deployment's rollback-claim item: the first claimant wins. The same
    * claimant asking again also gets `true`, so a retry after a lost response does not mistake its
-   * own claim for someone else's; claimants must therefore be unique per caller.
+   * own claim for someone else's; claimants must therefore be unique per caller. `takeOverFrom`
+   * names a claimant known to be gone (it died between claiming and recording): its claim passes.
    */
-  async claimRollback(service: string, deploymentId: string, claimant: string): Promise<boolean> {
+  async claimRollback(
+    service: string,
+    deploymentId: string,
+    claimant: string,
+    takeOverFrom?: string,
+  ): Promise<boolean> {
     try {
       await this.call('PutItem(rollback claim)', () =>
         this.doc.send(
@@ -336,8 +342,14 @@ export class DynamoDbDeploymentStore implements DeploymentStore {
               claimant,
               claimedAt: new Date().toISOString(),
             },
-            ConditionExpression: 'attribute_not_exists(pk) OR claimant = :claimant',
-            ExpressionAttributeValues: { ':claimant': claimant },
+            ConditionExpression:
+              takeOverFrom === undefined
+                ? 'attribute_not_exists(pk) OR claimant = :claimant'
+                : 'attribute_not_exists(pk) OR claimant = :claimant OR claimant = :gone',
+            ExpressionAttributeValues: {
+              ':claimant': claimant,
+              ...(takeOverFrom === undefined ? {} : { ':gone': takeOverFrom }),
+            },
           }),
         ),
       );
