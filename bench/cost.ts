@@ -434,46 +434,41 @@ function lambdaByTask(rows: Counted['lambda']) {
 }
 
 /**
- * How the readiness loop (Wait 5 s -> Check -> Choice: 3 transitions per extra poll) scales with
- * the time a phase's new pods take to become Ready after its Shift task returns, and what two
- * changes to the loop would make of it. A model on top of the measured count, not a measurement.
+ * How the readiness loop scales with the time a phase's new pods take to become Ready after its
+ * Shift task returns, in AWS: each iteration is Wait 5 s -> Check -> Choice (3 transitions), and
+ * the Check waits up to RUNBOOK.readinessWaitSeconds inside its Lambda (ports.readinessWait, set by
+ * the AWS runtime; test/integration/readiness-wait.test.ts) before answering "waiting". Compared
+ * with the loop without that wait (a Check that looks once, as the local runner does). A model on
+ * top of the measured count, not a measurement.
  */
 function readinessModel(measured: number) {
   const poll = RUNBOOK.readinessPollSeconds;
+  const inTask = RUNBOOK.readinessWaitSeconds;
   const perPoll = 3;
   const phases = 3;
-  const lambdaWaitSeconds = 25;
   const transitionUsd = PRICES.stepFunctionsStandardPerTransition.usd;
-  const gbs = (512 / 1024) * PRICES.lambdaArmPerGbSecond.usd;
+  const gbs = (TASKS.checkReadiness.memoryMb / 1024) * PRICES.lambdaArmPerGbSecond.usd;
   const rows = [5, 15, 30, 60, 120, 300].map((readySeconds) => {
-    const polls = Math.max(1, Math.ceil(readySeconds / poll));
-    const now = measured + phases * perPoll * (polls - 1);
-    // Backoff: waits of 5, 10, 20, 30, 30 ... s.
-    let t = 0;
-    let backoffPolls = 0;
-    for (let w: number = poll; t < readySeconds; w = Math.min(30, w * 2)) {
-      t += w;
-      backoffPolls++;
-    }
-    backoffPolls = Math.max(1, backoffPolls);
-    const withBackoff = measured + phases * perPoll * (backoffPolls - 1);
-    // The check waits (a watch) up to 25 s inside its Lambda before answering "waiting".
-    const lambdaPolls = Math.max(1, Math.ceil(readySeconds / (poll + lambdaWaitSeconds)));
-    const withLambdaWait = measured + phases * perPoll * (lambdaPolls - 1);
-    const lambdaWaitUsd = phases * Math.min(readySeconds, lambdaPolls * lambdaWaitSeconds) * gbs;
+    const onePollEach = Math.max(1, Math.ceil(readySeconds / poll));
+    const withoutWait = measured + phases * perPoll * (onePollEach - 1);
+    const iterations = Math.max(1, Math.ceil(readySeconds / (poll + inTask)));
+    const withWait = measured + phases * perPoll * (iterations - 1);
+    // Lambda time spent waiting: until Ready, less the 5 s Waits between the checks.
+    const waitedSeconds = Math.max(0, readySeconds - iterations * poll);
+    const waitUsd = phases * waitedSeconds * gbs;
     return {
       podsReadyAfterSeconds: readySeconds,
-      transitionsNow: now,
-      usdTransitionsNow: round(now * transitionUsd, 5),
-      transitionsWithBackoff: withBackoff,
-      transitionsWithInLambdaWait: withLambdaWait,
-      usdInLambdaWaitIncludingGbSeconds: round(withLambdaWait * transitionUsd + lambdaWaitUsd, 5),
+      transitionsWithInTaskWait: withWait,
+      usdWithInTaskWait: round(withWait * transitionUsd + waitUsd, 5),
+      transitionsCheckingOnce: withoutWait,
+      usdCheckingOnce: round(withoutWait * transitionUsd, 5),
     };
   });
-  const extraPollsAllowed = Math.floor((59 - measured) / perPoll);
+  const extraIterations = Math.floor((59 - measured) / perPoll);
+  const perPhase = 1 + Math.floor(extraIterations / phases);
   return {
-    model: `transitions = measured (${measured}, one poll per phase) + ${phases} phases x ${perPoll} transitions (Wait, Check, Choice) x (polls - 1), polls = ceil(seconds until Ready / ${poll} s)`,
-    overSixtyWhen: `over 60 once the phases together need more than ${extraPollsAllowed} extra polls, e.g. pods that take more than ${(1 + Math.floor(extraPollsAllowed / phases)) * poll} s to become Ready in every phase`,
+    model: `transitions = measured (${measured}, one iteration per phase) + ${phases} phases x ${perPoll} transitions (Wait, Check, Choice) x (iterations - 1); iterations = ceil(seconds until Ready / (${poll} s Wait + up to ${inTask} s inside the Check))`,
+    overSixtyWhen: `in AWS the Check waits up to ${inTask} s for the pods, so 60 is passed only when the phases together need more than ${extraIterations} extra iterations, e.g. pods that take more than ${perPhase * (poll + inTask)} s to become Ready in every phase`,
     rows,
   };
 }

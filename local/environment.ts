@@ -25,7 +25,7 @@ import { StoreUnavailableError } from '../functions/domain/errors.js';
 import type { DeploymentRecord } from '../functions/domain/record.js';
 import type { TrafficRouter } from '../functions/ports/router.js';
 import type { DeploymentStore } from '../functions/ports/store.js';
-import type { ReleasePorts, TaskTokens } from '../functions/release/ports.js';
+import type { ReadinessWait, ReleasePorts, TaskTokens } from '../functions/release/ports.js';
 import { jobPodLabels } from '../functions/release/runbook-support.js';
 import { handleExecutionStopped, type StoppedOutcome } from '../functions/release/stopped.js';
 import { LocalAlarmThresholds } from './alarm-thresholds.js';
@@ -47,6 +47,8 @@ export interface PortsOptions {
   readonly dynamoClient?: DynamoDBClient;
   /** Middleware on every Kubernetes API request. */
   readonly kubeMiddleware?: readonly Middleware[];
+  /** The in-task readiness wait the AWS runtime uses (absent locally: one check per call). */
+  readonly readinessWait?: ReadinessWait;
 }
 
 export interface LocalEnvironmentOptions {
@@ -136,7 +138,12 @@ export class LocalEnvironment {
     const snapshots = new LocalDatabaseSnapshots(clock);
     const serviceName = (svc: ServiceConfig) =>
       Object.entries(catalog.services).find(([, s]) => s === svc)?.[0] ?? '';
-    const makePorts = (store: DeploymentStore, clients: KubeClients): ReleasePorts => ({
+    const makePorts = (
+      store: DeploymentStore,
+      clients: KubeClients,
+      readinessWait?: ReadinessWait,
+    ): ReleasePorts => ({
+      ...(readinessWait ? { readinessWait } : {}),
       catalog,
       store,
       notifier,
@@ -210,6 +217,7 @@ export class LocalEnvironment {
       makePorts(
         new DynamoDbDeploymentStore({ client: o.dynamoClient ?? dynamo.client, tableName }),
         createKubeClients(kc, opts.kubeRetry ?? {}, undefined, o.kubeMiddleware ?? []),
+        o.readinessWait,
       );
     const template = synthTemplate({ catalog: opts.catalog });
     const tasks = functionTasks(template);

@@ -7,7 +7,8 @@ export const TASKS = {
   validateInput: { entry: 'functions/handlers/validate-input.ts', timeoutSeconds: 10, memoryMb: 256 },
   beginRelease: { entry: 'functions/handlers/begin-release.ts', timeoutSeconds: 30, memoryMb: 512 },
   shiftTraffic: { entry: 'functions/handlers/shift-traffic.ts', timeoutSeconds: 60, memoryMb: 512 },
-  checkReadiness: { entry: 'functions/handlers/check-readiness.ts', timeoutSeconds: 30, memoryMb: 512 },
+  // The timeout covers RUNBOOK.readinessWaitSeconds (25 s) of waiting for pods, plus the checks.
+  checkReadiness: { entry: 'functions/handlers/check-readiness.ts', timeoutSeconds: 45, memoryMb: 512 },
   validateWindow: { entry: 'functions/handlers/validate-window.ts', timeoutSeconds: 60, memoryMb: 512 },
   finalize: { entry: 'functions/handlers/finalize.ts', timeoutSeconds: 300, memoryMb: 512 },
   completeRelease: { entry: 'functions/handlers/complete-release.ts', timeoutSeconds: 30, memoryMb: 256 },

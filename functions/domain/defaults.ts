@@ -17,6 +17,14 @@ export const RUNBOOK = {
   readinessTimeoutSeconds: 300,
   /** Seconds between readiness checks. */
   readinessPollSeconds: 5,
+  /**
+   * How long one "Check <Phase> Pods Ready" waits for the new pods inside its Lambda (checking
+   * every {@link readinessCheckSeconds}) before answering "waiting": slow pods then cost a few
+   * loop iterations instead of one Wait/Check/Choice per 5 s (bench/results/cost.json).
+   */
+  readinessWaitSeconds: 25,
+  /** Seconds between the pod checks of that wait. */
+  readinessCheckSeconds: 2,
   /** Validation thresholds applied in every window. */
   validation: {
     /** Error rate must stay below 0.1 %. */

@@ -19,6 +19,7 @@ import { SyntheticMetricsSource } from '../adapters/synthetic/source.js';
 import { alarmName } from '../domain/alarms.js';
 import type { Catalog, ServiceConfig } from '../domain/config.js';
 import { parseCatalog } from '../domain/config.js';
+import { RUNBOOK } from '../domain/defaults.js';
 import { ConfigError } from '../domain/errors.js';
 import { systemClock } from '../ports/clock.js';
 import type { ReleasePorts, Workloads } from '../release/ports.js';
@@ -79,6 +80,11 @@ export function awsPorts(workloadsFactory: WorkloadsFactory = noCluster): Releas
     onCall: new HttpOnCallDirectory(),
     snapshots: new RdsDatabaseSnapshots({ client: new RDSClient({}) }),
     taskTokens: new SfnTaskTokens({ client: sfn }),
+    readinessWait: {
+      budgetMs: RUNBOOK.readinessWaitSeconds * 1000,
+      checkMs: RUNBOOK.readinessCheckSeconds * 1000,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    },
   };
 }
 

@@ -55,6 +55,18 @@ export interface ReleasePorts {
   readonly snapshots?: DatabaseSnapshots;
   /** Answers waiting `.waitForTaskToken` states (approval, hold): SendTaskSuccess/Failure. */
   readonly taskTokens?: TaskTokens;
+  /**
+   * How long "Check <Phase> Pods Ready" may wait inside the task for the new pods; absent: it
+   * checks once (the local runner, whose readiness loop runs on its own short real-time polls).
+   */
+  readonly readinessWait?: ReadinessWait;
+}
+
+/** A wait inside the readiness task: up to `budgetMs`, checking every `checkMs`. */
+export interface ReadinessWait {
+  readonly budgetMs: number;
+  readonly checkMs: number;
+  readonly sleep: (ms: number) => Promise<void>;
 }
 
 // ---- ports of the runbook's gates, holds, tests and migrations ----------------------------------

@@ -244,7 +244,11 @@ export interface ReadinessResult {
   readonly desired: number;
 }
 
-/** "Check <Phase> Pods Ready": the new pods all Ready, or a crash, or the deadline passed. */
+/**
+ * "Check <Phase> Pods Ready": the new pods all Ready, or a crash, or the deadline passed. With
+ * {@link ReleasePorts.readinessWait} (in AWS) it keeps checking inside the task for a while before
+ * answering "waiting", so slow pods cost few Wait/Check/Choice iterations.
+ */
 export async function checkReadiness(
   ports: ReleasePorts,
   event: { plan: ReleasePlan; phase: PhaseName; since: string },
@@ -252,21 +256,36 @@ export async function checkReadiness(
   const { plan, phase } = event;
   const svc = serviceOf(ports, plan);
   const { cluster } = await ports.workloads(svc);
-  const h = await cluster.health(targetOf(plan), 'canary');
-  const now = ports.clock.now();
-  const elapsed = (now.getTime() - Date.parse(event.since)) / 1000;
-  let status: ReadinessResult['status'] = 'waiting';
-  let reason = `${podSummary(h)} after ${Math.round(elapsed)} s`;
-  if (h.crashLooping.length > 0 || h.oomKilled.length > 0) {
-    status = 'failed';
-    reason = `new pods failing: ${podSummary(h)}`;
-  } else if (h.desired > 0 && h.ready >= h.desired && h.updated >= h.desired) {
-    status = 'ready';
+  const target = targetOf(plan);
+  const wait = ports.readinessWait;
+  const waitStarted = Date.now();
+  let h: WorkloadHealth;
+  let now: Date;
+  let status: ReadinessResult['status'];
+  let reason: string;
+  for (;;) {
+    h = await cluster.health(target, 'canary');
+    now = ports.clock.now();
+    const elapsed = (now.getTime() - Date.parse(event.since)) / 1000;
+    status = 'waiting';
+    reason = `${podSummary(h)} after ${Math.round(elapsed)} s`;
+    if (h.crashLooping.length > 0 || h.oomKilled.length > 0) {
+      status = 'failed';
+      reason = `new pods failing: ${podSummary(h)}`;
+    } else if (h.desired > 0 && h.ready >= h.desired && h.updated >= h.desired) {
+      status = 'ready';
+    } else if (elapsed > plan.readinessTimeoutSeconds) {
+      status = 'failed';
+      reason = `readiness deadline of ${plan.readinessTimeoutSeconds} s passed: ${podSummary(h)}`;
+    }
+    if (status !== 'waiting' || !wait || Date.now() - waitStarted + wait.checkMs > wait.budgetMs) break;
+    await wait.sleep(wait.checkMs);
+  }
+  if (status === 'ready') {
     // The router may have held back part of the shift until the new pods were Ready (it never
     // gives up capacity for an unready canary): finish it now. Idempotent.
     const rb = await loadPlan(ports, plan);
     const { router } = await ports.workloads(svc);
-    const target = targetOf(plan);
     const weight = plan.phases[phase].weight;
     const { result: traffic } = await changeCluster(ports, plan, {
       intent: `${phase}: new pods ready; complete the shift to ${weight}%`,
@@ -274,9 +293,6 @@ export async function checkReadiness(
       undo: () => router.rollback(target, rb),
     });
     reason = `${reason}; ${traffic.detail}`;
-  } else if (elapsed > plan.readinessTimeoutSeconds) {
-    status = 'failed';
-    reason = `readiness deadline of ${plan.readinessTimeoutSeconds} s passed: ${podSummary(h)}`;
   }
   if (status !== 'waiting') {
     const record = await loadRecord(ports, plan);
