@@ -158,11 +158,13 @@ describe('failures from an endpoint that answers like a struggling API server', 
       calls += 1; // never respond
     };
     const { runtime } = recordingRuntime();
-    const clients = clientsFor(url, { maxAttempts: 2, requestTimeoutMs: 300 }, runtime);
+    const clients = clientsFor(url, { maxAttempts: 2, requestTimeoutMs: 1000 }, runtime);
     const err = await new KubernetesClusterClient(clients).recordPlan('shop', 'api').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubernetesTransientError);
-    expect((err as Error).message).toMatch(/TimeoutError/);
-    expect(calls).toBe(2);
+    // Both attempts timed out. (Counted by the client: on a loaded machine the second request may
+    // time out before this server has read it.)
+    expect((err as Error).message).toMatch(/failed 2 times; last: .*TimeoutError/);
+    expect(calls).toBeGreaterThanOrEqual(1);
   });
 
   test('a refused connection is retried, then KubernetesTransientError', async () => {
