@@ -218,9 +218,10 @@ describe('failures from the real API server', () => {
     expect(result.metadata?.labels).toMatchObject({ other: 'writer', ours: 'yes' });
   });
 
-  test('restoring a Deployment is one guarded JSON patch: a write in between is a conflict, and the retry wins', async () => {
+  test('restoring a Deployment is one JSON patch; a concurrent removal of the replicas mark is a conflict, and the retry wins', async () => {
     const app = await createApp(ns, 'restore', { replicas: 2 });
     const { apps } = adminApis();
+    const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
     const before = await apps.readNamespacedDeployment({ name: app.name, namespace: ns });
     const template = JSON.parse(JSON.stringify(before.spec?.template)) as PlainObject;
     // The live Deployment drifts from the recorded state: other replicas, our replicas mark.
@@ -230,9 +231,10 @@ describe('failures from the real API server', () => {
         namespace: ns,
         body: { spec: { replicas: 5 }, metadata: { annotations: { [MANAGED_REPLICAS_ANNOTATION]: '5' } } },
       },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      merge,
     );
-    // Someone else writes between the restore's read and its patch, once.
+    // Between the restore's read and its patch, once: an unrelated write (ignored by the patch) and
+    // a concurrent rollback removing the mark (which fails the patch's `remove`).
     const patches: string[] = [];
     let interfered = false;
     const meddler: k8s.Middleware = {
@@ -242,8 +244,17 @@ describe('failures from the real API server', () => {
           if (!interfered) {
             interfered = true;
             await apps.patchNamespacedDeployment(
-              { name: app.name, namespace: ns, body: { metadata: { labels: { other: 'writer' } } } },
-              k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+              {
+                name: app.name,
+                namespace: ns,
+                body: {
+                  metadata: {
+                    labels: { other: 'writer' },
+                    annotations: { [MANAGED_REPLICAS_ANNOTATION]: null },
+                  },
+                },
+              },
+              merge,
             );
           }
         }
@@ -256,7 +267,7 @@ describe('failures from the real API server', () => {
     const clients = createKubeClients(kc, { baseDelayMs: 10, maxDelayMs: 50 }, undefined, [meddler]);
     const action = await setDeploymentState(clients, ns, app.name, template, 2);
     expect(action).toMatch(/replicas 5 -> 2/);
-    // The first patch failed its resourceVersion test; the second, after a fresh read, applied.
+    // The first patch failed on the vanished mark; the second, after a fresh read, applied.
     expect(patches).toHaveLength(2);
     const after = await apps.readNamespacedDeployment({ name: app.name, namespace: ns });
     expect(after.spec?.replicas).toBe(2);

@@ -239,11 +239,11 @@ export async function setDeploymentState(
     const replicasSame = specReplicas(dep) === replicas;
     const marked = dep.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION] !== undefined;
     if (templateSame && replicasSame && !marked) return null;
-    // One JSON patch, guarded by the resourceVersion read: a concurrent writer (another rollback,
-    // a person) makes the `test` fail, and the whole read-modify-write runs again.
-    const ops: unknown[] = [
-      { op: 'test', path: '/metadata/resourceVersion', value: dep.metadata?.resourceVersion },
-    ];
+    // One JSON patch: template, replicas and the removal of our replicas mark together. No
+    // resourceVersion guard: the controller's status updates bump it all the time, and the
+    // replace ops are idempotent. Only the `remove` can fail, when another caller (a concurrent
+    // rollback) removed the mark first: that is a conflict, and the step runs again from the read.
+    const ops: unknown[] = [];
     if (!templateSame) ops.push({ op: 'replace', path: '/spec/template', value: template });
     if (!replicasSame) ops.push({ op: 'replace', path: '/spec/replicas', value: replicas });
     if (marked)
@@ -254,12 +254,10 @@ export async function setDeploymentState(
     try {
       await clients.apps.patchNamespacedDeployment({ name, namespace, body: ops }, jsonPatch);
     } catch (err) {
-      // A failed `test` op is a 422 (Invalid): if the object moved on since the read, it is a
-      // conflict and the read-modify-write runs again.
-      if (err instanceof ApiException && err.code === 422) {
+      if (err instanceof ApiException && err.code === 422 && marked) {
         const now = await readDeployment(clients, namespace, name);
-        if (now.metadata?.resourceVersion !== dep.metadata?.resourceVersion) {
-          throw new ApiException(409, 'deployment changed between read and patch', err.body, err.headers);
+        if (now.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION] === undefined) {
+          throw new ApiException(409, 'replicas mark removed between read and patch', err.body, err.headers);
         }
       }
       throw err;
