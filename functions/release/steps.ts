@@ -5,6 +5,7 @@ import type { PhaseName } from '../domain/defaults.js';
 import {
   DriftDetectedError,
   ERROR_NAMES,
+  ReleaseEndedError,
   StoreUnavailableError,
   TargetNotFoundError,
   TpsError,
@@ -478,7 +479,16 @@ export async function completeRelease(
 ): Promise<{ outcome: string }> {
   const { plan } = event;
   const now = ports.clock.now();
-  const record = await loadRecord(ports, plan);
+  const [record, claim] = await Promise.all([
+    loadRecord(ports, plan),
+    ports.store.rollbackClaim(plan.service, plan.deploymentId),
+  ]);
+  // An alarm rollback during the watch or clean up ended the release: never write SUCCEEDED over it.
+  if (claim || record.outcome !== 'RUNNING') {
+    throw new ReleaseEndedError(
+      `${plan.service}/${plan.deploymentId} ${claim ? `was rolled back by ${claim.claimant}` : `ended ${record.outcome}`}; not marking it released`,
+    );
+  }
   record.outcome = 'SUCCEEDED';
   record.endedAt = now.toISOString();
   addEvent(record, now, 'released: the new version serves 100% of traffic');
@@ -601,7 +611,9 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
   let recorded: DeploymentRecord | null = null;
   for (let attempt = 1; claimed && recorded === null; attempt++) {
     const fresh = await ports.store.get(req.service, req.deploymentId);
-    if (!fresh || (fresh.outcome === 'ROLLED_BACK' && fresh.rollback?.trigger === req.trigger)) break;
+    // Recorded already (by a duplicate of this trigger, or by a claimant whose claim was taken
+    // over while it was still finishing): one rollback, recorded and notified once.
+    if (!fresh || fresh.outcome === 'ROLLED_BACK') break;
     const phase = req.phase ?? fresh.phases.at(-1)?.name ?? null;
     fresh.rollback = {
       trigger: req.trigger,

@@ -84,8 +84,17 @@ export async function handleExecutionStopped(ports: ReleasePorts, raw: unknown):
     trigger,
     reason: `execution ${how}${detail.cause ? `: ${detail.cause}` : ''}; restored the recorded version`,
     phase: null,
-    // The execution has ended: its own "Roll Back" is not running any more, even if it claimed.
-    takeOverFrom: STATE_MACHINE_TRIGGER,
+    // FAILED: the execution's own "Roll Back" returned (it failed), so its claim is dead and
+    // passes to this cleanup. ABORTED/TIMED_OUT: a running "Roll Back" Lambda is not stopped with
+    // the execution, so its claim stands and it records the rollback itself.
+    ...(detail.status === 'FAILED' ? { takeOverFrom: STATE_MACHINE_TRIGGER } : {}),
   });
-  return { action: 'rolled-back', service, deploymentId, detail: result.reason };
+  return result.claimed
+    ? { action: 'rolled-back', service, deploymentId, detail: result.reason }
+    : {
+        action: 'nothing-to-do',
+        service,
+        deploymentId,
+        detail: 'another caller holds the rollback and records it; restored the recorded version again',
+      };
 }

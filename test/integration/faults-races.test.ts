@@ -13,7 +13,12 @@ import { ERROR_NAMES } from '../../functions/domain/errors.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
 import type { AlarmOutcome } from '../../functions/release/alarm.js';
 import { STEPS } from '../../functions/release/registry.js';
-import { beginRelease, finalizeRelease, shiftTraffic } from '../../functions/release/steps.js';
+import {
+  beginRelease,
+  completeRelease,
+  finalizeRelease,
+  shiftTraffic,
+} from '../../functions/release/steps.js';
 import { alarmEvent } from '../../local/alarm-event.js';
 import { mutationLog } from '../../local/faults.js';
 import { clusterFingerprint } from '../helpers/fault-matrix.js';
@@ -115,4 +120,31 @@ describe.each(['replica-ratio', 'alb'] as const)('%s router', (router: RouterKin
       expect(await clusterFingerprint(f.app.namespace)).toBe(initial);
     },
   );
+});
+
+describe('"Complete Release" after an alarm rollback', () => {
+  test('refuses to mark the release released: the record stays ROLLED_BACK, one notification of each', async () => {
+    const f = await releaseFixture('race-complete', 'replica-ratio', { service: SERVICE });
+    fixtures.push(f);
+    const plan = parseExecutionInput(
+      { ...ATTESTED, service: 'shop', images: NEW_IMAGES },
+      f.env.catalog,
+      'race-complete',
+    );
+    await beginRelease(f.env.ports, { plan, executionArn: null });
+    await shiftTraffic(f.env.ports, { plan, phase: 'canary', weight: 10 });
+    await finalizeRelease(f.env.ports, { plan });
+    const outcome = (await STEPS.alarmRollback(
+      f.env.ports,
+      alarmEvent('tps-test', 'shop', 'errorRate'),
+    )) as AlarmOutcome;
+    expect(outcome.action).toBe('rolled-back');
+    await expect(completeRelease(f.env.ports, { plan })).rejects.toMatchObject({
+      name: ERROR_NAMES.releaseEnded,
+    });
+    const rec = await f.env.store.get('shop', plan.deploymentId);
+    expect(rec?.outcome).toBe('ROLLED_BACK');
+    expect(f.env.notifier.notifications.filter((n) => n.kind === 'finished')).toHaveLength(0);
+    expect(f.env.notifier.notifications.filter((n) => n.kind === 'rollback')).toHaveLength(1);
+  });
 });
