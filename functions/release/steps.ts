@@ -256,7 +256,7 @@ export async function checkReadiness(
 ): Promise<ReadinessResult> {
   const { plan, phase } = event;
   const svc = serviceOf(ports, plan);
-  const { cluster } = await ports.workloads(svc);
+  const { cluster, router } = await ports.workloads(svc);
   const target = targetOf(plan);
   const wait = ports.readinessWait;
   const waitStarted = Date.now();
@@ -286,7 +286,6 @@ export async function checkReadiness(
     // The router may have held back part of the shift until the new pods were Ready (it never
     // gives up capacity for an unready canary): finish it now. Idempotent.
     const rb = await loadPlan(ports, plan);
-    const { router } = await ports.workloads(svc);
     const weight = plan.phases[phase].weight;
     const { result: traffic } = await changeCluster(ports, plan, {
       intent: `${phase}: new pods ready; complete the shift to ${weight}%`,

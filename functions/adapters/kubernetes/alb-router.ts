@@ -57,7 +57,7 @@ import {
   targetWeightOf,
   type Waits,
   waitCanaryReady,
-  waitRolledOut,
+  waitStableReady,
 } from './workload.js';
 
 /** Router settings from the service config (`router: { type: 'alb', ... }`). */
@@ -236,23 +236,21 @@ export class AlbRouter implements TrafficRouter {
     const log = new ActionLog();
     // Traffic back to the stable Service and the recorded state written at once (the stable pods
     // are pinned and warm); then the canary's Deployment and Service, together.
-    const [ingress, restored] = await Promise.all([
-      this.restoreIngress(namespace),
-      setDeploymentState(this.clients, namespace, deployment, plan.template as PlainObject, plan.replicas),
-    ]);
-    log.note(ingress);
-    log.note(restored);
-    const [canary, canaryService] = await Promise.all([
-      deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits),
-      this.deleteCanaryService(namespace),
-    ]);
-    log.note(canary.action);
-    log.note(canaryService);
+    log.note(
+      ...(await Promise.all([
+        this.restoreIngress(namespace),
+        setDeploymentState(this.clients, namespace, deployment, plan.template as PlainObject, plan.replicas),
+      ])),
+    );
+    log.note(
+      ...(await Promise.all([
+        deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits).then((d) => d.action),
+        this.deleteCanaryService(namespace),
+      ])),
+    );
     // Unpin only after the canary pods are gone, or the stable Service would select them.
     log.note(await restoreServiceSelector(this.clients, namespace, this.config.stableService));
-    log.note(
-      `stable ready: ${await waitRolledOut(this.clients, namespace, deployment, plan.replicas, this.waits)}`,
-    );
+    await waitStableReady(this.clients, target, plan, this.waits, log);
     return { actions: log.actions, leftovers: await this.leftovers(target) };
   }
 

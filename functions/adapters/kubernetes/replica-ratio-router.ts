@@ -41,7 +41,7 @@ import {
   targetWeightOf,
   type Waits,
   waitCanaryReady,
-  waitRolledOut,
+  waitStableReady,
 } from './workload.js';
 
 /** Router settings from the service config (`router: { type: 'replica-ratio', service }`). */
@@ -156,16 +156,14 @@ export class ReplicaRatioRouter implements TrafficRouter {
     const log = new ActionLog();
     // In parallel: the stable pods are warm, so restoring the selector sends traffic back to them
     // at once while the recorded template and replicas are written. The canary goes after both.
-    const [restored, selector] = await Promise.all([
-      setDeploymentState(this.clients, namespace, deployment, plan.template as PlainObject, plan.replicas),
-      restoreServiceSelector(this.clients, namespace, this.config.service),
-    ]);
-    log.note(restored);
-    log.note(selector);
-    log.note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
     log.note(
-      `stable ready: ${await waitRolledOut(this.clients, namespace, deployment, plan.replicas, this.waits)}`,
+      ...(await Promise.all([
+        setDeploymentState(this.clients, namespace, deployment, plan.template as PlainObject, plan.replicas),
+        restoreServiceSelector(this.clients, namespace, this.config.service),
+      ])),
     );
+    log.note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
+    await waitStableReady(this.clients, target, plan, this.waits, log);
     return { actions: log.actions, leftovers: await this.leftovers(target) };
   }
 

@@ -664,6 +664,19 @@ export class ActionLog {
   }
 }
 
+/** The last step of every router's rollback: the recorded version all Ready again. */
+export async function waitStableReady(
+  clients: KubeClients,
+  target: ReleaseTarget,
+  plan: RollbackPlan,
+  waits: Waits,
+  log: ActionLog,
+): Promise<void> {
+  log.note(
+    `stable ready: ${await waitRolledOut(clients, target.namespace, target.deployment, plan.replicas, waits)}`,
+  );
+}
+
 /**
  * The first half of every router's clean up: the original Deployment runs the release's images at
  * the recorded replicas, and is rolled out, before traffic moves back to it.
