@@ -1,6 +1,6 @@
 /**
- * The release ports for the CLI's `abort` and `rollback`: the same adapters as the Lambda
- * functions (functions/handlers/aws-runtime.ts `awsPorts()`), built from the CLI's clients so
+ * The release ports for the CLI's `abort` and `rollback`, built by the one composition root
+ * (functions/compose.ts) as the Lambda functions' are, from the CLI's clients so
  * `--region`/`--profile` apply and tests can inject them. The cluster comes from EKS
  * (DescribeCluster + a token signed with the caller's credentials) or, with `--kubeconfig`, from a
  * kubeconfig file (a local cluster, or an operator's own access).
@@ -8,7 +8,6 @@
 import { EKSClient } from '@aws-sdk/client-eks';
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { CloudWatchMetricsSource } from '../functions/adapters/aws/cloudwatch-metrics.js';
 import { EksKubeConfigProvider } from '../functions/adapters/aws/eks-auth.js';
 import { SnsNotifier } from '../functions/adapters/aws/sns-notifier.js';
 import { CollectingNotifier } from '../functions/adapters/collecting-notifier.js';
@@ -17,13 +16,10 @@ import {
   type KubeClients,
   kubeConfigFromFile,
 } from '../functions/adapters/kubernetes/client.js';
-import { KubernetesClusterClient } from '../functions/adapters/kubernetes/cluster-client.js';
-import { createRouter } from '../functions/adapters/kubernetes/router-factory.js';
-import { loadProfile } from '../functions/adapters/synthetic/index.js';
-import { SyntheticMetricsSource } from '../functions/adapters/synthetic/source.js';
+import { kubeWorkloads } from '../functions/adapters/kubernetes/workloads-factory.js';
+import { composePorts } from '../functions/compose.js';
 import type { ServiceConfig } from '../functions/domain/config.js';
-import { systemClock } from '../functions/ports/clock.js';
-import type { ReleasePorts } from '../functions/release/ports.js';
+import type { ReleasePorts } from '../functions/ports/release.js';
 import { topicName } from '../infra/names.js';
 import type { CliContext } from './context.js';
 import { CliError, EXIT_CODES, line } from './io.js';
@@ -105,34 +101,29 @@ export async function cliPorts(ctx: CliContext, opts: CliPortsOptions = {}): Pro
     kubeClients.set(key, made);
     return made;
   };
-  return {
+  return composePorts({
     catalog,
-    clock: systemClock,
     store,
     notifier,
-    async workloads(svc) {
-      const { clients } = await connect(svc);
-      return { cluster: new KubernetesClusterClient(clients), router: createRouter(svc.router, clients) };
-    },
-    metrics(svc, deploymentStart) {
-      if (svc.metrics.source === 'synthetic') {
-        return new SyntheticMetricsSource({ profile: loadProfile(svc.metrics.profile), deploymentStart });
-      }
-      return new CloudWatchMetricsSource({ client: ctx.cloudwatch, services: catalog.services });
-    },
-    async stopExecution(executionArn, cause) {
-      try {
-        await ctx.sfn.send(new StopExecutionCommand({ executionArn, cause: cause.slice(0, 32_000) }));
-      } catch (error) {
-        // An execution that already ended cannot be stopped: nothing to do.
-        if ((error as { name?: string }).name !== 'ExecutionDoesNotExist') {
-          throw new CliError(`StopExecution failed: ${(error as Error).message}`, EXIT_CODES.failed, {
-            cause: error,
-          });
+    workloads: async (svc) => kubeWorkloads(svc, (await connect(svc)).clients),
+    // The same AWS adapters as the Lambda functions: an abort or rollback by a person puts the
+    // latency alarm back at its configured threshold, as the state machine's rollback does.
+    aws: { cloudwatch: ctx.cloudwatch, sfn: ctx.sfn },
+    overrides: {
+      async stopExecution(executionArn, cause) {
+        try {
+          await ctx.sfn.send(new StopExecutionCommand({ executionArn, cause: cause.slice(0, 32_000) }));
+        } catch (error) {
+          // An execution that already ended cannot be stopped: nothing to do.
+          if ((error as { name?: string }).name !== 'ExecutionDoesNotExist') {
+            throw new CliError(`StopExecution failed: ${(error as Error).message}`, EXIT_CODES.failed, {
+              cause: error,
+            });
+          }
         }
-      }
+      },
     },
-  };
+  });
 }
 
 /**

@@ -2,7 +2,7 @@ import { planRestore, planSet, type ThresholdMarks } from '../functions/adapters
 import { alarmName } from '../functions/domain/alarms.js';
 import type { Catalog } from '../functions/domain/config.js';
 import { RUNBOOK } from '../functions/domain/defaults.js';
-import type { AlarmThresholds } from '../functions/release/ports.js';
+import type { AlarmThresholds } from '../functions/ports/alarms.js';
 
 /** One change of a local latency alarm's threshold, oldest first. */
 export interface ThresholdChange {

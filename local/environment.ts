@@ -2,19 +2,17 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Middleware } from '@kubernetes/client-node';
 import { createTableIfMissing, DynamoDbDeploymentStore } from '../functions/adapters/aws/dynamodb-store.js';
 import { CollectingNotifier } from '../functions/adapters/collecting-notifier.js';
-import { HttpOnCallDirectory } from '../functions/adapters/http-oncall.js';
 import {
   createKubeClients,
   type KubeClients,
   kubeConfigFromFile,
   type RetryPolicy,
 } from '../functions/adapters/kubernetes/client.js';
-import { KubernetesClusterClient } from '../functions/adapters/kubernetes/cluster-client.js';
-import { KubernetesJobRunner } from '../functions/adapters/kubernetes/jobs.js';
-import { createRouter } from '../functions/adapters/kubernetes/router-factory.js';
+import { kubeWorkloads } from '../functions/adapters/kubernetes/workloads-factory.js';
 import { loadProfile } from '../functions/adapters/synthetic/index.js';
 import type { TrafficProfile } from '../functions/adapters/synthetic/profile.js';
 import { SyntheticMetricsSource } from '../functions/adapters/synthetic/source.js';
+import { composePorts } from '../functions/compose.js';
 import {
   type Catalog,
   type CatalogInput,
@@ -23,10 +21,10 @@ import {
 } from '../functions/domain/config.js';
 import { StoreUnavailableError } from '../functions/domain/errors.js';
 import type { DeploymentRecord } from '../functions/domain/record.js';
+import type { ReadinessWait, ReleasePorts } from '../functions/ports/release.js';
 import type { TrafficRouter } from '../functions/ports/router.js';
 import type { DeploymentStore } from '../functions/ports/store.js';
-import type { ReadinessWait, ReleasePorts, TaskTokens } from '../functions/release/ports.js';
-import { jobPodLabels } from '../functions/release/runbook-support.js';
+import type { TaskTokens } from '../functions/ports/task-tokens.js';
 import { handleExecutionStopped, type StoppedOutcome } from '../functions/release/stopped.js';
 import { LocalAlarmThresholds } from './alarm-thresholds.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
@@ -138,66 +136,67 @@ export class LocalEnvironment {
     const snapshots = new LocalDatabaseSnapshots(clock);
     const serviceName = (svc: ServiceConfig) =>
       Object.entries(catalog.services).find(([, s]) => s === svc)?.[0] ?? '';
+    const wrapRouter = (router: TrafficRouter, svc: ServiceConfig): TrafficRouter => {
+      const name = serviceName(svc);
+      return {
+        type: router.type,
+        status: (t, p) => router.status(t, p),
+        async setWeight(t, p, w) {
+          const r = await router.setWeight(t, p, w);
+          recordWeight(name, r.actualWeight ?? w);
+          return r;
+        },
+        async finalize(t, p) {
+          const r = await router.finalize(t, p);
+          recordWeight(name, 100);
+          return r;
+        },
+        async rollback(t, p) {
+          const r = await router.rollback(t, p);
+          recordWeight(name, 0);
+          return r;
+        },
+      };
+    };
+    const metrics = (svc: ServiceConfig, deploymentStart: Date) => {
+      const name = serviceName(svc);
+      const profile =
+        profiles.get(name) ??
+        loadProfile(svc.metrics.source === 'synthetic' ? svc.metrics.profile : 'healthy');
+      const weightAt = (at: Date) => {
+        const list = (weights.get(name) ?? []).filter((e) => e.at >= deploymentStart.getTime());
+        let w: number | null = null;
+        for (const e of list) if (e.at <= at.getTime()) w = e.weight;
+        return w;
+      };
+      return new SyntheticMetricsSource({ profile, deploymentStart, weightAt });
+    };
     const makePorts = (
       store: DeploymentStore,
       clients: KubeClients,
       readinessWait?: ReadinessWait,
-    ): ReleasePorts => ({
-      ...(readinessWait ? { readinessWait } : {}),
-      catalog,
-      store,
-      notifier,
-      clock,
-      async workloads(svc) {
-        const router = createRouter(svc.router, clients);
-        const name = serviceName(svc);
-        const tracked: TrafficRouter = {
-          type: router.type,
-          status: (t, p) => router.status(t, p),
-          async setWeight(t, p, w) {
-            const r = await router.setWeight(t, p, w);
-            recordWeight(name, r.actualWeight ?? w);
-            return r;
+    ): ReleasePorts =>
+      composePorts({
+        catalog,
+        store,
+        notifier,
+        clock,
+        workloads: async (svc) => kubeWorkloads(svc, clients, { clock, wrapRouter }),
+        metrics,
+        ...(readinessWait ? { readinessWait } : {}),
+        overrides: {
+          stopExecution: async (executionArn) => {
+            for (const ex of env?.executors.values() ?? []) ex.stop(executionArn);
           },
-          async finalize(t, p) {
-            const r = await router.finalize(t, p);
-            recordWeight(name, 100);
-            return r;
+          alarmThresholds,
+          alarmStates,
+          snapshots,
+          taskTokens: {
+            succeed: (token, output) => env!.taskTokens.succeed(token, output),
+            fail: (token, error, cause) => env!.taskTokens.fail(token, error, cause),
           },
-          async rollback(t, p) {
-            const r = await router.rollback(t, p);
-            recordWeight(name, 0);
-            return r;
-          },
-        };
-        const cluster = new KubernetesClusterClient(clients, clock);
-        return { cluster, router: tracked, jobs: new KubernetesJobRunner(clients, jobPodLabels) };
-      },
-      metrics(svc, deploymentStart) {
-        const name = serviceName(svc);
-        const profile =
-          profiles.get(name) ??
-          loadProfile(svc.metrics.source === 'synthetic' ? svc.metrics.profile : 'healthy');
-        const weightAt = (at: Date) => {
-          const list = (weights.get(name) ?? []).filter((e) => e.at >= deploymentStart.getTime());
-          let w: number | null = null;
-          for (const e of list) if (e.at <= at.getTime()) w = e.weight;
-          return w;
-        };
-        return new SyntheticMetricsSource({ profile, deploymentStart, weightAt });
-      },
-      async stopExecution(executionArn) {
-        for (const ex of env?.executors.values() ?? []) ex.stop(executionArn);
-      },
-      alarmThresholds,
-      alarmStates,
-      onCall: new HttpOnCallDirectory(),
-      snapshots,
-      taskTokens: {
-        succeed: (token, output) => env!.taskTokens.succeed(token, output),
-        fail: (token, error, cause) => env!.taskTokens.fail(token, error, cause),
-      },
-    });
+        },
+      });
     const ports = makePorts(store, clients);
     env = new LocalEnvironment(
       catalog,

@@ -6,7 +6,7 @@ import {
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
 import { parseExecutionInput } from '../functions/domain/input.js';
-import type { ReleasePorts } from '../functions/release/ports.js';
+import type { ReleasePorts } from '../functions/ports/release.js';
 import { STEPS } from '../functions/release/registry.js';
 import type { TaskKey } from '../statemachine/tasks.js';
 import type { VirtualClock } from './virtual-clock.js';

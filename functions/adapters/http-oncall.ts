@@ -1,4 +1,4 @@
-import type { OnCallAnswer, OnCallDirectory } from '../release/ports.js';
+import type { OnCallAnswer, OnCallDirectory } from '../ports/on-call.js';
 
 /**
  * Asks an HTTP endpoint who is on call (the on-call gate). The endpoint answers a GET with

@@ -102,6 +102,8 @@ export const K8S_LABELS = {
   track: 'tps-deploy.io/track',
   deploymentId: 'tps-deploy.io/deployment-id',
   service: 'tps-deploy.io/service',
+  /** The kind of a release Job (`test-canary`, `migrate`, ...), on the Job and its pod. */
+  jobKind: 'tps-deploy.io/job',
 } as const;
 
 export const K8S_ANNOTATIONS = {

@@ -14,6 +14,7 @@ export const ERROR_NAMES = {
   rollbackFailed: 'RollbackFailedError',
   gateFailed: 'GateFailedError',
   config: 'ConfigError',
+  notConfigured: 'NotConfiguredError',
   releaseEnded: 'ReleaseEndedError',
 } as const;
 
@@ -131,5 +132,15 @@ export class RollbackFailedError extends TpsError {
 export class ReleaseEndedError extends TpsError {
   constructor(message: string) {
     super(ERROR_NAMES.releaseEnded, message);
+  }
+}
+
+/**
+ * A capability this runtime was not given (functions/adapters/unconfigured.ts): an RDS snapshot
+ * service, an on-call directory, task-token answers, a Job runner. Not retried: configure it.
+ */
+export class NotConfiguredError extends TpsError {
+  constructor(message: string) {
+    super(ERROR_NAMES.notConfigured, message);
   }
 }

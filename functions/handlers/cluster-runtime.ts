@@ -1,25 +1,15 @@
 import { EKSClient } from '@aws-sdk/client-eks';
 import { EksKubeConfigProvider } from '../adapters/aws/eks-auth.js';
 import { createKubeClients } from '../adapters/kubernetes/client.js';
-import { KubernetesClusterClient } from '../adapters/kubernetes/cluster-client.js';
-import { KubernetesJobRunner } from '../adapters/kubernetes/jobs.js';
-import { createRouter } from '../adapters/kubernetes/router-factory.js';
-import { jobPodLabels } from '../release/runbook-support.js';
-import type { WorkloadsFactory } from './aws-runtime.js';
+import { kubeWorkloads } from '../adapters/kubernetes/workloads-factory.js';
+import type { WorkloadsFactory } from '../compose.js';
 
 /**
  * Cluster access on EKS: DescribeCluster + an aws-iam-authenticator token (cached while valid),
- * then the Kubernetes adapters. Only the handlers of tasks that act on the cluster import this.
+ * then the Kubernetes adapters. Only the handlers of tasks that act on the cluster import this, so
+ * the others are bundled without @kubernetes/client-node.
  */
-export const eksWorkloads: WorkloadsFactory = () => {
+export function eksWorkloads(): WorkloadsFactory {
   const eks = new EksKubeConfigProvider({ client: new EKSClient({}) });
-  return async (svc) => {
-    const kc = await eks.kubeConfig(svc.cluster.name);
-    const clients = createKubeClients(kc);
-    return {
-      cluster: new KubernetesClusterClient(clients),
-      router: createRouter(svc.router, clients),
-      jobs: new KubernetesJobRunner(clients, jobPodLabels),
-    };
-  };
-};
+  return async (svc) => kubeWorkloads(svc, createKubeClients(await eks.kubeConfig(svc.cluster.name)));
+}

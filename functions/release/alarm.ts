@@ -2,7 +2,7 @@ import { ALARM_SIGNALS, type AlarmEvent, alarmEventSchema, parseAlarmName } from
 import { toFieldIssues } from '../domain/config.js';
 import { InvalidInputError } from '../domain/errors.js';
 import type { RollbackInfo } from '../domain/record.js';
-import type { ReleasePorts } from './ports.js';
+import type { ReleasePorts } from '../ports/release.js';
 import { performRollback } from './steps.js';
 
 /** What one alarm event did. */

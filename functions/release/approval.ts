@@ -9,7 +9,7 @@
 import { RUNBOOK } from '../domain/defaults.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { ApprovalDecision } from '../domain/record.js';
-import type { ReleasePorts } from './ports.js';
+import type { ReleasePorts } from '../ports/release.js';
 import { addEvent, loadRecord } from './runbook-support.js';
 
 /** The error a rejection (or an abort of a hold) ends the wait with; the state machine catches it. */
@@ -198,7 +198,6 @@ export async function answerPending(
       `${request.service}/${request.deploymentId} is not waiting for an answer (outcome ${record.outcome})`,
     );
   }
-  if (!ports.taskTokens) throw new AnswerNotDeliveredError('no task-token sender is configured');
   const at = ports.clock.now().toISOString();
   try {
     if (request.yes) {

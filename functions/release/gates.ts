@@ -8,6 +8,7 @@
  * their inputs through the ports, and a port that fails makes its gate fail with the reason
  * (a gate that cannot be checked is not passed).
  */
+import { unconfiguredReason } from '../adapters/unconfigured.js';
 import { type AlarmSignal, alarmName } from '../domain/alarms.js';
 import type { FreezeWindowConfig, ServiceConfig } from '../domain/config.js';
 import { PHASE_NAMES, type PhaseName, RUNBOOK } from '../domain/defaults.js';
@@ -20,9 +21,11 @@ import {
   parseCron,
   parseIsoInterval,
 } from '../domain/schedule.js';
+import type { AlarmStateReading } from '../ports/alarms.js';
 import type { RollbackPlan } from '../ports/cluster.js';
 import type { WindowMetrics } from '../ports/metrics.js';
-import type { AlarmStateReading, OnCallAnswer, ReleasePorts } from './ports.js';
+import type { OnCallAnswer } from '../ports/on-call.js';
+import type { ReleasePorts } from '../ports/release.js';
 import { addEvent, loadRecord, serviceOf } from './runbook-support.js';
 
 /** Gate names, as the record and the messages spell them. */
@@ -364,7 +367,6 @@ export async function checkGates(
       judgeAttestations(input, svc.gates?.minReviewers ?? RUNBOOK.gates.minReviewers),
     ),
     guarded(GATE_NAMES.monitoring, async () => {
-      if (!ports.alarmStates) return fail(GATE_NAMES.monitoring, 'no alarm-state source is configured');
       return judgeMonitoring(
         await ports.alarmStates.read(serviceAlarmNames(ports.catalog.appName, plan.service, svc)),
       );
@@ -390,7 +392,6 @@ export async function checkGates(
         return fail(GATE_NAMES.onCall, `no on-call source configured (services.${plan.service}.onCall)`);
       if ('schedule' in oc)
         return judgeOnCall(onCallAt(oc.schedule, now), `weekly schedule at ${now.toISOString()}`);
-      if (!ports.onCall) return fail(GATE_NAMES.onCall, 'no on-call directory is configured');
       const answer: OnCallAnswer = await ports.onCall.whoIsOnCall({
         url: oc.url,
         timeoutSeconds: oc.timeoutSeconds ?? RUNBOOK.gates.onCallTimeoutSeconds,
@@ -401,8 +402,9 @@ export async function checkGates(
     guarded(GATE_NAMES.freeze, async () => judgeFreeze(svc.freezeWindows ?? [], plan.mode, now)),
     guarded(GATE_NAMES.migration, async () => {
       const j = judgeMigration(input, svc);
-      if (j && input.migration?.database && !ports.snapshots) {
-        return fail(GATE_NAMES.migration, 'a snapshot is required but no snapshot service is configured');
+      const noSnapshots = unconfiguredReason(ports.snapshots);
+      if (j && input.migration?.database && noSnapshots) {
+        return fail(GATE_NAMES.migration, `a snapshot is required but ${noSnapshots}`);
       }
       return j ?? pass(GATE_NAMES.migration, 'no migration');
     }),

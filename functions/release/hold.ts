@@ -10,8 +10,8 @@
 import { type PhaseName, RUNBOOK } from '../domain/defaults.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { DeploymentRecord, HoldState, Verdict } from '../domain/record.js';
+import type { ReleasePorts } from '../ports/release.js';
 import { APPROVAL_REJECTED_ERROR, answerCommands, TASK_TIMEOUT_ERROR } from './approval.js';
-import type { ReleasePorts } from './ports.js';
 import { addEvent, loadRecord, serviceOf } from './runbook-support.js';
 
 /** Why a release holds after a validation. */

@@ -9,10 +9,10 @@ import type { TestJobConfig } from '../domain/config.js';
 import { K8S_LABELS, type PhaseName, RUNBOOK } from '../domain/defaults.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { CheckResult, JobRun, PhaseRecord } from '../domain/record.js';
-import type { JobRequest, ReleasePorts } from './ports.js';
+import type { JobRequest } from '../ports/jobs.js';
+import type { ReleasePorts } from '../ports/release.js';
 import {
   addEvent,
-  JOB_KIND_LABEL,
   type JobKind,
   jobNameFor,
   jobRunnerOf,
@@ -50,7 +50,7 @@ export function releaseJob(
     labels: {
       [K8S_LABELS.managedBy]: K8S_LABELS.managedByValue,
       [K8S_LABELS.service]: plan.service,
-      [JOB_KIND_LABEL]: kind,
+      [K8S_LABELS.jobKind]: kind,
     },
     timeoutSeconds,
   };

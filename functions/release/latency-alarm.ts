@@ -1,7 +1,7 @@
 import { alarmName } from '../domain/alarms.js';
 import { RUNBOOK } from '../domain/defaults.js';
 import type { DeploymentRecord } from '../domain/record.js';
-import type { ReleasePorts } from './ports.js';
+import type { ReleasePorts } from '../ports/release.js';
 
 /**
  * The p99 rollback trigger during a release: "p99 > 3x baseline for 2 minutes". The latency
@@ -21,7 +21,6 @@ export async function armLatencyAlarm(
   baseline: DeploymentRecord['baseline'],
 ): Promise<string | null> {
   const thresholds = ports.alarmThresholds;
-  if (!thresholds) return null;
   const name = alarmName(ports.catalog.appName, service, 'latency');
   const p99 = baseline?.p99Ms ?? null;
   if (p99 === null || !(p99 > 0)) {
@@ -49,7 +48,6 @@ export async function restoreLatencyAlarm(
   deploymentId: string,
 ): Promise<string | null> {
   const thresholds = ports.alarmThresholds;
-  if (!thresholds) return null;
   const name = alarmName(ports.catalog.appName, service, 'latency');
   try {
     const holder = await ports.store.active(service);

@@ -13,8 +13,9 @@
 import { RUNBOOK } from '../domain/defaults.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { JobRun, MigrationState, SnapshotInfo } from '../domain/record.js';
+import type { JobRequest } from '../ports/jobs.js';
+import type { ReleasePorts } from '../ports/release.js';
 import { releaseJob } from './jobs.js';
-import type { JobRequest, ReleasePorts } from './ports.js';
 import {
   addEvent,
   jobNameFor,
@@ -103,7 +104,6 @@ export async function snapshotDatabase(
   const { plan } = event;
   const db = migrationOf(plan).database;
   if (!db) throw new Error('the migration names no database to snapshot');
-  if (!ports.snapshots) throw new Error('no snapshot service is configured');
   const snapshotId = snapshotIdFor(plan.service, plan.deploymentId);
   const s = await ports.snapshots.create(db, snapshotId);
   const now = ports.clock.now();
@@ -132,7 +132,7 @@ export async function checkSnapshot(
 ): Promise<SnapshotStepResult> {
   const { plan } = event;
   const db = migrationOf(plan).database;
-  if (!db || !ports.snapshots) throw new Error('no database or snapshot service for this migration');
+  if (!db) throw new Error('the migration names no database to snapshot');
   const record = await loadRecord(ports, plan);
   const state = stateOf(record, plan);
   const snapshotId = state.snapshot?.snapshotId ?? snapshotIdFor(plan.service, plan.deploymentId);

@@ -1,4 +1,5 @@
 import type { TaskKey } from '../../statemachine/tasks.js';
+import type { ReleasePorts } from '../ports/release.js';
 import { handleAlarm } from './alarm.js';
 import { recordApproval, rejectRelease, requestApproval } from './approval.js';
 import { checkGates } from './gates.js';
@@ -13,7 +14,6 @@ import {
   startMigration,
   startMigrationRollback,
 } from './migration.js';
-import type { ReleasePorts } from './ports.js';
 import {
   beginRelease,
   checkReadiness,

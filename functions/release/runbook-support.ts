@@ -3,11 +3,12 @@
  * the service and the record, adding to the record's timeline, naming the Jobs a release creates.
  */
 import type { ServiceConfig } from '../domain/config.js';
-import { K8S_LABELS, type PhaseName } from '../domain/defaults.js';
+import type { PhaseName } from '../domain/defaults.js';
 import { StoreUnavailableError, TargetNotFoundError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { DeploymentRecord, JobRun } from '../domain/record.js';
-import type { JobRequest, JobRunner, JobStatus, ReleasePorts } from './ports.js';
+import type { JobRequest, JobRunner, JobStatus } from '../ports/jobs.js';
+import type { ReleasePorts } from '../ports/release.js';
 
 /** The catalog entry of the plan's service. */
 export function serviceOf(
@@ -65,26 +66,9 @@ export function jobNameFor(deployment: string, kind: JobKind, deploymentId: stri
   return `${head}${suffix}`;
 }
 
-/** The label that names the kind of a release Job (on the Job and its pod). */
-export const JOB_KIND_LABEL = 'tps-deploy.io/job';
-
-/**
- * Labels of a release Job's pods: managed-by and the kind, but NOT the release selector labels
- * (deployment id, service), which make the routers count a pod as a leftover of the release.
- */
-export function jobPodLabels(job: Pick<JobRequest, 'labels'>): Record<string, string> {
-  const kind = job.labels[JOB_KIND_LABEL];
-  return {
-    [K8S_LABELS.managedBy]: K8S_LABELS.managedByValue,
-    ...(kind ? { [JOB_KIND_LABEL]: kind } : {}),
-  };
-}
-
-/** The Job runner of the service's cluster; a clear error where none is wired in. */
+/** The Job runner of the service's cluster. */
 export async function jobRunnerOf(ports: ReleasePorts, svc: ServiceConfig): Promise<JobRunner> {
-  const { jobs } = await ports.workloads(svc);
-  if (!jobs) throw new Error('no Kubernetes Job runner is configured (Workloads.jobs)');
-  return jobs;
+  return (await ports.workloads(svc)).jobs;
 }
 
 /** A fresh record entry for a Job just started. */

@@ -21,11 +21,11 @@ import {
   type WindowDecision,
 } from '../domain/record.js';
 import type { ClusterClient, ReleaseTarget, RollbackPlan, WorkloadHealth } from '../ports/cluster.js';
+import type { ReleasePorts } from '../ports/release.js';
 import type { TrafficStatus } from '../ports/router.js';
 import { type HoldCause, holdAfterValidation } from './hold.js';
 import { testsCheck } from './jobs.js';
 import { armLatencyAlarm, restoreLatencyAlarm } from './latency-alarm.js';
-import type { ReleasePorts } from './ports.js';
 import { changeCluster } from './write-ahead.js';
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -279,7 +279,7 @@ export async function checkReadiness(
       status = 'failed';
       reason = `readiness deadline of ${plan.readinessTimeoutSeconds} s passed: ${podSummary(h)}`;
     }
-    if (status !== 'waiting' || !wait || Date.now() - waitStarted + wait.checkMs > wait.budgetMs) break;
+    if (status !== 'waiting' || Date.now() - waitStarted + wait.checkMs >= wait.budgetMs) break;
     await wait.sleep(wait.checkMs);
   }
   if (status === 'ready') {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { toFieldIssues } from '../domain/config.js';
 import { InvalidInputError } from '../domain/errors.js';
 import { STATE_MACHINE_TRIGGER } from '../domain/record.js';
-import type { ReleasePorts } from './ports.js';
+import type { ReleasePorts } from '../ports/release.js';
 import { performRollback } from './steps.js';
 
 /**

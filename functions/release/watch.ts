@@ -5,7 +5,7 @@
  * hotfix), and "Stand Down" records the end of the watch and tells the team.
  */
 import type { ReleasePlan } from '../domain/input.js';
-import type { ReleasePorts } from './ports.js';
+import type { ReleasePorts } from '../ports/release.js';
 import { addEvent, loadRecord } from './runbook-support.js';
 
 /** "Start Watch": stage `watching`, the watch in the record. */

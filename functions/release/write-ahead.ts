@@ -22,7 +22,7 @@
 import { ReleaseEndedError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { DeploymentRecord } from '../domain/record.js';
-import type { ReleasePorts } from './ports.js';
+import type { ReleasePorts } from '../ports/release.js';
 import { addEvent } from './runbook-support.js';
 
 /** What a step is about to do, and how to put it back if a rollback overtook it. */

@@ -14,7 +14,7 @@
  */
 import { CANARY_SUFFIX } from '../../functions/domain/defaults.js';
 import { parseExecutionInput, type ReleasePlan } from '../../functions/domain/input.js';
-import type { ReleasePorts } from '../../functions/release/ports.js';
+import type { ReleasePorts } from '../../functions/ports/release.js';
 import {
   beginRelease,
   finalizeRelease,

@@ -3,6 +3,13 @@
  * regression release (the JSON record checked), and `abort` / `rollback` acting on real
  * Deployments through the same performRollback as the state machine.
  */
+import {
+  CloudWatchClient,
+  DescribeAlarmsCommand,
+  ListTagsForResourceCommand,
+  PutMetricAlarmCommand,
+  UntagResourceCommand,
+} from '@aws-sdk/client-cloudwatch';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
@@ -18,6 +25,50 @@ import { serviceFor } from '../helpers/release.js';
 import { Collect } from '../unit/cli-harness.js';
 
 const sfn = mockClient(SFNClient);
+const cloudwatch = mockClient(CloudWatchClient);
+const LATENCY_ALARM = 'tps-it-shop-latency';
+const LATENCY_ALARM_ARN = `arn:aws:cloudwatch:us-east-1:123456789012:alarm:${LATENCY_ALARM}`;
+
+/**
+ * The shop's latency alarm as CloudWatch describes it while a release holds it at 3x its baseline
+ * (DescribeAlarms / ListTagsForResource, CloudWatch API reference): threshold 660 ms, the marks
+ * saying the configured threshold is 900 ms.
+ */
+function latencyAlarmArmed(): void {
+  cloudwatch.reset();
+  cloudwatch.on(DescribeAlarmsCommand).resolves({
+    MetricAlarms: [
+      {
+        AlarmName: LATENCY_ALARM,
+        AlarmArn: LATENCY_ALARM_ARN,
+        MetricName: 'LatencyP99',
+        Namespace: 'TpsIt',
+        ExtendedStatistic: 'p99',
+        Period: 60,
+        EvaluationPeriods: 2,
+        Threshold: 660,
+        ComparisonOperator: 'GreaterThanThreshold',
+      },
+    ],
+  });
+  cloudwatch.on(ListTagsForResourceCommand).resolves({
+    Tags: [
+      { Key: 'tps-deploy:configured-threshold', Value: '900' },
+      { Key: 'tps-deploy:applied-threshold', Value: '660' },
+    ],
+  });
+  cloudwatch.on(PutMetricAlarmCommand).resolves({});
+  cloudwatch.on(UntagResourceCommand).resolves({});
+}
+
+/** The p99 alarm went back to its configured threshold, and the marks are gone. */
+function expectLatencyAlarmRestored(): void {
+  expect(cloudwatch).toHaveReceivedCommandWith(PutMetricAlarmCommand, {
+    AlarmName: LATENCY_ALARM,
+    Threshold: 900,
+  });
+  expect(cloudwatch).toHaveReceivedCommandWith(UntagResourceCommand, { ResourceARN: LATENCY_ALARM_ARN });
+}
 const ATTESTED = { attestations: { testsPassed: true, reviewers: ['alice', 'bob'] } };
 const namespaces: string[] = [];
 
@@ -129,6 +180,7 @@ describe('abort and rollback on the local cluster', () => {
   beforeEach(() => {
     sfn.reset();
     sfn.on(StopExecutionCommand).resolves({ stopDate: new Date() });
+    latencyAlarmArmed();
   });
 
   async function fixture(prefix: string) {
@@ -206,6 +258,7 @@ describe('abort and rollback on the local cluster', () => {
       });
       expect(record?.finalImage).toBe(OLD_IMAGES.api);
       expect(sfn).not.toHaveReceivedCommand(StopExecutionCommand);
+      expectLatencyAlarmRestored();
     } finally {
       await env.stop();
     }
@@ -250,6 +303,7 @@ describe('abort and rollback on the local cluster', () => {
       expect(shop.spec?.replicas).toBe(4);
       expect(shop.spec?.template.spec?.containers.find((c) => c.name === 'api')?.image).toBe(OLD_IMAGES.api);
       expect(await env.store.active('shop')).toBeNull();
+      expectLatencyAlarmRestored();
     } finally {
       // Step Functions would stop the execution; the local executor is stopped here.
       for (const ex of env.executors.values()) ex.stop(executionArn);

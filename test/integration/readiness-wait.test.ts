@@ -8,7 +8,7 @@ import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import type { Middleware, RequestContext, ResponseContext } from '@kubernetes/client-node';
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
-import type { ReadinessWait } from '../../functions/release/ports.js';
+import type { ReadinessWait } from '../../functions/ports/release.js';
 import { beginRelease, checkReadiness, shiftTraffic } from '../../functions/release/steps.js';
 import { type ReleaseFixture, releaseFixture } from '../helpers/release.js';
 import { ALWAYS_ON_CALL, ATTESTED, NEW_IMAGES } from '../helpers/runbook.js';

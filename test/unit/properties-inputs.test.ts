@@ -11,8 +11,8 @@ import type { CatalogInput, ServiceConfigInput } from '../../functions/domain/co
 import { parseCatalog } from '../../functions/domain/config.js';
 import { ConfigError, InvalidInputError } from '../../functions/domain/errors.js';
 import { imageVersion, parseExecutionInput } from '../../functions/domain/input.js';
+import type { ReleasePorts } from '../../functions/ports/release.js';
 import { handleAlarm } from '../../functions/release/alarm.js';
-import type { ReleasePorts } from '../../functions/release/ports.js';
 
 const RUNS = 400;
 const tried: Record<string, number> = {};

@@ -4,7 +4,7 @@ import {
   type DescribeAlarmsCommandOutput,
 } from '@aws-sdk/client-cloudwatch';
 import { AwsTransientError } from '../../domain/errors.js';
-import type { AlarmStateReading, AlarmStates } from '../../release/ports.js';
+import type { AlarmStateReading, AlarmStates } from '../../ports/alarms.js';
 import { describeError, isTransientAwsError } from './errors.js';
 
 /** DescribeAlarms accepts at most 100 alarm names per call. */

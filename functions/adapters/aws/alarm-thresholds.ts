@@ -10,7 +10,7 @@ import {
   UntagResourceCommand,
 } from '@aws-sdk/client-cloudwatch';
 import { AwsTransientError, ConfigError } from '../../domain/errors.js';
-import type { AlarmThresholds } from '../../release/ports.js';
+import type { AlarmThresholds } from '../../ports/alarms.js';
 import { describeError, isTransientAwsError } from './errors.js';
 
 // ---- pure: what to change -----------------------------------------------------------------------

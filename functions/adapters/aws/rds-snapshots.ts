@@ -6,7 +6,7 @@ import {
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import { AwsTransientError } from '../../domain/errors.js';
-import type { DatabaseRef, DatabaseSnapshots, SnapshotStatus } from '../../release/ports.js';
+import type { DatabaseRef, DatabaseSnapshots, SnapshotStatus } from '../../ports/snapshots.js';
 import { describeError, isTransientAwsError } from './errors.js';
 
 /** Snapshot states that will never become `available`. */

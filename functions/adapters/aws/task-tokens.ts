@@ -1,6 +1,6 @@
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { AwsTransientError } from '../../domain/errors.js';
-import type { TaskTokens } from '../../release/ports.js';
+import type { TaskTokens } from '../../ports/task-tokens.js';
 import { describeError, isTransientAwsError } from './errors.js';
 
 /** Step Functions limits a task failure's cause to 32 768 characters. */

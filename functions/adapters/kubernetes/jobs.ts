@@ -5,7 +5,8 @@
  * bounded by `activeDeadlineSeconds`, kept a day for diagnosis (`ttlSecondsAfterFinished`).
  */
 import type { V1Job, V1JobCondition } from '@kubernetes/client-node';
-import type { JobRequest, JobRunner, JobStatus } from '../../release/ports.js';
+import { K8S_LABELS } from '../../domain/defaults.js';
+import type { JobRequest, JobRunner, JobStatus } from '../../ports/jobs.js';
 import { isAlreadyExists, isNotFound, type KubeClients } from './client.js';
 
 /** How long a finished Job (and its pod) stays for people to read. */
@@ -14,6 +15,18 @@ export const JOB_TTL_SECONDS = 86_400;
 /** Where a Job's logs are, for the record. */
 export function jobLogsHint(namespace: string, name: string): string {
   return `kubectl -n ${namespace} logs job/${name}`;
+}
+
+/**
+ * Labels of a release Job's pods: managed-by and the kind, but NOT the release selector labels
+ * (deployment id, service), which make the routers count a pod as a leftover of the release.
+ */
+export function jobPodLabels(job: Pick<JobRequest, 'labels'>): Record<string, string> {
+  const kind = job.labels[K8S_LABELS.jobKind];
+  return {
+    [K8S_LABELS.managedBy]: K8S_LABELS.managedByValue,
+    ...(kind ? { [K8S_LABELS.jobKind]: kind } : {}),
+  };
 }
 
 /** The Job object of a request. Pod labels are the request's labels minus the release selector keys. */
@@ -91,7 +104,7 @@ export class KubernetesJobRunner implements JobRunner {
    */
   constructor(
     private readonly clients: KubeClients,
-    private readonly podLabelsOf: (job: JobRequest) => Record<string, string> = () => ({}),
+    private readonly podLabelsOf: (job: JobRequest) => Record<string, string> = jobPodLabels,
   ) {}
 
   async start(job: JobRequest): Promise<JobStatus> {

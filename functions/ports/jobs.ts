@@ -1,0 +1,30 @@
+/** A Kubernetes Job to run once (restartPolicy Never, no retries). */
+export interface JobRequest {
+  readonly namespace: string;
+  readonly name: string;
+  readonly image: string;
+  readonly command?: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  /** activeDeadlineSeconds: Kubernetes fails the Job after this. */
+  readonly timeoutSeconds: number;
+}
+
+/** What a Job did so far. */
+export interface JobStatus {
+  readonly name: string;
+  readonly state: 'running' | 'succeeded' | 'failed' | 'missing';
+  readonly startedAt: string | null;
+  readonly completedAt: string | null;
+  /** The Job's conditions and pod counts in words. */
+  readonly detail: string;
+  /** Where its logs are. */
+  readonly logs: string;
+}
+
+/** Runs Kubernetes Jobs (functions/adapters/kubernetes/jobs.ts). */
+export interface JobRunner {
+  /** Creates the Job unless it exists (a retry finds the first one) and returns its status. */
+  start(job: JobRequest): Promise<JobStatus>;
+  status(namespace: string, name: string): Promise<JobStatus>;
+}
