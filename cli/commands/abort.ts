@@ -3,7 +3,7 @@
  * `performRollback`, the code the state machine's "Roll Back" and the alarm function run, so the
  * record, the rollback claim, the lock and the notification behave the same whoever pulls the cord.
  */
-import { performRollback } from '../../functions/release/steps.js';
+import { performRollback } from '../../functions/release/rollback.js';
 import { type CliPortsOptions, checkClusterAccess, cliPorts } from '../aws-ports.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT_CODES, type ExitCode, line } from '../io.js';

@@ -11,6 +11,11 @@ export const RUNBOOK = {
   },
   /** Emergency hotfix path: staging skipped, short canary, longer watch. */
   hotfix: { canaryWeight: 10, canaryWindowSeconds: 300, watchSeconds: 7200 },
+  /**
+   * The pre-deployment baseline (throughput and p99 of the running version) is measured over this
+   * many seconds before the first shift; the p99 alarm is armed at a multiple of it.
+   */
+  baselineSeconds: 900,
   /** Post-deployment watch with the alarms armed. */
   watchSeconds: 3600,
   /** How long new pods may take to become Ready before the phase fails. */

@@ -18,19 +18,10 @@ export interface RollbackPlan {
   readonly recordedAt: string;
 }
 
-/** Status of a set of pods (one version). */
-export interface WorkloadHealth {
-  readonly desired: number;
-  readonly ready: number;
-  readonly updated: number;
-  readonly restarts: number;
-  readonly crashLooping: readonly string[];
-  readonly oomKilled: readonly string[];
-  /** Running but not Ready pods, by name. */
-  readonly notReady: readonly string[];
-  /** One line per pod: `name phase ready restarts reason`. */
-  readonly pods: readonly string[];
-}
+/** Status of a set of pods (one version): a domain type, re-exported for the adapters. */
+export type { WorkloadHealth } from '../domain/pods.js';
+
+import type { WorkloadHealth } from '../domain/pods.js';
 
 /** Identifies one release on the cluster. */
 export interface ReleaseTarget {

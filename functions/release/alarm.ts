@@ -1,9 +1,10 @@
 import { ALARM_SIGNALS, type AlarmEvent, alarmEventSchema, parseAlarmName } from '../domain/alarms.js';
 import { toFieldIssues } from '../domain/config.js';
+import { decideAlarm } from '../domain/decisions.js';
 import { InvalidInputError } from '../domain/errors.js';
 import type { RollbackInfo } from '../domain/record.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { performRollback } from './steps.js';
+import { performRollback } from './rollback.js';
 
 /** What one alarm event did. */
 export interface AlarmOutcome {
@@ -38,76 +39,74 @@ export async function handleAlarm(ports: ReleasePorts, raw: unknown): Promise<Al
   if (!parsed.success) throw new InvalidInputError(toFieldIssues(parsed.error), 'alarm event');
   const ev = parsed.data;
   const { alarmName, state } = ev.detail;
-  if (state.value !== 'ALARM') {
-    return { action: 'ignored', service: null, deploymentId: null, detail: `${alarmName} is ${state.value}` };
-  }
-  const match = parseAlarmName(ports.catalog.appName, alarmName, Object.keys(ports.catalog.services));
-  if (!match) {
-    return {
-      action: 'ignored',
-      service: null,
-      deploymentId: null,
-      detail: `${alarmName} is not a ${ports.catalog.appName} alarm`,
-    };
-  }
-  const { severity, title } = ALARM_SIGNALS[match.signal];
-  const active = await ports.store.active(match.service);
-  const alarm = { name: alarmName, reason: state.reason, reasonData: state.reasonData ?? null };
-  if (!active && severity === 'critical') {
-    const duplicate = await rolledBackBy(ports, match.service, ev);
-    if (duplicate) {
+  const match =
+    state.value === 'ALARM'
+      ? parseAlarmName(ports.catalog.appName, alarmName, Object.keys(ports.catalog.services))
+      : null;
+  const signal = match ? ALARM_SIGNALS[match.signal] : null;
+  const critical = signal?.severity === 'critical';
+  // Read only what the decision can use: the lock, then either the duplicate check (nothing
+  // active) or whether the active release has touched the cluster yet (a rollback plan exists).
+  const active = match ? await ports.store.active(match.service) : null;
+  const alreadyRolledBack =
+    match && critical && !active ? await rolledBackBy(ports, match.service, ev) : null;
+  const untouched =
+    active && critical ? (await ports.store.getPlan(active.service, active.deploymentId)) === null : false;
+  const decision = decideAlarm({
+    alarmName,
+    state: state.value,
+    severity: signal?.severity ?? null,
+    appName: ports.catalog.appName,
+    active,
+    alreadyRolledBack,
+    untouched,
+  });
+  switch (decision.action) {
+    case 'ignore':
+      return { action: 'ignored', service: null, deploymentId: null, detail: decision.detail };
+    case 'already-rolled-back':
       return {
         action: 'already-rolled-back',
-        service: match.service,
-        deploymentId: duplicate,
-        detail: `this state change of ${alarmName} (${state.timestamp}) already rolled back ${duplicate}`,
+        service: match!.service,
+        deploymentId: decision.deploymentId,
+        detail: `this state change of ${alarmName} (${state.timestamp}) already rolled back ${decision.deploymentId}`,
+      };
+    case 'notify':
+      await ports.notifier.notify({
+        kind: 'alarm',
+        service: match!.service,
+        deploymentId: active?.deploymentId ?? null,
+        subject: `${match!.service}: ${alarmName} in ALARM (${signal!.severity}); not rolling back`,
+        message: `${signal!.title}: ${state.reason} (${decision.why}: investigate).`,
+      });
+      return {
+        action: 'notified',
+        service: match!.service,
+        deploymentId: active?.deploymentId ?? null,
+        detail: decision.why,
+      };
+    case 'roll-back': {
+      const holder = active!;
+      if (holder.executionArn) {
+        // Stopped first, so the state machine does not shift traffic again under the rollback.
+        await ports.stopExecution(holder.executionArn, `rolled back by alarm ${alarmName}: ${state.reason}`);
+      }
+      const result = await performRollback(ports, {
+        service: holder.service,
+        deploymentId: holder.deploymentId,
+        trigger: `alarm:${alarmName}`,
+        reason: `${signal!.title}: ${state.reason}`,
+        phase: decision.phase,
+        alarm: { name: alarmName, reason: state.reason, reasonData: state.reasonData ?? null },
+      });
+      return {
+        action: result.claimed ? 'rolled-back' : 'already-rolled-back',
+        service: holder.service,
+        deploymentId: holder.deploymentId,
+        detail: result.reason,
       };
     }
   }
-  // A release still at its gates or waiting for approval has not changed the cluster: the alarm is
-  // about the version already running, so there is nothing of this release to roll back.
-  const untouched =
-    active !== null && severity === 'critical'
-      ? (await ports.store.getPlan(match.service, active.deploymentId)) === null
-      : false;
-  if (!active || severity !== 'critical' || untouched) {
-    const why = !active
-      ? 'no deployment is active'
-      : untouched
-        ? `release ${active.deploymentId} has not changed the cluster yet`
-        : `severity ${severity}`;
-    await ports.notifier.notify({
-      kind: 'alarm',
-      service: match.service,
-      deploymentId: active?.deploymentId ?? null,
-      subject: `${match.service}: ${alarmName} in ALARM (${severity}); not rolling back`,
-      message: `${title}: ${state.reason} (${why}: investigate).`,
-    });
-    return {
-      action: 'notified',
-      service: match.service,
-      deploymentId: active?.deploymentId ?? null,
-      detail: why,
-    };
-  }
-  if (active.executionArn) {
-    // Stopped first, so the state machine does not shift traffic again under the rollback.
-    await ports.stopExecution(active.executionArn, `rolled back by alarm ${alarmName}: ${state.reason}`);
-  }
-  const result = await performRollback(ports, {
-    service: match.service,
-    deploymentId: active.deploymentId,
-    trigger: `alarm:${alarmName}`,
-    reason: `${title}: ${state.reason}`,
-    phase: active.stage === 'watching' ? 'watch' : null,
-    alarm,
-  });
-  return {
-    action: result.claimed ? 'rolled-back' : 'already-rolled-back',
-    service: match.service,
-    deploymentId: active.deploymentId,
-    detail: result.reason,
-  };
 }
 
 /**

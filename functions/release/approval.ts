@@ -9,8 +9,9 @@
 import { RUNBOOK } from '../domain/defaults.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { ApprovalDecision } from '../domain/record.js';
+import { addEvent } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { addEvent, loadRecord } from './runbook-support.js';
+import { loadRecord } from './support.js';
 
 /** The error a rejection (or an abort of a hold) ends the wait with; the state machine catches it. */
 export const APPROVAL_REJECTED_ERROR = 'ApprovalRejected';

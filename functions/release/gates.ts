@@ -14,6 +14,7 @@ import type { FreezeWindowConfig, ServiceConfig } from '../domain/config.js';
 import { PHASE_NAMES, type PhaseName, RUNBOOK } from '../domain/defaults.js';
 import { type ExecutionInput, imageVersion, type ReleasePlan } from '../domain/input.js';
 import { type FollowUp, type GateResult, newRecord } from '../domain/record.js';
+import { addEvent } from '../domain/record-transitions.js';
 import {
   activeCronWindow,
   type IsoInterval,
@@ -26,7 +27,7 @@ import type { RollbackPlan } from '../ports/cluster.js';
 import type { WindowMetrics } from '../ports/metrics.js';
 import type { OnCallAnswer } from '../ports/on-call.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { addEvent, loadRecord, serviceOf } from './runbook-support.js';
+import { loadRecord, serviceOf } from './support.js';
 
 /** Gate names, as the record and the messages spell them. */
 export const GATE_NAMES = {

@@ -7,52 +7,21 @@
  * failing safe. The waiting token is `pendingApproval` (with the phase), so the CLI's approve and
  * reject promote and abort a hold as they answer an approval.
  */
+
+import type { HoldCause } from '../domain/decisions.js';
 import { type PhaseName, RUNBOOK } from '../domain/defaults.js';
 import type { ReleasePlan } from '../domain/input.js';
-import type { DeploymentRecord, HoldState, Verdict } from '../domain/record.js';
+import type { DeploymentRecord, HoldState } from '../domain/record.js';
+import { addEvent } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { APPROVAL_REJECTED_ERROR, answerCommands, TASK_TIMEOUT_ERROR } from './approval.js';
-import { addEvent, loadRecord, serviceOf } from './runbook-support.js';
-
-/** Why a release holds after a validation. */
-export type HoldCause = 'requested' | 'inconclusive';
+import { loadRecord, serviceOf } from './support.js';
 
 /** Error names of a hold that ends in a rollback (the record's rollback reason starts with them). */
 export const HOLD_ERRORS = { timedOut: 'HoldTimedOut', aborted: 'HoldAborted' } as const;
 
 /** Who holds a release that holds on its own (`holdOnInconclusive`). */
 export const INCONCLUSIVE_HOLDER = 'tps-deploy (holdOnInconclusive)';
-
-/**
- * Whether a validation's outcome holds the release (pure). A requested hold that has not been
- * decided yet holds a passing phase (a failing one still rolls back); a final inconclusive
- * verdict holds when the service asks for it.
- */
-export function holdCause(args: {
-  readonly verdict: Verdict;
-  readonly canExtend: boolean;
-  readonly hold: HoldState | null | undefined;
-  readonly holdOnInconclusive: boolean;
-}): HoldCause | null {
-  if (args.verdict === 'pass' && args.hold && !args.hold.decision) return 'requested';
-  if (args.verdict === 'inconclusive' && !args.canExtend && args.holdOnInconclusive) return 'inconclusive';
-  return null;
-}
-
-/** {@link holdCause} for a record and service, as "Validate <Phase>" asks it. */
-export function holdAfterValidation(
-  record: Pick<DeploymentRecord, 'hold'>,
-  svc: { readonly holdOnInconclusive?: boolean },
-  verdict: Verdict,
-  canExtend: boolean,
-): HoldCause | null {
-  return holdCause({
-    verdict,
-    canExtend,
-    hold: record.hold,
-    holdOnInconclusive: svc.holdOnInconclusive === true,
-  });
-}
 
 /** "Hold At <Phase>": stores the token, tells the team how to promote or abort. */
 export async function holdRelease(

@@ -9,18 +9,11 @@ import type { TestJobConfig } from '../domain/config.js';
 import { K8S_LABELS, type PhaseName, RUNBOOK } from '../domain/defaults.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { CheckResult, JobRun, PhaseRecord } from '../domain/record.js';
+import { addEvent } from '../domain/record-transitions.js';
 import type { JobRequest } from '../ports/jobs.js';
 import type { ReleasePorts } from '../ports/release.js';
-import {
-  addEvent,
-  type JobKind,
-  jobNameFor,
-  jobRunnerOf,
-  jobRunOf,
-  loadRecord,
-  serviceOf,
-  updateJobRun,
-} from './runbook-support.js';
+import { type JobKind, jobNameFor, jobRunnerOf, jobRunOf, updateJobRun } from './job-runs.js';
+import { loadRecord, serviceOf } from './support.js';
 import { changeCluster } from './write-ahead.js';
 
 /** The Job a release runs for one purpose (pure). Environment: the spec's plus `TPS_*` facts. */

@@ -13,19 +13,12 @@
 import { RUNBOOK } from '../domain/defaults.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { JobRun, MigrationState, SnapshotInfo } from '../domain/record.js';
+import { addEvent } from '../domain/record-transitions.js';
 import type { JobRequest } from '../ports/jobs.js';
 import type { ReleasePorts } from '../ports/release.js';
+import { jobNameFor, jobRunnerOf, jobRunOf, updateJobRun } from './job-runs.js';
 import { releaseJob } from './jobs.js';
-import {
-  addEvent,
-  jobNameFor,
-  jobRunnerOf,
-  jobRunOf,
-  loadRecord,
-  secondsBetween,
-  serviceOf,
-  updateJobRun,
-} from './runbook-support.js';
+import { loadRecord, secondsBetween, serviceOf } from './support.js';
 import { changeCluster } from './write-ahead.js';
 
 /** The error of a failed migration whose rollback Job restored the old schema. */

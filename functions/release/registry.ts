@@ -2,6 +2,8 @@ import type { TaskKey } from '../../statemachine/tasks.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { handleAlarm } from './alarm.js';
 import { recordApproval, rejectRelease, requestApproval } from './approval.js';
+import { beginRelease, validateInput } from './begin.js';
+import { completeRelease, failRelease, finalizeRelease } from './finish.js';
 import { checkGates } from './gates.js';
 import { holdRelease, recordHoldDecision } from './hold.js';
 import { checkTests, startTests } from './jobs.js';
@@ -14,18 +16,10 @@ import {
   startMigration,
   startMigrationRollback,
 } from './migration.js';
-import {
-  beginRelease,
-  checkReadiness,
-  completeRelease,
-  failRelease,
-  finalizeRelease,
-  rollBackFromStateMachine,
-  shiftTraffic,
-  validateInput,
-  validateWindow,
-} from './steps.js';
+import { rollBackFromStateMachine } from './rollback.js';
+import { checkReadiness, shiftTraffic } from './shift.js';
 import { handleExecutionStopped } from './stopped.js';
+import { validateWindow } from './validate.js';
 import { standDown, startWatch } from './watch.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: each step validates or trusts its own event shape

@@ -3,7 +3,7 @@ import { toFieldIssues } from '../domain/config.js';
 import { InvalidInputError } from '../domain/errors.js';
 import { STATE_MACHINE_TRIGGER } from '../domain/record.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { performRollback } from './steps.js';
+import { performRollback } from './rollback.js';
 
 /**
  * EventBridge "Step Functions Execution Status Change" (AWS Step Functions developer guide,

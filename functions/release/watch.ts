@@ -5,8 +5,9 @@
  * hotfix), and "Stand Down" records the end of the watch and tells the team.
  */
 import type { ReleasePlan } from '../domain/input.js';
+import { addEvent } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { addEvent, loadRecord } from './runbook-support.js';
+import { loadRecord } from './support.js';
 
 /** "Start Watch": stage `watching`, the watch in the record. */
 export async function startWatch(

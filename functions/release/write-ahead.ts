@@ -22,8 +22,8 @@
 import { ReleaseEndedError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { DeploymentRecord } from '../domain/record.js';
+import { addEvent } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { addEvent } from './runbook-support.js';
 
 /** What a step is about to do, and how to put it back if a rollback overtook it. */
 export interface ClusterChange<T> {

@@ -15,12 +15,10 @@
 import { CANARY_SUFFIX } from '../../functions/domain/defaults.js';
 import { parseExecutionInput, type ReleasePlan } from '../../functions/domain/input.js';
 import type { ReleasePorts } from '../../functions/ports/release.js';
-import {
-  beginRelease,
-  finalizeRelease,
-  rollBackFromStateMachine,
-  shiftTraffic,
-} from '../../functions/release/steps.js';
+import { beginRelease } from '../../functions/release/begin.js';
+import { finalizeRelease } from '../../functions/release/finish.js';
+import { rollBackFromStateMachine } from '../../functions/release/rollback.js';
+import { shiftTraffic } from '../../functions/release/shift.js';
 import { KillSwitch, killMiddleware, TableProxy } from '../../local/faults.js';
 import { adminApis } from './k8s.js';
 import type { ReleaseFixture } from './release.js';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
 import { CANARY_SUFFIX } from '../../functions/domain/defaults.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
-import { shiftTraffic } from '../../functions/release/steps.js';
+import { shiftTraffic } from '../../functions/release/shift.js';
 import type { ClusterInfo } from '../../local/cluster/index.js';
 import { restartComponent, startCluster, stopCluster } from '../../local/cluster/index.js';
 import { useCluster } from '../helpers/cluster-env.js';

@@ -12,13 +12,10 @@ import { CANARY_SUFFIX } from '../../functions/domain/defaults.js';
 import { ERROR_NAMES } from '../../functions/domain/errors.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
 import type { AlarmOutcome } from '../../functions/release/alarm.js';
+import { beginRelease } from '../../functions/release/begin.js';
+import { completeRelease, finalizeRelease } from '../../functions/release/finish.js';
 import { STEPS } from '../../functions/release/registry.js';
-import {
-  beginRelease,
-  completeRelease,
-  finalizeRelease,
-  shiftTraffic,
-} from '../../functions/release/steps.js';
+import { shiftTraffic } from '../../functions/release/shift.js';
 import { alarmEvent } from '../../local/alarm-event.js';
 import { mutationLog } from '../../local/faults.js';
 import { clusterFingerprint } from '../helpers/fault-matrix.js';

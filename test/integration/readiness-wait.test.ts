@@ -9,7 +9,8 @@ import type { Middleware, RequestContext, ResponseContext } from '@kubernetes/cl
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
 import type { ReadinessWait } from '../../functions/ports/release.js';
-import { beginRelease, checkReadiness, shiftTraffic } from '../../functions/release/steps.js';
+import { beginRelease } from '../../functions/release/begin.js';
+import { checkReadiness, shiftTraffic } from '../../functions/release/shift.js';
 import { type ReleaseFixture, releaseFixture } from '../helpers/release.js';
 import { ALWAYS_ON_CALL, ATTESTED, NEW_IMAGES } from '../helpers/runbook.js';
 

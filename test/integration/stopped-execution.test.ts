@@ -7,8 +7,9 @@ import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import { CANARY_SUFFIX } from '../../functions/domain/defaults.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
 import { STATE_MACHINE_TRIGGER } from '../../functions/domain/record.js';
+import { beginRelease } from '../../functions/release/begin.js';
 import { STEPS } from '../../functions/release/registry.js';
-import { beginRelease, shiftTraffic } from '../../functions/release/steps.js';
+import { shiftTraffic } from '../../functions/release/shift.js';
 import { adminApis, liveTemplate } from '../helpers/k8s.js';
 import { ATTESTED, closeFixtures, NEW_IMAGES, recordWhen, runbookFixture } from '../helpers/runbook.js';
 

@@ -1,5 +1,6 @@
 /** The gates' judgments (pure), table-driven, and the settings the state machine branches on. */
 import { parseCatalog, type ServiceConfig } from '../../functions/domain/config.js';
+import { holdCause } from '../../functions/domain/decisions.js';
 import { RUNBOOK } from '../../functions/domain/defaults.js';
 import type { ExecutionInput } from '../../functions/domain/input.js';
 import type { HoldState } from '../../functions/domain/record.js';
@@ -17,10 +18,9 @@ import {
   runbookSettings,
   serviceAlarmNames,
 } from '../../functions/release/gates.js';
-import { holdCause } from '../../functions/release/hold.js';
+import { jobNameFor } from '../../functions/release/job-runs.js';
 import { testsCheck } from '../../functions/release/jobs.js';
 import { snapshotIdFor } from '../../functions/release/migration.js';
-import { jobNameFor } from '../../functions/release/runbook-support.js';
 import sample from '../../tps.config.js';
 
 type Att = ExecutionInput['attestations'];

@@ -1,50 +1,13 @@
 /**
- * Small helpers the runbook steps (gates, approval, hold, tests, migration, watch) share: finding
- * the service and the record, adding to the record's timeline, naming the Jobs a release creates.
+ * The Jobs a release runs (test hooks, migrations): their names, their runner and their entries
+ * in the record.
  */
 import type { ServiceConfig } from '../domain/config.js';
 import type { PhaseName } from '../domain/defaults.js';
-import { StoreUnavailableError, TargetNotFoundError } from '../domain/errors.js';
-import type { ReleasePlan } from '../domain/input.js';
-import type { DeploymentRecord, JobRun } from '../domain/record.js';
+import type { JobRun } from '../domain/record.js';
 import type { JobRequest, JobRunner, JobStatus } from '../ports/jobs.js';
 import type { ReleasePorts } from '../ports/release.js';
-
-/** The catalog entry of the plan's service. */
-export function serviceOf(
-  ports: Pick<ReleasePorts, 'catalog'>,
-  plan: Pick<ReleasePlan, 'service'>,
-): ServiceConfig {
-  const svc = ports.catalog.services[plan.service];
-  if (!svc) throw new TargetNotFoundError(`service ${plan.service} is not in the catalog`);
-  return svc;
-}
-
-/** The deployment record; its absence is a store problem (retried), never a reason to go on blind. */
-export async function loadRecord(
-  ports: Pick<ReleasePorts, 'store'>,
-  plan: Pick<ReleasePlan, 'service' | 'deploymentId'>,
-): Promise<DeploymentRecord> {
-  const record = await ports.store.get(plan.service, plan.deploymentId);
-  if (!record) throw new StoreUnavailableError(`no record for ${plan.service}/${plan.deploymentId}`);
-  return record;
-}
-
-/** Appends to the record's timeline. */
-export function addEvent(record: DeploymentRecord, at: Date, message: string): void {
-  record.events.push({ at: at.toISOString(), message });
-}
-
-/** `canary` -> `Canary`. */
-export function title(phase: string): string {
-  return phase.charAt(0).toUpperCase() + phase.slice(1);
-}
-
-/** Seconds between two ISO times (or a time and now), one decimal. */
-export function secondsBetween(from: string, to: string | Date): number {
-  const end = typeof to === 'string' ? Date.parse(to) : to.getTime();
-  return Math.round((end - Date.parse(from)) / 100) / 10;
-}
+import { secondsBetween } from './support.js';
 
 function shortHash(text: string): string {
   let h = 0;

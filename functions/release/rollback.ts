@@ -1,0 +1,165 @@
+/**
+ * The rollback: one module that every caller imports to roll a release back (the state machine's
+ * "Roll Back", the alarm function, the execution-status cleanup, the CLI's abort and rollback).
+ *
+ * Invariants:
+ * 1. The claim is written before the cluster changes (the rollback's write-ahead): a step in
+ *    flight sees it and undoes its own change (functions/release/write-ahead.ts).
+ * 2. The cluster work is idempotent and may run in several callers at once; exactly one of them
+ *    records the rollback and notifies (the claim, then the record's optimistic write).
+ * 3. What is restored is the plan recorded before the release changed anything, or, when a
+ *    person changed the Deployment during the release, their live template.
+ */
+
+import type { PhaseName } from '../domain/defaults.js';
+import { ERROR_NAMES, StoreUnavailableError, TargetNotFoundError, TpsError } from '../domain/errors.js';
+import type { ReleasePlan } from '../domain/input.js';
+import { type DeploymentRecord, STATE_MACHINE_TRIGGER } from '../domain/record.js';
+import { addEvent, markRolledBack } from '../domain/record-transitions.js';
+import type { RollbackPlan } from '../ports/cluster.js';
+import type { ReleasePorts } from '../ports/release.js';
+import { restoreLatencyAlarm } from './latency-alarm.js';
+import { causeText } from './support.js';
+
+/** Objects of the release survived cleanup or rollback (retried by the state machine, then rolled back). */
+export class CleanupIncompleteError extends TpsError {
+  constructor(readonly leftovers: readonly string[]) {
+    super('KubernetesTransientError', `cleanup incomplete, still present: ${leftovers.join(', ')}`);
+  }
+}
+
+export interface RollbackRequest {
+  readonly service: string;
+  readonly deploymentId: string;
+  /** `state-machine`, `alarm:<name>`, `person:<who>` */
+  readonly trigger: string;
+  readonly reason: string;
+  readonly phase: PhaseName | 'record' | 'cleanup' | 'watch' | null;
+  readonly alarm?: { readonly name: string; readonly reason: string; readonly reasonData: string | null };
+  /**
+   * A person changed the original Deployment during the release (DriftDetectedError): remove only
+   * tps-deploy's own objects and give back traffic and replicas, but keep the live template the
+   * person left instead of the recorded one. @default false
+   */
+  readonly keepLiveTemplate?: boolean;
+  /**
+   * A claimant known to be gone, whose claim this caller takes over: the execution's own "Roll
+   * Back" ({@link STATE_MACHINE_TRIGGER}) once the execution has ended. Without it, a "Roll Back"
+   * that claimed and then failed would leave nobody allowed to record the rollback.
+   */
+  readonly takeOverFrom?: string;
+}
+
+export interface RollbackResult {
+  readonly trigger: string;
+  readonly reason: string;
+  readonly phase: string | null;
+  /**
+   * True for the one call that recorded the rollback; false when another caller had claimed it, or
+   * a duplicate with the same trigger recorded it first (the cluster work still ran, idempotently).
+   */
+  readonly claimed: boolean;
+  readonly actions: readonly string[];
+}
+
+/**
+ * Restores the recorded plan. Shared by the state machine's "Roll Back", the alarm function and
+ * the CLI. Safe to run twice at once: the router's rollback is idempotent and only the claimant
+ * records the trigger and notifies.
+ */
+export async function performRollback(ports: ReleasePorts, req: RollbackRequest): Promise<RollbackResult> {
+  const svc = ports.catalog.services[req.service];
+  if (!svc) throw new TargetNotFoundError(`service ${req.service} is not in the catalog`);
+  // Independent reads in parallel: the rollback's critical path is round trips (bench/results/rollback.json).
+  const [claimed, record, rb] = await Promise.all([
+    ports.store.claimRollback(req.service, req.deploymentId, req.trigger, req.takeOverFrom),
+    ports.store.get(req.service, req.deploymentId),
+    ports.store.getPlan(req.service, req.deploymentId) as Promise<RollbackPlan | null>,
+  ]);
+  const started = ports.clock.now();
+  let actions: readonly string[] = [];
+  let kept: RollbackPlan | null = null;
+  if (rb && record) {
+    const { router, cluster } = await ports.workloads(svc);
+    if (req.keepLiveTemplate) kept = await cluster.recordPlan(rb.namespace, rb.deployment);
+    const report = await router.rollback(
+      {
+        deploymentId: req.deploymentId,
+        service: req.service,
+        namespace: rb.namespace,
+        deployment: rb.deployment,
+        images: record.images,
+      },
+      kept ? { ...rb, template: kept.template, images: kept.images } : rb,
+    );
+    actions = report.actions;
+    if (report.leftovers.length > 0) {
+      throw new CleanupIncompleteError(report.leftovers);
+    }
+  }
+  const restored = await restoreLatencyAlarm(ports, req.service, req.deploymentId);
+  const now = ports.clock.now();
+  // The claim is re-entrant for one claimant (a retried task keeps it), so duplicates of one alarm
+  // event running at once all hold it. The record's optimistic write admits one of them: the
+  // others re-read, find this trigger's rollback recorded, and neither write nor notify again.
+  let recorded: DeploymentRecord | null = null;
+  for (let attempt = 1; claimed && recorded === null; attempt++) {
+    const fresh = await ports.store.get(req.service, req.deploymentId);
+    // Recorded already (by a duplicate of this trigger, or by a claimant whose claim was taken
+    // over while it was still finishing): one rollback, recorded and notified once.
+    if (!fresh || fresh.outcome === 'ROLLED_BACK') break;
+    markRolledBack(
+      fresh,
+      {
+        trigger: req.trigger,
+        reason: req.reason,
+        phase: req.phase,
+        startedAt: started,
+        ...(req.alarm ? { alarm: req.alarm } : {}),
+        keptImages: kept?.images ?? null,
+        ...(kept ? { keptDeployment: `${kept.namespace}/${kept.deployment}` } : {}),
+      },
+      now,
+    );
+    if (restored) addEvent(fresh, now, restored);
+    try {
+      await ports.store.put(fresh);
+      recorded = fresh;
+    } catch (e) {
+      // A write in between (RecordConflictError is a StoreUnavailableError): read again.
+      if (!(e instanceof StoreUnavailableError) || attempt >= 3) throw e;
+    }
+  }
+  if (recorded) {
+    await ports.notifier.notify({
+      kind: 'rollback',
+      service: req.service,
+      deploymentId: req.deploymentId,
+      subject: `${req.service}: release rolled back (${req.trigger})`,
+      message: `${req.reason}. Restored ${recorded.previousImage} at ${rb?.replicas ?? '?'} replicas.`,
+    });
+  }
+  await ports.store.release(req.service, req.deploymentId);
+  return { trigger: req.trigger, reason: req.reason, phase: req.phase, claimed: recorded !== null, actions };
+}
+
+/** "Roll Back" from the state machine. */
+export async function rollBackFromStateMachine(
+  ports: ReleasePorts,
+  event: {
+    plan: ReleasePlan;
+    failure: { Error?: string; Cause?: string; phase?: string } | null;
+    trigger: string;
+  },
+): Promise<RollbackResult> {
+  const f = event.failure ?? {};
+  const reason = `${f.Error ?? 'Error'}: ${causeText(f.Cause)}`;
+  return performRollback(ports, {
+    service: event.plan.service,
+    deploymentId: event.plan.deploymentId,
+    trigger: event.trigger,
+    reason,
+    phase: (f.phase as RollbackRequest['phase']) ?? null,
+    keepLiveTemplate: f.Error === ERROR_NAMES.drift,
+  });
+}

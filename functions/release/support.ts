@@ -1,0 +1,71 @@
+/**
+ * What every step needs to find its footing: the service of the plan, the release on the
+ * cluster, the record and the recorded rollback plan. A missing record or plan is a store problem
+ * (StoreUnavailableError, retried), never a reason to go on blind.
+ */
+import type { ServiceConfig } from '../domain/config.js';
+import { StoreUnavailableError, TargetNotFoundError } from '../domain/errors.js';
+import type { ReleasePlan } from '../domain/input.js';
+import type { DeploymentRecord } from '../domain/record.js';
+import type { ReleaseTarget, RollbackPlan } from '../ports/cluster.js';
+import type { ReleasePorts } from '../ports/release.js';
+
+/** The catalog entry of the plan's service. */
+export function serviceOf(
+  ports: Pick<ReleasePorts, 'catalog'>,
+  plan: Pick<ReleasePlan, 'service'>,
+): ServiceConfig {
+  const svc = ports.catalog.services[plan.service];
+  if (!svc) throw new TargetNotFoundError(`service ${plan.service} is not in the catalog`);
+  return svc;
+}
+
+/** The release as the cluster adapters know it. */
+export function targetOf(plan: ReleasePlan): ReleaseTarget {
+  return {
+    deploymentId: plan.deploymentId,
+    service: plan.service,
+    namespace: plan.namespace,
+    deployment: plan.deployment,
+    images: plan.images,
+  };
+}
+
+/** The deployment record. */
+export async function loadRecord(
+  ports: Pick<ReleasePorts, 'store'>,
+  plan: Pick<ReleasePlan, 'service' | 'deploymentId'>,
+): Promise<DeploymentRecord> {
+  const record = await ports.store.get(plan.service, plan.deploymentId);
+  if (!record) throw new StoreUnavailableError(`no record for ${plan.service}/${plan.deploymentId}`);
+  return record;
+}
+
+/** The rollback plan "Record Rollback Plan" wrote. */
+export async function loadPlan(
+  ports: Pick<ReleasePorts, 'store'>,
+  plan: Pick<ReleasePlan, 'service' | 'deploymentId'>,
+): Promise<RollbackPlan> {
+  const rb = await ports.store.getPlan(plan.service, plan.deploymentId);
+  if (!rb)
+    throw new StoreUnavailableError(`no rollback plan recorded for ${plan.service}/${plan.deploymentId}`);
+  return rb;
+}
+
+/** Cause text of a Step Functions error: Lambda errors arrive as JSON `{errorType, errorMessage}`. */
+export function causeText(cause: unknown): string {
+  if (typeof cause !== 'string') return String(cause ?? '');
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // not JSON: a plain message
+  }
+  return cause;
+}
+
+/** Seconds between two ISO times (or a time and now), one decimal. */
+export function secondsBetween(from: string, to: string | Date): number {
+  const end = typeof to === 'string' ? Date.parse(to) : to.getTime();
+  return Math.round((end - Date.parse(from)) / 100) / 10;
+}
