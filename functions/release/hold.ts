@@ -11,7 +11,7 @@
 import type { HoldCause } from '../domain/decisions.js';
 import { type PhaseName, RUNBOOK } from '../domain/defaults.js';
 import type { ReleasePlan } from '../domain/input.js';
-import type { DeploymentRecord, HoldState } from '../domain/record.js';
+import type { HoldState } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { APPROVAL_REJECTED_ERROR, answerCommands, TASK_TIMEOUT_ERROR } from './approval.js';
