@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
+import { CLUSTER_TASKS, TASK_KEYS, TASKS, type TaskKey } from '../functions/contract/tasks.js';
 import { ESM_BANNER } from '../infra/constructs/task-functions.js';
-import { CLUSTER_TASKS, TASK_KEYS, TASKS, type TaskKey } from '../statemachine/tasks.js';
 import { startMark, type TargetCheck, writeResult } from './lib/results.js';
 import { percentile, round, summarize } from './lib/stats.js';
 

@@ -5,10 +5,10 @@ import {
   StateMachine,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
+import type { TaskKey } from '../functions/contract/tasks.js';
 import { parseExecutionInput } from '../functions/domain/input.js';
 import type { ReleasePorts } from '../functions/ports/release.js';
-import { STEPS } from '../functions/release/registry.js';
-import type { TaskKey } from '../statemachine/tasks.js';
+import { runStep } from '../functions/release/registry.js';
 import type { VirtualClock } from './virtual-clock.js';
 
 /** One state machine, as synthesized: its ASL and which task each Lambda resource runs. */
@@ -220,7 +220,7 @@ export class LocalExecutor {
       }
       const task = this.machine.resourceTasks[s.Resource];
       if (!task) throw new Error(`state ${n}: no task function for ${s.Resource}`);
-      const step = STEPS[task];
+      const step = (ports: ReleasePorts, event: unknown) => runStep(task, ports, event);
       retryIntervalOverrides[n] = opts.retryIntervalMs ?? 20;
       taskResourceLocalHandlers[n] = async (payload) => {
         // JSON round trips, as between Step Functions and Lambda.
@@ -326,7 +326,7 @@ export class LocalExecutor {
     const task = fn ? this.machine.resourceTasks[fn] : undefined;
     if (!fn || !task)
       throw new Error(`state ${stateName}: no task function for ${fn ?? '(no FunctionName)'}`);
-    const step = STEPS[task];
+    const step = (ports: ReleasePorts, event: unknown) => runStep(task, ports, event);
     const payloadAsl = state.Parameters?.Payload;
     const tokenKey = payloadKeyOf(payloadAsl, TASK_TOKEN_PATH);
     if (!tokenKey) throw new Error(`state ${stateName}: its payload does not pass ${TASK_TOKEN_PATH}`);

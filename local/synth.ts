@@ -5,10 +5,10 @@
  */
 import type { Environment } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { TASK_ENV, TASK_KEYS, type TaskKey } from '../functions/contract/tasks.js';
 import { type CatalogInput, parseCatalog } from '../functions/domain/config.js';
 import { buildApp } from '../infra/build-app.js';
 import type { ReleaseStack, ReleaseStackProps } from '../infra/release-stack.js';
-import { TASK_ENV, TASK_KEYS, type TaskKey } from '../statemachine/tasks.js';
 import sampleCatalog from '../tps.config.js';
 
 /** A synthesized CloudFormation template as JSON. */

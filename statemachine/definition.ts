@@ -3,10 +3,10 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import { TASKS, type TaskKey } from '../functions/contract/tasks.js';
 import { PHASE_NAMES, type PhaseName, RUNBOOK } from '../functions/domain/defaults.js';
 import { ERROR_NAMES, TRANSIENT_ERRORS } from '../functions/domain/errors.js';
 import { STATE_MACHINE_TRIGGER } from '../functions/domain/record.js';
-import { TASKS, type TaskKey } from './tasks.js';
 
 /** What the definition needs from the stack. */
 export interface ReleaseDefinitionProps {

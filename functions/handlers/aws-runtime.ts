@@ -4,15 +4,15 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
-import type { TaskKey } from '../../statemachine/tasks.js';
 import catalogInput from '../../tps.config.js';
 import { DynamoDbDeploymentStore } from '../adapters/aws/dynamodb-store.js';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.js';
 import { composePorts, LAMBDA_READINESS_WAIT, type WorkloadsFactory } from '../compose.js';
+import type { TaskKey } from '../contract/tasks.js';
 import { parseCatalog } from '../domain/config.js';
 import { ConfigError } from '../domain/errors.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { STEPS } from '../release/registry.js';
+import { runStep } from '../release/registry.js';
 
 const logger = new Logger({ serviceName: 'tps-deploy' });
 
@@ -51,7 +51,7 @@ export function lambdaHandler(task: TaskKey, clusterAccess?: () => WorkloadsFact
     if (context) logger.appendKeys({ requestId: context.awsRequestId });
     cached ??= awsPorts(clusterAccess);
     try {
-      const result = await STEPS[task](cached, event);
+      const result = await runStep(task, cached, event);
       logger.info('task done', { task });
       return result;
     } catch (e) {

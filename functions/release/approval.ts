@@ -6,6 +6,8 @@
  * The answer is recorded by the state machine's next task, so the pipeline is the record's only
  * writer while it runs.
  */
+
+import type { PersonAnswer } from '../contract/io.js';
 import { RUNBOOK } from '../domain/defaults.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { ApprovalDecision } from '../domain/record.js';
@@ -72,7 +74,7 @@ export async function requestApproval(
 /** "Record Approval": the approval into the record, the request closed, the team told. */
 export async function recordApproval(
   ports: ReleasePorts,
-  event: { plan: ReleasePlan; answer: Partial<ApprovalAnswer> | null },
+  event: { plan: ReleasePlan; answer: PersonAnswer | null },
 ): Promise<ApprovalDecision> {
   const { plan } = event;
   const now = ports.clock.now();

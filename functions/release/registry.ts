@@ -1,4 +1,5 @@
-import type { TaskKey } from '../../statemachine/tasks.js';
+import type { TaskPayload, TaskReads } from '../contract/io.js';
+import type { TaskKey, TokenTask } from '../contract/tasks.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { handleAlarm } from './alarm.js';
 import { recordApproval, rejectRelease, requestApproval } from './approval.js';
@@ -22,11 +23,19 @@ import { handleExecutionStopped } from './stopped.js';
 import { validateWindow } from './validate.js';
 import { standDown, startWatch } from './watch.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: each step validates or trusts its own event shape
-type Step = (ports: ReleasePorts, event: any) => unknown;
+/**
+ * A step as its task's contract (functions/contract/io.ts) needs it: it accepts the payload the
+ * state machine sends and returns at least the fields the state machine reads. The Lambda return
+ * of a `.waitForTaskToken` task is not what the state reads (a person's answer is), so it is free.
+ */
+export type Step<K extends TaskKey> = (
+  ports: ReleasePorts,
+  event: TaskPayload<K>,
+) => Promise<StepReturn<K>> | StepReturn<K>;
+type StepReturn<K extends TaskKey> = K extends TokenTask ? unknown : TaskReads<K>;
 
 /** The step code behind each task function: used by the Lambda handlers and the local runner alike. */
-export const STEPS: Readonly<Record<TaskKey, Step>> = {
+export const STEPS: { readonly [K in TaskKey]: Step<K> } = {
   validateInput,
   beginRelease,
   shiftTraffic,
@@ -56,3 +65,12 @@ export const STEPS: Readonly<Record<TaskKey, Step>> = {
   startWatch,
   standDown,
 };
+
+/**
+ * Runs task `task`'s step on an event whose shape only the step can check (a Lambda event, a
+ * payload the local runner built from the synthesized ASL): the one untyped door into {@link STEPS}.
+ */
+export function runStep(task: TaskKey, ports: ReleasePorts, event: unknown): Promise<unknown> {
+  const step = STEPS[task] as (ports: ReleasePorts, event: unknown) => unknown;
+  return Promise.resolve(step(ports, event));
+}

@@ -3,9 +3,9 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { TASK_KEYS, type TaskKey } from '../../functions/contract/tasks.js';
 import type { PhaseName } from '../../functions/domain/defaults.js';
 import { buildReleaseDefinition } from '../../statemachine/definition.js';
-import { TASK_KEYS, type TaskKey } from '../../statemachine/tasks.js';
 import { acknowledgeNag } from '../nag.js';
 
 /**

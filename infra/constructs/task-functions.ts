@@ -6,7 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { TASK_ENV, TASK_KEYS, TASKS, type TaskKey } from '../../statemachine/tasks.js';
+import { TASK_ENV, TASK_KEYS, TASKS, type TaskKey } from '../../functions/contract/tasks.js';
 import { acknowledgeNag } from '../nag.js';
 
 /** Lambda runtime of every task function (checked: aws-cdk-lib 2.276 defines NODEJS_24_X). */

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { TASK_KEYS } from '../../functions/contract/tasks.js';
 import { ESM_BANNER } from '../../infra/constructs/task-functions.js';
-import { TASK_KEYS } from '../../statemachine/tasks.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');

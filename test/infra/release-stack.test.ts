@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { parseAllDocuments } from 'yaml';
 import { TABLE_KEYS } from '../../functions/adapters/aws/dynamodb-store.js';
+import { EVENT_TASKS, TASK_ENV, TASK_KEYS, TASKS } from '../../functions/contract/tasks.js';
 import { ALARM_SIGNALS } from '../../functions/domain/alarms.js';
 import { parseCatalog } from '../../functions/domain/config.js';
 import { RUNBOOK } from '../../functions/domain/defaults.js';
@@ -11,7 +12,6 @@ import { EXECUTION_TIMEOUT } from '../../infra/constructs/release-pipeline.js';
 import { OOM_KILLED_METRIC } from '../../infra/constructs/service-alarms.js';
 import { K8S_GROUP } from '../../infra/names.js';
 import { STORE_ACTIONS } from '../../infra/release-stack.js';
-import { EVENT_TASKS, TASK_ENV, TASK_KEYS, TASKS } from '../../statemachine/tasks.js';
 import sample from '../../tps.config.js';
 import {
   type CfnResource,

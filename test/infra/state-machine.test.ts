@@ -1,7 +1,7 @@
 import aslValidator from 'asl-validator';
+import { EVENT_TASKS, TASK_KEYS } from '../../functions/contract/tasks.js';
 import { parseCatalog } from '../../functions/domain/config.js';
 import { ERROR_NAMES } from '../../functions/domain/errors.js';
-import { EVENT_TASKS, TASK_KEYS } from '../../statemachine/tasks.js';
 import sample from '../../tps.config.js';
 import {
   type Asl,

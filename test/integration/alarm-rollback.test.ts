@@ -483,6 +483,7 @@ describe('the p99 alarm threshold at the ends of a release', () => {
     const plan = (await STEPS.validateInput(f.env.ports, {
       input: INPUT,
       executionName,
+      executionArn: `arn:aws:states:local:000000000000:execution:tps-it:${executionName}`,
     })) as ReleasePlan;
     await STEPS.beginRelease(f.env.ports, {
       plan,

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from '@jest/globals';
 import { build } from 'esbuild';
-import { CLUSTER_TASKS, TASK_KEYS, TASKS } from '../../statemachine/tasks.js';
+import { CLUSTER_TASKS, TASK_KEYS, TASKS } from '../../functions/contract/tasks.js';
 
 const source = (task: (typeof TASK_KEYS)[number]) => readFileSync(TASKS[task].entry, 'utf8');
 

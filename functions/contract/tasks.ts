@@ -55,6 +55,13 @@ export const TASKS = {
 export type TaskKey = keyof typeof TASKS;
 
 /**
+ * Tasks the state machine runs with `.waitForTaskToken`: their state's result is the answer a
+ * person sends (SendTaskSuccess), not the function's return value.
+ */
+export const TOKEN_TASKS = ['requestApproval', 'holdRelease'] as const satisfies readonly TaskKey[];
+export type TokenTask = (typeof TOKEN_TASKS)[number];
+
+/**
  * Tasks that act on the Kubernetes cluster. Only their functions bundle @kubernetes/client-node
  * (functions/handlers/cluster-runtime.ts); the others stay small and start fast.
  */
