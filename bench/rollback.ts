@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { deepEqual, imagesOf, type PlainObject } from '../functions/adapters/kubernetes/workload.js';
 import { CANARY_SUFFIX, K8S_LABELS, type PhaseName } from '../functions/domain/defaults.js';
+import { capitalise } from '../functions/domain/text.js';
 import type { AlarmOutcome } from '../functions/release/alarm.js';
 import { STEPS } from '../functions/release/registry.js';
 import { alarmEvent } from '../local/alarm-event.js';
@@ -41,7 +42,6 @@ const MANUAL = 'manual';
 const REPLICAS = 4;
 const say = (s: string) => process.stdout.write(`  ${s}\n`);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const title = (p: string) => p.charAt(0).toUpperCase() + p.slice(1);
 
 /** One automatic rollback. */
 interface AutoRun {
@@ -229,7 +229,7 @@ async function autoRollback(
   i: number,
   phase: PhaseName,
 ): Promise<AutoRun> {
-  const windowState = `${title(phase)} Validation Window`;
+  const windowState = `${capitalise(phase)} Validation Window`;
   const version = `v1.${i + 2}.0`;
   let entered!: () => void;
   const inWindow = new Promise<void>((r) => {

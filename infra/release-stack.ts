@@ -11,6 +11,7 @@ import type { Construct } from 'constructs';
 import { alarmName } from '../functions/domain/alarms.js';
 import { type Catalog, resolvePhase } from '../functions/domain/config.js';
 import { PHASE_NAMES, RUNBOOK } from '../functions/domain/defaults.js';
+import { pascalCase } from '../functions/domain/text.js';
 import { serviceAlarmNames } from '../functions/release/gates.js';
 import { snapshotIdFor } from '../functions/release/migration.js';
 import {
@@ -152,7 +153,7 @@ export class ReleaseStack extends Stack {
     const pipelines: Record<string, ReleasePipeline> = {};
     const alarms: Record<string, ServiceAlarms> = {};
     for (const [name, svc] of services) {
-      const id = pascal(name);
+      const id = pascalCase(name);
       const weights = Object.fromEntries(PHASE_NAMES.map((p) => [p, resolvePhase(svc, p).weight])) as Record<
         (typeof PHASE_NAMES)[number],
         number
@@ -380,13 +381,4 @@ export class ReleaseStack extends Stack {
 function snapshotPrefix(service: string): string {
   const id = snapshotIdFor(service, 'x');
   return id.length < 63 ? id.slice(0, -1) : id.slice(0, 54);
-}
-
-/** `api` -> `Api`, `web-frontend` -> `WebFrontend`: stable construct IDs from service names. */
-function pascal(name: string): string {
-  return name
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
-    .join('');
 }

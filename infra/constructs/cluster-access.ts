@@ -2,6 +2,7 @@ import { Aws, CfnRule, Fn, Stack, Token } from 'aws-cdk-lib';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { pascalCase } from '../../functions/domain/text.js';
 
 /** An EKS cluster the functions deploy to (not created by this stack). */
 export interface ClusterRef {
@@ -81,7 +82,7 @@ export class ClusterAccess extends Construct {
     const entries: Record<string, eks.CfnAccessEntry> = {};
     const ids = new Map<string, string>();
     for (const c of byName.values()) {
-      const id = `Entry${pascal(c.name)}`;
+      const id = `Entry${pascalCase(c.name)}`;
       const clash = ids.get(id);
       if (clash !== undefined) {
         throw new Error(
@@ -98,13 +99,4 @@ export class ClusterAccess extends Construct {
     }
     this.entries = entries;
   }
-}
-
-/** `prod-eks_1` -> `ProdEks1` (construct IDs stay stable while the cluster name does). */
-function pascal(name: string): string {
-  return name
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
-    .join('');
 }

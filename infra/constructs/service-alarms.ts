@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { ALARM_SIGNALS, type AlarmSignal, alarmName } from '../../functions/domain/alarms.js';
 import type { ServiceConfig } from '../../functions/domain/config.js';
 import { CANARY_SUFFIX, RUNBOOK } from '../../functions/domain/defaults.js';
+import { pascalCase } from '../../functions/domain/text.js';
 
 /** Period of every alarm: one-minute data points, so "for 2 minutes" means two periods. */
 export const ALARM_PERIOD = Duration.minutes(1);
@@ -84,7 +85,7 @@ export class ServiceAlarms extends Construct {
       p: Omit<cw.AlarmProps, 'alarmName' | 'alarmDescription'>,
     ) => {
       const { severity, title } = ALARM_SIGNALS[signal];
-      const alarm = new cw.Alarm(this, pascal(signal), {
+      const alarm = new cw.Alarm(this, pascalCase(signal), {
         ...p,
         alarmName: alarmName(appName, serviceName, signal),
         alarmDescription: `[${severity}] ${serviceName}: ${title}. ${what}`,
@@ -217,10 +218,6 @@ export class ServiceAlarms extends Construct {
   get all(): cw.Alarm[] {
     return Object.values(this.alarms).filter((a): a is cw.Alarm => a !== undefined);
   }
-}
-
-function pascal(key: string): string {
-  return key.charAt(0).toUpperCase() + key.slice(1);
 }
 
 function pct(ratio: number): string {

@@ -7,6 +7,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { TASK_ENV, TASK_KEYS, TASKS, type TaskKey } from '../../functions/contract/tasks.js';
+import { pascalCase } from '../../functions/domain/text.js';
 import { acknowledgeNag } from '../nag.js';
 
 /** Lambda runtime of every task function (checked: aws-cdk-lib 2.276 defines NODEJS_24_X). */
@@ -72,7 +73,7 @@ export class TaskFunctions extends Construct {
     const logGroups: Partial<Record<TaskKey, logs.LogGroup>> = {};
     for (const key of TASK_KEYS) {
       const task = TASKS[key];
-      const id = pascal(key);
+      const id = pascalCase(key);
       const logGroup = new logs.LogGroup(this, `${id}Logs`, {
         retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
         removalPolicy: RemovalPolicy.DESTROY,
@@ -130,9 +131,4 @@ export class TaskFunctions extends Construct {
       'X-Ray PutTraceSegments/PutTelemetryRecords (added by active tracing) have no resource types, and cloudwatch:GetMetricData has none for the classic metric queries the functions send (its only, optional, resource type `dataset` is for PromQL queries): "*" is the only valid resource.',
     );
   }
-}
-
-/** `validateInput` -> `ValidateInput`: stable construct IDs from the task keys. */
-function pascal(key: string): string {
-  return key.charAt(0).toUpperCase() + key.slice(1);
 }

@@ -52,8 +52,3 @@ export function levelText(ctx: Context): string {
   ];
   return `${level} (${parts.join(' / ')})`;
 }
-
-/** The sentence's first letter in upper case. */
-export function capitalised(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
-}

@@ -7,6 +7,7 @@ import type { VersionSeries, WindowMetrics } from '../../ports/metrics.js';
 import type { ResolvedValidation } from '../config.js';
 import type { PhaseName } from '../defaults.js';
 import type { VersionMetrics, WindowDecision } from '../record.js';
+import { capitalise } from '../text.js';
 import {
   type Baseline,
   CHECK_NAMES,
@@ -18,7 +19,6 @@ import {
   worstVerdict,
 } from './check.js';
 import { checkErrorRate, checkErrorRateVsStable } from './error-rate.js';
-import { capitalised } from './format.js';
 import { checkP99Slo, checkP99VsStable } from './latency.js';
 import { checkResources } from './resources.js';
 import { checkThroughput } from './throughput.js';
@@ -130,7 +130,7 @@ export function judgeWindow(args: JudgeWindowArgs): JudgedWindow {
     notJudged.length > 0 ? `; not judged: ${notJudged.map((n) => `${n.name} (${n.reason})`).join(', ')}` : '';
   const failedQueries =
     measurementErrors.length > 0 ? `; ${measurementErrors.length} measurement error(s)` : '';
-  const summary = `${capitalised(args.phase)} window ${lead}: ${deciding.map((r) => r.phrase).join(verdict === 'pass' ? ', ' : '; ')}${skipped}${failedQueries}.`;
+  const summary = `${capitalise(args.phase)} window ${lead}: ${deciding.map((r) => r.phrase).join(verdict === 'pass' ? ', ' : '; ')}${skipped}${failedQueries}.`;
   return {
     phase: args.phase,
     attempt: args.attempt,
