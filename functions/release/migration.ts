@@ -28,11 +28,6 @@ import {
 } from './runbook-support.js';
 import { changeCluster } from './write-ahead.js';
 
-/** The error of a failed migration whose rollback Job restored the old schema. */
-export const MIGRATION_FAILED_ERROR = 'MigrationFailed';
-/** The error of a failed snapshot (the migration did not run). */
-export const SNAPSHOT_FAILED_ERROR = 'SnapshotFailed';
-
 /**
  * A snapshot identifier RDS accepts (1-63 letters, digits and hyphens, starting with a letter,
  * no double or trailing hyphen) for a release: `tps-<service>-<deploymentId>` (pure).

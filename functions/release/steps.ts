@@ -467,7 +467,7 @@ export async function finalizeRelease(
 /** Objects of the release survived cleanup (retried by the state machine, then rolled back). */
 export class CleanupIncompleteError extends TpsError {
   constructor(readonly leftovers: readonly string[]) {
-    super('KubernetesTransientError', `cleanup incomplete, still present: ${leftovers.join(', ')}`);
+    super(ERROR_NAMES.kubernetesTransient, `cleanup incomplete, still present: ${leftovers.join(', ')}`);
   }
 }
 
