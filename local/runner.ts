@@ -5,7 +5,7 @@ import {
   StateMachine,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
-import { ERROR_NAMES } from '../functions/domain/errors.js';
+import { ERROR_NAMES, TpsError } from '../functions/domain/errors.js';
 import { parseExecutionInput } from '../functions/domain/input.js';
 import type { ReleasePorts } from '../functions/ports/release.js';
 import { STEPS } from '../functions/release/registry.js';
@@ -79,10 +79,9 @@ const LIBRARY_TIMEOUT_CAP_SECONDS = 2_000_000;
 const TASK_TOKEN_PATH = '$$.Task.Token';
 
 /** An answer to a task token the local executor does not know (answered, timed out, or never issued). */
-export class LocalTaskTokenError extends Error {
+export class LocalTaskTokenError extends TpsError {
   constructor(name: typeof ERROR_NAMES.taskDoesNotExist | typeof ERROR_NAMES.taskTimedOut, message: string) {
-    super(message);
-    this.name = name;
+    super(name, message);
   }
 }
 

@@ -322,3 +322,13 @@ export class NotConfiguredError extends TpsError {
     super(ERROR_NAMES.notConfigured, message);
   }
 }
+
+/**
+ * The on-call endpoint did not say who is on call: no answer in time, another status than 200,
+ * not JSON, or no list of names. The on-call gate fails with it as its reason. Not retried.
+ */
+export class OnCallLookupError extends TpsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ERROR_NAMES.onCallLookup, message, options);
+  }
+}

@@ -7,7 +7,7 @@
  * writer while it runs.
  */
 import { RUNBOOK } from '../domain/defaults.js';
-import { ERROR_NAMES } from '../domain/errors.js';
+import { ERROR_NAMES, TpsError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { ApprovalDecision } from '../domain/record.js';
 import type { ReleasePorts } from '../ports/release.js';
@@ -170,10 +170,9 @@ function causeOf(cause: unknown): string {
 }
 
 /** A person's answer could not be delivered: nothing is waiting, or the wait is over. */
-export class AnswerNotDeliveredError extends Error {
+export class AnswerNotDeliveredError extends TpsError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = ERROR_NAMES.answerNotDelivered;
+    super(ERROR_NAMES.answerNotDelivered, message, options);
   }
 }
 

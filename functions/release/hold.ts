@@ -8,7 +8,7 @@
  * reject promote and abort a hold as they answer an approval.
  */
 import { type PhaseName, RUNBOOK } from '../domain/defaults.js';
-import { ERROR_NAMES } from '../domain/errors.js';
+import { ERROR_NAMES, TpsError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { DeploymentRecord, HoldState, Verdict } from '../domain/record.js';
 import type { ReleasePorts } from '../ports/release.js';
@@ -17,6 +17,13 @@ import { addEvent, loadRecord, serviceOf } from './runbook-support.js';
 
 /** Why a release holds after a validation. */
 export type HoldCause = 'requested' | 'inconclusive';
+
+/** A hold was asked for a release that does not exist or has ended: nothing was written. */
+export class HoldRefusedError extends TpsError {
+  constructor(message: string) {
+    super(ERROR_NAMES.holdRefused, message);
+  }
+}
 
 /** Who holds a release that holds on its own (`holdOnInconclusive`). */
 export const INCONCLUSIVE_HOLDER = 'tps-deploy (holdOnInconclusive)';
@@ -181,9 +188,11 @@ export async function requestHold(
 ): Promise<HoldState> {
   for (let attempt = 0; ; attempt++) {
     const record = await ports.store.get(request.service, request.deploymentId);
-    if (!record) throw new Error(`no deployment ${request.service}/${request.deploymentId}`);
+    if (!record) throw new HoldRefusedError(`no deployment ${request.service}/${request.deploymentId}`);
     if (record.outcome !== 'RUNNING') {
-      throw new Error(`${request.deploymentId} already ended (${record.outcome}); nothing to hold`);
+      throw new HoldRefusedError(
+        `${request.deploymentId} already ended (${record.outcome}); nothing to hold`,
+      );
     }
     const now = ports.clock.now();
     const hold: HoldState = {

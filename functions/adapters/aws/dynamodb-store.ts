@@ -13,7 +13,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { DeploymentInProgressError, StoreUnavailableError } from '../../domain/errors.js';
+import { ConfigError, DeploymentInProgressError, StoreUnavailableError } from '../../domain/errors.js';
 import type { DeploymentRecord } from '../../domain/record.js';
 import type { RollbackPlan } from '../../ports/cluster.js';
 import type { ActiveDeployment, DeploymentStore, RollbackClaim } from '../../ports/store.js';
@@ -112,7 +112,7 @@ export class DynamoDbDeploymentStore implements DeploymentStore {
 
   constructor(props: DynamoDbDeploymentStoreProps) {
     if (!props.tableName)
-      throw new Error('DynamoDbDeploymentStore: tableName is empty; pass the deployments table name');
+      throw new ConfigError('DynamoDbDeploymentStore: tableName is empty; pass the deployments table name');
     this.doc = DynamoDBDocumentClient.from(props.client, {
       marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
     });
@@ -525,7 +525,7 @@ async function waitForTable(client: DynamoDBClient, tableName: string): Promise<
     const out = await client.send(new DescribeTableCommand({ TableName: tableName }));
     if (out.Table?.TableStatus === 'ACTIVE') return;
     if (Date.now() > deadline) {
-      throw new Error(
+      throw new StoreUnavailableError(
         `table ${tableName} is still ${out.Table?.TableStatus} after 2 minutes; check it in the DynamoDB console`,
       );
     }
