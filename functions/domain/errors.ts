@@ -4,8 +4,10 @@
  * CLI read; a person's answer fails a task token with one; the Step Functions API answers with
  * others. This file is the one place each of those names is spelled: every error class sets
  * `name` from {@link ERROR_NAMES}, and the state machine definition, the steps, the CLI and the
- * local executor import it. `test/infra/error-names.test.ts` checks that every name in the
- * synthesized state machine and every error class's name is in the catalogue.
+ * local executor import it (the CLI imports it, never the CDK definition). Checked by
+ * `test/infra/error-names.test.ts` (every name the synthesized state machines spell is here),
+ * `test/unit/error-classes.test.ts` (every error class is a TpsError named from here) and
+ * `test/unit/cli-import-graph.test.ts` (the CLI never loads statemachine/ or aws-cdk-lib).
  */
 
 /**
