@@ -19,6 +19,7 @@ import {
 import { kubeWorkloads } from '../functions/adapters/kubernetes/workloads-factory.js';
 import { composePorts } from '../functions/compose.js';
 import type { ServiceConfig } from '../functions/domain/config.js';
+import { ERROR_NAMES } from '../functions/domain/errors.js';
 import type { ReleasePorts } from '../functions/ports/release.js';
 import { topicName } from '../infra/names.js';
 import type { CliContext } from './context.js';
@@ -115,7 +116,7 @@ export async function cliPorts(ctx: CliContext, opts: CliPortsOptions = {}): Pro
           await ctx.sfn.send(new StopExecutionCommand({ executionArn, cause: cause.slice(0, 32_000) }));
         } catch (error) {
           // An execution that already ended cannot be stopped: nothing to do.
-          if ((error as { name?: string }).name !== 'ExecutionDoesNotExist') {
+          if ((error as { name?: string }).name !== ERROR_NAMES.executionDoesNotExist) {
             throw new CliError(`StopExecution failed: ${(error as Error).message}`, EXIT_CODES.failed, {
               cause: error,
             });

@@ -8,6 +8,7 @@ import type { EKSClient } from '@aws-sdk/client-eks';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { CatalogInput } from '../functions/domain/config.js';
+import { ERROR_NAMES, TpsError } from '../functions/domain/errors.js';
 
 /** A stream the CLI writes to (process.stdout, or a collecting stand-in in tests). */
 export interface OutStream {
@@ -64,14 +65,13 @@ export const EXIT_CODES = {
 export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
 
 /** An error the CLI reports as one line on stderr, exiting with `exitCode`. */
-export class CliError extends Error {
+export class CliError extends TpsError {
   constructor(
     message: string,
     readonly exitCode: ExitCode = EXIT_CODES.failed,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
-    this.name = 'CliError';
+    super(ERROR_NAMES.cli, message, options);
   }
 }
 

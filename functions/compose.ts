@@ -26,7 +26,7 @@ import {
 import { alarmName } from './domain/alarms.js';
 import type { Catalog, ServiceConfig } from './domain/config.js';
 import { RUNBOOK } from './domain/defaults.js';
-import { NotConfiguredError } from './domain/errors.js';
+import { ERROR_NAMES, NotConfiguredError } from './domain/errors.js';
 import { type Clock, systemClock } from './ports/clock.js';
 import type { Notifier } from './ports/notifier.js';
 import { NO_READINESS_WAIT, type ReadinessWait, type ReleasePorts, type Workloads } from './ports/release.js';
@@ -82,7 +82,7 @@ function stopWith(sfn: SFNClient): ReleasePorts['stopExecution'] {
     try {
       await sfn.send(new StopExecutionCommand({ executionArn, cause: cause.slice(0, 32_000) }));
     } catch (e) {
-      if ((e as { name?: string }).name !== 'ExecutionDoesNotExist') throw e;
+      if ((e as { name?: string }).name !== ERROR_NAMES.executionDoesNotExist) throw e;
     }
   };
 }

@@ -19,7 +19,7 @@ import {
   parseCatalog,
   type ServiceConfig,
 } from '../functions/domain/config.js';
-import { StoreUnavailableError } from '../functions/domain/errors.js';
+import { ERROR_NAMES, StoreUnavailableError } from '../functions/domain/errors.js';
 import type { DeploymentRecord } from '../functions/domain/record.js';
 import type { ReadinessWait, ReleasePorts } from '../functions/ports/release.js';
 import type { TrafficRouter } from '../functions/ports/router.js';
@@ -104,7 +104,10 @@ export class LocalEnvironment {
 
   private executorOfToken(token: string): LocalExecutor {
     for (const ex of this.executors.values()) if (ex.hasTaskToken(token)) return ex;
-    throw new LocalTaskTokenError('TaskDoesNotExist', `no local execution waits for task token ${token}`);
+    throw new LocalTaskTokenError(
+      ERROR_NAMES.taskDoesNotExist,
+      `no local execution waits for task token ${token}`,
+    );
   }
 
   /** Replaces the synthetic traffic of a service for the next runs (scenarios). */

@@ -6,6 +6,7 @@ import {
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
 import type { TaskKey } from '../functions/contract/tasks.js';
+import { ERROR_NAMES, TpsError } from '../functions/domain/errors.js';
 import { parseExecutionInput } from '../functions/domain/input.js';
 import type { ReleasePorts } from '../functions/ports/release.js';
 import { runStep } from '../functions/release/registry.js';
@@ -78,10 +79,9 @@ const LIBRARY_TIMEOUT_CAP_SECONDS = 2_000_000;
 const TASK_TOKEN_PATH = '$$.Task.Token';
 
 /** An answer to a task token the local executor does not know (answered, timed out, or never issued). */
-export class LocalTaskTokenError extends Error {
-  constructor(name: 'TaskDoesNotExist' | 'TaskTimedOut', message: string) {
-    super(message);
-    this.name = name;
+export class LocalTaskTokenError extends TpsError {
+  constructor(name: typeof ERROR_NAMES.taskDoesNotExist | typeof ERROR_NAMES.taskTimedOut, message: string) {
+    super(name, message);
   }
 }
 
@@ -170,7 +170,10 @@ export class LocalExecutor {
   private takeToken(taskToken: string): PendingToken {
     const pending = this.tokens.get(taskToken);
     if (!pending)
-      throw new LocalTaskTokenError('TaskDoesNotExist', `no task is waiting for token ${taskToken}`);
+      throw new LocalTaskTokenError(
+        ERROR_NAMES.taskDoesNotExist,
+        `no task is waiting for token ${taskToken}`,
+      );
     clearTimeout(pending.timer);
     this.tokens.delete(taskToken);
     return pending;
@@ -351,7 +354,9 @@ export class LocalExecutor {
             if (!this.tokens.delete(token)) return;
             const waited = (Date.now() - startedMs) / 1000;
             this.clock.advance(Math.max(0, timeoutSeconds - waited));
-            reject(namedError('States.Timeout', `${stateName}: no answer within ${timeoutSeconds} s`));
+            reject(
+              namedError(ERROR_NAMES.statesTimeout, `${stateName}: no answer within ${timeoutSeconds} s`),
+            );
           },
           Math.min(tokenTimeoutMs, timeoutSeconds * 1000),
         );

@@ -18,21 +18,6 @@ export interface ReleaseDefinitionProps {
   readonly readinessPollSeconds: number;
 }
 
-/** Final error of an execution whose release was rolled back (CodePipeline fails the action). */
-export const ROLLED_BACK_ERROR = 'ReleaseRolledBack';
-/** Final error of an execution whose rollback itself failed: page a person. */
-export const ROLLBACK_FAILED_ERROR = 'RollbackFailed';
-/** Final error of an execution that failed before any cluster change. */
-export const RELEASE_FAILED_ERROR = 'ReleaseFailed';
-/** Final error of an execution refused by its pre-deployment gates (cause: every failing gate). */
-export const GATES_FAILED_ERROR = ERROR_NAMES.gateFailed;
-/** Final error of an execution whose approval was rejected or timed out. */
-export const RELEASE_REJECTED_ERROR = 'ReleaseRejected';
-/** Final error of an execution whose migration and migration rollback both failed. */
-export const MAJOR_INCIDENT_ERROR = 'MajorIncident';
-/** The error Step Functions ends a task with when its timeout passes. */
-export const STATES_TIMEOUT = 'States.Timeout';
-
 const title = (p: PhaseName) => p.charAt(0).toUpperCase() + p.slice(1);
 
 /**
@@ -114,27 +99,27 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   // ---- end states -------------------------------------------------------------------------
   const released = new sfn.Succeed(scope, 'Released', { comment: 'New version serves 100% of traffic.' });
   const rolledBack = new sfn.Fail(scope, 'Rolled Back', {
-    error: ROLLED_BACK_ERROR,
+    error: ERROR_NAMES.releaseRolledBack,
     causePath: '$.rollback.reason',
   });
   const rollbackFailed = new sfn.Fail(scope, 'Rollback Failed', {
-    error: ROLLBACK_FAILED_ERROR,
+    error: ERROR_NAMES.rollbackFailed,
     cause: 'Rolling back did not reach the recorded state; a person is paged.',
   });
   const releaseFailed = new sfn.Fail(scope, 'Release Failed', {
-    error: RELEASE_FAILED_ERROR,
+    error: ERROR_NAMES.releaseFailed,
     causePath: '$.failed.reason',
   });
   const gatesFailed = new sfn.Fail(scope, 'Gates Failed', {
-    error: GATES_FAILED_ERROR,
+    error: ERROR_NAMES.gateFailed,
     causePath: '$.gates.summary',
   });
   const releaseRejected = new sfn.Fail(scope, 'Release Rejected', {
-    error: RELEASE_REJECTED_ERROR,
+    error: ERROR_NAMES.releaseRejected,
     causePath: '$.failed.reason',
   });
   const majorIncident = new sfn.Fail(scope, 'Major Incident', {
-    error: MAJOR_INCIDENT_ERROR,
+    error: ERROR_NAMES.majorIncident,
     cause:
       'The migration and its rollback Job both failed: the schema is in an unknown state. Nothing more was changed; people are paged.',
   });
@@ -145,7 +130,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
     { ...plan, 'failure.$': '$.failure', trigger: STATE_MACHINE_TRIGGER },
     '$.rollback',
   );
-  rollBack.addCatch(rollbackFailed, { errors: ['States.ALL'], resultPath: '$.rollbackError' });
+  rollBack.addCatch(rollbackFailed, { errors: [ERROR_NAMES.statesAll], resultPath: '$.rollbackError' });
   rollBack.next(rolledBack);
 
   const failRelease = invoke(
@@ -158,12 +143,12 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
 
   /** Every task after the record step rolls back on any error it cannot retry. */
   const catchToRollback = (t: tasks.LambdaInvoke) => {
-    t.addCatch(rollBack, { errors: ['States.ALL'], resultPath: '$.failure' });
+    t.addCatch(rollBack, { errors: [ERROR_NAMES.statesAll], resultPath: '$.failure' });
     return t;
   };
   /** Before any cluster change, an error marks the release failed (and releases the lock). */
   const catchToFailed = (t: tasks.LambdaInvoke) => {
-    t.addCatch(failRelease, { errors: ['States.ALL'], resultPath: '$.failure' });
+    t.addCatch(failRelease, { errors: [ERROR_NAMES.statesAll], resultPath: '$.failure' });
     return t;
   };
   const failurePass = (id: string, phase: PhaseName | 'cleanup' | null, error: string, causePath: string) =>
@@ -235,7 +220,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
     ),
   );
   // Rejected (ApprovalRejected) or unanswered (States.Timeout): REJECTED; anything else: FAILED.
-  requestApproval.addCatch(markRejected, { errors: ['States.ALL'], resultPath: '$.approvalError' });
+  requestApproval.addCatch(markRejected, { errors: [ERROR_NAMES.statesAll], resultPath: '$.approvalError' });
   markRejected.next(
     new sfn.Choice(scope, 'Rejected?')
       .when(sfn.Condition.stringEquals('$.failed.outcome', 'REJECTED'), releaseRejected)
@@ -251,7 +236,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   /** Snapshot, migration Job, and on failure its rollback Job; `next` follows a good migration. */
   const migrationChain = (label: string, next: sfn.IChainable): sfn.IChainable => {
     const incident = invoke(`Declare Major Incident ${label}`, 'declareMajorIncident', plan, '$.incident');
-    incident.addCatch(majorIncident, { errors: ['States.ALL'], resultPath: '$.incidentError' });
+    incident.addCatch(majorIncident, { errors: [ERROR_NAMES.statesAll], resultPath: '$.incidentError' });
     incident.next(majorIncident);
 
     const rollbackMigration = invoke(
@@ -260,7 +245,10 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
       plan,
       '$.migrationRollback',
     );
-    rollbackMigration.addCatch(incident, { errors: ['States.ALL'], resultPath: '$.migrationRollbackError' });
+    rollbackMigration.addCatch(incident, {
+      errors: [ERROR_NAMES.statesAll],
+      resultPath: '$.migrationRollbackError',
+    });
     const waitRollback = poll(`Wait For Migration Rollback ${label}`, RUNBOOK.migration.pollSeconds);
     const checkRollback = invoke(
       `Check Migration Rollback ${label}`,
@@ -268,14 +256,22 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
       plan,
       '$.migrationRollback',
     );
-    checkRollback.addCatch(incident, { errors: ['States.ALL'], resultPath: '$.migrationRollbackError' });
+    checkRollback.addCatch(incident, {
+      errors: [ERROR_NAMES.statesAll],
+      resultPath: '$.migrationRollbackError',
+    });
     rollbackMigration.next(waitRollback);
     waitRollback.next(checkRollback);
     checkRollback.next(
       new sfn.Choice(scope, `Migration Rollback Done ${label}?`)
         .when(
           sfn.Condition.stringEquals('$.migrationRollback.status', 'succeeded'),
-          failurePass(`Migration Failed ${label}`, null, 'MigrationFailed', '$.migrationRollback.summary'),
+          failurePass(
+            `Migration Failed ${label}`,
+            null,
+            ERROR_NAMES.migrationFailed,
+            '$.migrationRollback.summary',
+          ),
         )
         .when(sfn.Condition.stringEquals('$.migrationRollback.status', 'failed'), incident)
         .otherwise(waitRollback),
@@ -308,7 +304,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
       .when(sfn.Condition.stringEquals('$.snapshot.status', 'available'), runMigration)
       .when(
         sfn.Condition.stringEquals('$.snapshot.status', 'failed'),
-        failurePass(`Snapshot Failed ${label}`, null, 'SnapshotFailed', '$.snapshot.reason'),
+        failurePass(`Snapshot Failed ${label}`, null, ERROR_NAMES.snapshotFailed, '$.snapshot.reason'),
       )
       .otherwise(waitSnapshot);
     snapshot.next(snapshotReady);
@@ -329,10 +325,10 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   });
   const startWatch = invoke('Start Watch', 'startWatch', plan, '$.watch');
   // A record or notification problem must not roll back a release that is out: watch anyway.
-  startWatch.addCatch(watchWait, { errors: ['States.ALL'], resultPath: '$.watchError' });
+  startWatch.addCatch(watchWait, { errors: [ERROR_NAMES.statesAll], resultPath: '$.watchError' });
   startWatch.next(watchWait);
   const standDown = invoke('Stand Down', 'standDown', plan, '$.standDown');
-  standDown.addCatch(complete, { errors: ['States.ALL'], resultPath: '$.standDownError' });
+  standDown.addCatch(complete, { errors: [ERROR_NAMES.statesAll], resultPath: '$.standDownError' });
   watchWait.next(standDown);
   standDown.next(complete);
   cleanUp.next(
@@ -385,16 +381,16 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
     const failed = failurePass(
       `${T} Failed Validation`,
       phase,
-      'ValidationFailed',
+      ERROR_NAMES.validationFailed,
       `$.verdicts.${phase}.summary`,
     );
     const inconclusive = failurePass(
       `${T} Inconclusive`,
       phase,
-      'ValidationInconclusive',
+      ERROR_NAMES.validationInconclusive,
       `$.verdicts.${phase}.summary`,
     );
-    const podsFailed = failurePass(`${T} Pods Failed`, phase, 'PodsNotReady', '$.readiness.reason');
+    const podsFailed = failurePass(`${T} Pods Failed`, phase, ERROR_NAMES.podsNotReady, '$.readiness.reason');
 
     // Test hooks: the Job starts with the window and is awaited before the verdict.
     const hasTests = sfn.Condition.booleanEquals(`$.gates.settings.tests.${phase}`, true);
@@ -469,8 +465,8 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
       ),
     );
     holdAborted.next(rollBack);
-    holdAt.addCatch(holdTimedOut, { errors: [STATES_TIMEOUT], resultPath: '$.holdError' });
-    holdAt.addCatch(holdAborted, { errors: ['States.ALL'], resultPath: '$.holdError' });
+    holdAt.addCatch(holdTimedOut, { errors: [ERROR_NAMES.statesTimeout], resultPath: '$.holdError' });
+    holdAt.addCatch(holdAborted, { errors: [ERROR_NAMES.statesAll], resultPath: '$.holdError' });
     holdAt.next(promoted);
 
     validate.next(

@@ -9,24 +9,21 @@ import {
   GetExecutionHistoryCommand,
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
+import { ERROR_NAMES } from '../../functions/domain/errors.js';
 import type { Outcome } from '../../functions/domain/record.js';
-import {
-  RELEASE_FAILED_ERROR,
-  ROLLBACK_FAILED_ERROR,
-  ROLLED_BACK_ERROR,
-} from '../../statemachine/definition.js';
 import type { CliContext } from '../context.js';
 import { EXIT_CODES, type ExitCode, line, type OutStream } from '../io.js';
 
 /**
- * Final errors of the state machine (statemachine/definition.ts). `rejected` covers the names an
- * approval step may end with; the record's outcome (REJECTED) decides when the table is readable.
+ * Final errors of the state machine (the catalogue in functions/domain/errors.ts, not the CDK
+ * definition: the CLI never loads aws-cdk-lib). `rejected` covers the names an approval step may
+ * end with; the record's outcome (REJECTED) decides when the table is readable.
  */
 export const FINAL_ERRORS = {
-  rolledBack: ROLLED_BACK_ERROR,
-  rollbackFailed: ROLLBACK_FAILED_ERROR,
-  releaseFailed: RELEASE_FAILED_ERROR,
-  rejected: ['ReleaseRejected', 'ApprovalRejected'],
+  rolledBack: ERROR_NAMES.releaseRolledBack,
+  rollbackFailed: ERROR_NAMES.rollbackFailed,
+  releaseFailed: ERROR_NAMES.releaseFailed,
+  rejected: [ERROR_NAMES.releaseRejected, ERROR_NAMES.approvalRejected],
 } as const;
 
 /** The exit code for a release outcome from the deployment record. */

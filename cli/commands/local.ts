@@ -19,7 +19,7 @@ import type { LocalEnvironment as LocalEnvironmentType } from '../../local/envir
 import { renderReportHtml } from '../../report/html.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT_CODES, type ExitCode, line } from '../io.js';
-import { exitForOutcome } from './follow.js';
+import { exitForOutcome, FINAL_ERRORS } from './follow.js';
 
 /** The demo service `local` deploys when the cluster does not have it yet. */
 export const LOCAL_SERVICE = {
@@ -284,7 +284,7 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
       say(`    HTML report written to ${opts.report}`);
     }
     line(stdout, opts.json ? JSON.stringify(toRecordJson(record), null, 2) : renderRecordText(record));
-    if (result.error === 'RollbackFailed') return EXIT_CODES.rollbackFailed;
+    if (result.error === FINAL_ERRORS.rollbackFailed) return EXIT_CODES.rollbackFailed;
     return exitForOutcome(record.outcome);
   } finally {
     await env?.stop();

@@ -1,3 +1,4 @@
+import { OnCallLookupError } from '../domain/errors.js';
 import type { OnCallAnswer, OnCallDirectory } from '../ports/on-call.js';
 
 /**
@@ -26,16 +27,18 @@ export class HttpOnCallDirectory implements OnCallDirectory {
     } catch (e) {
       const err = e as Error;
       const why = err.name === 'TimeoutError' ? `no answer within ${endpoint.timeoutSeconds} s` : err.message;
-      throw new Error(`on-call endpoint ${endpoint.url}: ${why}`, { cause: e });
+      throw new OnCallLookupError(`on-call endpoint ${endpoint.url}: ${why}`, { cause: e });
     }
     const source = `${endpoint.url} (HTTP ${res.status})`;
     const text = await res.text();
-    if (res.status !== 200) throw new Error(`on-call endpoint ${source}: ${text.slice(0, 200)}`);
+    if (res.status !== 200) throw new OnCallLookupError(`on-call endpoint ${source}: ${text.slice(0, 200)}`);
     let body: unknown;
     try {
       body = JSON.parse(text);
-    } catch {
-      throw new Error(`on-call endpoint ${source} did not answer JSON: ${text.slice(0, 200)}`);
+    } catch (e) {
+      throw new OnCallLookupError(`on-call endpoint ${source} did not answer JSON: ${text.slice(0, 200)}`, {
+        cause: e,
+      });
     }
     return { onCall: namesOf(body, source), source };
   }
@@ -45,7 +48,8 @@ export class HttpOnCallDirectory implements OnCallDirectory {
 export function namesOf(body: unknown, source: string): string[] {
   const raw = (body as { onCall?: unknown } | null)?.onCall;
   const list = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : null;
-  if (list === null) throw new Error(`on-call endpoint ${source}: the answer has no "onCall" list`);
+  if (list === null)
+    throw new OnCallLookupError(`on-call endpoint ${source}: the answer has no "onCall" list`);
   const names: string[] = [];
   for (const item of list) {
     const name =
@@ -55,7 +59,9 @@ export function namesOf(body: unknown, source: string): string[] {
           ? (item as { name: string }).name
           : null;
     if (name === null)
-      throw new Error(`on-call endpoint ${source}: "onCall" holds ${JSON.stringify(item)}, not a name`);
+      throw new OnCallLookupError(
+        `on-call endpoint ${source}: "onCall" holds ${JSON.stringify(item)}, not a name`,
+      );
     if (name.trim()) names.push(name.trim());
   }
   return names;

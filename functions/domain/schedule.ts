@@ -3,6 +3,7 @@
  * every region and on every laptop): change-freeze windows written as ISO 8601 intervals or as a
  * five-field cron expression with a duration, and a weekly on-call schedule. Pure functions.
  */
+import { ConfigError } from './errors.js';
 
 /** Day names as the schedules spell them; index = `Date.getUTCDay()`. */
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
@@ -67,9 +68,9 @@ function fieldValue(raw: string, def: FieldDef): number {
   const lower = raw.toLowerCase();
   const named = def.names?.indexOf(lower) ?? -1;
   if (named >= 0) return named + (def.nameBase ?? 0);
-  if (!/^\d+$/.test(raw)) throw new Error(`${def.name}: "${raw}" is not a number or name`);
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${def.name}: "${raw}" is not a number or name`);
   const n = Number(raw);
-  if (n < def.min || n > def.max) throw new Error(`${def.name}: ${n} is outside ${def.min}-${def.max}`);
+  if (n < def.min || n > def.max) throw new ConfigError(`${def.name}: ${n} is outside ${def.min}-${def.max}`);
   return n;
 }
 
@@ -79,7 +80,7 @@ function parseField(text: string, def: FieldDef): { values: Set<number>; star: b
   for (const part of text.split(',')) {
     const [range, stepText] = part.split('/') as [string, string | undefined];
     const step = stepText === undefined ? 1 : Number(stepText);
-    if (!Number.isInteger(step) || step < 1) throw new Error(`${def.name}: bad step "${stepText}"`);
+    if (!Number.isInteger(step) || step < 1) throw new ConfigError(`${def.name}: bad step "${stepText}"`);
     let lo: number;
     let hi: number;
     if (range === '*') {
@@ -90,7 +91,7 @@ function parseField(text: string, def: FieldDef): { values: Set<number>; star: b
       const [a, b] = range.split('-') as [string, string];
       lo = fieldValue(a, def);
       hi = fieldValue(b, def);
-      if (hi < lo) throw new Error(`${def.name}: range ${range} runs backwards`);
+      if (hi < lo) throw new ConfigError(`${def.name}: range ${range} runs backwards`);
     } else {
       lo = fieldValue(range, def);
       hi = stepText === undefined ? lo : def.max;
@@ -102,12 +103,14 @@ function parseField(text: string, def: FieldDef): { values: Set<number>; star: b
 
 /**
  * Parses `minute hour day-of-month month day-of-week` (`*`, numbers, names such as `FRI` and
- * `DEC`, lists, ranges and steps), e.g. `0 17 * * FRI`. Throws an Error naming the bad field.
+ * `DEC`, lists, ranges and steps), e.g. `0 17 * * FRI`. Throws a ConfigError naming the bad field.
  */
 export function parseCron(expression: string): CronSchedule {
   const fields = expression.trim().split(/\s+/);
   if (fields.length !== 5) {
-    throw new Error(`cron "${expression}" must have 5 fields (minute hour day-of-month month day-of-week)`);
+    throw new ConfigError(
+      `cron "${expression}" must have 5 fields (minute hour day-of-month month day-of-week)`,
+    );
   }
   const parsed = fields.map((f, i) => parseField(f, FIELDS[i]!));
   const dow = parsed[4]!.values;

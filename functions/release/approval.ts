@@ -9,16 +9,12 @@
 
 import type { PersonAnswer } from '../contract/io.js';
 import { RUNBOOK } from '../domain/defaults.js';
+import { ERROR_NAMES, TpsError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { ApprovalDecision } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { loadRecord } from './support.js';
-
-/** The error a rejection (or an abort of a hold) ends the wait with; the state machine catches it. */
-export const APPROVAL_REJECTED_ERROR = 'ApprovalRejected';
-/** The error Step Functions ends a task with when its timeout passes. */
-export const TASK_TIMEOUT_ERROR = 'States.Timeout';
 
 /** The output of an approving SendTaskSuccess (what the CLI sends). */
 export interface ApprovalAnswer {
@@ -131,10 +127,10 @@ export async function rejectRelease(
   let outcome: RejectionResult['outcome'] = 'REJECTED';
   let reason: string;
   let decision: ApprovalDecision | null = null;
-  if (name === TASK_TIMEOUT_ERROR) {
+  if (name === ERROR_NAMES.statesTimeout) {
     reason = `approval timed out: nobody approved within ${timeout} s`;
     decision = { decision: 'timed-out', by: null, at: now.toISOString(), comment: null };
-  } else if (name === APPROVAL_REJECTED_ERROR) {
+  } else if (name === ERROR_NAMES.approvalRejected) {
     reason = cause || 'rejected';
     decision = { decision: 'rejected', by: rejecterOf(cause), at: now.toISOString(), comment: cause || null };
   } else {
@@ -177,12 +173,18 @@ function causeOf(cause: unknown): string {
 }
 
 /** A person's answer could not be delivered: nothing is waiting, or the wait is over. */
-export class AnswerNotDeliveredError extends Error {
+export class AnswerNotDeliveredError extends TpsError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'AnswerNotDeliveredError';
+    super(ERROR_NAMES.answerNotDelivered, message, options);
   }
 }
+
+/** Step Functions' answers to SendTaskSuccess/Failure for a wait that is over (or never was). */
+const CLOSED_TOKEN_ERRORS: readonly string[] = [
+  ERROR_NAMES.taskTimedOut,
+  ERROR_NAMES.taskDoesNotExist,
+  ERROR_NAMES.invalidToken,
+];
 
 /**
  * A person answers whatever the release waits for (the approval, or a hold at a phase): `yes`
@@ -213,13 +215,13 @@ export async function answerPending(
     } else {
       await ports.taskTokens.fail(
         pending.taskToken,
-        APPROVAL_REJECTED_ERROR,
+        ERROR_NAMES.approvalRejected,
         `rejected by ${request.by}${request.comment ? `: ${request.comment}` : ''}`,
       );
     }
   } catch (e) {
     const name = (e as { name?: string }).name ?? '';
-    if (['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken'].includes(name)) {
+    if (CLOSED_TOKEN_ERRORS.includes(name)) {
       throw new AnswerNotDeliveredError(
         `the request of ${request.deploymentId} is no longer open (${name}): answered already or timed out`,
         { cause: e },

@@ -10,15 +10,20 @@
 
 import type { HoldCause } from '../domain/decisions.js';
 import { type PhaseName, RUNBOOK } from '../domain/defaults.js';
+import { ERROR_NAMES, TpsError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { HoldState } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { APPROVAL_REJECTED_ERROR, answerCommands, TASK_TIMEOUT_ERROR } from './approval.js';
+import { answerCommands } from './approval.js';
 import { loadRecord, serviceOf } from './support.js';
 
-/** Error names of a hold that ends in a rollback (the record's rollback reason starts with them). */
-export const HOLD_ERRORS = { timedOut: 'HoldTimedOut', aborted: 'HoldAborted' } as const;
+/** A hold was asked for a release that does not exist or has ended: nothing was written. */
+export class HoldRefusedError extends TpsError {
+  constructor(message: string) {
+    super(ERROR_NAMES.holdRefused, message);
+  }
+}
 
 /** Who holds a release that holds on its own (`holdOnInconclusive`). */
 export const INCONCLUSIVE_HOLDER = 'tps-deploy (holdOnInconclusive)';
@@ -104,7 +109,9 @@ export async function recordHoldDecision(
   const cause = typeof event.error?.Cause === 'string' ? event.error.Cause : '';
   // An abort is a SendTaskFailure; anything else that ended the wait counts as an abort too.
   const decision =
-    event.decision === 'aborted' && event.error?.Error === TASK_TIMEOUT_ERROR ? 'timed-out' : event.decision;
+    event.decision === 'aborted' && event.error?.Error === ERROR_NAMES.statesTimeout
+      ? 'timed-out'
+      : event.decision;
   const by =
     decision === 'promoted'
       ? typeof event.answer?.by === 'string'
@@ -123,11 +130,11 @@ export async function recordHoldDecision(
   } else if (decision === 'timed-out') {
     const reason = `hold timed out at ${phase}: nobody promoted or aborted within ${timeout} s`;
     addEvent(record, now, reason);
-    outcome = { decision, Error: HOLD_ERRORS.timedOut, Cause: reason, phase };
+    outcome = { decision, Error: ERROR_NAMES.holdTimedOut, Cause: reason, phase };
   } else {
-    const reason = `hold at ${phase} aborted${by ? ` by ${by}` : ''}${cause && event.error?.Error === APPROVAL_REJECTED_ERROR ? ` (${cause})` : cause ? `: ${event.error?.Error}: ${cause}` : ''}`;
+    const reason = `hold at ${phase} aborted${by ? ` by ${by}` : ''}${cause && event.error?.Error === ERROR_NAMES.approvalRejected ? ` (${cause})` : cause ? `: ${event.error?.Error}: ${cause}` : ''}`;
     addEvent(record, now, reason);
-    outcome = { decision, Error: HOLD_ERRORS.aborted, Cause: reason, phase };
+    outcome = { decision, Error: ERROR_NAMES.holdAborted, Cause: reason, phase };
   }
   await ports.store.put(record);
   await ports.notifier.notify({
@@ -150,9 +157,11 @@ export async function requestHold(
 ): Promise<HoldState> {
   for (let attempt = 0; ; attempt++) {
     const record = await ports.store.get(request.service, request.deploymentId);
-    if (!record) throw new Error(`no deployment ${request.service}/${request.deploymentId}`);
+    if (!record) throw new HoldRefusedError(`no deployment ${request.service}/${request.deploymentId}`);
     if (record.outcome !== 'RUNNING') {
-      throw new Error(`${request.deploymentId} already ended (${record.outcome}); nothing to hold`);
+      throw new HoldRefusedError(
+        `${request.deploymentId} already ended (${record.outcome}); nothing to hold`,
+      );
     }
     const now = ports.clock.now();
     const hold: HoldState = {
@@ -169,7 +178,7 @@ export async function requestHold(
       return hold;
     } catch (e) {
       // RecordConflictError is a StoreUnavailableError: read again and retry a few times.
-      if ((e as { name?: string }).name !== 'StoreUnavailableError' || attempt >= 4) throw e;
+      if ((e as { name?: string }).name !== ERROR_NAMES.storeUnavailable || attempt >= 4) throw e;
     }
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { TestJobConfig } from '../domain/config.js';
 import { K8S_LABELS, type PhaseName, RUNBOOK } from '../domain/defaults.js';
+import { ConfigError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { CheckResult, JobRun, PhaseRecord } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
@@ -51,7 +52,7 @@ export function releaseJob(
 
 function testSpec(ports: ReleasePorts, plan: ReleasePlan, phase: PhaseName): TestJobConfig {
   const spec = serviceOf(ports, plan).tests?.[phase];
-  if (!spec) throw new Error(`service ${plan.service} has no tests.${phase}`);
+  if (!spec) throw new ConfigError(`service ${plan.service} has no tests.${phase}`);
   return spec;
 }
 

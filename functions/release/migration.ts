@@ -11,6 +11,7 @@
  *    (migrations must be backward compatible with the previous version; the record says so).
  */
 import { RUNBOOK } from '../domain/defaults.js';
+import { InvalidInputError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { JobRun, MigrationState, SnapshotInfo } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
@@ -20,11 +21,6 @@ import { jobNameFor, jobRunnerOf, jobRunOf, updateJobRun } from './job-runs.js';
 import { releaseJob } from './jobs.js';
 import { loadRecord, secondsBetween, serviceOf } from './support.js';
 import { changeCluster } from './write-ahead.js';
-
-/** The error of a failed migration whose rollback Job restored the old schema. */
-export const MIGRATION_FAILED_ERROR = 'MigrationFailed';
-/** The error of a failed snapshot (the migration did not run). */
-export const SNAPSHOT_FAILED_ERROR = 'SnapshotFailed';
 
 /**
  * A snapshot identifier RDS accepts (1-63 letters, digits and hyphens, starting with a letter,
@@ -41,10 +37,31 @@ export function snapshotIdFor(service: string, deploymentId: string): string {
   return id.replace(/-+$/, '');
 }
 
+/**
+ * The plan's migration. The state machine runs the migration states only for a plan with one (the
+ * gates' settings say so), so a plan without one is a task input that does not fit the task.
+ */
 function migrationOf(plan: ReleasePlan) {
   const m = plan.input.migration;
-  if (!m) throw new Error(`release ${plan.deploymentId} has no migration`);
+  if (!m) {
+    throw new InvalidInputError(
+      [{ path: 'migration', message: `release ${plan.deploymentId} has no migration` }],
+      'migration step input',
+    );
+  }
   return m;
+}
+
+/** The database to snapshot; the snapshot states run only for a migration that names one. */
+function snapshotDatabaseOf(plan: ReleasePlan) {
+  const db = migrationOf(plan).database;
+  if (!db) {
+    throw new InvalidInputError(
+      [{ path: 'migration.database', message: 'the migration names no database to snapshot' }],
+      'snapshot step input',
+    );
+  }
+  return db;
 }
 
 function stateOf(record: { migration?: MigrationState | null }, plan: ReleasePlan): MigrationState {
@@ -95,8 +112,7 @@ export async function snapshotDatabase(
   event: { plan: ReleasePlan },
 ): Promise<SnapshotStepResult> {
   const { plan } = event;
-  const db = migrationOf(plan).database;
-  if (!db) throw new Error('the migration names no database to snapshot');
+  const db = snapshotDatabaseOf(plan);
   const snapshotId = snapshotIdFor(plan.service, plan.deploymentId);
   const s = await ports.snapshots.create(db, snapshotId);
   const now = ports.clock.now();
@@ -124,8 +140,7 @@ export async function checkSnapshot(
   event: { plan: ReleasePlan },
 ): Promise<SnapshotStepResult> {
   const { plan } = event;
-  const db = migrationOf(plan).database;
-  if (!db) throw new Error('the migration names no database to snapshot');
+  const db = snapshotDatabaseOf(plan);
   const record = await loadRecord(ports, plan);
   const state = stateOf(record, plan);
   const snapshotId = state.snapshot?.snapshotId ?? snapshotIdFor(plan.service, plan.deploymentId);

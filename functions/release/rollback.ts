@@ -12,7 +12,12 @@
  */
 
 import type { PhaseName } from '../domain/defaults.js';
-import { ERROR_NAMES, StoreUnavailableError, TargetNotFoundError, TpsError } from '../domain/errors.js';
+import {
+  ERROR_NAMES,
+  KubernetesTransientError,
+  StoreUnavailableError,
+  TargetNotFoundError,
+} from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
 import { type DeploymentRecord, STATE_MACHINE_TRIGGER } from '../domain/record.js';
 import { addEvent, markRolledBack } from '../domain/record-transitions.js';
@@ -22,9 +27,9 @@ import { restoreLatencyAlarm } from './latency-alarm.js';
 import { causeText } from './support.js';
 
 /** Objects of the release survived cleanup or rollback (retried by the state machine, then rolled back). */
-export class CleanupIncompleteError extends TpsError {
+export class CleanupIncompleteError extends KubernetesTransientError {
   constructor(readonly leftovers: readonly string[]) {
-    super('KubernetesTransientError', `cleanup incomplete, still present: ${leftovers.join(', ')}`);
+    super(`cleanup incomplete, still present: ${leftovers.join(', ')}`);
   }
 }
 

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ERROR_NAMES, TpsError } from '../../functions/domain/errors.js';
 import { type BinaryPaths, ensureBinaries } from './binaries.js';
 import { type CertPaths, type ClientIdentity, generateCerts } from './certs.js';
 import { apiRequest, isReady, type TlsClient, tlsClientFromFiles, writeKubeconfig } from './kubeconfig.js';
@@ -93,13 +94,13 @@ export interface StartClusterOptions {
   log?: (line: string) => void;
 }
 
-export class ClusterAlreadyRunningError extends Error {
+/** A control plane of that name runs already (the CLI's `cluster start` reports it). */
+export class ClusterAlreadyRunningError extends TpsError {
   constructor(
     readonly info: ClusterInfo | undefined,
     message: string,
   ) {
-    super(message);
-    this.name = 'ClusterAlreadyRunningError';
+    super(ERROR_NAMES.clusterAlreadyRunning, message);
   }
 }
 

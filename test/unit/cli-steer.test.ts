@@ -2,7 +2,7 @@ import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import type { DynamoDbDeploymentStore } from '../../functions/adapters/aws/dynamodb-store.js';
-import { APPROVAL_REJECTED_ERROR } from '../../functions/release/approval.js';
+import { ERROR_NAMES } from '../../functions/domain/errors.js';
 import type { LocalDynamo } from '../helpers/dynalite.js';
 import { cli, record, tableFixture } from './cli-harness.js';
 
@@ -61,7 +61,7 @@ describe('approve and reject', () => {
     expect(r.code).toBe(0);
     expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, {
       taskToken: TOKEN,
-      error: APPROVAL_REJECTED_ERROR,
+      error: ERROR_NAMES.approvalRejected,
       cause: 'rejected by tester: not during the sale',
     });
   });
@@ -142,7 +142,7 @@ describe('hold and promote', () => {
     expect(abort.stdout).toContain('api h-2: hold at canary aborted by tester: queue grows; it rolls back');
     expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, {
       taskToken: TOKEN,
-      error: APPROVAL_REJECTED_ERROR,
+      error: ERROR_NAMES.approvalRejected,
       cause: 'rejected by tester: queue grows',
     });
   });

@@ -3,7 +3,7 @@ import { type Cluster, DescribeClusterCommand, type EKSClient } from '@aws-sdk/c
 import { KubeConfig } from '@kubernetes/client-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { AwsTransientError, TargetNotFoundError } from '../../domain/errors.js';
+import { AwsTransientError, InvalidInputError, TargetNotFoundError } from '../../domain/errors.js';
 import { type Clock, systemClock } from '../../ports/clock.js';
 import { describeError, isTransientAwsError } from './errors.js';
 
@@ -87,7 +87,10 @@ export async function eksToken(req: EksTokenRequest): Promise<string> {
 /** The presigned URL inside a token (for tests and diagnosis). Throws on anything else. */
 export function decodeEksToken(token: string): URL {
   if (!token.startsWith(EKS_TOKEN_PREFIX))
-    throw new Error(`not an EKS token (no ${EKS_TOKEN_PREFIX} prefix)`);
+    throw new InvalidInputError(
+      [{ path: '', message: `not an EKS token (no ${EKS_TOKEN_PREFIX} prefix)` }],
+      'EKS token',
+    );
   return new URL(Buffer.from(token.slice(EKS_TOKEN_PREFIX.length), 'base64url').toString('utf8'));
 }
 

@@ -1,5 +1,5 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { AwsTransientError } from '../../domain/errors.js';
+import { AwsTransientError, ConfigError } from '../../domain/errors.js';
 import type { Notification, Notifier } from '../../ports/notifier.js';
 import { describeError, isTransientAwsError } from './errors.js';
 
@@ -22,7 +22,9 @@ export interface SnsNotifierProps {
 export class SnsNotifier implements Notifier {
   constructor(private readonly props: SnsNotifierProps) {
     if (!props.topicArn.startsWith('arn:')) {
-      throw new Error(`SnsNotifier: topicArn must be a topic ARN (arn:aws:sns:...), got "${props.topicArn}"`);
+      throw new ConfigError(
+        `SnsNotifier: topicArn must be a topic ARN (arn:aws:sns:...), got "${props.topicArn}"`,
+      );
     }
   }
 

@@ -17,7 +17,7 @@ import {
   NetworkingV1Api,
   ServerConfiguration,
 } from '@kubernetes/client-node';
-import { KubernetesTransientError } from '../../domain/errors.js';
+import { ConfigError, ERROR_NAMES, KubernetesTransientError, TpsError } from '../../domain/errors.js';
 
 /** How calls are retried and bounded. */
 export interface RetryPolicy {
@@ -186,17 +186,17 @@ export function backoffDelayMs(
 }
 
 /** An API error that is not retried, with the call's description in the message. */
-export class KubernetesRequestError extends Error {
+export class KubernetesRequestError extends TpsError {
   constructor(
     readonly what: string,
     readonly failure: KubeFailure,
     options?: { cause?: unknown },
   ) {
     super(
+      ERROR_NAMES.kubernetesRequest,
       `${what}: ${failure.status ?? ''} ${failure.reason ?? ''} ${failure.message}`.replace(/\s+/g, ' '),
       options,
     );
-    this.name = 'KubernetesRequestError';
   }
 }
 
@@ -291,7 +291,7 @@ export function createKubeClients(
   middleware: readonly Middleware[] = [],
 ): KubeClients {
   const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  if (!cluster) throw new ConfigError('the kubeconfig has no current cluster');
   const full: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...policy };
   const config = () =>
     createConfiguration({

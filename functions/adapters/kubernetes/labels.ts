@@ -4,6 +4,7 @@
  */
 import type { V1LabelSelector } from '@kubernetes/client-node';
 import { CANARY_SUFFIX, K8S_LABELS } from '../../domain/defaults.js';
+import { InvalidInputError } from '../../domain/errors.js';
 
 /**
  * Annotation on the original Deployment holding the replica count tps-deploy last set on it
@@ -79,7 +80,10 @@ export function selectorString(sel: V1LabelSelector | Record<string, string> | u
           parts.push(`!${e.key}`);
           break;
         default:
-          throw new Error(`unsupported label selector operator ${e.operator}`);
+          throw new InvalidInputError(
+            [{ path: 'matchExpressions', message: `unsupported operator ${e.operator}` }],
+            'label selector',
+          );
       }
     }
   }

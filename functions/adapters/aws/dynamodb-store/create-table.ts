@@ -2,6 +2,7 @@
  * Creates the deployments table for local runs and tests (dynalite); in AWS the CDK stack creates
  * it. Both build it from {@link TABLE_KEYS}, so the schema is written down once.
  */
+
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -9,6 +10,7 @@ import {
   ResourceInUseException,
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
+import { StoreUnavailableError } from '../../../domain/errors.js';
 import { TABLE_KEYS } from './items.js';
 
 /**
@@ -66,7 +68,7 @@ async function waitForTable(client: DynamoDBClient, tableName: string): Promise<
     const out = await client.send(new DescribeTableCommand({ TableName: tableName }));
     if (out.Table?.TableStatus === 'ACTIVE') return;
     if (Date.now() > deadline) {
-      throw new Error(
+      throw new StoreUnavailableError(
         `table ${tableName} is still ${out.Table?.TableStatus} after 2 minutes; check it in the DynamoDB console`,
       );
     }

@@ -2,7 +2,9 @@
  * The `DeploymentStore` port on DynamoDB (dynalite locally): one class over the table's parts,
  * the lock (`lock.ts`), the rollback claim (`rollback-claim.ts`) and the records (`records.ts`).
  */
+
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConfigError } from '../../../domain/errors.js';
 import type { DeploymentRecord } from '../../../domain/record.js';
 import type { RollbackPlan } from '../../../ports/cluster.js';
 import type { ActiveDeployment, DeploymentStore, RollbackClaim } from '../../../ports/store.js';
@@ -37,7 +39,7 @@ export class DynamoDbDeploymentStore implements DeploymentStore {
 
   constructor(props: DynamoDbDeploymentStoreProps) {
     if (!props.tableName)
-      throw new Error('DynamoDbDeploymentStore: tableName is empty; pass the deployments table name');
+      throw new ConfigError('DynamoDbDeploymentStore: tableName is empty; pass the deployments table name');
     this.table = new DeploymentsTable(props.client, props.tableName);
     this.records = new Records(this.table);
   }
