@@ -13,8 +13,9 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import type { V1Deployment } from '@kubernetes/client-node';
+import { CANARY_SUFFIX, K8S_LABELS } from '../functions/adapters/kubernetes/labels.js';
 import { deepEqual, imagesOf, type PlainObject } from '../functions/adapters/kubernetes/workload.js';
-import { CANARY_SUFFIX, K8S_LABELS, type PhaseName } from '../functions/domain/defaults.js';
+import type { PhaseName } from '../functions/domain/defaults.js';
 import type { AlarmOutcome } from '../functions/release/alarm.js';
 import { STEPS } from '../functions/release/registry.js';
 import { alarmEvent } from '../local/alarm-event.js';

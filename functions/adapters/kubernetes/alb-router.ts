@@ -21,12 +21,19 @@ import {
   type V1Service,
   type V1ServicePort,
 } from '@kubernetes/client-node';
-import { K8S_ANNOTATIONS, K8S_LABELS } from '../../domain/defaults.js';
 import { albCanaryReplicas, roundPercent } from '../../domain/replicas.js';
 import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
 import type { CleanupReport, TrafficRouter, TrafficStatus } from '../../ports/router.js';
 import { isNotFound, type KubeClients } from './client.js';
-import { CANARY_TRACK, canaryName, labelValue, POD_TEMPLATE_HASH_LABEL, releaseLabels } from './labels.js';
+import {
+  CANARY_TRACK,
+  canaryName,
+  K8S_ANNOTATIONS,
+  K8S_LABELS,
+  labelValue,
+  POD_TEMPLATE_HASH_LABEL,
+  releaseLabels,
+} from './labels.js';
 import {
   mapPatch,
   originalSelector,

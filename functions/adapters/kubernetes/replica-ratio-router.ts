@@ -7,12 +7,11 @@
  * selector change away.
  */
 import type { V1Deployment } from '@kubernetes/client-node';
-import { K8S_ANNOTATIONS } from '../../domain/defaults.js';
 import { roundPercent, splitReplicas } from '../../domain/replicas.js';
 import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
 import type { CleanupReport, TrafficRouter, TrafficStatus } from '../../ports/router.js';
 import type { KubeClients } from './client.js';
-import { CANARY_TRACK, canaryName, selectorString } from './labels.js';
+import { CANARY_TRACK, canaryName, K8S_ANNOTATIONS, selectorString } from './labels.js';
 import {
   originalSelector,
   pinServiceSelector,

@@ -10,10 +10,9 @@ import {
   type V1Ingress,
   type V1Service,
 } from '@kubernetes/client-node';
-import { K8S_ANNOTATIONS } from '../../domain/defaults.js';
 import { ConfigError, TargetNotFoundError } from '../../domain/errors.js';
 import { isNotFound, type KubeClients } from './client.js';
-import { SERVICE_NAME_LABEL, selectorString } from './labels.js';
+import { K8S_ANNOTATIONS, SERVICE_NAME_LABEL, selectorString } from './labels.js';
 import { deepEqual } from './workload.js';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);

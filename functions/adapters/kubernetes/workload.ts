@@ -11,13 +11,14 @@ import {
   type V1Pod,
   type V1ReplicaSet,
 } from '@kubernetes/client-node';
-import { K8S_ANNOTATIONS, K8S_LABELS } from '../../domain/defaults.js';
 import { ConfigError, KubernetesTransientError, TargetNotFoundError } from '../../domain/errors.js';
 import type { ReleaseTarget, RollbackPlan, WorkloadHealth } from '../../ports/cluster.js';
 import { isNotFound, type KubeClients } from './client.js';
 import {
   CANARY_TRACK,
   canaryName,
+  K8S_ANNOTATIONS,
+  K8S_LABELS,
   labelValue,
   MANAGED_REPLICAS_ANNOTATION,
   releaseLabels,
