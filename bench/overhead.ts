@@ -13,7 +13,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { V1Deployment } from '@kubernetes/client-node';
-import { CANARY_SUFFIX, PHASE_NAMES } from '../functions/domain/defaults.js';
+import { PHASE_NAMES } from '../functions/domain/defaults.js';
 import { LocalEnvironment } from '../local/environment.js';
 import { benchCluster } from './lib/cluster.js';
 import { startMark, type TargetCheck, writeResult } from './lib/results.js';
@@ -360,5 +360,3 @@ function breakdown(
     states: spans.map((s) => ({ name: s.name, ms: round(s.until - s.at, 1) })),
   };
 }
-
-export { CANARY_SUFFIX };

@@ -13,8 +13,10 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import type { V1Deployment } from '@kubernetes/client-node';
-import { deepEqual, imagesOf, type PlainObject } from '../functions/adapters/kubernetes/workload.js';
-import { CANARY_SUFFIX, K8S_LABELS, type PhaseName } from '../functions/domain/defaults.js';
+import { imagesOf } from '../functions/adapters/kubernetes/deployment.js';
+import { deepEqual, type PlainObject } from '../functions/adapters/kubernetes/generic.js';
+import { CANARY_SUFFIX, K8S_LABELS } from '../functions/adapters/kubernetes/labels.js';
+import type { PhaseName } from '../functions/domain/defaults.js';
 import { capitalise } from '../functions/domain/text.js';
 import type { AlarmOutcome } from '../functions/release/alarm.js';
 import { STEPS } from '../functions/release/registry.js';

@@ -99,26 +99,3 @@ export const RUNBOOK = {
 /** The phases that shift traffic, in runbook order. */
 export const PHASE_NAMES = ['canary', 'staging', 'production'] as const;
 export type PhaseName = (typeof PHASE_NAMES)[number];
-
-/** Labels and names tps-deploy puts on the objects it creates, so cleanup can find all of them. */
-export const K8S_LABELS = {
-  managedBy: 'app.kubernetes.io/managed-by',
-  managedByValue: 'tps-deploy',
-  track: 'tps-deploy.io/track',
-  deploymentId: 'tps-deploy.io/deployment-id',
-  service: 'tps-deploy.io/service',
-  /** The kind of a release Job (`test-canary`, `migrate`, ...), on the Job and its pod. */
-  jobKind: 'tps-deploy.io/job',
-} as const;
-
-export const K8S_ANNOTATIONS = {
-  /** JSON of the recorded rollback plan, kept on the canary Deployment for diagnosis. */
-  deploymentId: 'tps-deploy.io/deployment-id',
-  /** The original Service selector, saved before tps-deploy changes it. */
-  originalSelector: 'tps-deploy.io/original-selector',
-  /** The original Ingress action annotation, saved before weights change. */
-  originalAction: 'tps-deploy.io/original-action',
-} as const;
-
-/** Suffix of the canary Deployment and Service names. */
-export const CANARY_SUFFIX = '-tps-canary';

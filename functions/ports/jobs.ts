@@ -5,7 +5,10 @@ export interface JobRequest {
   readonly image: string;
   readonly command?: readonly string[];
   readonly env: Readonly<Record<string, string>>;
-  readonly labels: Readonly<Record<string, string>>;
+  /** What the Job is for (`test-canary`, `migrate`, `migrate-rollback`, ...). */
+  readonly kind: string;
+  /** The service released; the runner labels the Job with it, so people can find its Jobs. */
+  readonly service: string;
   /** activeDeadlineSeconds: Kubernetes fails the Job after this. */
   readonly timeoutSeconds: number;
 }

@@ -6,7 +6,7 @@
  * phase's record.
  */
 import type { TestJobConfig } from '../domain/config.js';
-import { K8S_LABELS, type PhaseName, RUNBOOK } from '../domain/defaults.js';
+import { type PhaseName, RUNBOOK } from '../domain/defaults.js';
 import { ConfigError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { CheckResult, JobRun, PhaseRecord } from '../domain/record.js';
@@ -41,11 +41,8 @@ export function releaseJob(
       TPS_VERSION: plan.version,
       ...extraEnv,
     },
-    labels: {
-      [K8S_LABELS.managedBy]: K8S_LABELS.managedByValue,
-      [K8S_LABELS.service]: plan.service,
-      [K8S_LABELS.jobKind]: kind,
-    },
+    kind,
+    service: plan.service,
     timeoutSeconds,
   };
 }

@@ -1,9 +1,10 @@
 import { Annotations, Duration, Tags } from 'aws-cdk-lib';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import { canaryName } from '../../functions/adapters/kubernetes/labels.js';
 import { ALARM_SIGNALS, type AlarmSignal, alarmName } from '../../functions/domain/alarms.js';
 import type { ServiceConfig } from '../../functions/domain/config.js';
-import { CANARY_SUFFIX, RUNBOOK } from '../../functions/domain/defaults.js';
+import { RUNBOOK } from '../../functions/domain/defaults.js';
 import { pascalCase } from '../../functions/domain/text.js';
 
 /** Period of every alarm: one-minute data points, so "for 2 minutes" means two periods. */
@@ -199,7 +200,7 @@ export class ServiceAlarms extends Construct {
         expression: 'FILL(stable, 0) + FILL(canary, 0)',
         usingMetrics: {
           stable: oom(service.deployment, 'stable'),
-          canary: oom(`${service.deployment}${CANARY_SUFFIX}`, 'canary'),
+          canary: oom(canaryName(service.deployment), 'canary'),
         },
         period: ALARM_PERIOD,
         label: 'OOM-killed containers',

@@ -2,9 +2,10 @@ import { Duration } from 'aws-cdk-lib';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { canaryName } from '../../functions/adapters/kubernetes/labels.js';
 import type { AlarmSignal } from '../../functions/domain/alarms.js';
 import type { ServiceConfig } from '../../functions/domain/config.js';
-import { CANARY_SUFFIX, RUNBOOK } from '../../functions/domain/defaults.js';
+import { RUNBOOK } from '../../functions/domain/defaults.js';
 
 /** Period of the dashboard graphs. */
 const PERIOD = Duration.minutes(1);
@@ -168,7 +169,7 @@ export class ServiceDashboard extends Construct {
     const pods = (metricName: string) =>
       [
         [service.deployment, 'stable'],
-        [`${service.deployment}${CANARY_SUFFIX}`, 'canary'],
+        [canaryName(service.deployment), 'canary'],
       ].map(
         ([podName, label]) =>
           new cw.Metric({

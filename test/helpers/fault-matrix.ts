@@ -12,7 +12,7 @@
  *
  * Used by test/integration/faults-cuts.test.ts and bench/faults.ts.
  */
-import { CANARY_SUFFIX } from '../../functions/domain/defaults.js';
+import { CANARY_SUFFIX } from '../../functions/adapters/kubernetes/labels.js';
 import { parseExecutionInput, type ReleasePlan } from '../../functions/domain/input.js';
 import type { ReleasePorts } from '../../functions/ports/release.js';
 import { beginRelease } from '../../functions/release/begin.js';

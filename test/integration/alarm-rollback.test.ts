@@ -8,9 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import { CANARY_SUFFIX, K8S_LABELS } from '../../functions/adapters/kubernetes/labels.js';
 import { alarmName } from '../../functions/domain/alarms.js';
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
-import { CANARY_SUFFIX, K8S_LABELS, RUNBOOK } from '../../functions/domain/defaults.js';
+import { RUNBOOK } from '../../functions/domain/defaults.js';
 import { ERROR_NAMES } from '../../functions/domain/errors.js';
 import type { ReleasePlan } from '../../functions/domain/input.js';
 import type { ReleasePorts } from '../../functions/ports/release.js';

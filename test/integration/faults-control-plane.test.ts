@@ -8,8 +8,8 @@
  * and started again (same command line) in the middle of the canary, with the same guarantee.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { CANARY_SUFFIX } from '../../functions/adapters/kubernetes/labels.js';
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
-import { CANARY_SUFFIX } from '../../functions/domain/defaults.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
 import { shiftTraffic } from '../../functions/release/shift.js';
 import type { ClusterInfo } from '../../local/cluster/index.js';

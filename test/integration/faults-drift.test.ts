@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
-import { CANARY_SUFFIX, K8S_LABELS } from '../../functions/domain/defaults.js';
+import { CANARY_SUFFIX, K8S_LABELS } from '../../functions/adapters/kubernetes/labels.js';
 import { clusterEnv } from '../helpers/cluster-env.js';
 import { adminApis, OLD_IMAGES } from '../helpers/k8s.js';
 import { ATTESTED, closeFixtures, NEW_IMAGES, recordWhen, runbookFixture } from '../helpers/runbook.js';

@@ -7,8 +7,8 @@
  */
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import type { Middleware, RequestContext, ResponseContext } from '@kubernetes/client-node';
+import { CANARY_SUFFIX } from '../../functions/adapters/kubernetes/labels.js';
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
-import { CANARY_SUFFIX } from '../../functions/domain/defaults.js';
 import { ERROR_NAMES } from '../../functions/domain/errors.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
 import type { AlarmOutcome } from '../../functions/release/alarm.js';

@@ -8,8 +8,8 @@
  * invocation, rolls it back once the table answers.
  */
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
+import { CANARY_SUFFIX } from '../../functions/adapters/kubernetes/labels.js';
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
-import { CANARY_SUFFIX } from '../../functions/domain/defaults.js';
 import { startLocalDynamo } from '../../local/dynalite.js';
 import { mutationLog, TableProxy } from '../../local/faults.js';
 import { adminApis, liveTemplate } from '../helpers/k8s.js';

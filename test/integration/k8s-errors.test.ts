@@ -16,9 +16,10 @@ import {
   type KubeClients,
 } from '../../functions/adapters/kubernetes/client.js';
 import { KubernetesClusterClient } from '../../functions/adapters/kubernetes/cluster-client.js';
+import { setDeploymentState } from '../../functions/adapters/kubernetes/deployment.js';
+import type { PlainObject } from '../../functions/adapters/kubernetes/generic.js';
 import { MANAGED_REPLICAS_ANNOTATION } from '../../functions/adapters/kubernetes/labels.js';
 import { createRouter } from '../../functions/adapters/kubernetes/router-factory.js';
-import { type PlainObject, setDeploymentState } from '../../functions/adapters/kubernetes/workload.js';
 import { ERROR_NAMES, KubernetesTransientError, TargetNotFoundError } from '../../functions/domain/errors.js';
 import { clusterEnv } from '../helpers/cluster-env.js';
 import {

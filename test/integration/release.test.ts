@@ -5,8 +5,8 @@
  */
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import { CANARY_SUFFIX, K8S_LABELS } from '../../functions/adapters/kubernetes/labels.js';
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
-import { CANARY_SUFFIX, K8S_LABELS } from '../../functions/domain/defaults.js';
 import { adminApis, deleteNamespace, liveTemplate, OLD_IMAGES, podsBySelector } from '../helpers/k8s.js';
 import { type ReleaseFixture, type RouterKind, releaseFixture } from '../helpers/release.js';
 

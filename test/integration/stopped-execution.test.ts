@@ -4,7 +4,7 @@
  * does when an execution ends ABORTED.
  */
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
-import { CANARY_SUFFIX } from '../../functions/domain/defaults.js';
+import { CANARY_SUFFIX } from '../../functions/adapters/kubernetes/labels.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
 import { STATE_MACHINE_TRIGGER } from '../../functions/domain/record.js';
 import { beginRelease } from '../../functions/release/begin.js';

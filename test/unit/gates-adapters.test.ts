@@ -30,7 +30,12 @@ import { CloudWatchAlarmStates } from '../../functions/adapters/aws/alarm-states
 import { RdsDatabaseSnapshots, snapshotStatusOf } from '../../functions/adapters/aws/rds-snapshots.js';
 import { SfnTaskTokens } from '../../functions/adapters/aws/task-tokens.js';
 import { HttpOnCallDirectory, namesOf } from '../../functions/adapters/http-oncall.js';
-import { jobManifest, jobStatusOf } from '../../functions/adapters/kubernetes/jobs.js';
+import {
+  jobLabels,
+  jobManifest,
+  jobPodLabels,
+  jobStatusOf,
+} from '../../functions/adapters/kubernetes/jobs.js';
 import { ERROR_NAMES } from '../../functions/domain/errors.js';
 
 const throttled = () =>
@@ -331,7 +336,8 @@ describe('Kubernetes Job runner: manifest and status', () => {
         image: 'r/migrate:v2',
         command: ['migrate', 'up'],
         env: { DB: 'shop', TPS_MIGRATION: 'migrate' },
-        labels: { 'app.kubernetes.io/managed-by': 'tps-deploy', 'tps-deploy.io/job': 'migrate' },
+        kind: 'migrate',
+        service: 'shop',
         timeoutSeconds: 1800,
       },
       { 'tps-deploy.io/job': 'migrate' },
@@ -357,6 +363,19 @@ describe('Kubernetes Job runner: manifest and status', () => {
           ],
         },
       },
+    });
+  });
+
+  test('the runner derives the labels from the kind and the service; the pods carry no release selector labels', () => {
+    const request = { kind: 'migrate', service: 'shop' };
+    expect(jobLabels(request)).toEqual({
+      'app.kubernetes.io/managed-by': 'tps-deploy',
+      'tps-deploy.io/service': 'shop',
+      'tps-deploy.io/job': 'migrate',
+    });
+    expect(jobPodLabels(request)).toEqual({
+      'app.kubernetes.io/managed-by': 'tps-deploy',
+      'tps-deploy.io/job': 'migrate',
     });
   });
 

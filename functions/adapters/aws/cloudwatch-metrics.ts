@@ -6,9 +6,10 @@ import {
   paginateGetMetricData,
 } from '@aws-sdk/client-cloudwatch';
 import type { ServiceConfig } from '../../domain/config.js';
-import { CANARY_SUFFIX } from '../../domain/defaults.js';
 import { AwsTransientError, ConfigError } from '../../domain/errors.js';
 import type { MetricsQuery, MetricsSource, VersionSeries, WindowMetrics } from '../../ports/metrics.js';
+// The canary's Kubernetes name is what Container Insights reports; the label module has no runtime dependency.
+import { canaryName } from '../kubernetes/labels.js';
 import { describeError, isTransientAwsError } from './errors.js';
 
 /** The `metrics` block of a service whose source is CloudWatch. */
@@ -59,7 +60,7 @@ export type PodNameOf = (service: ServiceConfig, track: Track) => string;
  * the pod): the canary runs as `<deployment>-tps-canary`, the stable version as `<deployment>`.
  */
 export const defaultPodName: PodNameOf = (svc, track) =>
-  track === 'canary' ? `${svc.deployment}${CANARY_SUFFIX}` : svc.deployment;
+  track === 'canary' ? canaryName(svc.deployment) : svc.deployment;
 
 /**
  * Builds the one GetMetricData request of a window: for each version (told apart by the

@@ -13,20 +13,31 @@
  * (`pod-template-hash`), so the canary pods, which share its labels, never receive stable traffic;
  * a canary Service selects the canary pods by the track label.
  */
-import {
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Deployment,
-  type V1Ingress,
-  type V1Service,
-  type V1ServicePort,
-} from '@kubernetes/client-node';
-import { K8S_ANNOTATIONS, K8S_LABELS } from '../../domain/defaults.js';
+import type { V1Ingress, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import { albCanaryReplicas, roundPercent } from '../../domain/replicas.js';
 import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
-import type { CleanupReport, TrafficRouter, TrafficStatus } from '../../ports/router.js';
-import { isNotFound, type KubeClients } from './client.js';
-import { CANARY_TRACK, canaryName, labelValue, POD_TEMPLATE_HASH_LABEL, releaseLabels } from './labels.js';
+import type { TrafficRouter, TrafficStatus } from '../../ports/router.js';
+import {
+  buildCanaryDeployment,
+  deleteCanaryIfPresent,
+  ensureCanaryDeployment,
+  targetWeightOf,
+  waitCanaryReady,
+} from './canary.js';
+import { ActionLog, CanaryRouter } from './canary-router.js';
+import { type KubeClients, MERGE_PATCH, nullIfNotFound } from './client.js';
+import { readDeployment, readDeploymentOrNull, replicasOf } from './deployment.js';
+import { deepEqual, pollUntil } from './generic.js';
+import {
+  CANARY_TRACK,
+  canaryName,
+  K8S_ANNOTATIONS,
+  K8S_LABELS,
+  labelValue,
+  POD_TEMPLATE_HASH_LABEL,
+  releaseLabels,
+} from './labels.js';
+import { currentPodTemplateHash } from './pods.js';
 import {
   mapPatch,
   originalSelector,
@@ -37,28 +48,7 @@ import {
   readyEndpoints,
   restoreServiceSelector,
 } from './traffic.js';
-import {
-  ActionLog,
-  buildCanaryDeployment,
-  currentPodTemplateHash,
-  DEFAULT_WAITS,
-  deepEqual,
-  deleteDeployment,
-  ensureCanaryDeployment,
-  type PlainObject,
-  pollUntil,
-  promoteOriginal,
-  type RouterOptions,
-  readDeployment,
-  readDeploymentOrNull,
-  releaseLeftovers,
-  setDeploymentState,
-  specReplicas,
-  targetWeightOf,
-  type Waits,
-  waitCanaryReady,
-  waitStableReady,
-} from './workload.js';
+import type { RouterOptions } from './waits.js';
 
 /** Router settings from the service config (`router: { type: 'alb', ... }`). */
 export interface AlbConfig {
@@ -120,23 +110,25 @@ export function canaryShareOfAction(value: string | undefined, canary: string): 
   return total === 0 ? null : roundPercent((100 * toCanary) / total);
 }
 
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-/** {@link TrafficRouter} that splits traffic with ALB target-group weights. */
-export class AlbRouter implements TrafficRouter {
+/**
+ * {@link TrafficRouter} that splits traffic with ALB target-group weights. Clean up and roll back
+ * are {@link CanaryRouter}'s: traffic is the Ingress action, the stable Service's
+ * `pod-template-hash` selector is a pin that keeps canary pods out of it, and the canary Service
+ * is this router's own object.
+ */
+export class AlbRouter extends CanaryRouter implements TrafficRouter {
   readonly type = 'alb' as const;
-  private readonly waits: Waits;
-  private readonly settleMs: number;
+  /** Roll back restores the Ingress action first (traffic off the canary), then the Deployment. */
+  protected readonly rollbackStartsWith = 'traffic';
   private readonly canaryService: string;
   private readonly actionKey: string;
 
   constructor(
-    private readonly clients: KubeClients,
+    clients: KubeClients,
     private readonly config: AlbConfig,
     options: RouterOptions = {},
   ) {
-    this.waits = { ...DEFAULT_WAITS, ...options.waits };
-    this.settleMs = options.endpointsSettleMs ?? 8_000;
+    super(clients, options);
     this.canaryService = config.canaryService ?? canaryName(config.stableService);
     this.actionKey = `${ALB_ACTIONS_PREFIX}${config.actionName}`;
   }
@@ -154,32 +146,27 @@ export class AlbRouter implements TrafficRouter {
     const stableSvc = await readService(this.clients, namespace, this.config.stableService);
     await readIngress(this.clients, namespace, this.config.ingress);
     const selector = originalSelector(stableSvc);
-    const actions: string[] = [];
-    const note = (a: string | null) => {
-      if (a) actions.push(a);
-    };
+    const log = new ActionLog();
 
     if (weight === 0) {
-      note(await this.restoreIngress(namespace));
-      const canary = await readDeploymentOrNull(this.clients, namespace, canaryName(deployment));
-      if (canary)
-        note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
-      note(await this.deleteCanaryService(namespace));
-      note(await restoreServiceSelector(this.clients, namespace, this.config.stableService));
-      return (await this.measure(target, weight, actions, null)).status;
+      log.note(await this.restoreIngress(namespace));
+      log.note(await deleteCanaryIfPresent(this.clients, target, this.waits));
+      log.note(await this.deleteCanaryService(namespace));
+      log.note(await restoreServiceSelector(this.clients, namespace, this.config.stableService));
+      return (await this.measure(target, weight, log.actions, null)).status;
     }
 
     // Pin first, so no canary pod is ever an endpoint of the stable Service.
     const hash = await currentPodTemplateHash(this.clients, original);
-    note(
+    log.note(
       await pinServiceSelector(this.clients, namespace, this.config.stableService, {
         [POD_TEMPLATE_HASH_LABEL]: hash,
       }),
     );
     const replicas = albCanaryReplicas(plan.replicas, weight);
     const desired = buildCanaryDeployment(target, plan, original, selector, replicas, weight);
-    note((await ensureCanaryDeployment(this.clients, desired, target.deploymentId)).action);
-    note(await this.ensureCanaryService(target, stableSvc, selector));
+    log.note((await ensureCanaryDeployment(this.clients, desired, target.deploymentId)).action);
+    log.note(await this.ensureCanaryService(target, stableSvc, selector));
     const ready = await waitCanaryReady(
       this.clients,
       namespace,
@@ -189,13 +176,13 @@ export class AlbRouter implements TrafficRouter {
     );
     let pending: string | null = null;
     if (ready.done) {
-      note(await this.setIngressWeight(namespace, weight));
+      log.note(await this.setIngressWeight(namespace, weight));
     } else {
       pending = `canary ${ready.ready}/${replicas} Ready after ${this.waits.canaryReadyMs / 1000} s: ingress weights not changed; call again to finish`;
     }
     // Give the EndpointSlice controller a moment, so the reported endpoint counts are current.
     const r = await pollUntil(pending ? 0 : this.settleMs, this.waits.pollMs, async () => {
-      const st = await this.measure(target, weight, actions, pending);
+      const st = await this.measure(target, weight, log.actions, pending);
       return { done: st.canaryEndpoints >= replicas, value: st };
     });
     return r.value.status;
@@ -207,51 +194,22 @@ export class AlbRouter implements TrafficRouter {
     return (await this.measure(target, targetWeightOf(canary), [], null)).status;
   }
 
-  /**
-   * After production: the original Deployment runs the new images at the recorded replicas
-   * (waits until rolled out; on timeout throws KubernetesTransientError and a second call
-   * resumes), the stable Service's selector and the Ingress action are restored, and the canary
-   * Service and Deployment are deleted.
-   */
-  async finalize(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
-    const { namespace, deployment } = target;
-    const log = new ActionLog();
-    await promoteOriginal(this.clients, target, plan, this.waits, log);
-    // The stable Service now selects the new pods again; then traffic moves back to it alone.
-    log.note(await restoreServiceSelector(this.clients, namespace, this.config.stableService));
-    log.note(await this.restoreIngress(namespace));
-    log.note(await this.deleteCanaryService(namespace));
-    log.note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
-    return { actions: log.actions, leftovers: await this.leftovers(target) };
+  /** Puts back the Ingress action saved by {@link setIngressWeight}: all traffic to stable. */
+  protected restoreTraffic(target: ReleaseTarget): Promise<string | null> {
+    return this.restoreIngress(target.namespace);
   }
 
   /**
-   * Sends all traffic back to the stable Service (Ingress action restored first: the stable pods
-   * never left), restores the recorded template and replicas if they differ, deletes the canary
-   * Deployment and Service, restores the stable selector, and waits until stable is Ready.
-   * Idempotent, safe when two run at once and after a partial earlier attempt.
+   * Restores the stable Service's selector: in clean up before traffic returns (it selects the new
+   * pods again), in roll back only once the canary pods are gone (or it would select them).
    */
-  async rollback(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
-    const { namespace, deployment } = target;
-    const log = new ActionLog();
-    // Traffic back to the stable Service and the recorded state written at once (the stable pods
-    // are pinned and warm); then the canary's Deployment and Service, together.
-    log.note(
-      ...(await Promise.all([
-        this.restoreIngress(namespace),
-        setDeploymentState(this.clients, namespace, deployment, plan.template as PlainObject, plan.replicas),
-      ])),
-    );
-    log.note(
-      ...(await Promise.all([
-        deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits).then((d) => d.action),
-        this.deleteCanaryService(namespace),
-      ])),
-    );
-    // Unpin only after the canary pods are gone, or the stable Service would select them.
-    log.note(await restoreServiceSelector(this.clients, namespace, this.config.stableService));
-    await waitStableReady(this.clients, target, plan, this.waits, log);
-    return { actions: log.actions, leftovers: await this.leftovers(target) };
+  protected override unpinStable(target: ReleaseTarget): Promise<string | null> {
+    return restoreServiceSelector(this.clients, target.namespace, this.config.stableService);
+  }
+
+  /** Deletes the canary Service (with the canary Deployment, in a rollback). */
+  protected override deleteOwnObjects(target: ReleaseTarget): Promise<string | null> {
+    return this.deleteCanaryService(target.namespace);
   }
 
   private async ensureCanaryService(
@@ -314,20 +272,18 @@ export class AlbRouter implements TrafficRouter {
             spec: { selector: mapPatch(live, wantSelector) },
           },
         },
-        mergePatch,
+        MERGE_PATCH,
       );
       return `${prefix}set selector of canary service ${name}`;
     });
   }
 
   private async deleteService(namespace: string, name: string): Promise<boolean> {
-    try {
+    const deleted = await nullIfNotFound(async () => {
       await this.clients.core.deleteNamespacedService({ name, namespace });
       return true;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw err;
-    }
+    });
+    return deleted ?? false;
   }
 
   private async deleteCanaryService(namespace: string): Promise<string | null> {
@@ -380,12 +336,13 @@ export class AlbRouter implements TrafficRouter {
         namespace,
         body: { metadata: { resourceVersion: ing.metadata?.resourceVersion, annotations } },
       },
-      mergePatch,
+      MERGE_PATCH,
     );
   }
 
-  private async leftovers(target: ReleaseTarget): Promise<string[]> {
-    const out = await releaseLeftovers(this.clients, target);
+  /** The canary Service, the stable Service's pin and the Ingress weights, where still there. */
+  protected async routerLeftovers(target: ReleaseTarget): Promise<string[]> {
+    const out: string[] = [];
     const canarySvc = await readServiceOrNull(this.clients, target.namespace, this.canaryService);
     if (canarySvc) out.push(`service/${this.canaryService}`);
     const stable = await readServiceOrNull(this.clients, target.namespace, this.config.stableService);
@@ -437,8 +394,4 @@ export class AlbRouter implements TrafficRouter {
       canaryEndpoints: canaryEps.length,
     };
   }
-}
-
-function replicasOf(dep: V1Deployment | null): number {
-  return dep ? specReplicas(dep) : 0;
 }

@@ -15,7 +15,9 @@ import {
   KubeConfig,
   type Middleware,
   NetworkingV1Api,
+  PatchStrategy,
   ServerConfiguration,
+  setHeaderOptions,
 } from '@kubernetes/client-node';
 import { ConfigError, ERROR_NAMES, KubernetesTransientError, TpsError } from '../../domain/errors.js';
 
@@ -162,6 +164,25 @@ export function classifyFailure(err: unknown): KubeFailure {
 export function isNotFound(err: unknown): boolean {
   return err instanceof ApiException && err.code === 404;
 }
+
+/**
+ * The answer of `request`, or null when the API server answers 404: for reads where absence is an
+ * answer (an optional object) and deletes where it means the work is already done.
+ */
+export async function nullIfNotFound<T>(request: () => Promise<T>): Promise<T | null> {
+  try {
+    return await request();
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+}
+
+/** Request options of a JSON patch (RFC 6902): ordered ops, a `remove` that fails if absent. */
+export const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+
+/** Request options of a JSON merge patch (RFC 7386): maps merged, `null` deletes a key. */
+export const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** True when `err` is a 409 AlreadyExists (a create lost a race or repeats an earlier attempt). */
 export function isAlreadyExists(err: unknown): boolean {

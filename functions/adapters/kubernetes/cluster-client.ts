@@ -5,19 +5,16 @@
 import { type Clock, systemClock } from '../../ports/clock.js';
 import type { ClusterClient, ReleaseTarget, RollbackPlan, WorkloadHealth } from '../../ports/cluster.js';
 import type { KubeClients } from './client.js';
-import { canaryName, MANAGED_REPLICAS_ANNOTATION } from './labels.js';
 import {
-  diffPaths,
   imagesOf,
-  type PlainObject,
-  podsOfDeployment,
   readDeployment,
   readDeploymentOrNull,
   specReplicas,
   templateWithImages,
-  toPlain,
-  workloadHealth,
-} from './workload.js';
+} from './deployment.js';
+import { diffPaths, type PlainObject, toPlain } from './generic.js';
+import { canaryName, MANAGED_REPLICAS_ANNOTATION } from './labels.js';
+import { podsOfDeployment, workloadHealth } from './pods.js';
 
 /** {@link ClusterClient} backed by @kubernetes/client-node. */
 export class KubernetesClusterClient implements ClusterClient {

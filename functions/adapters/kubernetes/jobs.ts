@@ -5,9 +5,9 @@
  * bounded by `activeDeadlineSeconds`, kept a day for diagnosis (`ttlSecondsAfterFinished`).
  */
 import type { V1Job, V1JobCondition } from '@kubernetes/client-node';
-import { K8S_LABELS } from '../../domain/defaults.js';
 import type { JobRequest, JobRunner, JobStatus } from '../../ports/jobs.js';
 import { isAlreadyExists, isNotFound, type KubeClients } from './client.js';
+import { K8S_LABELS } from './labels.js';
 
 /** How long a finished Job (and its pod) stays for people to read. */
 export const JOB_TTL_SECONDS = 86_400;
@@ -17,24 +17,32 @@ export function jobLogsHint(namespace: string, name: string): string {
   return `kubectl -n ${namespace} logs job/${name}`;
 }
 
+/** Labels of a release Job: managed-by, the service and the kind, so people can find its Jobs. */
+export function jobLabels(job: Pick<JobRequest, 'kind' | 'service'>): Record<string, string> {
+  return {
+    [K8S_LABELS.managedBy]: K8S_LABELS.managedByValue,
+    [K8S_LABELS.service]: job.service,
+    [K8S_LABELS.jobKind]: job.kind,
+  };
+}
+
 /**
  * Labels of a release Job's pods: managed-by and the kind, but NOT the release selector labels
  * (deployment id, service), which make the routers count a pod as a leftover of the release.
  */
-export function jobPodLabels(job: Pick<JobRequest, 'labels'>): Record<string, string> {
-  const kind = job.labels[K8S_LABELS.jobKind];
+export function jobPodLabels(job: Pick<JobRequest, 'kind'>): Record<string, string> {
   return {
     [K8S_LABELS.managedBy]: K8S_LABELS.managedByValue,
-    ...(kind ? { [K8S_LABELS.jobKind]: kind } : {}),
+    ...(job.kind ? { [K8S_LABELS.jobKind]: job.kind } : {}),
   };
 }
 
-/** The Job object of a request. Pod labels are the request's labels minus the release selector keys. */
+/** The Job object of a request: labelled by {@link jobLabels}, its pods by `podLabels`. */
 export function jobManifest(job: JobRequest, podLabels: Readonly<Record<string, string>>): V1Job {
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name: job.name, namespace: job.namespace, labels: { ...job.labels } },
+    metadata: { name: job.name, namespace: job.namespace, labels: jobLabels(job) },
     spec: {
       backoffLimit: 0,
       activeDeadlineSeconds: job.timeoutSeconds,

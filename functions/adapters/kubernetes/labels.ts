@@ -1,15 +1,38 @@
 /**
- * Names, labels and selectors of the objects tps-deploy creates or changes. The label and
- * annotation keys come from functions/domain/defaults.ts; this module only derives values.
+ * Names, labels and annotations of the objects tps-deploy creates or changes, and the selectors
+ * built from them: facts of the Kubernetes adapter, so cleanup (and the tests) can find every
+ * object a release made. The runbook's numbers live apart, in functions/domain/defaults.ts.
  */
 import type { V1LabelSelector } from '@kubernetes/client-node';
-import { CANARY_SUFFIX, K8S_LABELS } from '../../domain/defaults.js';
 import { InvalidInputError } from '../../domain/errors.js';
+
+/** Labels tps-deploy puts on the objects it creates, so cleanup can find all of them. */
+export const K8S_LABELS = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  managedByValue: 'tps-deploy',
+  track: 'tps-deploy.io/track',
+  deploymentId: 'tps-deploy.io/deployment-id',
+  service: 'tps-deploy.io/service',
+  /** The kind of a release Job (`test-canary`, `migrate`, ...), on the Job and its pod. */
+  jobKind: 'tps-deploy.io/job',
+} as const;
+
+/** Annotations tps-deploy writes to remember what it changed, so a restore works after any partial attempt. */
+export const K8S_ANNOTATIONS = {
+  /** The raw deployment id of the release that created a canary object (its label value may be folded). */
+  deploymentId: 'tps-deploy.io/deployment-id',
+  /** The original Service selector, saved before tps-deploy changes it. */
+  originalSelector: 'tps-deploy.io/original-selector',
+  /** The original Ingress action annotation, saved before weights change. */
+  originalAction: 'tps-deploy.io/original-action',
+} as const;
+
+/** Suffix of the canary Deployment and Service names (see {@link canaryName}). */
+export const CANARY_SUFFIX = '-tps-canary';
 
 /**
  * Annotation on the original Deployment holding the replica count tps-deploy last set on it
  * (the replica-ratio router scales the stable version down). Drift detection compares against it.
- * Not in K8S_ANNOTATIONS because only this adapter reads it.
  */
 export const MANAGED_REPLICAS_ANNOTATION = 'tps-deploy.io/managed-replicas';
 

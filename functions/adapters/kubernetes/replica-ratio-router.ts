@@ -6,13 +6,28 @@
  * and warm at the recorded replicas but leave the Service's endpoints, so a rollback is a
  * selector change away.
  */
-import type { V1Deployment } from '@kubernetes/client-node';
-import { K8S_ANNOTATIONS } from '../../domain/defaults.js';
 import { roundPercent, splitReplicas } from '../../domain/replicas.js';
 import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
-import type { CleanupReport, TrafficRouter, TrafficStatus } from '../../ports/router.js';
+import type { TrafficRouter, TrafficStatus } from '../../ports/router.js';
+import {
+  buildCanaryDeployment,
+  deleteCanaryIfPresent,
+  ensureCanaryDeployment,
+  targetWeightOf,
+  waitCanaryReady,
+} from './canary.js';
+import { ActionLog, CanaryRouter } from './canary-router.js';
 import type { KubeClients } from './client.js';
-import { CANARY_TRACK, canaryName, selectorString } from './labels.js';
+import {
+  readDeployment,
+  readDeploymentOrNull,
+  replicasOf,
+  scaleOriginal,
+  specReplicas,
+} from './deployment.js';
+import { pollUntil } from './generic.js';
+import { CANARY_TRACK, canaryName, K8S_ANNOTATIONS, selectorString } from './labels.js';
+import { podsOfDeployment } from './pods.js';
 import {
   originalSelector,
   pinServiceSelector,
@@ -21,28 +36,7 @@ import {
   readyEndpoints,
   restoreServiceSelector,
 } from './traffic.js';
-import {
-  ActionLog,
-  buildCanaryDeployment,
-  DEFAULT_WAITS,
-  deleteDeployment,
-  ensureCanaryDeployment,
-  type PlainObject,
-  podsOfDeployment,
-  pollUntil,
-  promoteOriginal,
-  type RouterOptions,
-  readDeployment,
-  readDeploymentOrNull,
-  releaseLeftovers,
-  scaleOriginal,
-  setDeploymentState,
-  specReplicas,
-  targetWeightOf,
-  type Waits,
-  waitCanaryReady,
-  waitStableReady,
-} from './workload.js';
+import type { RouterOptions } from './waits.js';
 
 /** Router settings from the service config (`router: { type: 'replica-ratio', service }`). */
 export interface ReplicaRatioConfig {
@@ -50,19 +44,23 @@ export interface ReplicaRatioConfig {
   readonly service: string;
 }
 
-/** {@link TrafficRouter} that splits traffic by replica counts behind one Service. */
-export class ReplicaRatioRouter implements TrafficRouter {
+/**
+ * {@link TrafficRouter} that splits traffic by replica counts behind one Service. Clean up and
+ * roll back are {@link CanaryRouter}'s: the Service selector is all this router changes, so
+ * restoring it is the traffic move; there is no other pin and no object besides the canary
+ * Deployment.
+ */
+export class ReplicaRatioRouter extends CanaryRouter implements TrafficRouter {
   readonly type = 'replica-ratio' as const;
-  private readonly waits: Waits;
-  private readonly settleMs: number;
+  /** Roll back writes the recorded Deployment state first, then (at once) the selector. */
+  protected readonly rollbackStartsWith = 'deployment';
 
   constructor(
-    private readonly clients: KubeClients,
+    clients: KubeClients,
     private readonly config: ReplicaRatioConfig,
     options: RouterOptions = {},
   ) {
-    this.waits = { ...DEFAULT_WAITS, ...options.waits };
-    this.settleMs = options.endpointsSettleMs ?? 8_000;
+    super(clients, options);
   }
 
   /**
@@ -79,25 +77,20 @@ export class ReplicaRatioRouter implements TrafficRouter {
     const svc = await readService(this.clients, namespace, this.config.service);
     const selector = originalSelector(svc);
     const split = splitReplicas(plan.replicas, weight);
-    const actions: string[] = [];
-    const note = (a: string | null) => {
-      if (a) actions.push(a);
-    };
+    const log = new ActionLog();
 
     if (weight === 0) {
-      note(await restoreServiceSelector(this.clients, namespace, this.config.service));
-      note(await scaleOriginal(this.clients, namespace, deployment, plan.replicas));
-      const canary = await readDeploymentOrNull(this.clients, namespace, canaryName(deployment));
-      if (canary)
-        note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
-      return this.report(target, weight, actions, null);
+      log.note(await restoreServiceSelector(this.clients, namespace, this.config.service));
+      log.note(await scaleOriginal(this.clients, namespace, deployment, plan.replicas));
+      log.note(await deleteCanaryIfPresent(this.clients, target, this.waits));
+      return this.report(target, weight, log.actions, null);
     }
 
     const desired = buildCanaryDeployment(target, plan, original, selector, split.canary, weight);
-    note((await ensureCanaryDeployment(this.clients, desired, target.deploymentId)).action);
+    log.note((await ensureCanaryDeployment(this.clients, desired, target.deploymentId)).action);
     // Growing the stable version never costs capacity: do it before waiting.
     if (split.stable > specReplicas(original)) {
-      note(await scaleOriginal(this.clients, namespace, deployment, split.stable));
+      log.note(await scaleOriginal(this.clients, namespace, deployment, split.stable));
     }
     // Wait for the canary only when traffic must leave the stable pods (stable shrinks, or the
     // Service switches at 100%); otherwise the state machine's readiness loop does the waiting.
@@ -107,22 +100,22 @@ export class ReplicaRatioRouter implements TrafficRouter {
       : { done: true, ready: split.canary };
     let pending: string | null = null;
     if (weight < 100) {
-      note(await restoreServiceSelector(this.clients, namespace, this.config.service));
+      log.note(await restoreServiceSelector(this.clients, namespace, this.config.service));
       // Keep capacity: the stable version shrinks only by as many pods as the canary has Ready.
       const stable = ready.done ? split.stable : Math.max(split.stable, plan.replicas - ready.ready);
-      note(await scaleOriginal(this.clients, namespace, deployment, stable));
+      log.note(await scaleOriginal(this.clients, namespace, deployment, stable));
       if (!ready.done) {
         pending = `canary ${ready.ready}/${split.canary} Ready after ${this.waits.canaryReadyMs / 1000} s: stable kept at ${stable} instead of ${split.stable}; call again to finish`;
       }
     } else if (ready.done) {
-      note(await scaleOriginal(this.clients, namespace, deployment, plan.replicas));
-      note(await pinServiceSelector(this.clients, namespace, this.config.service, CANARY_TRACK));
+      log.note(await scaleOriginal(this.clients, namespace, deployment, plan.replicas));
+      log.note(await pinServiceSelector(this.clients, namespace, this.config.service, CANARY_TRACK));
     } else {
-      note(await scaleOriginal(this.clients, namespace, deployment, plan.replicas));
+      log.note(await scaleOriginal(this.clients, namespace, deployment, plan.replicas));
       pending = `canary ${ready.ready}/${split.canary} Ready after ${this.waits.canaryReadyMs / 1000} s: Service not switched to the canary; call again to finish`;
     }
     const expected = pending === null ? split.share : null;
-    return this.report(target, weight, actions, pending, expected);
+    return this.report(target, weight, log.actions, pending, expected);
   }
 
   /** Where traffic is now, from the EndpointSlices of the Service. Changes nothing. */
@@ -132,50 +125,18 @@ export class ReplicaRatioRouter implements TrafficRouter {
   }
 
   /**
-   * After production: the original Deployment runs the recorded template with the new images at
-   * the recorded replicas (waits until rolled out and Ready; on timeout throws
-   * KubernetesTransientError and a second call resumes), then the Service selector is restored
-   * and the canary Deployment deleted.
+   * Restores the Service selector (the traffic at any weight, and the switch at 100%); a missing
+   * Service is reported, not thrown.
    */
-  async finalize(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
-    const { namespace, deployment } = target;
-    const log = new ActionLog();
-    await promoteOriginal(this.clients, target, plan, this.waits, log);
-    log.note(await restoreServiceSelector(this.clients, namespace, this.config.service));
-    log.note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
-    return { actions: log.actions, leftovers: await this.leftovers(target) };
+  protected restoreTraffic(target: ReleaseTarget): Promise<string | null> {
+    return restoreServiceSelector(this.clients, target.namespace, this.config.service);
   }
 
-  /**
-   * Restores the recorded template and replicas (only what differs), the Service selector, and
-   * deletes the canary Deployment; then waits until the stable version is Ready. Idempotent, safe
-   * when two run at once and after a partial earlier attempt.
-   */
-  async rollback(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
-    const { namespace, deployment } = target;
-    const log = new ActionLog();
-    // In parallel: the stable pods are warm, so restoring the selector sends traffic back to them
-    // at once while the recorded template and replicas are written. The canary goes after both.
-    log.note(
-      ...(await Promise.all([
-        setDeploymentState(this.clients, namespace, deployment, plan.template as PlainObject, plan.replicas),
-        restoreServiceSelector(this.clients, namespace, this.config.service),
-      ])),
-    );
-    log.note((await deleteDeployment(this.clients, namespace, canaryName(deployment), this.waits)).action);
-    await waitStableReady(this.clients, target, plan, this.waits, log);
-    return { actions: log.actions, leftovers: await this.leftovers(target) };
-  }
-
-  private async leftovers(target: ReleaseTarget): Promise<string[]> {
-    const out = await releaseLeftovers(this.clients, target);
+  /** The Service selector still changed (pinned to the canary track), if it is. */
+  protected async routerLeftovers(target: ReleaseTarget): Promise<string[]> {
     const svc = await readServiceOrNull(this.clients, target.namespace, this.config.service);
-    if (svc?.metadata?.annotations?.[K8S_ANNOTATIONS.originalSelector] !== undefined) {
-      out.push(
-        `service/${this.config.service} selector still changed (${selectorString(svc.spec?.selector)})`,
-      );
-    }
-    return out;
+    if (svc?.metadata?.annotations?.[K8S_ANNOTATIONS.originalSelector] === undefined) return [];
+    return [`service/${this.config.service} selector still changed (${selectorString(svc.spec?.selector)})`];
   }
 
   /** Reports the status, first giving the EndpointSlice controller a moment to catch up. */
@@ -231,8 +192,4 @@ export class ReplicaRatioRouter implements TrafficRouter {
       detail: parts.join('; '),
     };
   }
-}
-
-function replicasOf(dep: V1Deployment | null): number {
-  return dep ? specReplicas(dep) : 0;
 }

@@ -7,7 +7,7 @@ import type { TrafficRouter } from '../../ports/router.js';
 import { AlbRouter } from './alb-router.js';
 import type { KubeClients } from './client.js';
 import { ReplicaRatioRouter } from './replica-ratio-router.js';
-import type { RouterOptions } from './workload.js';
+import type { RouterOptions } from './waits.js';
 
 /** The router for `config` (`serviceConfig.router`), talking to the cluster through `clients`. */
 export function createRouter(

@@ -3,20 +3,11 @@
  * cluster. A Service's original selector is saved in an annotation before the first change and
  * restored from it, so a restore works after any partial earlier attempt.
  */
-import {
-  PatchStrategy,
-  setHeaderOptions,
-  type V1EndpointSlice,
-  type V1Ingress,
-  type V1Service,
-} from '@kubernetes/client-node';
-import { K8S_ANNOTATIONS } from '../../domain/defaults.js';
+import type { V1EndpointSlice, V1Ingress, V1Service } from '@kubernetes/client-node';
 import { ConfigError, TargetNotFoundError } from '../../domain/errors.js';
-import { isNotFound, type KubeClients } from './client.js';
-import { SERVICE_NAME_LABEL, selectorString } from './labels.js';
-import { deepEqual } from './workload.js';
-
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+import { isNotFound, type KubeClients, MERGE_PATCH, nullIfNotFound } from './client.js';
+import { deepEqual } from './generic.js';
+import { K8S_ANNOTATIONS, SERVICE_NAME_LABEL, selectorString } from './labels.js';
 
 /** Reads a Service, or null if it does not exist. */
 export async function readServiceOrNull(
@@ -24,14 +15,9 @@ export async function readServiceOrNull(
   namespace: string,
   name: string,
 ): Promise<V1Service | null> {
-  return clients.call.run(`read service ${namespace}/${name}`, async () => {
-    try {
-      return await clients.core.readNamespacedService({ name, namespace });
-    } catch (err) {
-      if (isNotFound(err)) return null;
-      throw err;
-    }
-  });
+  return clients.call.run(`read service ${namespace}/${name}`, () =>
+    nullIfNotFound(() => clients.core.readNamespacedService({ name, namespace })),
+  );
 }
 
 /** Reads a Service named by the config; throws {@link TargetNotFoundError} if it is absent. */
@@ -81,6 +67,35 @@ export function mapPatch(
 }
 
 /**
+ * One merge patch of the Service `svc` read just before: its selector becomes `selector`, and the saved
+ * original selector annotation becomes `saved` (null removes it). The resourceVersion it read
+ * makes a concurrent change a 409, and the caller's step runs again from its read.
+ */
+async function patchSelector(
+  clients: KubeClients,
+  namespace: string,
+  name: string,
+  svc: V1Service,
+  selector: Record<string, string>,
+  saved: string | null,
+): Promise<void> {
+  await clients.core.patchNamespacedService(
+    {
+      name,
+      namespace,
+      body: {
+        metadata: {
+          resourceVersion: svc.metadata?.resourceVersion,
+          annotations: { [K8S_ANNOTATIONS.originalSelector]: saved },
+        },
+        spec: { selector: mapPatch(svc.spec?.selector ?? {}, selector) },
+      },
+    },
+    MERGE_PATCH,
+  );
+}
+
+/**
  * Sets the Service selector to its original selector plus `extra`, saving the original first.
  * Optimistic: the patch carries the resourceVersion it read, so a concurrent change is a 409 and
  * the step runs again. Returns what it did, or null when the selector was already so.
@@ -98,20 +113,7 @@ export async function pinServiceSelector(
     const live = svc.spec?.selector ?? {};
     const saved = svc.metadata?.annotations?.[K8S_ANNOTATIONS.originalSelector] !== undefined;
     if (saved && deepEqual(live, desired)) return null;
-    await clients.core.patchNamespacedService(
-      {
-        name,
-        namespace,
-        body: {
-          metadata: {
-            resourceVersion: svc.metadata?.resourceVersion,
-            annotations: { [K8S_ANNOTATIONS.originalSelector]: JSON.stringify(original) },
-          },
-          spec: { selector: mapPatch(live, desired) },
-        },
-      },
-      mergePatch,
-    );
+    await patchSelector(clients, namespace, name, svc, desired, JSON.stringify(original));
     return `set selector of service ${name} to ${selectorString(desired)}`;
   });
 }
@@ -132,21 +134,7 @@ export async function restoreServiceSelector(
     const saved = svc.metadata?.annotations?.[K8S_ANNOTATIONS.originalSelector];
     if (saved === undefined) return null;
     const original = JSON.parse(saved) as Record<string, string>;
-    const live = svc.spec?.selector ?? {};
-    await clients.core.patchNamespacedService(
-      {
-        name,
-        namespace,
-        body: {
-          metadata: {
-            resourceVersion: svc.metadata?.resourceVersion,
-            annotations: { [K8S_ANNOTATIONS.originalSelector]: null },
-          },
-          spec: { selector: mapPatch(live, original) },
-        },
-      },
-      mergePatch,
-    );
+    await patchSelector(clients, namespace, name, svc, original, null);
     return `restored selector of service ${name} to ${selectorString(original)}`;
   });
 }

@@ -1,0 +1,136 @@
+/**
+ * What both routers share: their waits, and clean up and roll back as one sequence. The
+ * invariants, in order:
+ *
+ * - Clean up never sends traffic to a version that is not rolled out: the original Deployment
+ *   runs the release's images at the recorded replicas, Ready, before traffic moves back to it;
+ *   the canary goes last.
+ * - Roll back sends traffic back to the stable pods (warm all along) while the recorded template
+ *   and replicas are written; the canary goes after both; a pin that kept canary pods out of the
+ *   stable Service is undone only once those pods are gone; then it waits for the stable version.
+ * - Every step writes only what differs, so either is safe to repeat after a partial attempt and
+ *   when two run at once (a state machine rollback and an alarm rollback).
+ *
+ * A router supplies only what differs: how traffic moves back, a pin of the stable Service, the
+ * objects it owns besides the canary Deployment, its own leftovers, and which of roll back's two
+ * first writes leaves first.
+ */
+import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
+import type { CleanupReport } from '../../ports/router.js';
+import { releaseLeftovers } from './canary.js';
+import type { KubeClients } from './client.js';
+import { deleteDeployment, setDeploymentState, templateWithImages, waitRolledOut } from './deployment.js';
+import type { PlainObject } from './generic.js';
+import { canaryName } from './labels.js';
+import { DEFAULT_ENDPOINTS_SETTLE_MS, DEFAULT_WAITS, type RouterOptions, type Waits } from './waits.js';
+
+/** What a router step did, for the record; `null` (nothing to do) is left out. */
+export class ActionLog {
+  readonly actions: string[] = [];
+
+  note(...done: (string | null)[]): void {
+    for (const d of done) if (d) this.actions.push(d);
+  }
+}
+
+/**
+ * The base of both routers: `finalize` and `rollback` (of TrafficRouter) over the hooks a router
+ * implements. `setWeight` and `status` are each router's own.
+ */
+export abstract class CanaryRouter {
+  protected readonly waits: Waits;
+  /** After a change, how long setWeight waits for the EndpointSlices to show it. */
+  protected readonly settleMs: number;
+
+  protected constructor(
+    protected readonly clients: KubeClients,
+    options: RouterOptions,
+  ) {
+    this.waits = { ...DEFAULT_WAITS, ...options.waits };
+    this.settleMs = options.endpointsSettleMs ?? DEFAULT_ENDPOINTS_SETTLE_MS;
+  }
+
+  /** Sends all traffic to the stable version alone (a Service selector, an Ingress action). */
+  protected abstract restoreTraffic(target: ReleaseTarget): Promise<string | null>;
+
+  /**
+   * Undoes a pin that keeps canary pods out of the stable Service. Clean up runs it before
+   * traffic moves back; roll back only after the canary pods are gone, or the stable Service
+   * would select them. By default there is none.
+   */
+  protected async unpinStable(_target: ReleaseTarget): Promise<string | null> {
+    return null;
+  }
+
+  /**
+   * Deletes the router's own objects besides the canary Deployment (in a rollback at the same
+   * time as it). By default there are none.
+   */
+  protected async deleteOwnObjects(_target: ReleaseTarget): Promise<string | null> {
+    return null;
+  }
+
+  /** What of the router's own changes is still there, after the release's leftovers. */
+  protected abstract routerLeftovers(target: ReleaseTarget): Promise<string[]>;
+
+  /**
+   * Which of roll back's two first writes is started first: the traffic restore or the recorded
+   * Deployment state. Both run at once; this only decides whose request leaves first, kept as
+   * each router has always done it (the fault matrix cuts between them).
+   */
+  protected abstract readonly rollbackStartsWith: 'traffic' | 'deployment';
+
+  /**
+   * After production: the original Deployment runs the recorded template with the new images at
+   * the recorded replicas and is rolled out (on timeout KubernetesTransientError, and a second
+   * call resumes); then the stable Service is unpinned, traffic moves back to it alone, and the
+   * router's objects and the canary Deployment are deleted.
+   */
+  async finalize(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
+    const { namespace, deployment } = target;
+    const log = new ActionLog();
+    const template = templateWithImages(plan.template as PlainObject, target.images);
+    log.note(await setDeploymentState(this.clients, namespace, deployment, template, plan.replicas));
+    log.note(`rolled out: ${await this.rolledOut(target, plan)}`);
+    log.note(await this.unpinStable(target));
+    log.note(await this.restoreTraffic(target));
+    log.note(await this.deleteOwnObjects(target));
+    log.note(await this.deleteCanary(target));
+    return this.cleanupReport(target, log);
+  }
+
+  /**
+   * Restores exactly the recorded plan: traffic back to the stable version and the recorded
+   * template and replicas (only what differs) at once; then the canary Deployment and the
+   * router's objects together; then the stable Service's pin; then waits until the stable
+   * version is Ready. Idempotent, safe when two run at once and after a partial earlier attempt.
+   */
+  async rollback(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
+    const { namespace, deployment } = target;
+    const log = new ActionLog();
+    const traffic = () => this.restoreTraffic(target);
+    const recorded = () =>
+      setDeploymentState(this.clients, namespace, deployment, plan.template as PlainObject, plan.replicas);
+    const first = this.rollbackStartsWith === 'deployment' ? [recorded, traffic] : [traffic, recorded];
+    log.note(...(await Promise.all(first.map((step) => step()))));
+    log.note(...(await Promise.all([this.deleteCanary(target), this.deleteOwnObjects(target)])));
+    log.note(await this.unpinStable(target));
+    log.note(`stable ready: ${await this.rolledOut(target, plan)}`);
+    return this.cleanupReport(target, log);
+  }
+
+  private rolledOut(target: ReleaseTarget, plan: RollbackPlan): Promise<string> {
+    return waitRolledOut(this.clients, target.namespace, target.deployment, plan.replicas, this.waits);
+  }
+
+  private async deleteCanary(target: ReleaseTarget): Promise<string | null> {
+    const name = canaryName(target.deployment);
+    return (await deleteDeployment(this.clients, target.namespace, name, this.waits)).action;
+  }
+
+  private async cleanupReport(target: ReleaseTarget, log: ActionLog): Promise<CleanupReport> {
+    const leftovers = await releaseLeftovers(this.clients, target);
+    leftovers.push(...(await this.routerLeftovers(target)));
+    return { actions: log.actions, leftovers };
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * The release's target Deployment and its pod template: reading it, the images of a template,
+ * setting or restoring its template and replicas, scaling it, waiting for its rollout, deleting a
+ * Deployment. Every write goes through {@link KubeCall.run} as one read-modify-write step that
+ * writes only what differs, so it is safe to repeat and when two callers run at once.
+ */
+import { ApiException, type V1Deployment } from '@kubernetes/client-node';
+import { ConfigError, KubernetesTransientError, TargetNotFoundError } from '../../domain/errors.js';
+import { JSON_PATCH, type KubeClients, MERGE_PATCH, nullIfNotFound } from './client.js';
+import { deepEqual, jsonPointerToken, type PlainObject, pollUntil, toPlain } from './generic.js';
+import { MANAGED_REPLICAS_ANNOTATION } from './labels.js';
+import type { Waits } from './waits.js';
+
+/** Reads a Deployment, or null if it does not exist. */
+export async function readDeploymentOrNull(
+  clients: KubeClients,
+  namespace: string,
+  name: string,
+): Promise<V1Deployment | null> {
+  return clients.call.run(`read deployment ${namespace}/${name}`, () =>
+    nullIfNotFound(() => clients.apps.readNamespacedDeployment({ name, namespace })),
+  );
+}
+
+/** Reads the release's target Deployment; throws {@link TargetNotFoundError} if it is absent. */
+export async function readDeployment(
+  clients: KubeClients,
+  namespace: string,
+  name: string,
+): Promise<V1Deployment> {
+  const dep = await readDeploymentOrNull(clients, namespace, name);
+  if (!dep) throw new TargetNotFoundError(`deployment ${namespace}/${name} not found`);
+  return dep;
+}
+
+interface ContainerLike {
+  name?: string;
+  image?: string;
+}
+
+function containersOf(template: PlainObject): ContainerLike[] {
+  const spec = (template.spec ?? {}) as { containers?: ContainerLike[] };
+  return spec.containers ?? [];
+}
+
+/** Image per container of a pod template. */
+export function imagesOf(template: PlainObject): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const c of containersOf(template)) if (c.name && c.image) out[c.name] = c.image;
+  return out;
+}
+
+/**
+ * A copy of `template` with the images of the named containers replaced; every other field is
+ * kept. Throws {@link ConfigError} when a container does not exist in the template.
+ */
+export function templateWithImages(
+  template: PlainObject,
+  images: Readonly<Record<string, string>>,
+): PlainObject {
+  const copy = structuredClone(template);
+  const containers = containersOf(copy);
+  const missing = Object.keys(images).filter((name) => !containers.some((c) => c.name === name));
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `the Deployment's pod template has no container ${missing.join(', ')} (it has ${containers.map((c) => c.name).join(', ')}); fix "containers" in the service config`,
+    );
+  }
+  for (const c of containers) {
+    const image = c.name === undefined ? undefined : images[c.name];
+    if (image !== undefined) c.image = image;
+  }
+  return copy;
+}
+
+/** Replicas the Deployment asks for (`spec.replicas`, default 1). */
+export function specReplicas(dep: V1Deployment): number {
+  return dep.spec?.replicas ?? 1;
+}
+
+/** Replicas a Deployment asks for, 0 when it does not exist (for status reports). */
+export function replicasOf(dep: V1Deployment | null): number {
+  return dep ? specReplicas(dep) : 0;
+}
+
+/**
+ * Makes the Deployment run exactly `template` at `replicas` and drops tps-deploy's replica
+ * marker. Writes only when something differs (so repeating it, or two callers at once, changes
+ * nothing further); returns what it did, or null.
+ */
+export async function setDeploymentState(
+  clients: KubeClients,
+  namespace: string,
+  name: string,
+  template: PlainObject,
+  replicas: number,
+): Promise<string | null> {
+  return clients.call.run(`restore deployment ${namespace}/${name}`, async () => {
+    const dep = await readDeployment(clients, namespace, name);
+    const templateSame = deepEqual(toPlain(dep.spec?.template), template);
+    const replicasSame = specReplicas(dep) === replicas;
+    const marked = dep.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION] !== undefined;
+    if (templateSame && replicasSame && !marked) return null;
+    // One JSON patch: template, replicas and the removal of our replicas mark together. No
+    // resourceVersion guard: the controller's status updates bump it all the time, and the
+    // replace ops are idempotent. Only the `remove` can fail, when another caller (a concurrent
+    // rollback) removed the mark first: that is a conflict, and the step runs again from the read.
+    const ops: unknown[] = [];
+    if (!templateSame) ops.push({ op: 'replace', path: '/spec/template', value: template });
+    if (!replicasSame) ops.push({ op: 'replace', path: '/spec/replicas', value: replicas });
+    if (marked)
+      ops.push({
+        op: 'remove',
+        path: `/metadata/annotations/${jsonPointerToken(MANAGED_REPLICAS_ANNOTATION)}`,
+      });
+    try {
+      await clients.apps.patchNamespacedDeployment({ name, namespace, body: ops }, JSON_PATCH);
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 422 && marked) {
+        const now = await readDeployment(clients, namespace, name);
+        if (now.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION] === undefined) {
+          throw new ApiException(409, 'replicas mark removed between read and patch', err.body, err.headers);
+        }
+      }
+      throw err;
+    }
+    const what = [
+      templateSame ? null : `template (${Object.values(imagesOf(template)).join(', ')})`,
+      replicasSame ? null : `replicas ${specReplicas(dep)} -> ${replicas}`,
+    ].filter(Boolean);
+    return what.length > 0 ? `set deployment ${namespace}/${name} ${what.join(', ')}` : null;
+  });
+}
+
+/**
+ * Scales the original Deployment and records the count in {@link MANAGED_REPLICAS_ANNOTATION},
+ * so drift detection knows the change was ours. Returns what it did, or null.
+ */
+export async function scaleOriginal(
+  clients: KubeClients,
+  namespace: string,
+  name: string,
+  replicas: number,
+): Promise<string | null> {
+  return clients.call.run(`scale deployment ${namespace}/${name}`, async () => {
+    const dep = await readDeployment(clients, namespace, name);
+    const current = specReplicas(dep);
+    const mark = dep.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION];
+    if (current === replicas && mark === String(replicas)) return null;
+    await clients.apps.patchNamespacedDeployment(
+      {
+        name,
+        namespace,
+        body: {
+          metadata: { annotations: { [MANAGED_REPLICAS_ANNOTATION]: String(replicas) } },
+          spec: { replicas },
+        },
+      },
+      MERGE_PATCH,
+    );
+    return current === replicas ? null : `scaled deployment ${namespace}/${name} ${current} -> ${replicas}`;
+  });
+}
+
+/** Whether a Deployment has finished rolling out at `replicas` with every pod Ready. */
+export function rolloutProgress(
+  dep: V1Deployment | null,
+  replicas: number,
+): { done: boolean; summary: string } {
+  if (!dep) return { done: false, summary: 'deployment not found' };
+  const st = dep.status ?? {};
+  const observed = (st.observedGeneration ?? 0) >= (dep.metadata?.generation ?? 0);
+  const updated = st.updatedReplicas ?? 0;
+  const ready = st.readyReplicas ?? 0;
+  const available = st.availableReplicas ?? 0;
+  const total = st.replicas ?? 0;
+  const done =
+    observed &&
+    specReplicas(dep) === replicas &&
+    updated === replicas &&
+    ready === replicas &&
+    available === replicas &&
+    total === replicas;
+  return {
+    done,
+    summary: `${dep.metadata?.name}: updated ${updated}/${replicas}, ready ${ready}/${replicas}, available ${available}/${replicas}, pods ${total}${observed ? '' : ', spec change not yet observed'}`,
+  };
+}
+
+/**
+ * Waits until the Deployment is rolled out at `replicas` and Ready. On timeout throws
+ * {@link KubernetesTransientError}: the state machine retries the task, which resumes the wait.
+ */
+export async function waitRolledOut(
+  clients: KubeClients,
+  namespace: string,
+  name: string,
+  replicas: number,
+  waits: Waits,
+): Promise<string> {
+  const r = await pollUntil(waits.rolloutMs, waits.pollMs, async () => {
+    const dep = await readDeploymentOrNull(clients, namespace, name);
+    const p = rolloutProgress(dep, replicas);
+    return { done: p.done, value: p.summary };
+  });
+  if (!r.done) {
+    throw new KubernetesTransientError(
+      `deployment ${namespace}/${name} not rolled out after ${Math.round(waits.rolloutMs / 1000)} s (${r.value}); calling again resumes`,
+    );
+  }
+  return r.value;
+}
+
+/**
+ * One DELETE of a Deployment, without retries of its own (callers run it inside a step); false
+ * when it was already gone.
+ */
+export async function deleteDeploymentRequest(
+  clients: KubeClients,
+  namespace: string,
+  name: string,
+  propagationPolicy: 'Foreground' | 'Background',
+): Promise<boolean> {
+  const deleted = await nullIfNotFound(async () => {
+    await clients.apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy });
+    return true;
+  });
+  return deleted ?? false;
+}
+
+/**
+ * Deletes a Deployment with foreground propagation (its ReplicaSets and pods go first) and waits
+ * until it is gone. Returns what it did (null if it was already absent) and whether it is gone.
+ */
+export async function deleteDeployment(
+  clients: KubeClients,
+  namespace: string,
+  name: string,
+  waits: Waits,
+): Promise<{ action: string | null; gone: boolean }> {
+  const deleted = await clients.call.run(`delete deployment ${namespace}/${name}`, () =>
+    deleteDeploymentRequest(clients, namespace, name, 'Foreground'),
+  );
+  const r = await pollUntil(waits.deleteMs, waits.pollMs, async () => {
+    const dep = await readDeploymentOrNull(clients, namespace, name);
+    return { done: dep === null, value: dep };
+  });
+  return { action: deleted ? `deleted deployment ${namespace}/${name}` : null, gone: r.done };
+}
