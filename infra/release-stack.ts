@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -9,6 +9,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { alarmName } from '../functions/domain/alarms.js';
+import { executionTimeoutSeconds } from '../functions/domain/budget.js';
 import { type Catalog, resolvePhase } from '../functions/domain/config.js';
 import { PHASE_NAMES, RUNBOOK } from '../functions/domain/defaults.js';
 import { pascalCase } from '../functions/domain/text.js';
@@ -164,6 +165,7 @@ export class ReleaseStack extends Stack {
         functions: this.functions.functions,
         weights,
         readinessPollSeconds: RUNBOOK.readinessPollSeconds,
+        timeout: Duration.seconds(executionTimeoutSeconds(svc)),
         logRetention: props.logRetention,
       });
       pipelines[name] = pipeline;

@@ -129,7 +129,7 @@ export interface TaskIO {
   completeRelease: { payload: { plan: ReleasePlan }; reads: unknown };
   failRelease: {
     payload: { plan: ReleasePlan; failure: StepFailure | null };
-    reads: { outcome: string; reason: string };
+    reads: { outcome: 'REJECTED' | 'FAILED'; reason: string };
   };
   rollBack: {
     payload: { plan: ReleasePlan; failure: StepFailure | null; trigger: string };

@@ -26,6 +26,14 @@ export function field<T, K extends keyof T & string>(base: StatePath<T>, key: K)
   return new StatePath<T[K]>(`${base.path}.${key}`);
 }
 
+/**
+ * The same path, for a state the machine reaches only once the value is set (a Choice checked it):
+ * e.g. `readyAt` after "Pods Ready?" said ready.
+ */
+export function present<T>(p: StatePath<T | null>): StatePath<T> {
+  return new StatePath<T>(p.path);
+}
+
 const at = <T>(path: string) => new StatePath<T>(path);
 
 /** Where each task's result (and the failures) are kept. */
@@ -36,7 +44,7 @@ export const STATE = {
   approval: at<PersonAnswer>('$.approval'),
   approvalError: at<StepFailure>('$.approvalError'),
   approvalRecorded: at<TaskReads<'recordApproval'>>('$.approvalRecorded'),
-  failed: at<TaskReads<'rejectRelease'> | TaskReads<'failRelease'>>('$.failed'),
+  failed: at<TaskReads<'rejectRelease'>>('$.failed'),
   recorded: at<TaskReads<'beginRelease'>>('$.recorded'),
   traffic: at<TaskReads<'shiftTraffic'>>('$.traffic'),
   readiness: at<TaskReads<'checkReadiness'>>('$.readiness'),

@@ -63,6 +63,17 @@ export const RUNBOOK = {
     p99ForSeconds: 120,
     circuitBreakerOpenSeconds: 120,
   },
+  /**
+   * Retries of a task that failed with a transient error (KubernetesTransientError,
+   * AwsTransientError, StoreUnavailableError): exponential backoff with full jitter, then the
+   * task's Catch (usually "Roll Back"). 2, 4, 8 s (capped at 30 s) before the 2nd, 3rd, 4th try.
+   */
+  retry: { intervalSeconds: 2, maxAttempts: 4, backoffRate: 2, maxDelaySeconds: 30 },
+  /**
+   * Slack on top of the longest path through a release (functions/domain/budget.ts) before the
+   * execution times out: task timeouts, retries and readiness loops that the sum does not count.
+   */
+  executionTimeoutMarginSeconds: 7200,
   /** Approval by the team lead times out after this (counts as rejected). */
   approvalTimeoutSeconds: 3600,
   /** A hold (keep canary, investigate longer) fails safe after this. */

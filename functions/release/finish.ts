@@ -75,7 +75,7 @@ export async function completeRelease(
 export async function failRelease(
   ports: ReleasePorts,
   event: { plan: ReleasePlan; failure: { Error?: string; Cause?: string } | null },
-): Promise<{ outcome: string; reason: string }> {
+): Promise<{ outcome: 'FAILED'; reason: string }> {
   const { plan } = event;
   const now = ports.clock.now();
   const reason = `${event.failure?.Error ?? 'Error'}: ${causeText(event.failure?.Cause)}`;

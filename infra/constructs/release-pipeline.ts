@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -7,13 +7,6 @@ import { TASK_KEYS, type TaskKey } from '../../functions/contract/tasks.js';
 import type { PhaseName } from '../../functions/domain/defaults.js';
 import { buildReleaseDefinition } from '../../statemachine/definition.js';
 import { acknowledgeNag } from '../nag.js';
-
-/**
- * The longest an execution may run: the phases' windows with extensions, readiness waits, an
- * approval or hold of an hour each and the post-deployment watch fit well inside 26 hours; past it
- * the execution times out (and CodePipeline fails the action) instead of hanging for a year.
- */
-export const EXECUTION_TIMEOUT = Duration.hours(26);
 
 /** Props of {@link ReleasePipeline}. */
 export interface ReleasePipelineProps {
@@ -27,6 +20,12 @@ export interface ReleasePipelineProps {
   readonly weights: Readonly<Record<PhaseName, number>>;
   /** Seconds between readiness checks. */
   readonly readinessPollSeconds: number;
+  /**
+   * The longest an execution may run: the service's longest release plus a margin
+   * (functions/domain/budget.ts `executionTimeoutSeconds`); past it the execution times out (and
+   * CodePipeline fails the action) instead of hanging for a year.
+   */
+  readonly timeout: Duration;
   /** Retention of the execution log group. @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
 }
@@ -100,7 +99,7 @@ export class ReleasePipeline extends Construct {
       stateMachineName: props.stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      timeout: EXECUTION_TIMEOUT,
+      timeout: props.timeout,
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
       comment: `tps-deploy release runbook: ${props.stateMachineName}`,

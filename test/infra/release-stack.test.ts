@@ -5,10 +5,10 @@ import { parseAllDocuments } from 'yaml';
 import { TABLE_KEYS } from '../../functions/adapters/aws/dynamodb-store.js';
 import { EVENT_TASKS, TASK_ENV, TASK_KEYS, TASKS } from '../../functions/contract/tasks.js';
 import { ALARM_SIGNALS } from '../../functions/domain/alarms.js';
+import { executionTimeoutSeconds } from '../../functions/domain/budget.js';
 import { parseCatalog } from '../../functions/domain/config.js';
 import { RUNBOOK } from '../../functions/domain/defaults.js';
 import { ALARM_EVENT_DELIVERY, EVENT_PATTERN_MAX_CHARS } from '../../infra/constructs/alarm-rollback-rule.js';
-import { EXECUTION_TIMEOUT } from '../../infra/constructs/release-pipeline.js';
 import { OOM_KILLED_METRIC } from '../../infra/constructs/service-alarms.js';
 import { K8S_GROUP } from '../../infra/names.js';
 import { STORE_ACTIONS } from '../../infra/release-stack.js';
@@ -90,24 +90,27 @@ describe('task functions', () => {
 });
 
 describe('state machines', () => {
-  test.each(services)('%s: Standard, named <appName>-<service>, traced, logging ALL, 26 h timeout', (svc) => {
-    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      StateMachineName: `${catalog.appName}-${svc}`,
-      StateMachineType: 'STANDARD',
-      TracingConfiguration: { Enabled: true },
-      LoggingConfiguration: {
-        Level: 'ALL',
-        IncludeExecutionData: true,
-        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }],
-      },
-    });
-    const machine = resourcesWhere(
-      'AWS::StepFunctions::StateMachine',
-      (r) => r.Properties?.StateMachineName === `${catalog.appName}-${svc}`,
-    )[0]!;
-    const definition = JSON.stringify(machine.Properties?.DefinitionString);
-    expect(definition).toContain(`\\"TimeoutSeconds\\":${EXECUTION_TIMEOUT.toSeconds()}`);
-  });
+  test.each(services)(
+    '%s: Standard, named <appName>-<service>, traced, logging ALL, timed out after its longest release',
+    (svc) => {
+      template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+        StateMachineName: `${catalog.appName}-${svc}`,
+        StateMachineType: 'STANDARD',
+        TracingConfiguration: { Enabled: true },
+        LoggingConfiguration: {
+          Level: 'ALL',
+          IncludeExecutionData: true,
+          Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }],
+        },
+      });
+      const machine = resourcesWhere(
+        'AWS::StepFunctions::StateMachine',
+        (r) => r.Properties?.StateMachineName === `${catalog.appName}-${svc}`,
+      )[0]!;
+      const definition = JSON.stringify(machine.Properties?.DefinitionString);
+      expect(definition).toContain(`\\"TimeoutSeconds\\":${executionTimeoutSeconds(catalog.services[svc]!)}`);
+    },
+  );
 
   test('one state machine per service, and an output with each ARN', () => {
     template.resourceCountIs('AWS::StepFunctions::StateMachine', services.length);
