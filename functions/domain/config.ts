@@ -222,6 +222,8 @@ const serviceSchema = z
       .strict()
       .default({}),
     readinessTimeoutSeconds: seconds.optional(),
+    /** How far back the pre-deployment baseline looks. @default RUNBOOK.baselineSeconds */
+    baselineSeconds: seconds.min(60).optional(),
     watchSeconds: seconds.optional(),
     hotfix: z
       .object({

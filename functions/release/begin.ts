@@ -58,7 +58,7 @@ export async function beginRelease(
     addEvent(
       fresh,
       now,
-      `baseline: ${fresh.baseline.rps ?? 'no'} rps, p99 ${fresh.baseline.p99Ms ?? 'no data'} ms over the last ${RUNBOOK.baselineSeconds} s`,
+      `baseline: ${fresh.baseline.rps ?? 'no'} rps, p99 ${fresh.baseline.p99Ms ?? 'no data'} ms over the last ${svc.baselineSeconds ?? RUNBOOK.baselineSeconds} s`,
     );
     const armed = await armLatencyAlarm(ports, plan.service, fresh.baseline);
     if (armed) addEvent(fresh, now, armed);
@@ -85,7 +85,7 @@ async function measureBaseline(
   const stable = imageVersion(record.previousImage ?? '');
   const m = await ports.metrics(svc, new Date(record.startedAt)).window({
     service: plan.service,
-    start: new Date(end.getTime() - RUNBOOK.baselineSeconds * 1000),
+    start: new Date(end.getTime() - (svc.baselineSeconds ?? RUNBOOK.baselineSeconds) * 1000),
     end,
     // The new version has no traffic yet: only the stable side answers, which is the baseline.
     canaryVersion: plan.version,
