@@ -253,6 +253,7 @@ export class LocalEnvironment {
           stateMachineArn: `arn:aws:states:local:000000000000:stateMachine:${this.catalog.appName}-${input.service}`,
           name: result.executionArn.split(':').at(-1),
           status: result.status,
+          startDate: result.executionStartTime ? Date.parse(result.executionStartTime) : null,
           cause: result.status === 'ABORTED' ? 'stopped locally' : (result.error ?? null),
         },
       };

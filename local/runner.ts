@@ -31,6 +31,11 @@ export interface LocalExecutionResult {
   readonly virtualSeconds: number;
   /** Wall-clock milliseconds it took. */
   readonly realMs: number;
+  /**
+   * The execution's `$$.Execution.StartTime` as the machine passed it to its tasks (null when no
+   * task received it): the `startDate` of its status-change event.
+   */
+  readonly executionStartTime: string | null;
 }
 
 export interface LocalRunOptions {
@@ -185,6 +190,7 @@ export class LocalExecutor {
     const name = opts.executionName ?? `local-${Date.now()}-${randomUUID().slice(0, 8)}`;
     const executionArn = `arn:aws:states:local:000000000000:execution:tps-deploy:${name}`;
     const states = this.machine.asl.States as Record<string, AslState>;
+    let executionStartTime: string | null = null;
 
     // Wait overrides: windows compressed by `speed`, polls at a fixed real interval.
     let planSeconds: Record<string, number> = {};
@@ -226,6 +232,8 @@ export class LocalExecutor {
       const step = (ports: ReleasePorts, event: unknown) => runStep(task, ports, event);
       retryIntervalOverrides[n] = opts.retryIntervalMs ?? 20;
       taskResourceLocalHandlers[n] = async (payload) => {
+        const started = (payload as { executionStartTime?: unknown }).executionStartTime;
+        if (typeof started === 'string') executionStartTime = started;
         // JSON round trips, as between Step Functions and Lambda.
         const result = await step(this.ports, JSON.parse(JSON.stringify(payload)));
         return result === undefined ? null : JSON.parse(JSON.stringify(result));
@@ -310,6 +318,7 @@ export class LocalExecutor {
       states: entered,
       virtualSeconds: (this.clock.now().getTime() - startedVirtual.getTime()) / 1000,
       realMs: Date.now() - startedReal,
+      executionStartTime,
     };
   }
 

@@ -51,7 +51,11 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   const checkGates = t.invoke(
     'Check Gates',
     'checkGates',
-    { plan: STATE.plan, executionArn: CONTEXT.executionId },
+    {
+      plan: STATE.plan,
+      executionArn: CONTEXT.executionId,
+      executionStartTime: CONTEXT.executionStartTime,
+    },
     STATE.gates,
   );
   // DeploymentInProgressError is not caught: the execution fails fast and changes nothing.
@@ -68,7 +72,11 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   const beginRelease = t.invoke(
     'Record Rollback Plan',
     'beginRelease',
-    { plan: STATE.plan, executionArn: CONTEXT.executionId },
+    {
+      plan: STATE.plan,
+      executionArn: CONTEXT.executionId,
+      executionStartTime: CONTEXT.executionStartTime,
+    },
     STATE.recorded,
   );
   beginRelease.addCatch(ends.failRelease, {

@@ -50,7 +50,7 @@ export interface TaskIO {
     reads: ReleasePlan;
   };
   checkGates: {
-    payload: { plan: ReleasePlan; executionArn: string };
+    payload: { plan: ReleasePlan; executionArn: string; executionStartTime: string };
     reads: { passed: boolean; summary: string; settings: RunbookSettings };
   };
   requestApproval: {
@@ -62,7 +62,10 @@ export interface TaskIO {
     payload: { plan: ReleasePlan; error: StepFailure | null; timeoutSeconds: number };
     reads: { outcome: 'REJECTED' | 'FAILED'; reason: string };
   };
-  beginRelease: { payload: { plan: ReleasePlan; executionArn: string }; reads: unknown };
+  beginRelease: {
+    payload: { plan: ReleasePlan; executionArn: string; executionStartTime: string };
+    reads: unknown;
+  };
   shiftTraffic: {
     payload: { plan: ReleasePlan; phase: PhaseName; weight: number };
     reads: { shiftedAt: string };

@@ -74,4 +74,6 @@ export const STATE = {
 export const CONTEXT = {
   executionName: at<string>('$$.Execution.Name'),
   executionId: at<string>('$$.Execution.Id'),
+  /** When the execution started (ISO 8601): tells it from an older one that had its name. */
+  executionStartTime: at<string>('$$.Execution.StartTime'),
 } as const;

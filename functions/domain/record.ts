@@ -165,6 +165,11 @@ export interface DeploymentRecord {
   readonly deploymentId: string;
   readonly service: string;
   readonly executionArn: string | null;
+  /**
+   * The execution's StartTime (`$$.Execution.StartTime`): with the ARN, what tells this execution
+   * from another that reused its name. Absent in records written before it was kept.
+   */
+  readonly executionStartedAt?: string | null;
   readonly mode: 'standard' | 'hotfix';
   readonly requestedBy: string;
   readonly changeRef: string | null;
@@ -204,12 +209,31 @@ export interface DeploymentRecord {
 }
 
 /** A new record for a release that has not started. */
-export function newRecord(plan: ReleasePlan, executionArn: string | null, now: Date): DeploymentRecord {
+/** The execution a step runs in, as the state machine passes it. */
+export interface ExecutionIdentity {
+  readonly executionArn: string | null;
+  /** `$$.Execution.StartTime`; null where no execution runs the step. */
+  readonly executionStartTime: string | null;
+}
+
+/**
+ * Whether `record` was written by `execution` (its retry is the same execution): same ARN and same
+ * start time. A reused execution name has the same ARN and a later start time.
+ */
+export function isOwnRecord(record: DeploymentRecord, execution: ExecutionIdentity): boolean {
+  return (
+    record.executionArn === execution.executionArn &&
+    (record.executionStartedAt ?? null) === execution.executionStartTime
+  );
+}
+
+export function newRecord(plan: ReleasePlan, execution: ExecutionIdentity, now: Date): DeploymentRecord {
   const firstImage = Object.values(plan.images)[0]!;
   return {
     deploymentId: plan.deploymentId,
     service: plan.service,
-    executionArn,
+    executionArn: execution.executionArn,
+    executionStartedAt: execution.executionStartTime,
     mode: plan.mode,
     requestedBy: plan.requestedBy,
     changeRef: plan.changeRef,

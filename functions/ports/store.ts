@@ -6,6 +6,8 @@ export interface ActiveDeployment {
   readonly service: string;
   readonly deploymentId: string;
   readonly executionArn: string | null;
+  /** The holder execution's StartTime; null for locks written before it was kept. */
+  readonly executionStartedAt: string | null;
   readonly since: string;
   /** `releasing` during phases, `watching` during the post-deployment watch. */
   readonly stage: 'releasing' | 'watching';

@@ -10,7 +10,7 @@ import { type DeploymentRecord, newRecord } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { armLatencyAlarm } from './latency-alarm.js';
-import { loadRecord, serviceOf } from './support.js';
+import { loadRecord, ownRecord, serviceOf } from './support.js';
 
 /** "Validate Input": the execution input checked against the catalog. No I/O, no writes. */
 export function validateInput(
@@ -32,14 +32,18 @@ export interface BeginResult {
  */
 export async function beginRelease(
   ports: ReleasePorts,
-  event: { plan: ReleasePlan; executionArn: string | null },
+  event: { plan: ReleasePlan; executionArn: string | null; executionStartTime?: string | null },
 ): Promise<BeginResult> {
   const { plan } = event;
   const svc = serviceOf(ports, plan);
   const now = ports.clock.now();
   const firstImage = Object.values(plan.images)[0]!;
-  const existing = await ports.store.get(plan.service, plan.deploymentId);
-  const record: DeploymentRecord = existing ?? newRecord(plan, event.executionArn, now);
+  const execution = {
+    executionArn: event.executionArn,
+    executionStartTime: event.executionStartTime ?? null,
+  };
+  const existing = await ownRecord(ports, plan, execution);
+  const record: DeploymentRecord = existing ?? newRecord(plan, execution, now);
   await ports.store.begin(record);
 
   const { cluster } = await ports.workloads(svc);

@@ -27,7 +27,7 @@ import type { RollbackPlan } from '../ports/cluster.js';
 import type { WindowMetrics } from '../ports/metrics.js';
 import type { OnCallAnswer } from '../ports/on-call.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { loadRecord, serviceOf } from './support.js';
+import { loadRecord, ownRecord, serviceOf } from './support.js';
 
 /** Gate names, as the record and the messages spell them. */
 export const GATE_NAMES = {
@@ -337,13 +337,17 @@ async function guarded(name: string, fn: () => Promise<GateJudgment>): Promise<G
  */
 export async function checkGates(
   ports: ReleasePorts,
-  event: { plan: ReleasePlan; executionArn: string | null },
+  event: { plan: ReleasePlan; executionArn: string | null; executionStartTime?: string | null },
 ): Promise<GatesOutcome> {
   const { plan } = event;
   const svc = serviceOf(ports, plan);
   const now = ports.clock.now();
-  const existing = await ports.store.get(plan.service, plan.deploymentId);
-  await ports.store.begin(existing ?? newRecord(plan, event.executionArn, now));
+  const execution = {
+    executionArn: event.executionArn,
+    executionStartTime: event.executionStartTime ?? null,
+  };
+  const existing = await ownRecord(ports, plan, execution);
+  await ports.store.begin(existing ?? newRecord(plan, execution, now));
 
   const input = plan.input;
   const lookback = svc.gates?.metricsLookbackSeconds ?? RUNBOOK.gates.metricsLookbackSeconds;

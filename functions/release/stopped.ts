@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { toFieldIssues } from '../domain/config.js';
 import { InvalidInputError } from '../domain/errors.js';
-import { STATE_MACHINE_TRIGGER } from '../domain/record.js';
+import { type DeploymentRecord, STATE_MACHINE_TRIGGER } from '../domain/record.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { performRollback } from './rollback.js';
 
@@ -17,6 +17,8 @@ export const executionStatusEventSchema = z.object({
     stateMachineArn: z.string().min(1),
     name: z.string().min(1),
     status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE']),
+    /** Epoch milliseconds; with the ARN, which execution this is (a name may be reused). */
+    startDate: z.number().nullable().optional(),
     stopDate: z.number().nullable().optional(),
     cause: z.string().nullable().optional(),
     error: z.string().nullable().optional(),
@@ -34,6 +36,19 @@ const STOPPED_HOW = {
   TIMED_OUT: { how: 'timed out', trigger: 'execution-timeout' },
   FAILED: { how: 'failed without finishing its rollback', trigger: 'execution-failed' },
 } as const;
+
+/**
+ * Whether the status event is about the execution that wrote `record`: the same ARN and, where
+ * both are known, the same start (a name reused after 90 days has the same ARN).
+ */
+function isEventOf(
+  record: DeploymentRecord,
+  detail: { readonly executionArn: string; readonly startDate?: number | null | undefined },
+): boolean {
+  if (record.executionArn !== null && record.executionArn !== detail.executionArn) return false;
+  if (!record.executionStartedAt || detail.startDate === null || detail.startDate === undefined) return true;
+  return Date.parse(record.executionStartedAt) === detail.startDate;
+}
 
 export interface StoppedOutcome {
   readonly action: 'rolled-back' | 'nothing-to-do' | 'ignored';
@@ -69,6 +84,16 @@ export async function handleExecutionStopped(ports: ReleasePorts, raw: unknown):
     };
   }
   const record = await ports.store.get(service, deploymentId);
+  if (record && !isEventOf(record, detail)) {
+    // A reused execution name (or a refused duplicate): the record belongs to another execution,
+    // which this event must never roll back.
+    return {
+      action: 'ignored',
+      service,
+      deploymentId,
+      detail: `the record ${deploymentId} belongs to execution ${record.executionArn ?? 'unknown'} started ${record.executionStartedAt ?? 'at an unknown time'}, not to the one that ended`,
+    };
+  }
   if (record?.outcome !== 'RUNNING') {
     return {
       action: 'nothing-to-do',

@@ -4,9 +4,9 @@
  * (StoreUnavailableError, retried), never a reason to go on blind.
  */
 import type { ServiceConfig } from '../domain/config.js';
-import { StoreUnavailableError, TargetNotFoundError } from '../domain/errors.js';
+import { DeploymentIdInUseError, StoreUnavailableError, TargetNotFoundError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
-import type { DeploymentRecord } from '../domain/record.js';
+import { type DeploymentRecord, type ExecutionIdentity, isOwnRecord } from '../domain/record.js';
 import type { ReleaseTarget, RollbackPlan } from '../ports/cluster.js';
 import type { ReleasePorts } from '../ports/release.js';
 
@@ -39,6 +39,27 @@ export async function loadRecord(
   const record = await ports.store.get(plan.service, plan.deploymentId);
   if (!record) throw new StoreUnavailableError(`no record for ${plan.service}/${plan.deploymentId}`);
   return record;
+}
+
+/**
+ * The record this execution wrote, or null before it wrote one. A record of the same id written
+ * by another execution (a name reused after 90 days) is never taken for a retry: the release is
+ * refused with {@link DeploymentIdInUseError} before anything changes.
+ */
+export async function ownRecord(
+  ports: Pick<ReleasePorts, 'store'>,
+  plan: Pick<ReleasePlan, 'service' | 'deploymentId'>,
+  execution: ExecutionIdentity,
+): Promise<DeploymentRecord | null> {
+  const existing = await ports.store.get(plan.service, plan.deploymentId);
+  if (existing && !isOwnRecord(existing, execution)) {
+    throw new DeploymentIdInUseError(plan.service, plan.deploymentId, {
+      executionArn: existing.executionArn,
+      startedAt: existing.executionStartedAt ?? existing.startedAt,
+      outcome: existing.outcome,
+    });
+  }
+  return existing;
 }
 
 /** The rollback plan "Record Rollback Plan" wrote. */

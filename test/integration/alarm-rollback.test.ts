@@ -489,6 +489,7 @@ describe('the p99 alarm threshold at the ends of a release', () => {
     await STEPS.beginRelease(f.env.ports, {
       plan,
       executionArn: `arn:aws:states:local:000000000000:execution:tps-deploy:${executionName}`,
+      executionStartTime: '2026-12-04T10:00:00.000Z',
     });
     return plan;
   }

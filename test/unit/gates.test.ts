@@ -392,11 +392,20 @@ describe('names and checks', () => {
     expect(long).toMatch(/^a+-tps-migrate-rollback-/);
   });
 
-  test('snapshot ids follow the RDS rules', () => {
-    expect(snapshotIdFor('api', 'local-123-AbC_9')).toBe('tps-api-local-123-abc-9');
+  test('snapshot ids follow the RDS rules, and ids that RDS would fold never share one', () => {
+    const rds = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+    expect(snapshotIdFor('api', 'local-123-abc-9')).toBe('tps-api-local-123-abc-9');
+    expect(snapshotIdFor('api', 'local-123-AbC_9')).toMatch(/^tps-api-local-123-abc-9-[0-9a-f]{10}$/);
     const long = snapshotIdFor('api', `x--${'y'.repeat(100)}-`);
     expect(long.length).toBeLessThanOrEqual(63);
-    expect(long).toMatch(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/);
+    expect(long).toMatch(rds);
+    const folding = ['Rel_1', 'rel-1', 'REL-1', 'rel_1', 'rel.1', `${'z'.repeat(70)}1`, `${'z'.repeat(70)}2`];
+    const ids = folding.map((id) => snapshotIdFor('api', id));
+    for (const id of ids) {
+      expect(id).toMatch(rds);
+      expect(id.length).toBeLessThanOrEqual(63);
+    }
+    expect(new Set(ids).size).toBe(folding.length);
   });
 
   test('tests check: none, passed, failed, still running', () => {

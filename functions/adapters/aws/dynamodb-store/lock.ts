@@ -6,7 +6,8 @@
  *    concurrent `begin`s exactly one takes it.
  * 2. A refused `begin` changes nothing. It fails at this first write, before its record is
  *    written, with DeploymentInProgressError naming the holder.
- * 3. Taking it again is a retry. A `begin` that finds the lock held by its own deploymentId goes
+ * 3. Taking it again is a retry. A `begin` that finds the lock held by its own deploymentId and
+ *    its own execution (the same start time: a reused execution name is another execution) goes
  *    on (its earlier attempt took it, and may have crashed before writing the record).
  * 4. Only the holder moves or frees it. `setStage` and `release` are conditional on
  *    `deploymentId = :id` and do nothing for anyone else, so a late release from an old execution
@@ -28,6 +29,8 @@ import type { DeploymentsTable } from './table.js';
 interface LockItem {
   readonly deploymentId: string;
   readonly executionArn: string | null;
+  /** The holder execution's StartTime (a reused name with another start time is not the holder). */
+  readonly executionStartedAt?: string | null;
   readonly since: string;
   readonly stage: ActiveDeployment['stage'];
 }
@@ -49,6 +52,7 @@ export async function takeLock(table: DeploymentsTable, record: DeploymentRecord
   const lock: LockItem = {
     deploymentId: record.deploymentId,
     executionArn: record.executionArn,
+    executionStartedAt: record.executionStartedAt ?? null,
     since: record.startedAt,
     stage: 'releasing',
   };
@@ -68,7 +72,10 @@ export async function takeLock(table: DeploymentsTable, record: DeploymentRecord
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
       const holder = await readLock(table, record.service);
-      if (holder?.deploymentId === record.deploymentId) return; // a retry of our own begin
+      const ours =
+        holder?.deploymentId === record.deploymentId &&
+        holder.executionStartedAt === (record.executionStartedAt ?? null);
+      if (ours) return; // a retry of our own begin
       if (holder) throw new DeploymentInProgressError(record.service, holder.deploymentId);
       if (attempt >= 1) throw new DeploymentInProgressError(record.service, 'an unknown deployment');
     }
@@ -84,6 +91,7 @@ export async function readLock(table: DeploymentsTable, service: string): Promis
     service,
     deploymentId: lock.deploymentId,
     executionArn: lock.executionArn ?? null,
+    executionStartedAt: lock.executionStartedAt ?? null,
     since: lock.since,
     stage: lock.stage,
   };
