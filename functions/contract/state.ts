@@ -44,6 +44,7 @@ export const STATE = {
   approval: at<PersonAnswer>('$.approval'),
   approvalError: at<StepFailure>('$.approvalError'),
   approvalRecorded: at<TaskReads<'recordApproval'>>('$.approvalRecorded'),
+  recheck: at<TaskReads<'recheckGates'>>('$.recheck'),
   failed: at<TaskReads<'rejectRelease'>>('$.failed'),
   recorded: at<TaskReads<'beginRelease'>>('$.recorded'),
   traffic: at<TaskReads<'shiftTraffic'>>('$.traffic'),

@@ -1,11 +1,9 @@
 /** The gates' judgments (pure), table-driven, and the settings the state machine branches on. */
+
+import { expectedReleaseSeconds } from '../../functions/domain/budget.js';
 import { parseCatalog, type ServiceConfig } from '../../functions/domain/config.js';
 import { holdCause } from '../../functions/domain/decisions.js';
 import { RUNBOOK } from '../../functions/domain/defaults.js';
-import type { ExecutionInput } from '../../functions/domain/input.js';
-import type { HoldState } from '../../functions/domain/record.js';
-import type { WindowMetrics } from '../../functions/ports/metrics.js';
-import { rejecterOf } from '../../functions/release/approval.js';
 import {
   activeFreezes,
   judgeAttestations,
@@ -14,10 +12,15 @@ import {
   judgeMigration,
   judgeMonitoring,
   judgeOnCall,
+  judgeOnCallSpan,
   judgeRollbackPlan,
   runbookSettings,
   serviceAlarmNames,
-} from '../../functions/release/gates.js';
+} from '../../functions/domain/gates.js';
+import type { ExecutionInput } from '../../functions/domain/input.js';
+import type { HoldState } from '../../functions/domain/record.js';
+import type { WindowMetrics } from '../../functions/ports/metrics.js';
+import { rejecterOf } from '../../functions/release/approval.js';
 import { jobNameFor } from '../../functions/release/job-runs.js';
 import { testsCheck } from '../../functions/release/jobs.js';
 import { snapshotIdFor } from '../../functions/release/migration.js';
@@ -431,5 +434,32 @@ describe('names and checks', () => {
     expect(
       testsCheck({ tests: { ...run, status: 'running', passed: null, durationSeconds: null } })?.verdict,
     ).toBe('fail');
+  });
+});
+
+describe('on-call over the whole release (#13.5)', () => {
+  test.each([
+    ['on call at start and end', ['alice'], ['bob'], true],
+    ['nobody at the end', ['alice'], [], false],
+    ['nobody at the start', [], ['bob'], false],
+  ] as const)('%s', (_n, start, end, passed) => {
+    const j = judgeOnCallSpan(start, end, 'schedule');
+    expect(j.gate.passed).toBe(passed);
+    if (!passed && start.length) expect(j.gate.evidence).toContain('nobody at the expected end');
+  });
+
+  test('the expected end: windows (staging skipped for a hotfix) and the watch', () => {
+    const phases = {
+      canary: { windowSeconds: 600 },
+      staging: { windowSeconds: 900, skip: false },
+      production: { windowSeconds: 300 },
+    };
+    expect(expectedReleaseSeconds({ phases, watchSeconds: 3600 } as never)).toBe(5400);
+    expect(
+      expectedReleaseSeconds({
+        phases: { ...phases, staging: { windowSeconds: 900, skip: true } },
+        watchSeconds: 7200,
+      } as never),
+    ).toBe(8100);
   });
 });
