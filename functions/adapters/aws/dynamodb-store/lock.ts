@@ -12,7 +12,10 @@
  * 4. Only the holder moves or frees it. `setStage` and `release` are conditional on
  *    `deploymentId = :id` and do nothing for anyone else, so a late release from an old execution
  *    never frees a newer deployment's lock.
- * 5. It never expires: there is no TTL and no takeover; only `release` by the holder frees it.
+ * 5. It never expires on a timer (a release may rightly run for hours). A lock whose holder has
+ *    ended is taken over by `takeOverLock`, conditional on that holder still holding it: the
+ *    caller (the next release's "Check Gates") decides from the holder's record and execution
+ *    (functions/domain/lock.ts) that it ended; the condition keeps two takers from both winning.
  *
  * Lock then record is two writes, not one transaction (dynalite has no TransactWriteItems), so
  * the protocol the tests run is the one that runs in AWS.
@@ -147,4 +150,17 @@ async function unlessNotHolder(write: () => Promise<unknown>): Promise<void> {
   } catch (error) {
     if (!isConditionalCheckFailed(error)) throw error;
   }
+}
+
+/**
+ * Frees the lock of `fromDeploymentId` (only if it still holds it) and takes it for `record`'s
+ * deployment (invariant 5). Throws DeploymentInProgressError when someone else got it first.
+ */
+export async function takeOverLock(
+  table: DeploymentsTable,
+  record: DeploymentRecord,
+  fromDeploymentId: string,
+): Promise<void> {
+  await releaseLock(table, record.service, fromDeploymentId);
+  await takeLock(table, record);
 }
