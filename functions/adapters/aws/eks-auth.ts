@@ -1,8 +1,19 @@
+/**
+ * EKS bearer tokens for the cluster tasks: no task runs with a token that expires before it ends.
+ *
+ * EKS accepts a token for 15 minutes after its X-Amz-Date ({@link EKS_TOKEN_VALID_SECONDS}).
+ * A task takes its token when it starts and may run up to the largest task timeout
+ * ({@link LONGEST_TASK_SECONDS}, 300 s: Clean Up, Roll Back). So a cached token is handed out
+ * only while its age + 300 s + a 60 s margin (clock skew, the last request's own time) is under
+ * 15 minutes, i.e. below 540 s of age ({@link EKS_TOKEN_REFRESH_SECONDS}); an older one is signed
+ * again. (The AWS CLI's 14 minutes suits a command that ends in seconds, not a 5-minute task.)
+ */
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { type Cluster, DescribeClusterCommand, type EKSClient } from '@aws-sdk/client-eks';
 import { KubeConfig } from '@kubernetes/client-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { TASKS } from '../../contract/tasks.js';
 import { AwsTransientError, InvalidInputError, TargetNotFoundError } from '../../domain/errors.js';
 import { type Clock, systemClock } from '../../ports/clock.js';
 import { describeError, isTransientAwsError } from './errors.js';
@@ -20,11 +31,18 @@ export const EKS_TOKEN_PREFIX = 'k8s-aws-v1.';
 export const CLUSTER_ID_HEADER = 'x-k8s-aws-id';
 /** Lifetime of the presigned URL as the CLI and aws-iam-authenticator sign it. */
 export const EKS_TOKEN_EXPIRES_SECONDS = 60;
+/** EKS accepts a token for 15 minutes after its X-Amz-Date, whatever X-Amz-Expires says. */
+export const EKS_TOKEN_VALID_SECONDS = 15 * 60;
+/** The longest a task that took a token may run: the largest Lambda timeout of the tasks. */
+export const LONGEST_TASK_SECONDS: number = Math.max(...Object.values(TASKS).map((t) => t.timeoutSeconds));
+/** Room for clock skew between Lambda and EKS and for the last request of a task. */
+export const EKS_TOKEN_MARGIN_SECONDS = 60;
 /**
- * EKS accepts a token for 15 minutes after its X-Amz-Date whatever X-Amz-Expires says; like the
- * AWS CLI we stop using one after 14, so a request never starts with a token about to expire.
+ * The age from which a cached token is not handed out any more (540 s): a task that takes a token
+ * younger than this ends at least the margin before EKS stops accepting it.
  */
-export const EKS_TOKEN_REFRESH_SECONDS = 14 * 60;
+export const EKS_TOKEN_REFRESH_SECONDS: number =
+  EKS_TOKEN_VALID_SECONDS - LONGEST_TASK_SECONDS - EKS_TOKEN_MARGIN_SECONDS;
 
 /** What to sign. */
 export interface EksTokenRequest {
