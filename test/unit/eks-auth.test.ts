@@ -230,6 +230,34 @@ describe('EksKubeConfigProvider', () => {
     }
   });
 
+  it('signs a new token for a refused one however young it is, once for all who saw it refused', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-02T10:00:00Z'));
+    const provider = new EksKubeConfigProvider({ client: client(), clock });
+    const access = await provider.access('prod');
+    const refused = access.kubeConfig;
+    clock.advance(30);
+
+    // Three requests refused with the same token ask at once: one new token.
+    const [a, b, c] = await Promise.all([
+      access.renew(refused),
+      access.renew(refused),
+      access.renew(refused),
+    ]);
+    expect(a).toBe(b);
+    expect(b).toBe(c);
+    expect(a.getCurrentUser()?.token).not.toBe(refused.getCurrentUser()?.token);
+    expect(decodeEksToken(a.getCurrentUser()?.token ?? '').searchParams.get('X-Amz-Date')).toBe(
+      '20261102T100030Z',
+    );
+    expect(eks).toHaveReceivedCommandTimes(DescribeClusterCommand, 2);
+
+    // A request that carried the replaced token gets the new one without another signing; later
+    // tasks get the new one too.
+    expect(await access.renew(refused)).toBe(a);
+    expect(await provider.kubeConfig('prod')).toBe(a);
+    expect(eks).toHaveReceivedCommandTimes(DescribeClusterCommand, 2);
+  });
+
   it('caches per cluster and shares one build between concurrent callers', async () => {
     const provider = new EksKubeConfigProvider({
       client: client(),

@@ -7,6 +7,11 @@
  * only while its age + 300 s + a 60 s margin (clock skew, the last request's own time) is under
  * 15 minutes, i.e. below 540 s of age ({@link EKS_TOKEN_REFRESH_SECONDS}); an older one is signed
  * again. (The AWS CLI's 14 minutes suits a command that ends in seconds, not a 5-minute task.)
+ *
+ * Should the API server still answer 401 (clock skew, credentials gone stale, a CLI command that
+ * runs longer), the clients sign a new token and re-send the request once
+ * ({@link EksKubeConfigProvider.access}, functions/adapters/kubernetes/credential.ts); a second
+ * 401 is a real authorization failure.
  */
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { type Cluster, DescribeClusterCommand, type EKSClient } from '@aws-sdk/client-eks';
@@ -16,6 +21,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { TASKS } from '../../contract/tasks.js';
 import { AwsTransientError, InvalidInputError, TargetNotFoundError } from '../../domain/errors.js';
 import { type Clock, systemClock } from '../../ports/clock.js';
+import type { RenewableKubeConfig } from '../kubernetes/credential.js';
 import { describeError, isTransientAwsError } from './errors.js';
 
 /** AWS credentials as the SDK resolves them. */
@@ -142,8 +148,8 @@ const COMING = new Set(['CREATING', 'PENDING']);
 /**
  * KubeConfigs for EKS clusters, from DescribeCluster (endpoint and CA) and a token signed with the
  * EKS client's own credentials. One per cluster is cached (per Lambda container) and rebuilt,
- * describing the cluster again, once its token is older than the refresh age. Concurrent callers
- * for the same cluster share one build.
+ * describing the cluster again, once its token reaches the refresh age, or when the API server
+ * refused it. Concurrent callers for the same cluster share one build.
  */
 export class EksKubeConfigProvider {
   private readonly clock: Clock;
@@ -160,12 +166,31 @@ export class EksKubeConfigProvider {
     return (await this.connection(clusterName)).kubeConfig;
   }
 
-  async connection(clusterName: string): Promise<EksConnection> {
+  /**
+   * The cluster's KubeConfig and how to renew it, for createKubeClients: when the API server
+   * answers 401, the clients ask for a new token (signed now, unless the one refused was already
+   * replaced) and send the request once more.
+   */
+  async access(clusterName: string): Promise<RenewableKubeConfig> {
+    const { kubeConfig } = await this.connection(clusterName);
+    return {
+      kubeConfig,
+      renew: async (rejected) => (await this.connection(clusterName, rejected)).kubeConfig,
+    };
+  }
+
+  /**
+   * The cluster's connection: the cached one while its token is younger than the refresh age and
+   * is not the one of `rejected` (a KubeConfig whose token the API server refused), else one with
+   * a token signed now.
+   */
+  async connection(clusterName: string, rejected?: KubeConfig): Promise<EksConnection> {
     const cached = this.cache.get(clusterName);
     if (cached) {
       const conn = await cached;
-      if (this.clock.now().getTime() - conn.signedAt.getTime() < this.refreshMs) return conn;
-      if (this.cache.get(clusterName) !== cached) return this.connection(clusterName);
+      const young = this.clock.now().getTime() - conn.signedAt.getTime() < this.refreshMs;
+      if (young && conn.kubeConfig !== rejected) return conn;
+      if (this.cache.get(clusterName) !== cached) return this.connection(clusterName, rejected);
     }
     const building = this.build(clusterName);
     this.cache.set(clusterName, building);
