@@ -16,6 +16,7 @@ import {
   type KubeClients,
   kubeConfigFromFile,
 } from '../functions/adapters/kubernetes/client.js';
+import type { RenewableKubeConfig } from '../functions/adapters/kubernetes/credential.js';
 import { kubeWorkloads } from '../functions/adapters/kubernetes/workloads-factory.js';
 import { composePorts } from '../functions/compose.js';
 import type { ServiceConfig } from '../functions/domain/config.js';
@@ -70,7 +71,7 @@ export async function cliPorts(ctx: CliContext, opts: CliPortsOptions = {}): Pro
     const key = opts.kubeconfig ? `file:${opts.kubeconfig}` : `eks:${svc.cluster.region}/${svc.cluster.name}`;
     const cached = kubeClients.get(key);
     if (cached) return cached;
-    let kc: KubeConfig;
+    let kc: KubeConfig | RenewableKubeConfig;
     if (opts.kubeconfig) {
       try {
         kc = kubeConfigFromFile(opts.kubeconfig, opts.context);
@@ -94,11 +95,13 @@ export async function cliPorts(ctx: CliContext, opts: CliPortsOptions = {}): Pro
         provider = new EksKubeConfigProvider({ client });
         eksProviders.set(svc.cluster.region, provider);
       }
-      kc = await ctx.aws(`EKS DescribeCluster ${svc.cluster.name}`, () =>
-        provider.kubeConfig(svc.cluster.name),
-      );
+      // Renewable: a command that outlives its token signs a new one when the API server says 401.
+      kc = await ctx.aws(`EKS DescribeCluster ${svc.cluster.name}`, () => provider.access(svc.cluster.name));
     }
-    const made = { clients: createKubeClients(kc, CLI_KUBE_RETRY), server: serverOf(kc) };
+    const made = {
+      clients: createKubeClients(kc, CLI_KUBE_RETRY),
+      server: serverOf('renew' in kc ? kc.kubeConfig : kc),
+    };
     kubeClients.set(key, made);
     return made;
   };
