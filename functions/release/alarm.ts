@@ -60,6 +60,7 @@ export async function handleAlarm(ports: ReleasePorts, raw: unknown): Promise<Al
     active,
     alreadyRolledBack,
     untouched,
+    alarmAt: state.timestamp,
   });
   switch (decision.action) {
     case 'ignore':
