@@ -14,6 +14,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { deepEqual, imagesOf, type PlainObject } from '../functions/adapters/kubernetes/workload.js';
+import { discardLines } from '../functions/adapters/powertools/output.js';
 import { CANARY_SUFFIX, K8S_LABELS, type PhaseName } from '../functions/domain/defaults.js';
 import type { AlarmOutcome } from '../functions/release/alarm.js';
 import { STEPS } from '../functions/release/registry.js';
@@ -96,6 +97,7 @@ export async function rollbackBenchmark(opts: { runs?: number } = {}): Promise<s
       services: { [SERVICE]: benchService(NAMESPACE, SERVICE, { readinessTimeoutSeconds: 600 }) },
     },
     kubeconfig: cluster.restrictedKubeconfig,
+    functionOutput: discardLines,
   });
   const tracker = await NamespaceTracker.start(admin, NAMESPACE);
   const auto: AutoRun[] = [];

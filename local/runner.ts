@@ -7,8 +7,8 @@ import {
 } from 'aws-local-stepfunctions';
 import { parseExecutionInput } from '../functions/domain/input.js';
 import type { ReleasePorts } from '../functions/ports/release.js';
-import { STEPS } from '../functions/release/registry.js';
 import type { TaskKey } from '../statemachine/tasks.js';
+import type { LocalFunctions } from './invocation.js';
 import type { VirtualClock } from './virtual-clock.js';
 
 /** One state machine, as synthesized: its ASL and which task each Lambda resource runs. */
@@ -136,6 +136,8 @@ export class LocalExecutor {
     private readonly machine: SynthesizedMachine,
     private readonly ports: ReleasePorts,
     private readonly clock: VirtualClock,
+    /** Every task runs as its Lambda function would (functions/invoke.ts): instrumented, logged. */
+    private readonly functions: LocalFunctions,
   ) {}
 
   /** Stops a running local execution (the local counterpart of StopExecution). */
@@ -220,11 +222,10 @@ export class LocalExecutor {
       }
       const task = this.machine.resourceTasks[s.Resource];
       if (!task) throw new Error(`state ${n}: no task function for ${s.Resource}`);
-      const step = STEPS[task];
       retryIntervalOverrides[n] = opts.retryIntervalMs ?? 20;
       taskResourceLocalHandlers[n] = async (payload) => {
         // JSON round trips, as between Step Functions and Lambda.
-        const result = await step(this.ports, JSON.parse(JSON.stringify(payload)));
+        const result = await this.functions.invoke(task, this.ports, JSON.parse(JSON.stringify(payload)));
         return result === undefined ? null : JSON.parse(JSON.stringify(result));
       };
     }
@@ -326,7 +327,6 @@ export class LocalExecutor {
     const task = fn ? this.machine.resourceTasks[fn] : undefined;
     if (!fn || !task)
       throw new Error(`state ${stateName}: no task function for ${fn ?? '(no FunctionName)'}`);
-    const step = STEPS[task];
     const payloadAsl = state.Parameters?.Payload;
     const tokenKey = payloadKeyOf(payloadAsl, TASK_TOKEN_PATH);
     if (!tokenKey) throw new Error(`state ${stateName}: its payload does not pass ${TASK_TOKEN_PATH}`);
@@ -360,7 +360,7 @@ export class LocalExecutor {
       });
       answered.catch(() => undefined);
       try {
-        await step(this.ports, payload);
+        await this.functions.invoke(task, this.ports, payload);
       } catch (e) {
         const pending = this.tokens.get(token);
         if (pending) clearTimeout(pending.timer);
