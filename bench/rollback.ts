@@ -16,6 +16,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { imagesOf } from '../functions/adapters/kubernetes/deployment.js';
 import { deepEqual, type PlainObject } from '../functions/adapters/kubernetes/generic.js';
 import { CANARY_SUFFIX, K8S_LABELS } from '../functions/adapters/kubernetes/labels.js';
+import { discardLines } from '../functions/adapters/powertools/output.js';
 import type { PhaseName } from '../functions/domain/defaults.js';
 import { capitalise } from '../functions/domain/text.js';
 import type { AlarmOutcome } from '../functions/release/alarm.js';
@@ -98,6 +99,7 @@ export async function rollbackBenchmark(opts: { runs?: number } = {}): Promise<s
       services: { [SERVICE]: benchService(NAMESPACE, SERVICE, { readinessTimeoutSeconds: 600 }) },
     },
     kubeconfig: cluster.restrictedKubeconfig,
+    functionOutput: discardLines,
   });
   const tracker = await NamespaceTracker.start(admin, NAMESPACE);
   const auto: AutoRun[] = [];

@@ -8,6 +8,7 @@
 import { EKSClient } from '@aws-sdk/client-eks';
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { CloudWatchReleaseTelemetry } from '../functions/adapters/aws/cloudwatch-telemetry.js';
 import { EksKubeConfigProvider } from '../functions/adapters/aws/eks-auth.js';
 import { SnsNotifier } from '../functions/adapters/aws/sns-notifier.js';
 import { CollectingNotifier } from '../functions/adapters/collecting-notifier.js';
@@ -113,6 +114,12 @@ export async function cliPorts(ctx: CliContext, opts: CliPortsOptions = {}): Pro
     // The same AWS adapters as the Lambda functions: an abort or rollback by a person puts the
     // latency alarm back at its configured threshold, as the state machine's rollback does.
     aws: { cloudwatch: ctx.cloudwatch, sfn: ctx.sfn },
+    // A person's rollback counts in the release metrics as the functions' do, but through
+    // PutMetricData: Embedded Metric Format on the CLI's standard output would be nobody's metric.
+    telemetry: new CloudWatchReleaseTelemetry({
+      client: ctx.cloudwatch,
+      onError: (message) => line(ctx.io.stderr, message),
+    }),
     overrides: {
       async stopExecution(executionArn, cause) {
         try {

@@ -17,6 +17,7 @@ import { RdsDatabaseSnapshots } from './adapters/aws/rds-snapshots.js';
 import { SfnTaskTokens } from './adapters/aws/task-tokens.js';
 import { HttpOnCallDirectory } from './adapters/http-oncall.js';
 import { createMetricsSource, type MetricsFactory } from './adapters/metrics-factory.js';
+import { EmfReleaseTelemetry } from './adapters/powertools/emf-telemetry.js';
 import {
   UnconfiguredAlarmStates,
   UnconfiguredAlarmThresholds,
@@ -31,6 +32,7 @@ import { type Clock, systemClock } from './ports/clock.js';
 import type { Notifier } from './ports/notifier.js';
 import { NO_READINESS_WAIT, type ReadinessWait, type ReleasePorts, type Workloads } from './ports/release.js';
 import type { DeploymentStore } from './ports/store.js';
+import type { ReleaseTelemetry } from './ports/telemetry.js';
 
 /** Cluster access per service (EKS or a kubeconfig), built by the caller. */
 export type WorkloadsFactory = (svc: ServiceConfig) => Promise<Workloads>;
@@ -60,6 +62,11 @@ export interface PortsSources {
   readonly metrics?: MetricsFactory;
   /** @default {@link NO_READINESS_WAIT} (check once per call) */
   readonly readinessWait?: ReadinessWait;
+  /**
+   * The release metrics. @default Embedded Metric Format on standard output (Lambda: CloudWatch
+   * Logs makes metrics of it); the CLI, whose standard output is a person's, puts them elsewhere
+   */
+  readonly telemetry?: ReleaseTelemetry;
   /** Adapters that replace what the clients would give (local stand-ins, tests). */
   readonly overrides?: Partial<
     Pick<
@@ -129,5 +136,6 @@ export function composePorts(src: PortsSources): ReleasePorts {
     taskTokens:
       o.taskTokens ?? (aws.sfn ? new SfnTaskTokens({ client: aws.sfn }) : new UnconfiguredTaskTokens()),
     readinessWait: src.readinessWait ?? NO_READINESS_WAIT,
+    telemetry: src.telemetry ?? new EmfReleaseTelemetry(),
   };
 }

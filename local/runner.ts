@@ -9,7 +9,7 @@ import type { TaskKey } from '../functions/contract/tasks.js';
 import { ERROR_NAMES, TpsError } from '../functions/domain/errors.js';
 import { parseExecutionInput } from '../functions/domain/input.js';
 import type { ReleasePorts } from '../functions/ports/release.js';
-import { runStep } from '../functions/release/registry.js';
+import type { LocalFunctions } from './invocation.js';
 import type { VirtualClock } from './virtual-clock.js';
 
 /** One state machine, as synthesized: its ASL and which task each Lambda resource runs. */
@@ -141,6 +141,8 @@ export class LocalExecutor {
     private readonly machine: SynthesizedMachine,
     private readonly ports: ReleasePorts,
     private readonly clock: VirtualClock,
+    /** Every task runs as its Lambda function would (functions/invoke.ts): instrumented, logged. */
+    private readonly functions: LocalFunctions,
   ) {}
 
   /** Stops a running local execution (the local counterpart of StopExecution). */
@@ -229,13 +231,12 @@ export class LocalExecutor {
       }
       const task = this.machine.resourceTasks[s.Resource];
       if (!task) throw new Error(`state ${n}: no task function for ${s.Resource}`);
-      const step = (ports: ReleasePorts, event: unknown) => runStep(task, ports, event);
       retryIntervalOverrides[n] = opts.retryIntervalMs ?? 20;
       taskResourceLocalHandlers[n] = async (payload) => {
         const started = (payload as { executionStartTime?: unknown }).executionStartTime;
         if (typeof started === 'string') executionStartTime = started;
         // JSON round trips, as between Step Functions and Lambda.
-        const result = await step(this.ports, JSON.parse(JSON.stringify(payload)));
+        const result = await this.functions.invoke(task, this.ports, JSON.parse(JSON.stringify(payload)));
         return result === undefined ? null : JSON.parse(JSON.stringify(result));
       };
     }
@@ -338,7 +339,6 @@ export class LocalExecutor {
     const task = fn ? this.machine.resourceTasks[fn] : undefined;
     if (!fn || !task)
       throw new Error(`state ${stateName}: no task function for ${fn ?? '(no FunctionName)'}`);
-    const step = (ports: ReleasePorts, event: unknown) => runStep(task, ports, event);
     const payloadAsl = state.Parameters?.Payload;
     const tokenKey = payloadKeyOf(payloadAsl, TASK_TOKEN_PATH);
     if (!tokenKey) throw new Error(`state ${stateName}: its payload does not pass ${TASK_TOKEN_PATH}`);
@@ -374,7 +374,7 @@ export class LocalExecutor {
       });
       answered.catch(() => undefined);
       try {
-        await step(this.ports, payload);
+        await this.functions.invoke(task, this.ports, payload);
       } catch (e) {
         const pending = this.tokens.get(token);
         if (pending) clearTimeout(pending.timer);

@@ -253,3 +253,30 @@ export function newRecord(plan: ReleasePlan, execution: ExecutionIdentity, now: 
 
 /** The trigger (and rollback claimant) of the state machine's own "Roll Back". */
 export const STATE_MACHINE_TRIGGER = 'state-machine';
+
+/**
+ * The triggers of the execution-status cleanup (functions/release/stopped.ts), by how the execution
+ * ended with its release still RUNNING.
+ */
+export const EXECUTION_STOPPED_TRIGGERS = {
+  ABORTED: 'person:execution-stopped',
+  TIMED_OUT: 'execution-timeout',
+  FAILED: 'execution-failed',
+} as const;
+
+/**
+ * Who rolled a release back, in four kinds (the metrics' `trigger` dimension): the alarm function,
+ * the state machine's own "Roll Back", a person through the CLI, or the execution-status cleanup of
+ * an execution that was stopped, timed out or failed (a person stopping an execution in the console
+ * counts here: the cleanup decided the rollback). `other` is never written by tps-deploy itself.
+ */
+export type TriggerKind = 'alarm' | 'state-machine' | 'person' | 'execution-stopped' | 'other';
+
+/** The kind of a recorded trigger (`alarm:<name>`, `state-machine`, `person:<who>`, ...). */
+export function triggerKind(trigger: string): TriggerKind {
+  if (trigger === STATE_MACHINE_TRIGGER) return 'state-machine';
+  if ((Object.values(EXECUTION_STOPPED_TRIGGERS) as string[]).includes(trigger)) return 'execution-stopped';
+  if (trigger.startsWith('alarm:')) return 'alarm';
+  if (trigger.startsWith('person:')) return 'person';
+  return 'other';
+}

@@ -16,6 +16,7 @@ import type { TrafficRouter } from './router.js';
 import type { DatabaseSnapshots } from './snapshots.js';
 import type { DeploymentStore } from './store.js';
 import type { TaskTokens } from './task-tokens.js';
+import type { ReleaseTelemetry } from './telemetry.js';
 
 /** Workload access for one service: the cluster client, its traffic router and its Jobs. */
 export interface Workloads {
@@ -52,6 +53,8 @@ export interface ReleasePorts {
   readonly snapshots: DatabaseSnapshots;
   /** Answers waiting `.waitForTaskToken` states (approval, hold): SendTaskSuccess/Failure. */
   readonly taskTokens: TaskTokens;
+  /** The release metrics (started, ended, rolled back), written where each event happens. */
+  readonly telemetry: ReleaseTelemetry;
   /**
    * How long "Check <Phase> Pods Ready" may wait inside the task for the new pods: in AWS up to
    * RUNBOOK.readinessWaitSeconds; {@link NO_READINESS_WAIT} checks once (the local runner, whose

@@ -8,6 +8,7 @@ import { RUNBOOK } from '../domain/defaults.js';
 import { imageVersion, parseExecutionInput, type ReleasePlan } from '../domain/input.js';
 import { type DeploymentRecord, newRecord } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
+import { releaseStarted } from '../domain/release-metrics.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { armLatencyAlarm } from './latency-alarm.js';
 import { loadRecord, ownRecord, serviceOf } from './support.js';
@@ -51,6 +52,8 @@ export async function beginRelease(
   if (!rb) {
     rb = await cluster.recordPlan(plan.namespace, plan.deployment);
     await ports.store.savePlan(plan.service, plan.deploymentId, rb);
+    // Counted once: a retry finds the plan saved and does not count the release again.
+    await ports.telemetry.record(releaseStarted(plan));
   }
   const fresh = await loadRecord(ports, plan);
   const container = Object.keys(plan.images)[0]!;

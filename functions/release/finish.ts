@@ -9,7 +9,7 @@ import { addEvent, markFailed, markSucceeded } from '../domain/record-transition
 import type { ReleasePorts } from '../ports/release.js';
 import { restoreLatencyAlarm } from './latency-alarm.js';
 import { CleanupIncompleteError } from './rollback.js';
-import { causeText, loadPlan, loadRecord, serviceOf, targetOf } from './support.js';
+import { causeText, loadPlan, loadRecord, recordEnd, serviceOf, targetOf } from './support.js';
 import { changeCluster } from './write-ahead.js';
 
 /** "Clean Up": the original Deployment at the new version, nothing else left. */
@@ -60,6 +60,7 @@ export async function completeRelease(
   const restored = await restoreLatencyAlarm(ports, plan.service, plan.deploymentId);
   if (restored) addEvent(record, now, restored);
   await ports.store.put(record);
+  await recordEnd(ports, record);
   await ports.store.release(plan.service, plan.deploymentId);
   await ports.notifier.notify({
     kind: 'finished',
@@ -84,6 +85,7 @@ export async function failRelease(
   if (record && markFailed(record, now, reason)) {
     if (restored) addEvent(record, now, restored);
     await ports.store.put(record);
+    await recordEnd(ports, record);
   }
   await ports.store.release(plan.service, plan.deploymentId);
   await ports.notifier.notify({

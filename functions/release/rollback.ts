@@ -24,7 +24,7 @@ import { addEvent, markRolledBack } from '../domain/record-transitions.js';
 import type { RollbackPlan } from '../ports/cluster.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { restoreLatencyAlarm } from './latency-alarm.js';
-import { causeText } from './support.js';
+import { causeText, recordEnd } from './support.js';
 
 /** Objects of the release survived cleanup or rollback (retried by the state machine, then rolled back). */
 export class CleanupIncompleteError extends KubernetesTransientError {
@@ -136,6 +136,8 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
     }
   }
   if (recorded) {
+    // Only the one caller that recorded the rollback counts it.
+    await recordEnd(ports, recorded);
     await ports.notifier.notify({
       kind: 'rollback',
       service: req.service,

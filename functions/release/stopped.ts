@@ -1,7 +1,11 @@
 import { z } from 'zod';
-import { toFieldIssues } from '../domain/config.js';
+import { type Catalog, toFieldIssues } from '../domain/config.js';
 import { InvalidInputError } from '../domain/errors.js';
-import { type DeploymentRecord, STATE_MACHINE_TRIGGER } from '../domain/record.js';
+import {
+  type DeploymentRecord,
+  EXECUTION_STOPPED_TRIGGERS,
+  STATE_MACHINE_TRIGGER,
+} from '../domain/record.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { performRollback } from './rollback.js';
 
@@ -32,9 +36,9 @@ export const executionStatusEventSchema = z.object({
  * table answers; after that the event waits in the alarmed dead-letter queue for a person.
  */
 const STOPPED_HOW = {
-  ABORTED: { how: 'stopped by a person', trigger: 'person:execution-stopped' },
-  TIMED_OUT: { how: 'timed out', trigger: 'execution-timeout' },
-  FAILED: { how: 'failed without finishing its rollback', trigger: 'execution-failed' },
+  ABORTED: { how: 'stopped by a person', trigger: EXECUTION_STOPPED_TRIGGERS.ABORTED },
+  TIMED_OUT: { how: 'timed out', trigger: EXECUTION_STOPPED_TRIGGERS.TIMED_OUT },
+  FAILED: { how: 'failed without finishing its rollback', trigger: EXECUTION_STOPPED_TRIGGERS.FAILED },
 } as const;
 
 /**
@@ -48,6 +52,20 @@ function isEventOf(
   if (record.executionArn !== null && record.executionArn !== detail.executionArn) return false;
   if (!record.executionStartedAt || detail.startDate === null || detail.startDate === undefined) return true;
   return Date.parse(record.executionStartedAt) === detail.startDate;
+}
+
+/**
+ * The service whose release state machine `stateMachineArn` is (`<appName>-<service>`), or null
+ * when it is not one of this app's.
+ */
+export function serviceOfStateMachine(
+  catalog: Pick<Catalog, 'appName' | 'services'>,
+  stateMachineArn: string,
+): string | null {
+  const machineName = stateMachineArn.split(':').at(-1) ?? '';
+  const prefix = `${catalog.appName}-`;
+  const service = machineName.startsWith(prefix) ? machineName.slice(prefix.length) : '';
+  return Object.hasOwn(catalog.services, service) ? service : null;
 }
 
 export interface StoppedOutcome {
@@ -72,15 +90,13 @@ export async function handleExecutionStopped(ports: ReleasePorts, raw: unknown):
   if (detail.status !== 'ABORTED' && detail.status !== 'TIMED_OUT' && detail.status !== 'FAILED') {
     return { action: 'ignored', service: null, deploymentId, detail: `status ${detail.status}` };
   }
-  const machineName = detail.stateMachineArn.split(':').at(-1) ?? '';
-  const prefix = `${ports.catalog.appName}-`;
-  const service = machineName.startsWith(prefix) ? machineName.slice(prefix.length) : '';
-  if (!Object.hasOwn(ports.catalog.services, service)) {
+  const service = serviceOfStateMachine(ports.catalog, detail.stateMachineArn);
+  if (service === null) {
     return {
       action: 'ignored',
       service: null,
       deploymentId,
-      detail: `${machineName} is not a release state machine`,
+      detail: `${detail.stateMachineArn.split(':').at(-1) ?? ''} is not a release state machine`,
     };
   }
   const record = await ports.store.get(service, deploymentId);

@@ -7,6 +7,7 @@ import type { ServiceConfig } from '../domain/config.js';
 import { DeploymentIdInUseError, StoreUnavailableError, TargetNotFoundError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
 import { type DeploymentRecord, type ExecutionIdentity, isOwnRecord } from '../domain/record.js';
+import { releaseEnded } from '../domain/release-metrics.js';
 import type { ReleaseTarget, RollbackPlan } from '../ports/cluster.js';
 import type { ReleasePorts } from '../ports/release.js';
 
@@ -89,4 +90,16 @@ export function causeText(cause: unknown): string {
 export function secondsBetween(from: string, to: string | Date): number {
   const end = typeof to === 'string' ? Date.parse(to) : to.getTime();
   return Math.round((end - Date.parse(from)) / 100) / 10;
+}
+
+/**
+ * The release metrics of a release that just ended, once its outcome is written: a retry of the
+ * step finds the outcome set and does not get here again, so each end is counted once.
+ */
+export async function recordEnd(
+  ports: Pick<ReleasePorts, 'telemetry'>,
+  record: DeploymentRecord,
+): Promise<void> {
+  const event = releaseEnded(record);
+  if (event) await ports.telemetry.record(event);
 }
