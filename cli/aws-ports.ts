@@ -10,6 +10,7 @@ import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CloudWatchReleaseTelemetry } from '../functions/adapters/aws/cloudwatch-telemetry.js';
 import { EksKubeConfigProvider } from '../functions/adapters/aws/eks-auth.js';
+import { SfnExecutions } from '../functions/adapters/aws/sfn-executions.js';
 import { SnsNotifier } from '../functions/adapters/aws/sns-notifier.js';
 import { CollectingNotifier } from '../functions/adapters/collecting-notifier.js';
 import {
@@ -106,6 +107,7 @@ export async function cliPorts(ctx: CliContext, opts: CliPortsOptions = {}): Pro
     kubeClients.set(key, made);
     return made;
   };
+  const sfnExecutions = new SfnExecutions({ client: ctx.sfn });
   return composePorts({
     catalog,
     store,
@@ -121,17 +123,18 @@ export async function cliPorts(ctx: CliContext, opts: CliPortsOptions = {}): Pro
       onError: (message) => line(ctx.io.stderr, message),
     }),
     overrides: {
-      async stopExecution(executionArn, cause) {
-        try {
-          await ctx.sfn.send(new StopExecutionCommand({ executionArn, cause: cause.slice(0, 32_000) }));
-        } catch (error) {
-          // An execution that already ended cannot be stopped: nothing to do.
-          if ((error as { name?: string }).name !== ERROR_NAMES.executionDoesNotExist) {
+      // The functions' adapter, with a person's wording when StopExecution fails.
+      executions: {
+        status: (arn) => sfnExecutions.status(arn),
+        async stop(executionArn, cause) {
+          try {
+            await sfnExecutions.stop(executionArn, cause);
+          } catch (error) {
             throw new CliError(`StopExecution failed: ${(error as Error).message}`, EXIT_CODES.failed, {
               cause: error,
             });
           }
-        }
+        },
       },
     },
   });

@@ -203,8 +203,17 @@ export class LocalEnvironment {
         telemetry,
         ...(readinessWait ? { readinessWait } : {}),
         overrides: {
-          stopExecution: async (executionArn) => {
-            for (const ex of env?.executors.values() ?? []) ex.stop(executionArn);
+          executions: {
+            stop: async (executionArn) => {
+              for (const ex of env?.executors.values() ?? []) ex.stop(executionArn);
+            },
+            status: async (executionArn) => {
+              for (const ex of env?.executors.values() ?? []) {
+                const s = ex.statusOf(executionArn);
+                if (s !== 'UNKNOWN') return s;
+              }
+              return 'UNKNOWN';
+            },
           },
           alarmThresholds,
           alarmStates,

@@ -8,6 +8,7 @@ import {
 import type { TaskKey } from '../functions/contract/tasks.js';
 import { ERROR_NAMES, TpsError } from '../functions/domain/errors.js';
 import { parseExecutionInput } from '../functions/domain/input.js';
+import type { ExecutionState } from '../functions/domain/lock.js';
 import type { ReleasePorts } from '../functions/ports/release.js';
 import type { LocalFunctions } from './invocation.js';
 import type { VirtualClock } from './virtual-clock.js';
@@ -144,6 +145,15 @@ export class LocalExecutor {
     /** Every task runs as its Lambda function would (functions/invoke.ts): instrumented, logged. */
     private readonly functions: LocalFunctions,
   ) {}
+
+  /** How the executions that ended here ended. */
+  private readonly ended = new Map<string, LocalExecutionResult['status']>();
+
+  /** Where a local execution is (the local counterpart of DescribeExecution's status). */
+  statusOf(executionArn: string): ExecutionState {
+    if (this.running.has(executionArn)) return 'RUNNING';
+    return this.ended.get(executionArn) ?? 'UNKNOWN';
+  }
 
   /** Stops a running local execution (the local counterpart of StopExecution). */
   stop(executionArn: string): boolean {
@@ -303,6 +313,7 @@ export class LocalExecutor {
       }
     } finally {
       this.running.delete(executionArn);
+      this.ended.set(executionArn, status);
       for (const [token, pending] of this.tokens) {
         if (pending.executionArn !== executionArn) continue;
         clearTimeout(pending.timer);

@@ -109,7 +109,12 @@ export function composeWindowDecision(f: WindowFacts): ComposedDecision {
 export type AlarmDecision =
   | { readonly action: 'ignore'; readonly detail: string }
   | { readonly action: 'already-rolled-back'; readonly deploymentId: string; readonly detail: string }
-  | { readonly action: 'notify'; readonly why: string }
+  | {
+      readonly action: 'notify';
+      readonly why: string;
+      /** The alarm changed state before the current release started: about an earlier one. */
+      readonly late?: { readonly alarmAt: string; readonly current: string };
+    }
   | { readonly action: 'roll-back'; readonly phase: 'watch' | null };
 
 /** The facts an alarm decision needs; the handler reads only those the decision can use. */
@@ -161,6 +166,7 @@ export function decideAlarm(f: AlarmFacts): AlarmDecision {
     return {
       action: 'notify',
       why: `the alarm's state changed at ${f.alarmAt}, before release ${f.active.deploymentId} started (${f.active.since})`,
+      late: { alarmAt: f.alarmAt, current: f.active.deploymentId },
     };
   }
   return { action: 'roll-back', phase: f.active.stage === 'watching' ? 'watch' : null };

@@ -285,7 +285,7 @@ export class DeploymentIdInUseError extends TpsError {
   ) {
     super(
       ERROR_NAMES.deploymentIdInUse,
-      `deployment id ${deploymentId} of ${service} belongs to another execution (${owner.executionArn ?? 'unknown'} started ${owner.startedAt ?? 'at an unknown time'}, ${owner.outcome}); refused without changing anything: start the release under a new execution name`,
+      `deployment id ${deploymentId} of ${service} belongs to another execution (${owner?.executionArn ?? 'unknown'} started ${owner?.startedAt ?? 'at an unknown time'}, ${owner?.outcome ?? 'unknown outcome'}); refused without changing anything: start the release under a new execution name`,
     );
   }
 }

@@ -8,6 +8,7 @@ import type { Catalog, ServiceConfig } from '../domain/config.js';
 import type { AlarmStates, AlarmThresholds } from './alarms.js';
 import type { Clock } from './clock.js';
 import type { ClusterClient } from './cluster.js';
+import type { Executions } from './executions.js';
 import type { JobRunner } from './jobs.js';
 import type { MetricsSource } from './metrics.js';
 import type { Notifier } from './notifier.js';
@@ -41,8 +42,8 @@ export interface ReleasePorts {
   readonly clock: Clock;
   workloads(service: ServiceConfig): Promise<Workloads>;
   metrics(service: ServiceConfig, deploymentStart: Date): MetricsSource;
-  /** Stops a running execution (rollback by alarm or by a person). */
-  stopExecution(executionArn: string, cause: string): Promise<void>;
+  /** The release executions: stop one (rollback by alarm or by a person), tell where one is. */
+  readonly executions: Executions;
   /** The p99 alarm's threshold during a release. */
   readonly alarmThresholds: AlarmThresholds;
   /** Current states of the service's alarms (the monitoring gate). */

@@ -11,7 +11,7 @@ import { addEvent } from '../domain/record-transitions.js';
 import { releaseStarted } from '../domain/release-metrics.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { armLatencyAlarm } from './latency-alarm.js';
-import { loadRecord, ownRecord, serviceOf } from './support.js';
+import { loadRecord, ownRecord, serviceOf, takeServiceLock } from './support.js';
 
 /** "Validate Input": the execution input checked against the catalog. No I/O, no writes. */
 export function validateInput(
@@ -45,7 +45,7 @@ export async function beginRelease(
   };
   const existing = await ownRecord(ports, plan, execution);
   const record: DeploymentRecord = existing ?? newRecord(plan, execution, now);
-  await ports.store.begin(record);
+  await takeServiceLock(ports, record);
 
   const { cluster } = await ports.workloads(svc);
   let rb = await ports.store.getPlan(plan.service, plan.deploymentId);

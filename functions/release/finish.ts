@@ -50,17 +50,22 @@ export async function completeRelease(
     loadRecord(ports, plan),
     ports.store.rollbackClaim(plan.service, plan.deploymentId),
   ]);
-  // An alarm rollback during the watch or clean up ended the release: never write SUCCEEDED over it.
-  if (claim || record.outcome !== 'RUNNING') {
+  // A retry after a partial success (SUCCEEDED written, then the lock or the notification
+  // failed): finish the rest. Anything else that ended the release (an alarm rollback during the
+  // watch or clean up) must never be overwritten with SUCCEEDED.
+  const retry = !claim && record.outcome === 'SUCCEEDED';
+  if (!retry && (claim || record.outcome !== 'RUNNING')) {
     throw new ReleaseEndedError(
       `${plan.service}/${plan.deploymentId} ${claim ? `was rolled back by ${claim.claimant}` : `ended ${record.outcome}`}; not marking it released`,
     );
   }
-  markSucceeded(record, now);
-  const restored = await restoreLatencyAlarm(ports, plan.service, plan.deploymentId);
-  if (restored) addEvent(record, now, restored);
-  await ports.store.put(record);
-  await recordEnd(ports, record);
+  if (!retry) {
+    markSucceeded(record, now);
+    const restored = await restoreLatencyAlarm(ports, plan.service, plan.deploymentId);
+    if (restored) addEvent(record, now, restored);
+    await ports.store.put(record);
+    await recordEnd(ports, record);
+  }
   await ports.store.release(plan.service, plan.deploymentId);
   await ports.notifier.notify({
     kind: 'finished',

@@ -38,7 +38,7 @@ import { addEvent } from '../domain/record-transitions.js';
 import { onCallAt } from '../domain/schedule.js';
 import type { RollbackPlan } from '../ports/cluster.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { loadRecord, ownRecord, serviceOf } from './support.js';
+import { loadRecord, ownRecord, serviceOf, takeServiceLock } from './support.js';
 
 // ---- the step -------------------------------------------------------------------------------------
 
@@ -128,7 +128,7 @@ export async function checkGates(
     executionStartTime: event.executionStartTime ?? null,
   };
   const existing = await ownRecord(ports, plan, execution);
-  await ports.store.begin(existing ?? newRecord(plan, execution, now));
+  const tookOver = await takeServiceLock(ports, existing ?? newRecord(plan, execution, now));
 
   const input = plan.input;
   const lookback = svc.gates?.metricsLookbackSeconds ?? RUNBOOK.gates.metricsLookbackSeconds;
@@ -198,6 +198,7 @@ export async function checkGates(
       ...owed.filter((f) => !known.has(f.item)).map((f) => ({ ...f, createdAt: at.toISOString() })),
     ];
   }
+  if (tookOver) addEvent(record, at, tookOver);
   for (const g of gates)
     addEvent(record, at, `gate ${g.name}: ${g.passed ? 'passed' : 'FAILED'}: ${g.evidence}`);
   if (!passed) {

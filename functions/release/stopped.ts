@@ -6,6 +6,7 @@ import {
   EXECUTION_STOPPED_TRIGGERS,
   STATE_MACHINE_TRIGGER,
 } from '../domain/record.js';
+import { addEvent } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { performRollback } from './rollback.js';
 
@@ -111,6 +112,18 @@ export async function handleExecutionStopped(ports: ReleasePorts, raw: unknown):
     };
   }
   if (record?.outcome !== 'RUNNING') {
+    // The release ended, but its execution did not finish (a terminal step that wrote the outcome
+    // and then failed to free the lock): free it now. Conditional on this release holding it.
+    await ports.store.release(service, deploymentId);
+    const holder = await ports.store.active(service);
+    if (record && holder && holder.deploymentId !== deploymentId) {
+      addEvent(
+        record,
+        ports.clock.now(),
+        `status change ${detail.status} of its execution delivered late, while ${holder.deploymentId} holds the service: nothing done`,
+      );
+      await ports.store.put(record).catch(() => undefined);
+    }
     return {
       action: 'nothing-to-do',
       service,

@@ -90,9 +90,12 @@ function recordingPorts(f: ReleaseFixture) {
   const stopped: { executionArn: string; cause: string }[] = [];
   const ports: ReleasePorts = {
     ...f.env.ports,
-    async stopExecution(executionArn, cause) {
-      stopped.push({ executionArn, cause });
-      await f.env.ports.stopExecution(executionArn, cause);
+    executions: {
+      status: (arn) => f.env.ports.executions.status(arn),
+      async stop(executionArn, cause) {
+        stopped.push({ executionArn, cause });
+        await f.env.ports.executions.stop(executionArn, cause);
+      },
     },
   };
   return { ports, stopped };
