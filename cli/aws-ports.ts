@@ -6,7 +6,6 @@
  * kubeconfig file (a local cluster, or an operator's own access).
  */
 import { EKSClient } from '@aws-sdk/client-eks';
-import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CloudWatchReleaseTelemetry } from '../functions/adapters/aws/cloudwatch-telemetry.js';
 import { EksKubeConfigProvider } from '../functions/adapters/aws/eks-auth.js';
@@ -22,7 +21,6 @@ import type { RenewableKubeConfig } from '../functions/adapters/kubernetes/crede
 import { kubeWorkloads } from '../functions/adapters/kubernetes/workloads-factory.js';
 import { composePorts } from '../functions/compose.js';
 import type { ServiceConfig } from '../functions/domain/config.js';
-import { ERROR_NAMES } from '../functions/domain/errors.js';
 import type { ReleasePorts } from '../functions/ports/release.js';
 import { topicName } from '../infra/names.js';
 import type { CliContext } from './context.js';

@@ -30,7 +30,7 @@ import {
 import { alarmName } from './domain/alarms.js';
 import type { Catalog, ServiceConfig } from './domain/config.js';
 import { RUNBOOK } from './domain/defaults.js';
-import { ERROR_NAMES, NotConfiguredError } from './domain/errors.js';
+import { NotConfiguredError } from './domain/errors.js';
 import { type Clock, systemClock } from './ports/clock.js';
 import type { Notifier } from './ports/notifier.js';
 import { NO_READINESS_WAIT, type ReadinessWait, type ReleasePorts, type Workloads } from './ports/release.js';
