@@ -282,7 +282,7 @@ async function autoRollback(
     ![...v.pods.values()].some((p) => p.metadata?.labels?.[K8S_LABELS.track] === 'canary');
   if (accepted(tracker)) throw new Error(`the ${phase} window already looks rolled back: nothing to measure`);
 
-  const event = JSON.parse(JSON.stringify(alarmEvent(APP_NAME, SERVICE, 'errorRate')));
+  const event = JSON.parse(JSON.stringify(alarmEvent(APP_NAME, SERVICE, 'errorRate', env.clock.now())));
   const calls = recordCalls();
   const t0 = performance.now();
   const fn = (STEPS.alarmRollback(env.ports, event) as Promise<AlarmOutcome>).then((out) => ({
