@@ -30,7 +30,7 @@ async function releaseInCanaryWindow(f: ReleaseFixture, executionName: string) {
     if (settled) throw new Error(`release ended early: ${entered.join(' -> ')}`);
     await new Promise((r) => setTimeout(r, 25));
   }
-  return run;
+  return { run };
 }
 
 /** The Deployments and Services of the namespace, as a release or a rollback would change them. */
@@ -68,7 +68,7 @@ test("R1's alarm redelivered while R2 is in its canary: R2 untouched, R1's recor
   const during = new Date(Date.parse(first.record!.startedAt) + 60_000);
 
   const r2 = `late-a2-${Date.now().toString(36)}`;
-  const run = await releaseInCanaryWindow(f, r2);
+  const { run } = await releaseInCanaryWindow(f, r2);
   try {
     const before = await snapshot(f);
     const outcome = (await STEPS.alarmRollback(
@@ -104,7 +104,7 @@ test("R1's delayed status-change cleanup arriving mid-R2 changes nothing of R2's
   await f.env.store.put({ ...rec, outcome: 'RUNNING', endedAt: null });
 
   const r2 = `late-s2-${Date.now().toString(36)}`;
-  const run = await releaseInCanaryWindow(f, r2);
+  const { run } = await releaseInCanaryWindow(f, r2);
   try {
     const before = await snapshot(f);
     const outcome = await handleExecutionStopped(f.env.ports, {
