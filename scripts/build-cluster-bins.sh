@@ -2,8 +2,13 @@
 # Builds the local control plane's programs from the Go module proxy, pinned, into a cache
 # outside the work tree. Idempotent: a program already built at the pinned version is skipped.
 # Usage: build-cluster-bins.sh <cache-dir> <k8s-version> <etcd-version> <kwok-version>
+#          [<metrics-server-version> [<module>@<version>:<path-in-module>...]]
+# The optional part builds metrics-server and copies the named upstream files (manifests the
+# metrics wiring applies; local/cluster/versions.ts lists them) into <cache-dir>/assets.
 set -euo pipefail
-CACHE="$1"; K8S="$2"; ETCD="$3"; KWOK="$4"
+CACHE="$1"; K8S="$2"; ETCD="$3"; KWOK="$4"; METRICS_SERVER="${5:-}"
+shift 4; [ $# -gt 0 ] && shift
+ASSETS="$*"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 BIN="$CACHE/bin"; WORK="$CACHE/build"
 mkdir -p "$BIN" "$WORK"
@@ -48,6 +53,31 @@ EOM
   moddir=$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
   rm -rf "$CACHE/kwok-stages"; cp -r "$moddir/kustomize/stage" "$CACHE/kwok-stages"; chmod -R u+w "$CACHE/kwok-stages"
   log "kwok done"
+fi
+
+# ---- upstream files the cluster applies, copied from the pinned modules ----------------------
+# <module>@<version>:<path> goes to $CACHE/assets/<module>@<version>/<path>: a pin change gives a
+# new directory. Each file is copied to a temporary name and renamed, so a present file is whole.
+for a in $ASSETS; do
+  modver="${a%%:*}"; path="${a#*:}"; dest="$CACHE/assets/$modver/$path"
+  [ -f "$dest" ] && continue
+  log "copying $path from $modver"
+  dir=$(go mod download -json "$modver" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  mkdir -p "$(dirname "$dest")"
+  cp "$dir/$path" "$dest.tmp"; chmod u+w "$dest.tmp"; mv "$dest.tmp" "$dest"
+done
+
+# ---- metrics-server -----------------------------------------------------------------------
+if [ -n "$METRICS_SERVER" ] && ! stamp_ok metrics-server "$METRICS_SERVER"; then
+  log "building metrics-server $METRICS_SERVER"
+  # metrics-server's go.mod has no replace directives: `go install module/cmd@version` builds it
+  # with exactly upstream's dependency versions and downloads only the modules the build needs.
+  # Upstream's Makefile stamps the version into client-go's version package the same way.
+  GOBIN="$BIN" go install -trimpath \
+    -ldflags="-s -w -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER" \
+    "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER" >&2
+  echo "$METRICS_SERVER" > "$BIN/metrics-server.version"
+  log "metrics-server done ($(du -h "$BIN/metrics-server" | cut -f1))"
 fi
 
 # ---- kubernetes -------------------------------------------------------------------------

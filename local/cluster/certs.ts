@@ -1,6 +1,9 @@
 /**
  * Certificates for the local control plane, made with the `openssl` CLI: a CA, the API server's
- * serving certificate, client certificates for each identity, and the service-account key pair.
+ * serving certificate, other serving certificates (metrics-server, KWOK's kubelet endpoint),
+ * client certificates for each identity, and the service-account key pair. The aggregation layer
+ * gets its own CA, as in kubeadm: the front-proxy CA signs only the API server's proxy client
+ * certificate, and aggregated API servers trust request headers only from that CA.
  * All keys are ECDSA P-256 (fast to generate; accepted by every component and by Node's TLS).
  */
 import { execFile } from 'node:child_process';
@@ -27,6 +30,18 @@ export interface ClientIdentity {
   organizations: string[];
 }
 
+/** A serving certificate signed by the cluster CA. */
+export interface ServerIdentity {
+  /** File stem under the certs directory. */
+  file: string;
+  commonName: string;
+  /** subjectAltName entries, e.g. `IP:127.0.0.1`, `DNS:metrics-server.kube-system.svc`. */
+  sans: string[];
+}
+
+/** CN of the API server's client certificate towards aggregated API servers. */
+export const FRONT_PROXY_CLIENT_CN = 'front-proxy-client';
+
 export interface CertPaths {
   dir: string;
   caCert: string;
@@ -35,7 +50,12 @@ export interface CertPaths {
   serverKey: string;
   serviceAccountKey: string;
   serviceAccountPub: string;
+  /** CA of the aggregation layer's request-header authentication (front proxy). */
+  frontProxyCaCert: string;
+  /** The API server's client certificate when it proxies to an aggregated API server. */
+  frontProxyClient: { cert: string; key: string };
   clients: Record<string, { cert: string; key: string }>;
+  servers: Record<string, { cert: string; key: string }>;
 }
 
 /** Subject alternative names of the API server's serving certificate. */
@@ -61,6 +81,7 @@ async function signLeaf(
   stem: string,
   subj: string,
   extensions: string[],
+  ca = 'ca',
 ): Promise<{ cert: string; key: string }> {
   const ext = join(dir, `${stem}.ext`);
   await writeFile(ext, `${extensions.join('\n')}\n`);
@@ -75,9 +96,9 @@ async function signLeaf(
       '-in',
       `${stem}.csr`,
       '-CA',
-      'ca.crt',
+      `${ca}.crt`,
       '-CAkey',
-      'ca.key',
+      `${ca}.key`,
       '-set_serial',
       `0x${randomBytes(16).toString('hex')}`,
       '-days',
@@ -94,24 +115,22 @@ async function signLeaf(
   return { cert: join(dir, `${stem}.crt`), key: join(dir, `${stem}.key`) };
 }
 
-/** Generates every certificate and key into `dir` (created if needed). */
-export async function generateCerts(dir: string, clients: ClientIdentity[]): Promise<CertPaths> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const ca = openssl(
+function makeCa(dir: string, stem: string, commonName: string): Promise<void> {
+  return openssl(
     [
       'req',
       '-x509',
       '-new',
       ...EC_KEY,
       '-keyout',
-      'ca.key',
+      `${stem}.key`,
       '-out',
-      'ca.crt',
+      `${stem}.crt`,
       '-days',
       '3650',
       '-sha256',
       '-subj',
-      '/CN=tps-deploy-local-ca',
+      `/CN=${commonName}`,
       '-addext',
       'basicConstraints=critical,CA:TRUE',
       '-addext',
@@ -119,6 +138,17 @@ export async function generateCerts(dir: string, clients: ClientIdentity[]): Pro
     ],
     dir,
   );
+}
+
+/** Generates every certificate and key into `dir` (created if needed). */
+export async function generateCerts(
+  dir: string,
+  clients: ClientIdentity[],
+  servers: ServerIdentity[] = [],
+): Promise<CertPaths> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const ca = makeCa(dir, 'ca', 'tps-deploy-local-ca');
+  const frontProxyCa = makeCa(dir, 'front-proxy-ca', 'tps-deploy-local-front-proxy-ca');
   const sa = (async () => {
     await openssl(
       ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'sa.key'],
@@ -126,17 +156,29 @@ export async function generateCerts(dir: string, clients: ClientIdentity[]): Pro
     );
     await openssl(['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
   })();
-  await ca;
   const leafBase = [
     'basicConstraints=critical,CA:FALSE',
     'keyUsage=critical,digitalSignature,keyEncipherment',
   ];
-  const [server, ...clientPairs] = await Promise.all([
-    signLeaf(dir, 'apiserver', subject('kube-apiserver'), [
+  const frontProxyClient = frontProxyCa.then(() =>
+    signLeaf(
+      dir,
+      'front-proxy-client',
+      subject(FRONT_PROXY_CLIENT_CN),
+      [...leafBase, 'extendedKeyUsage=clientAuth'],
+      'front-proxy-ca',
+    ),
+  );
+  await ca;
+  const serving = (file: string, commonName: string, sans: string[]) =>
+    signLeaf(dir, file, subject(commonName), [
       ...leafBase,
       'extendedKeyUsage=serverAuth',
-      `subjectAltName=${API_SERVER_SANS.join(',')}`,
-    ]),
+      `subjectAltName=${sans.join(',')}`,
+    ]);
+  const [server, ...rest] = await Promise.all([
+    serving('apiserver', 'kube-apiserver', API_SERVER_SANS),
+    ...servers.map((s) => serving(s.file, s.commonName, s.sans)),
     ...clients.map((c) =>
       signLeaf(dir, c.file, subject(c.commonName, c.organizations), [
         ...leafBase,
@@ -144,6 +186,8 @@ export async function generateCerts(dir: string, clients: ClientIdentity[]): Pro
       ]),
     ),
   ]);
+  const serverPairs = rest.slice(0, servers.length);
+  const clientPairs = rest.slice(servers.length);
   await sa;
   return {
     dir,
@@ -153,6 +197,9 @@ export async function generateCerts(dir: string, clients: ClientIdentity[]): Pro
     serverKey: server!.key,
     serviceAccountKey: join(dir, 'sa.key'),
     serviceAccountPub: join(dir, 'sa.pub'),
+    frontProxyCaCert: join(dir, 'front-proxy-ca.crt'),
+    frontProxyClient: await frontProxyClient,
     clients: Object.fromEntries(clients.map((c, i) => [c.file, clientPairs[i]!])),
+    servers: Object.fromEntries(servers.map((s, i) => [s.file, serverPairs[i]!])),
   };
 }

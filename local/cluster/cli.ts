@@ -1,8 +1,9 @@
 /**
- * npm run cluster -- up|down|status [--name N] [--json] [--owner-pid PID]
+ * npm run cluster -- up|down|status [--name N] [--json] [--owner-pid PID] [--metrics|--no-metrics]
  *
  * up      starts the control plane (building the programs first if needed) and prints the admin
- *         kubeconfig path (or, with --json, the cluster info as JSON) on stdout
+ *         kubeconfig path (or, with --json, the cluster info as JSON) on stdout; --metrics adds
+ *         metrics-server and the metrics.k8s.io API (HPAs on CPU/memory)
  * down    stops every process of the cluster and removes its state directory
  * status  whether it is up, ports, pids alive, kubeconfig path, nodes (--json for JSON)
  */
@@ -11,6 +12,7 @@ import {
   ClusterAlreadyRunningError,
   clusterStatus,
   DEFAULT_CLUSTER_NAME,
+  DEFAULT_METRICS,
   startCluster,
   stopCluster,
 } from './index.js';
@@ -30,12 +32,18 @@ program
   .option(...nameOption, DEFAULT_CLUSTER_NAME)
   .option('--json', 'print the cluster info as JSON instead of the kubeconfig path')
   .option('--owner-pid <pid>', 'stop the cluster automatically when this process exits', (v) => Number(v))
-  .action(async (opts: { name: string; json?: boolean; ownerPid?: number }) => {
+  .option(
+    '--metrics',
+    `run metrics-server: the metrics.k8s.io API for HPAs, from KWOK's usage emulation${DEFAULT_METRICS ? ' (default)' : ''}`,
+  )
+  .option('--no-metrics', `no metrics-server${DEFAULT_METRICS ? '' : ' (default)'}`)
+  .action(async (opts: { name: string; json?: boolean; ownerPid?: number; metrics?: boolean }) => {
     const t0 = Date.now();
     try {
       const info = await startCluster({
         name: opts.name,
         ...(opts.ownerPid ? { ownerPid: opts.ownerPid } : {}),
+        ...(opts.metrics === undefined ? {} : { metrics: opts.metrics }),
       });
       process.stderr.write(`[cluster ${info.name}] up in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
       process.stdout.write(opts.json ? `${JSON.stringify(info, null, 2)}\n` : `${info.kubeconfig}\n`);
@@ -82,7 +90,9 @@ program
         `  kubeconfig   ${info.kubeconfig}`,
         `  restricted   ${info.restrictedKubeconfig}`,
         `  kubectl      ${info.kubectl}`,
-        `  versions     kubernetes ${info.versions.kubernetes}, etcd ${info.versions.etcd}, kwok ${info.versions.kwok}`,
+        `  versions     kubernetes ${info.versions.kubernetes}, etcd ${info.versions.etcd}, kwok ${info.versions.kwok}` +
+          (info.versions.metricsServer ? `, metrics-server ${info.versions.metricsServer}` : ''),
+        `  metrics      ${info.metrics ? 'metrics-server, metrics.k8s.io API' : 'off'}`,
         `  ports        ${Object.entries(info.ports)
           .map(([k, v]) => `${k}=${v}`)
           .join(' ')}`,

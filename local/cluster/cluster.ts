@@ -1,7 +1,8 @@
 /**
  * A real Kubernetes control plane on this machine: etcd, kube-apiserver, kube-controller-manager,
- * kube-scheduler and KWOK (fake nodes and kubelets), all on 127.0.0.1 with free ports, TLS with a
- * local CA, a state directory per cluster name, and detached processes recorded in state.json.
+ * kube-scheduler and KWOK (fake nodes and kubelets), plus metrics-server when metrics are on
+ * (see metrics.ts), all on 127.0.0.1 with free ports, TLS with a local CA, a state directory per
+ * cluster name, and detached processes recorded in state.json.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -9,8 +10,21 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ERROR_NAMES, TpsError } from '../../functions/domain/errors.js';
 import { type BinaryPaths, ensureBinaries } from './binaries.js';
-import { type CertPaths, type ClientIdentity, generateCerts } from './certs.js';
+import { type CertPaths, type ClientIdentity, FRONT_PROXY_CLIENT_CN, generateCerts } from './certs.js';
 import { apiRequest, isReady, type TlsClient, tlsClientFromFiles, writeKubeconfig } from './kubeconfig.js';
+import {
+  applyObjects,
+  HPA_SYNC_PERIOD,
+  KWOK_SERVING,
+  kwokMetricsArgs,
+  METRICS_SERVER_CLIENT,
+  METRICS_SERVER_SERVING,
+  metricsApiAvailable,
+  metricsApiObjects,
+  metricsRbacObjects,
+  metricsServerArgs,
+  nodeMetricsAnnotations,
+} from './metrics.js';
 import {
   freePorts,
   isAlive,
@@ -22,7 +36,7 @@ import {
 } from './processes.js';
 import { applyRestrictedRole, RESTRICTED_GROUP, RESTRICTED_USER } from './restricted-role.js';
 import { type StageTimings, stagesYaml, timingsFromEnv } from './stages.js';
-import { clustersRoot, ETCD_VERSION, K8S_VERSION, KWOK_VERSION } from './versions.js';
+import { clustersRoot, ETCD_VERSION, K8S_VERSION, KWOK_VERSION, METRICS_SERVER_VERSION } from './versions.js';
 
 export const COMPONENTS = [
   'etcd',
@@ -30,14 +44,22 @@ export const COMPONENTS = [
   'kube-controller-manager',
   'kube-scheduler',
   'kwok',
+  'metrics-server',
 ] as const;
 export type Component = (typeof COMPONENTS)[number];
+
+/** The components a cluster runs: metrics-server only with metrics. */
+export function clusterComponents(metrics: boolean): Component[] {
+  return COMPONENTS.filter((c) => metrics || c !== 'metrics-server');
+}
 
 export const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24';
 export const POD_CIDR = '10.244.0.0/16';
 export const FAKE_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 export const DEFAULT_NODE_COUNT = 3;
 export const DEFAULT_CLUSTER_NAME = 'local';
+/** Whether clusters run metrics-server unless told otherwise (see docs/local-cluster.md). */
+export const DEFAULT_METRICS = true;
 
 export interface ClusterPorts {
   etcdClient: number;
@@ -45,7 +67,10 @@ export interface ClusterPorts {
   apiServer: number;
   controllerManager: number;
   scheduler: number;
+  /** KWOK's server: health and metrics, and with metrics on, every fake node's kubelet endpoint. */
   kwok: number;
+  /** metrics-server's secure port (only with metrics). */
+  metricsServer?: number;
 }
 
 export interface ClusterInfo {
@@ -57,11 +82,13 @@ export interface ClusterInfo {
   restrictedKubeconfig: string;
   apiServerUrl: string;
   ports: ClusterPorts;
-  /** Pid (= process group id) of each component. */
+  /** Pid (= process group id) of each component (0 for a component this cluster does not run). */
   pids: Record<Component, number>;
   /** Path of the built kubectl matching the cluster's version. */
   kubectl: string;
-  versions: { kubernetes: string; etcd: string; kwok: string };
+  versions: { kubernetes: string; etcd: string; kwok: string; metricsServer?: string };
+  /** Whether metrics-server and the `metrics.k8s.io` API run (see docs/local-cluster.md). */
+  metrics: boolean;
   nodes: string[];
   startedAt: string;
   /** Milliseconds `startCluster` took (binaries already cached excluded). */
@@ -69,7 +96,9 @@ export interface ClusterInfo {
 }
 
 /** What state.json holds: the public info plus what `stopCluster` needs. */
-interface ClusterState extends Omit<ClusterInfo, 'pids'> {
+interface ClusterState extends Omit<ClusterInfo, 'pids' | 'metrics'> {
+  /** Absent in state written before metrics existed. */
+  metrics?: boolean;
   phase: 'starting' | 'up';
   /** Pid of the process running `startCluster` (a `starting` cluster belongs to it). */
   starterPid: number;
@@ -88,6 +117,13 @@ export interface StartClusterOptions {
   nodes?: number;
   /** Overrides of TPS_POD_READY_DELAY_MS / TPS_POD_RUN_DURATION_MS / TPS_CRASH_RESTART_INTERVAL_MS. */
   timings?: Partial<StageTimings>;
+  /**
+   * Run metrics-server and serve the `metrics.k8s.io` API from KWOK's usage emulation, so the
+   * horizontal-pod-autoscaler controller acts on CPU/memory. `startCluster` then also waits
+   * until the APIService is Available.
+   * @default DEFAULT_METRICS
+   */
+  metrics?: boolean;
   /** How long to wait for the control plane (default 90 s). */
   timeoutMs?: number;
   /** Receives progress lines (default: stderr). */
@@ -154,7 +190,7 @@ function publicInfo(state: ClusterState): ClusterInfo {
     Component,
     number
   >;
-  return { ...rest, pids };
+  return { ...rest, metrics: state.metrics ?? false, pids };
 }
 
 /** A cluster directory is live while its starter or any of its processes is alive. */
@@ -193,7 +229,7 @@ const CLIENTS: ClientIdentity[] = [
 
 function componentArgs(
   c: Component,
-  s: { stateDir: string; ports: ClusterPorts; certs: CertPaths; name: string },
+  s: { stateDir: string; ports: ClusterPorts; certs: CertPaths; name: string; metrics: boolean },
 ): string[] {
   const { stateDir, ports, certs } = s;
   const kc = (file: string) => join(stateDir, file);
@@ -226,6 +262,16 @@ function componentArgs(
         `--service-account-signing-key-file=${certs.serviceAccountKey}`,
         `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
         '--authorization-mode=Node,RBAC',
+        // The aggregation layer (kubeadm's flags): the API server proxies to aggregated API servers
+        // (metrics-server) with the front-proxy client certificate and the user in X-Remote-*
+        // headers, which they trust only from a certificate of that CA with that name.
+        `--requestheader-client-ca-file=${certs.frontProxyCaCert}`,
+        `--requestheader-allowed-names=${FRONT_PROXY_CLIENT_CN}`,
+        '--requestheader-username-headers=X-Remote-User',
+        '--requestheader-group-headers=X-Remote-Group',
+        '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+        `--proxy-client-cert-file=${certs.frontProxyClient.cert}`,
+        `--proxy-client-key-file=${certs.frontProxyClient.key}`,
         '--allow-privileged=true',
         // The 127.0.0.1 advertise address is not a valid Endpoints IP; nothing in the cluster
         // talks to the `kubernetes` Service (there is no real pod network), so skip reconciling it.
@@ -248,6 +294,9 @@ function componentArgs(
         `--root-ca-file=${certs.caCert}`,
         `--service-account-private-key-file=${certs.serviceAccountKey}`,
         `--cluster-name=tps-${s.name}`,
+        // HPAs are evaluated every second instead of every 15 s, so tests see them react in
+        // seconds; everything else about the HPA controller keeps its defaults.
+        `--horizontal-pod-autoscaler-sync-period=${HPA_SYNC_PERIOD}`,
         '--profiling=false',
         '--v=1',
       ];
@@ -269,19 +318,29 @@ function componentArgs(
         `--manage-nodes-with-annotation-selector=${FAKE_NODE_ANNOTATION}=fake`,
         `--server-address=127.0.0.1:${ports.kwok}`,
         `--cidr=${POD_CIDR}`,
-        '--node-ip=10.1.0.1',
         '--node-lease-duration-seconds=40',
+        ...(s.metrics ? kwokMetricsArgs({ port: ports.kwok, certs }) : ['--node-ip=10.1.0.1']),
       ];
+    case 'metrics-server':
+      return metricsServerArgs({
+        port: ports.metricsServer!,
+        kubeconfig: kc(`${METRICS_SERVER_CLIENT.file}.kubeconfig`),
+        certs,
+      });
   }
 }
 
-function fakeNode(name: string) {
+function fakeNode(name: string, metrics: boolean) {
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: {
       name,
-      annotations: { [FAKE_NODE_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      annotations: {
+        [FAKE_NODE_ANNOTATION]: 'fake',
+        'node.alpha.kubernetes.io/ttl': '0',
+        ...(metrics ? nodeMetricsAnnotations(name) : {}),
+      },
       labels: {
         'beta.kubernetes.io/arch': 'amd64',
         'beta.kubernetes.io/os': 'linux',
@@ -324,7 +383,9 @@ async function waitFor<T>(
 export async function startCluster(opts: StartClusterOptions = {}): Promise<ClusterInfo> {
   const name = validateClusterName(opts.name ?? DEFAULT_CLUSTER_NAME);
   const log = opts.log ?? ((line: string) => process.stderr.write(`[cluster ${name}] ${line}\n`));
-  const bins: BinaryPaths = await ensureBinaries();
+  const metrics = opts.metrics ?? DEFAULT_METRICS;
+  const components = clusterComponents(metrics);
+  const bins: BinaryPaths = await ensureBinaries(process.env, { metrics });
   const t0 = Date.now();
   const stateDir = clusterStateDir(name);
   await mkdir(clustersRoot(), { recursive: true });
@@ -366,7 +427,8 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     }
   }
 
-  const [etcdClient, etcdPeer, apiServer, controllerManager, scheduler, kwok] = await freePorts(6);
+  const [etcdClient, etcdPeer, apiServer, controllerManager, scheduler, kwok, metricsServer] =
+    await freePorts(metrics ? 7 : 6);
   const ports: ClusterPorts = {
     etcdClient: etcdClient!,
     etcdPeer: etcdPeer!,
@@ -374,6 +436,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     controllerManager: controllerManager!,
     scheduler: scheduler!,
     kwok: kwok!,
+    ...(metrics ? { metricsServer: metricsServer! } : {}),
   };
   const apiServerUrl = `https://127.0.0.1:${ports.apiServer}`;
   const nodeNames = Array.from({ length: opts.nodes ?? DEFAULT_NODE_COUNT }, (_, i) => `kwok-node-${i}`);
@@ -385,7 +448,13 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     apiServerUrl,
     ports,
     kubectl: bins.kubectl,
-    versions: { kubernetes: K8S_VERSION, etcd: ETCD_VERSION, kwok: KWOK_VERSION },
+    versions: {
+      kubernetes: K8S_VERSION,
+      etcd: ETCD_VERSION,
+      kwok: KWOK_VERSION,
+      ...(metrics ? { metricsServer: METRICS_SERVER_VERSION } : {}),
+    },
+    metrics,
     nodes: nodeNames,
     startedAt: new Date().toISOString(),
     startupMs: 0,
@@ -401,7 +470,11 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     await mkdir(logs);
     const timings = { ...timingsFromEnv(), ...opts.timings };
     const [certs] = await Promise.all([
-      generateCerts(join(stateDir, 'certs'), CLIENTS),
+      generateCerts(
+        join(stateDir, 'certs'),
+        metrics ? [...CLIENTS, METRICS_SERVER_CLIENT] : CLIENTS,
+        metrics ? [METRICS_SERVER_SERVING, KWOK_SERVING] : [],
+      ),
       writeFile(join(stateDir, 'kwok-stages.yaml'), stagesYaml(timings)),
     ]);
     const kubeconfigFor = (file: string, contextName: string, user: string) =>
@@ -418,21 +491,30 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
       kubeconfigFor('restricted', `tps-${name}-restricted`, RESTRICTED_USER),
       kubeconfigFor('controller-manager', `tps-${name}`, 'system:kube-controller-manager'),
       kubeconfigFor('scheduler', `tps-${name}`, 'system:kube-scheduler'),
+      ...(metrics
+        ? [kubeconfigFor(METRICS_SERVER_CLIENT.file, `tps-${name}`, METRICS_SERVER_CLIENT.commonName)]
+        : []),
     ]);
+    const spawnComponent = (c: Component) => {
+      state.processes[c] = spawnDetached(
+        bins[c],
+        componentArgs(c, { stateDir, ports, certs, name, metrics }),
+        {
+          log: join(logs, `${c}.log`),
+          cwd: stateDir,
+        },
+      );
+    };
 
     // Everything starts at once: each component retries until its dependency answers.
-    for (const c of COMPONENTS) {
-      state.processes[c] = spawnDetached(bins[c], componentArgs(c, { stateDir, ports, certs, name }), {
-        log: join(logs, `${c}.log`),
-        cwd: stateDir,
-      });
-    }
+    // metrics-server waits for its RBAC (it exits if it cannot read its authentication config).
+    for (const c of components) if (c !== 'metrics-server') spawnComponent(c);
     await writeState(state);
 
     const assertAlive = () => {
-      for (const c of COMPONENTS) {
-        const ref = state.processes[c]!;
-        if (!isAlive(ref))
+      for (const c of components) {
+        const ref = state.processes[c];
+        if (ref && !isAlive(ref))
           throw new Error(`${c} exited during startup; last log lines:\n${tailFile(ref.log)}`);
       }
     };
@@ -448,13 +530,33 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
 
     await Promise.all([
       ...nodeNames.map(async (n) => {
-        const res = await apiRequest(admin, 'POST', '/api/v1/nodes', fakeNode(n));
+        const res = await apiRequest(admin, 'POST', '/api/v1/nodes', fakeNode(n, metrics));
         if (res.status !== 201) throw new Error(`creating node ${n}: HTTP ${res.status} ${res.body}`);
       }),
       applyRestrictedRole(state.kubeconfig, 'default'),
+      metrics
+        ? (async () => {
+            await applyObjects(admin, metricsRbacObjects());
+            spawnComponent('metrics-server');
+            await writeState(state);
+            await applyObjects(
+              admin,
+              metricsApiObjects(ports.metricsServer!, readFileSync(certs.caCert, 'utf8')),
+            );
+          })()
+        : undefined,
     ]);
 
     await Promise.all([
+      metrics
+        ? waitFor(
+            'the metrics.k8s.io APIService to be Available',
+            deadline,
+            async () => ((await metricsApiAvailable(admin)) ? true : undefined),
+            assertAlive,
+            200,
+          )
+        : undefined,
       waitFor(
         'the default ServiceAccount',
         deadline,
@@ -610,7 +712,8 @@ export async function clusterStatus(name: string = DEFAULT_CLUSTER_NAME): Promis
       }
     }
   }
-  const allAlive = processes.length === COMPONENTS.length && processes.every((p) => p.alive);
+  const allAlive =
+    processes.length === clusterComponents(state.metrics ?? false).length && processes.every((p) => p.alive);
   const phase =
     state.phase === 'starting' && isLive(state)
       ? 'starting'

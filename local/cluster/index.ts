@@ -1,5 +1,5 @@
 /** Programmatic API of the local Kubernetes control plane (see docs/local-cluster.md). */
-export { type BinaryPaths, ensureBinaries, missingBinaries } from './binaries.js';
+export { type BinaryOptions, type BinaryPaths, ensureBinaries, missingBinaries } from './binaries.js';
 export {
   ClusterAlreadyRunningError,
   type ClusterInfo,
@@ -7,9 +7,11 @@ export {
   type ClusterStatus,
   COMPONENTS,
   type Component,
+  clusterComponents,
   clusterStateDir,
   clusterStatus,
   DEFAULT_CLUSTER_NAME,
+  DEFAULT_METRICS,
   kubectl,
   restartComponent,
   type StartClusterOptions,
@@ -17,6 +19,12 @@ export {
   stopCluster,
   stopClusterSync,
 } from './cluster.js';
+export {
+  HPA_SYNC_PERIOD,
+  METRIC_RESOLUTION_SECONDS,
+  METRICS_API_SERVICE,
+  USAGE_ANNOTATIONS,
+} from './metrics.js';
 export {
   applyRestrictedRole,
   DEFAULT_RESTRICTED_ROLE_MANIFEST,
@@ -27,4 +35,4 @@ export {
   restrictedRoleObjects,
 } from './restricted-role.js';
 export { type StageTimings, stagesYaml, timingsFromEnv } from './stages.js';
-export { binPath, ETCD_VERSION, K8S_VERSION, KWOK_VERSION } from './versions.js';
+export { binPath, ETCD_VERSION, K8S_VERSION, KWOK_VERSION, METRICS_SERVER_VERSION } from './versions.js';
