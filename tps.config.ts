@@ -50,6 +50,8 @@ export default defineCatalog({
         // embedded metric format). Publish each metric with two dimension sets: the `dimensions`
         // below alone (the alarms watch the whole service) and those plus `versionDimension`
         // (validation and the dashboard compare canary with stable).
+        // (`synthetic`, made-up traffic for local runs, is refused by synth unless the service is
+        // marked `sandbox: true`: a sandbox nobody depends on. Both samples here are real services.)
         source: 'cloudwatch',
         // CloudWatch namespace of the metrics.
         namespace: 'Shop/Api',

@@ -196,6 +196,13 @@ const serviceSchema = z
     router: z.discriminatedUnion('type', [replicaRatioRouter, albRouter]),
     slo: z.object({ p99Ms: z.number().positive() }).strict(),
     metrics: z.discriminatedUnion('source', [cloudWatchMetrics, syntheticMetrics]),
+    /**
+     * A sandbox: a service nobody depends on (a local demo, a test fixture, a playground), whose
+     * releases may be judged on synthetic traffic. The CDK app refuses `metrics.source: 'synthetic'`
+     * on any other service, so a real release is never judged on made-up traffic.
+     * @default false
+     */
+    sandbox: z.boolean().optional(),
     phases: z
       .object({
         canary: phaseSchema.partial().strict().optional(),
