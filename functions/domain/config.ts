@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { RUNBOOK } from './defaults.js';
 import { ConfigError, type FieldIssue } from './errors.js';
 import { imageRef } from './image.js';
+import {
+  albActionNameProblem,
+  DNS1035_LABEL,
+  defaultCanaryServiceProblem,
+  deploymentNameProblem,
+  K8S_NAME_LIMITS,
+} from './k8s-names.js';
 import { parseCron, parseIsoInterval, WEEKDAYS } from './schedule.js';
 
 /** Kubernetes object name (RFC 1123 subdomain, as Deployments and Services require). */
@@ -19,6 +26,23 @@ export const k8sLabel = z
   .min(1)
   .max(63)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowercase RFC 1123 label');
+/** A Service name: a DNS-1035 label (starts with a letter, at most 63 characters). */
+export const k8sServiceName = z
+  .string()
+  .min(1)
+  .max(K8S_NAME_LIMITS.label, `must be a DNS-1035 label of at most ${K8S_NAME_LIMITS.label} characters`)
+  .regex(
+    DNS1035_LABEL,
+    "must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter), as Service names are",
+  );
+
+/** Adds `problem(value)` as an issue of the field when it is not null. */
+function nameFits(problem: (value: string) => string | null) {
+  return (value: string, ctx: z.RefinementCtx) => {
+    const message = problem(value);
+    if (message !== null) ctx.addIssue({ code: 'custom', message });
+  };
+}
 
 const seconds = z.number().int().min(0).max(86_400);
 const ratio = z.number().min(0).max(1);
@@ -84,7 +108,7 @@ const replicaRatioRouter = z
   .object({
     type: z.literal('replica-ratio'),
     /** The Service that fronts the Deployment. */
-    service: k8sName,
+    service: k8sServiceName,
   })
   .strict();
 
@@ -94,15 +118,30 @@ const albRouter = z
     /** Ingress handled by the AWS Load Balancer Controller. */
     ingress: k8sName,
     /** Name of the forward action (`alb.ingress.kubernetes.io/actions.<actionName>`). */
-    actionName: k8sName,
+    actionName: k8sName.superRefine(nameFits(albActionNameProblem)),
     /** The stable Service (exists before the release). */
-    stableService: k8sName,
-    /** The canary Service tps-deploy creates for the release (default `<stable>-tps-canary`). */
-    canaryService: k8sName.optional(),
+    stableService: k8sServiceName,
+    /**
+     * The canary Service tps-deploy creates for the release (default `<stable>-tps-canary`). Never
+     * the stable Service: the canary Service is deleted after every release.
+     */
+    canaryService: k8sServiceName.optional(),
     /** Service port used in the forward action. */
     servicePort: z.union([z.number().int().min(1).max(65535), z.string().min(1)]),
   })
-  .strict();
+  .strict()
+  .superRefine((router, ctx) => {
+    if (router.canaryService === router.stableService) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['canaryService'],
+        message: `must differ from router.stableService ("${router.stableService}"): tps-deploy creates the canary Service for a release and deletes it after`,
+      });
+    }
+    const tooLong =
+      router.canaryService === undefined ? defaultCanaryServiceProblem(router.stableService) : null;
+    if (tooLong !== null) ctx.addIssue({ code: 'custom', path: ['stableService'], message: tooLong });
+  });
 
 const hhmm = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must be HH:MM (UTC), 00:00 to 24:00');
 
@@ -190,7 +229,8 @@ const serviceSchema = z
       .object({ name: z.string().min(1).max(100), region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/) })
       .strict(),
     namespace: k8sLabel,
-    deployment: k8sName,
+    /** The Deployment a release changes; its canary is `<deployment>-tps-canary`. */
+    deployment: k8sName.superRefine(nameFits(deploymentNameProblem)),
     /** Containers whose image a release changes; the first is the default for `image`. */
     containers: z.array(k8sLabel).min(1),
     router: z.discriminatedUnion('type', [replicaRatioRouter, albRouter]),

@@ -14,6 +14,7 @@
  * a canary Service selects the canary pods by the track label.
  */
 import type { V1Ingress, V1Service, V1ServicePort } from '@kubernetes/client-node';
+import { ALB_ACTIONS_PREFIX } from '../../domain/k8s-names.js';
 import { albCanaryReplicas, roundPercent } from '../../domain/replicas.js';
 import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
 import type { TrafficRouter, TrafficStatus } from '../../ports/router.js';
@@ -60,8 +61,8 @@ export interface AlbConfig {
   readonly servicePort: number | string;
 }
 
-/** Annotation prefix of the AWS Load Balancer Controller's custom actions. */
-export const ALB_ACTIONS_PREFIX = 'alb.ingress.kubernetes.io/actions.';
+/** Annotation prefix of the AWS Load Balancer Controller's custom actions (the catalog checks the key fits). */
+export { ALB_ACTIONS_PREFIX };
 
 /** One weighted target group of a forward action. */
 export interface AlbTargetGroup {

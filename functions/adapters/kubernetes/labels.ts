@@ -6,6 +6,12 @@
 import type { V1LabelSelector } from '@kubernetes/client-node';
 import { InvalidInputError } from '../../domain/errors.js';
 
+/**
+ * The canary names (`<name>-tps-canary`) live with the Kubernetes name limits in the domain, where
+ * the catalog checks that they fit (functions/domain/k8s-names.ts).
+ */
+export { CANARY_SUFFIX, canaryName } from '../../domain/k8s-names.js';
+
 /** Labels tps-deploy puts on the objects it creates, so cleanup can find all of them. */
 export const K8S_LABELS = {
   managedBy: 'app.kubernetes.io/managed-by',
@@ -27,9 +33,6 @@ export const K8S_ANNOTATIONS = {
   originalAction: 'tps-deploy.io/original-action',
 } as const;
 
-/** Suffix of the canary Deployment and Service names (see {@link canaryName}). */
-export const CANARY_SUFFIX = '-tps-canary';
-
 /**
  * Annotation on the original Deployment holding the replica count tps-deploy last set on it
  * (the replica-ratio router scales the stable version down). Drift detection compares against it.
@@ -44,11 +47,6 @@ export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
 
 /** Label the EndpointSlice controller puts on the slices of a Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
-
-/** Name of the canary Deployment of `deployment` (and the default canary Service of `service`). */
-export function canaryName(name: string): string {
-  return `${name}${CANARY_SUFFIX}`;
-}
 
 /**
  * A string made safe as a label value (at most 63 characters of `[A-Za-z0-9._-]`, starting and
