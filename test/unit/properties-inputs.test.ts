@@ -397,12 +397,10 @@ describe('parseCatalog', () => {
     fc
       .constantFrom('Api', 'a.b', 'a'.repeat(64))
       .map((v) => ({ patch: { containers: [v] }, path: 'containers.0' })),
-    fc
-      .constantFrom('api.v2', '9api', 'a'.repeat(64), 'Api')
-      .map((v) => ({
-        patch: { router: { type: 'replica-ratio' as const, service: v } },
-        path: 'router.service',
-      })),
+    fc.constantFrom('api.v2', '9api', 'a'.repeat(64), 'Api').map((v) => ({
+      patch: { router: { type: 'replica-ratio' as const, service: v } },
+      path: 'router.service',
+    })),
     fc.constant({ patch: { deployment: 'a'.repeat(232) }, path: 'deployment' }),
     fc.constant({ patch: { containers: [] as string[] }, path: 'containers' }),
     fc

@@ -3,8 +3,8 @@
  * built from them: facts of the Kubernetes adapter, so cleanup (and the tests) can find every
  * object a release made. The runbook's numbers live apart, in functions/domain/defaults.ts.
  */
-import type { V1LabelSelector } from '@kubernetes/client-node';
-import { InvalidInputError } from '../../domain/errors.js';
+import type { V1LabelSelector, V1ObjectMeta } from '@kubernetes/client-node';
+import { InvalidInputError, UnmanagedObjectError } from '../../domain/errors.js';
 
 /**
  * The canary names (`<name>-tps-canary`) live with the Kubernetes name limits in the domain, where
@@ -62,6 +62,42 @@ export function labelValue(raw: string): string {
   }
   v = v.replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '');
   return v || 'x';
+}
+
+/**
+ * Whether tps-deploy created the object: it carries the managed-by label tps-deploy puts on
+ * everything it creates. tps-deploy deletes or overwrites only such objects; one of its names
+ * without the label belongs to a person or another tool.
+ */
+export function managedByTpsDeploy(meta: V1ObjectMeta | undefined): boolean {
+  return meta?.labels?.[K8S_LABELS.managedBy] === K8S_LABELS.managedByValue;
+}
+
+/** `<kind> <namespace>/<name>`, as errors and notes name an object. */
+function objectName(kind: string, namespace: string, name: string): string {
+  return `${kind} ${namespace}/${name}`;
+}
+
+/**
+ * The conflict of an object tps-deploy would create, of a name it uses, that it did not create.
+ * `fix` says how to free the name.
+ */
+export function unmanagedObjectError(
+  kind: string,
+  namespace: string,
+  name: string,
+  fix: string,
+): UnmanagedObjectError {
+  const object = objectName(kind, namespace, name);
+  return new UnmanagedObjectError(
+    object,
+    `${object} exists and tps-deploy did not create it (no label ${K8S_LABELS.managedBy}=${K8S_LABELS.managedByValue}); tps-deploy never deletes or overwrites it. ${fix}`,
+  );
+}
+
+/** What clean up and roll back say when they leave such an object alone. */
+export function unmanagedObjectLeft(kind: string, namespace: string, name: string): string {
+  return `left ${objectName(kind, namespace, name)} alone: tps-deploy did not create it (no label ${K8S_LABELS.managedBy}=${K8S_LABELS.managedByValue})`;
 }
 
 /** Labels on everything tps-deploy creates for a release. */
