@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RUNBOOK } from './defaults.js';
 import { ConfigError, type FieldIssue } from './errors.js';
 import { imageRef } from './image.js';
+import { credentialIssues, jobEnvSchema } from './job-env.js';
 import {
   albActionNameProblem,
   DNS1035_LABEL,
@@ -211,7 +212,12 @@ const jobSpecSchema = z
     image: imageRef,
     /** Command (entrypoint override); the image's own when omitted. */
     command: z.array(z.string().min(1)).min(1).optional(),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+    /**
+     * The Job's environment: plaintext, or `{ secretKeyRef: { name, key } }` for a key of a
+     * Kubernetes Secret in the service's namespace. Plaintext that looks like a credential is
+     * refused (functions/domain/job-env.ts): the catalog is in the repository and the bundle.
+     */
+    env: jobEnvSchema.optional(),
     /** @default RUNBOOK.tests.timeoutSeconds */
     timeoutSeconds: z.number().int().min(1).max(86_400).optional(),
   })
@@ -353,8 +359,9 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
  */
 export function parseCatalog(input: unknown): Catalog {
   const parsed = catalogSchema.safeParse(input);
-  if (!parsed.success) {
-    const issues = toFieldIssues(parsed.error);
+  const credentials = testEnvCredentialIssues(input);
+  if (!parsed.success || credentials.length > 0) {
+    const issues = [...(parsed.success ? [] : toFieldIssues(parsed.error)), ...credentials];
     throw new ConfigError(
       `invalid service catalog: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
       issues,
@@ -386,6 +393,22 @@ export function parseCatalog(input: unknown): Catalog {
     );
   }
   return parsed.data;
+}
+
+/**
+ * Plaintext credentials in the test Jobs' env, looked for in the raw catalog so they are named
+ * along with every other bad field (functions/domain/job-env.ts).
+ */
+function testEnvCredentialIssues(input: unknown): FieldIssue[] {
+  const obj = (v: unknown): Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const issues: FieldIssue[] = [];
+  for (const [name, svc] of Object.entries(obj(obj(input).services))) {
+    for (const [phase, spec] of Object.entries(obj(obj(svc).tests))) {
+      issues.push(...credentialIssues(obj(spec).env, `services.${name}.tests.${phase}.env`));
+    }
+  }
+  return issues;
 }
 
 /** Typed helper for `tps.config.ts`: returns its argument, so editors check the catalog. */
