@@ -20,6 +20,7 @@ import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { buildWindowRequest } from '../functions/adapters/aws/cloudwatch-metrics.js';
+import { discardLines } from '../functions/adapters/powertools/output.js';
 import { TASKS, type TaskKey } from '../functions/contract/tasks.js';
 import { type CatalogInput, parseCatalog, type ServiceConfig } from '../functions/domain/config.js';
 import { RUNBOOK } from '../functions/domain/defaults.js';
@@ -196,7 +197,12 @@ export async function costBenchmark(opts: { releases?: number } = {}): Promise<s
   };
   const dynamo = await startLocalDynamo();
   const dynamoCounts = instrumentDynamo(dynamo.client);
-  const env = await LocalEnvironment.start({ catalog, kubeconfig: cluster.restrictedKubeconfig, dynamo });
+  const env = await LocalEnvironment.start({
+    catalog,
+    kubeconfig: cluster.restrictedKubeconfig,
+    dynamo,
+    functionOutput: discardLines,
+  });
   // Which task each Task state runs, from the same synthesized template the executor runs.
   const template = synthTemplate({ catalog });
   const asl = extractAsl(template, SERVICE) as {

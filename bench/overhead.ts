@@ -13,6 +13,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { V1Deployment } from '@kubernetes/client-node';
+import { discardLines } from '../functions/adapters/powertools/output.js';
 import { PHASE_NAMES } from '../functions/domain/defaults.js';
 import { LocalEnvironment } from '../local/environment.js';
 import { benchCluster } from './lib/cluster.js';
@@ -130,6 +131,7 @@ export async function overheadBenchmark(opts: { releases?: number } = {}): Promi
       },
     },
     kubeconfig: cluster.restrictedKubeconfig,
+    functionOutput: discardLines,
   });
   const tracker = await NamespaceTracker.start(admin, NAMESPACE);
   const samples: DeploymentSample[] = [];

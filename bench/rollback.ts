@@ -16,6 +16,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { imagesOf } from '../functions/adapters/kubernetes/deployment.js';
 import { deepEqual, type PlainObject } from '../functions/adapters/kubernetes/generic.js';
 import { CANARY_SUFFIX, K8S_LABELS } from '../functions/adapters/kubernetes/labels.js';
+import { discardLines } from '../functions/adapters/powertools/output.js';
 import type { PhaseName } from '../functions/domain/defaults.js';
 import { capitalise } from '../functions/domain/text.js';
 import type { AlarmOutcome } from '../functions/release/alarm.js';
@@ -98,6 +99,7 @@ export async function rollbackBenchmark(opts: { runs?: number } = {}): Promise<s
       services: { [SERVICE]: benchService(NAMESPACE, SERVICE, { readinessTimeoutSeconds: 600 }) },
     },
     kubeconfig: cluster.restrictedKubeconfig,
+    functionOutput: discardLines,
   });
   const tracker = await NamespaceTracker.start(admin, NAMESPACE);
   const auto: AutoRun[] = [];
@@ -280,7 +282,7 @@ async function autoRollback(
     ![...v.pods.values()].some((p) => p.metadata?.labels?.[K8S_LABELS.track] === 'canary');
   if (accepted(tracker)) throw new Error(`the ${phase} window already looks rolled back: nothing to measure`);
 
-  const event = JSON.parse(JSON.stringify(alarmEvent(APP_NAME, SERVICE, 'errorRate')));
+  const event = JSON.parse(JSON.stringify(alarmEvent(APP_NAME, SERVICE, 'errorRate', env.clock.now())));
   const calls = recordCalls();
   const t0 = performance.now();
   const fn = (STEPS.alarmRollback(env.ports, event) as Promise<AlarmOutcome>).then((out) => ({

@@ -13,6 +13,7 @@ import { costBenchmark } from './cost.js';
 import { faultsBenchmark } from './faults.js';
 import { benchCluster, stopBenchCluster } from './lib/cluster.js';
 import { load1 } from './lib/machine.js';
+import { observabilityBenchmark } from './observability.js';
 import { overheadBenchmark } from './overhead.js';
 import { rollbackBenchmark } from './rollback.js';
 import { scaleBenchmark } from './scale.js';
@@ -21,6 +22,7 @@ import { runVerdicts } from './verdicts.js';
 /** Every benchmark, in the order a full run takes them. */
 export const BENCHMARKS = {
   coldstart: (quick: boolean) => coldstartBenchmark({ loads: quick ? 3 : 20 }),
+  observability: (quick: boolean) => observabilityBenchmark({ loads: quick ? 3 : 30 }),
   cost: (_quick: boolean) => costBenchmark(),
   overhead: (quick: boolean) => overheadBenchmark({ releases: quick ? 1 : 5 }),
   rollback: (quick: boolean) => rollbackBenchmark({ runs: quick ? 2 : 15 }),

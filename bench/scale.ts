@@ -10,6 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import type { V1Pod } from '@kubernetes/client-node';
 import * as k8s from '@kubernetes/client-node';
+import { discardLines } from '../functions/adapters/powertools/output.js';
 import { RUNBOOK } from '../functions/domain/defaults.js';
 import { LocalEnvironment } from '../local/environment.js';
 import { ClientRequestCounter, delta, serverRequestTotals } from './lib/api-requests.js';
@@ -69,6 +70,7 @@ export async function scaleBenchmark(opts: { services?: number } = {}): Promise<
       ),
     },
     kubeconfig: cluster.restrictedKubeconfig,
+    functionOutput: discardLines,
   });
   const synthSeconds = round((performance.now() - synthStart) / 1000, 1);
   say(`LocalEnvironment with ${n} state machines ready in ${synthSeconds} s`);

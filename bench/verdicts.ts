@@ -31,6 +31,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
+import { discardLines } from '../functions/adapters/powertools/output.js';
 import {
   PROFILE_DEFINITIONS,
   type ProfileName,
@@ -638,6 +639,7 @@ export async function runVerdicts(opts: VerdictsOptions = {}): Promise<string> {
           kubeRetry: { baseDelayMs: 50, maxDelayMs: 500 },
           dynamo,
           tableName: 'tps-verdicts',
+          functionOutput: discardLines,
         }),
       );
     }

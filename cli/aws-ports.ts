@@ -6,9 +6,10 @@
  * kubeconfig file (a local cluster, or an operator's own access).
  */
 import { EKSClient } from '@aws-sdk/client-eks';
-import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { CloudWatchReleaseTelemetry } from '../functions/adapters/aws/cloudwatch-telemetry.js';
 import { EksKubeConfigProvider } from '../functions/adapters/aws/eks-auth.js';
+import { SfnExecutions } from '../functions/adapters/aws/sfn-executions.js';
 import { SnsNotifier } from '../functions/adapters/aws/sns-notifier.js';
 import { CollectingNotifier } from '../functions/adapters/collecting-notifier.js';
 import {
@@ -16,10 +17,10 @@ import {
   type KubeClients,
   kubeConfigFromFile,
 } from '../functions/adapters/kubernetes/client.js';
+import type { RenewableKubeConfig } from '../functions/adapters/kubernetes/credential.js';
 import { kubeWorkloads } from '../functions/adapters/kubernetes/workloads-factory.js';
 import { composePorts } from '../functions/compose.js';
 import type { ServiceConfig } from '../functions/domain/config.js';
-import { ERROR_NAMES } from '../functions/domain/errors.js';
 import type { ReleasePorts } from '../functions/ports/release.js';
 import { topicName } from '../infra/names.js';
 import type { CliContext } from './context.js';
@@ -70,7 +71,7 @@ export async function cliPorts(ctx: CliContext, opts: CliPortsOptions = {}): Pro
     const key = opts.kubeconfig ? `file:${opts.kubeconfig}` : `eks:${svc.cluster.region}/${svc.cluster.name}`;
     const cached = kubeClients.get(key);
     if (cached) return cached;
-    let kc: KubeConfig;
+    let kc: KubeConfig | RenewableKubeConfig;
     if (opts.kubeconfig) {
       try {
         kc = kubeConfigFromFile(opts.kubeconfig, opts.context);
@@ -94,14 +95,17 @@ export async function cliPorts(ctx: CliContext, opts: CliPortsOptions = {}): Pro
         provider = new EksKubeConfigProvider({ client });
         eksProviders.set(svc.cluster.region, provider);
       }
-      kc = await ctx.aws(`EKS DescribeCluster ${svc.cluster.name}`, () =>
-        provider.kubeConfig(svc.cluster.name),
-      );
+      // Renewable: a command that outlives its token signs a new one when the API server says 401.
+      kc = await ctx.aws(`EKS DescribeCluster ${svc.cluster.name}`, () => provider.access(svc.cluster.name));
     }
-    const made = { clients: createKubeClients(kc, CLI_KUBE_RETRY), server: serverOf(kc) };
+    const made = {
+      clients: createKubeClients(kc, CLI_KUBE_RETRY),
+      server: serverOf('renew' in kc ? kc.kubeConfig : kc),
+    };
     kubeClients.set(key, made);
     return made;
   };
+  const sfnExecutions = new SfnExecutions({ client: ctx.sfn });
   return composePorts({
     catalog,
     store,
@@ -110,18 +114,25 @@ export async function cliPorts(ctx: CliContext, opts: CliPortsOptions = {}): Pro
     // The same AWS adapters as the Lambda functions: an abort or rollback by a person puts the
     // latency alarm back at its configured threshold, as the state machine's rollback does.
     aws: { cloudwatch: ctx.cloudwatch, sfn: ctx.sfn },
+    // A person's rollback counts in the release metrics as the functions' do, but through
+    // PutMetricData: Embedded Metric Format on the CLI's standard output would be nobody's metric.
+    telemetry: new CloudWatchReleaseTelemetry({
+      client: ctx.cloudwatch,
+      onError: (message) => line(ctx.io.stderr, message),
+    }),
     overrides: {
-      async stopExecution(executionArn, cause) {
-        try {
-          await ctx.sfn.send(new StopExecutionCommand({ executionArn, cause: cause.slice(0, 32_000) }));
-        } catch (error) {
-          // An execution that already ended cannot be stopped: nothing to do.
-          if ((error as { name?: string }).name !== ERROR_NAMES.executionDoesNotExist) {
+      // The functions' adapter, with a person's wording when StopExecution fails.
+      executions: {
+        status: (arn) => sfnExecutions.status(arn),
+        async stop(executionArn, cause) {
+          try {
+            await sfnExecutions.stop(executionArn, cause);
+          } catch (error) {
             throw new CliError(`StopExecution failed: ${(error as Error).message}`, EXIT_CODES.failed, {
               cause: error,
             });
           }
-        }
+        },
       },
     },
   });

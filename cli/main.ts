@@ -183,6 +183,21 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
     ),
   );
 
+  program
+    .command('unlock')
+    .description(
+      "free a service's lock that an ended release left behind (refused while its release may still act)",
+    )
+    .requiredOption('--service <name>', 'service of the catalog')
+    .option('--requested-by <who>', 'who (default: $USER)')
+    .option('--reason <text>', 'why, for the record')
+    .option('--json', 'print the result as JSON')
+    .action(
+      act(async (ctx, opts: import('./commands/unlock.js').UnlockOptions) =>
+        (await import('./commands/unlock.js')).unlockCommand(ctx, opts),
+      ),
+    );
+
   const steer = (name: 'approve' | 'reject' | 'hold' | 'promote', description: string) =>
     program
       .command(name)

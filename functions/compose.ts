@@ -10,27 +10,32 @@
  */
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { RDSClient } from '@aws-sdk/client-rds';
-import { type SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import { CloudWatchAlarmStates } from './adapters/aws/alarm-states.js';
 import { CloudWatchAlarmThresholds } from './adapters/aws/alarm-thresholds.js';
 import { RdsDatabaseSnapshots } from './adapters/aws/rds-snapshots.js';
+import { SfnExecutions } from './adapters/aws/sfn-executions.js';
 import { SfnTaskTokens } from './adapters/aws/task-tokens.js';
+import { bestEffort, type NotifyFailure } from './adapters/best-effort-notifier.js';
 import { HttpOnCallDirectory } from './adapters/http-oncall.js';
 import { createMetricsSource, type MetricsFactory } from './adapters/metrics-factory.js';
+import { EmfReleaseTelemetry } from './adapters/powertools/emf-telemetry.js';
 import {
   UnconfiguredAlarmStates,
   UnconfiguredAlarmThresholds,
+  UnconfiguredExecutions,
   UnconfiguredSnapshots,
   UnconfiguredTaskTokens,
 } from './adapters/unconfigured.js';
 import { alarmName } from './domain/alarms.js';
 import type { Catalog, ServiceConfig } from './domain/config.js';
 import { RUNBOOK } from './domain/defaults.js';
-import { ERROR_NAMES, NotConfiguredError } from './domain/errors.js';
+import { NotConfiguredError } from './domain/errors.js';
 import { type Clock, systemClock } from './ports/clock.js';
 import type { Notifier } from './ports/notifier.js';
 import { NO_READINESS_WAIT, type ReadinessWait, type ReleasePorts, type Workloads } from './ports/release.js';
 import type { DeploymentStore } from './ports/store.js';
+import type { ReleaseTelemetry } from './ports/telemetry.js';
 
 /** Cluster access per service (EKS or a kubeconfig), built by the caller. */
 export type WorkloadsFactory = (svc: ServiceConfig) => Promise<Workloads>;
@@ -60,11 +65,18 @@ export interface PortsSources {
   readonly metrics?: MetricsFactory;
   /** @default {@link NO_READINESS_WAIT} (check once per call) */
   readonly readinessWait?: ReadinessWait;
+  /**
+   * The release metrics. @default Embedded Metric Format on standard output (Lambda: CloudWatch
+   * Logs makes metrics of it); the CLI, whose standard output is a person's, puts them elsewhere
+   */
+  readonly telemetry?: ReleaseTelemetry;
+  /** Where a notification that could not be sent is reported. @default one JSON line on stderr */
+  readonly onNotifyFailure?: NotifyFailure;
   /** Adapters that replace what the clients would give (local stand-ins, tests). */
   readonly overrides?: Partial<
     Pick<
       ReleasePorts,
-      'alarmThresholds' | 'alarmStates' | 'onCall' | 'snapshots' | 'taskTokens' | 'stopExecution'
+      'alarmThresholds' | 'alarmStates' | 'onCall' | 'snapshots' | 'taskTokens' | 'executions'
     >
   >;
 }
@@ -75,17 +87,6 @@ export const LAMBDA_READINESS_WAIT: ReadinessWait = {
   checkMs: RUNBOOK.readinessCheckSeconds * 1000,
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
 };
-
-/** StopExecution; an execution that already ended needs no stopping. */
-function stopWith(sfn: SFNClient): ReleasePorts['stopExecution'] {
-  return async (executionArn, cause) => {
-    try {
-      await sfn.send(new StopExecutionCommand({ executionArn, cause: cause.slice(0, 32_000) }));
-    } catch (e) {
-      if ((e as { name?: string }).name !== ERROR_NAMES.executionDoesNotExist) throw e;
-    }
-  };
-}
 
 /** Builds every port from what the runtime has. */
 export function composePorts(src: PortsSources): ReleasePorts {
@@ -101,17 +102,12 @@ export function composePorts(src: PortsSources): ReleasePorts {
   return {
     catalog,
     store: src.store,
-    notifier: src.notifier,
+    notifier: bestEffort(src.notifier, src.onNotifyFailure),
     clock: src.clock ?? systemClock,
     workloads,
     metrics: src.metrics ?? ((svc, start) => createMetricsSource(svc, start, { catalog, cloudwatch })),
-    stopExecution:
-      o.stopExecution ??
-      (aws.sfn
-        ? stopWith(aws.sfn)
-        : async () => {
-            throw new NotConfiguredError('no Step Functions client is configured to stop the execution');
-          }),
+    executions:
+      o.executions ?? (aws.sfn ? new SfnExecutions({ client: aws.sfn }) : new UnconfiguredExecutions()),
     alarmThresholds:
       o.alarmThresholds ??
       (cloudwatch
@@ -129,5 +125,6 @@ export function composePorts(src: PortsSources): ReleasePorts {
     taskTokens:
       o.taskTokens ?? (aws.sfn ? new SfnTaskTokens({ client: aws.sfn }) : new UnconfiguredTaskTokens()),
     readinessWait: src.readinessWait ?? NO_READINESS_WAIT,
+    telemetry: src.telemetry ?? new EmfReleaseTelemetry(),
   };
 }

@@ -12,8 +12,8 @@ import { alarmName } from '../functions/domain/alarms.js';
 import { executionTimeoutSeconds } from '../functions/domain/budget.js';
 import { type Catalog, resolvePhase } from '../functions/domain/config.js';
 import { PHASE_NAMES, RUNBOOK } from '../functions/domain/defaults.js';
+import { serviceAlarmNames } from '../functions/domain/gates.js';
 import { pascalCase } from '../functions/domain/text.js';
-import { serviceAlarmNames } from '../functions/release/gates.js';
 import { snapshotIdFor } from '../functions/release/migration.js';
 import {
   AlarmRollbackRule,

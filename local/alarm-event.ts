@@ -77,3 +77,16 @@ export function alarmEvent(
     },
   };
 }
+
+/**
+ * `event` as if its state had changed at `at` (CloudWatch's `+0000` timestamp form): a recorded
+ * event replayed during a local release must have happened during it, or the alarm function
+ * rightly takes it for a late delivery about an earlier release.
+ */
+export function asOf<S extends { timestamp: string }, T extends { detail: { state: S } }>(
+  event: T,
+  at: Date,
+): T {
+  const timestamp = at.toISOString().replace('Z', '+0000');
+  return { ...event, detail: { ...event.detail, state: { ...event.detail.state, timestamp } } };
+}

@@ -9,6 +9,9 @@ import {
   type RetryPolicy,
 } from '../functions/adapters/kubernetes/client.js';
 import { kubeWorkloads } from '../functions/adapters/kubernetes/workloads-factory.js';
+import { EmfReleaseTelemetry } from '../functions/adapters/powertools/emf-telemetry.js';
+import { createFunctionLogger } from '../functions/adapters/powertools/function-logger.js';
+import { type LineSink, stdoutLines } from '../functions/adapters/powertools/output.js';
 import { loadProfile } from '../functions/adapters/synthetic/index.js';
 import type { TrafficProfile } from '../functions/adapters/synthetic/profile.js';
 import { SyntheticMetricsSource } from '../functions/adapters/synthetic/source.js';
@@ -25,9 +28,10 @@ import type { ReadinessWait, ReleasePorts } from '../functions/ports/release.js'
 import type { TrafficRouter } from '../functions/ports/router.js';
 import type { DeploymentStore } from '../functions/ports/store.js';
 import type { TaskTokens } from '../functions/ports/task-tokens.js';
-import { handleExecutionStopped, type StoppedOutcome } from '../functions/release/stopped.js';
+import type { StoppedOutcome } from '../functions/release/stopped.js';
 import { LocalAlarmThresholds } from './alarm-thresholds.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
+import { LocalFunctions } from './invocation.js';
 import { LocalAlarmStates, LocalDatabaseSnapshots } from './runbook-ports.js';
 import {
   type LocalExecutionResult,
@@ -64,6 +68,11 @@ export interface LocalEnvironmentOptions {
   readonly kubeMiddleware?: readonly Middleware[];
   /** An already running DynamoDB-compatible endpoint to use instead of starting dynalite. */
   readonly dynamo?: LocalDynamo;
+  /**
+   * Where the functions' output goes: their JSON log lines and the release metrics' EMF documents,
+   * the lines Lambda would write to CloudWatch Logs. @default standard output, as in Lambda
+   */
+  readonly functionOutput?: LineSink;
 }
 
 /**
@@ -91,6 +100,8 @@ export class LocalEnvironment {
     readonly alarmStates: LocalAlarmStates,
     /** The snapshots migrations took (local stand-in for RDS). */
     readonly snapshots: LocalDatabaseSnapshots,
+    /** The task functions, invoked as Lambda invokes them (instrumented, logged). */
+    readonly functions: LocalFunctions,
   ) {}
 
   /**
@@ -137,6 +148,9 @@ export class LocalEnvironment {
     const alarmThresholds = new LocalAlarmThresholds(catalog);
     const alarmStates = new LocalAlarmStates(catalog, clock);
     const snapshots = new LocalDatabaseSnapshots(clock);
+    // The functions' output, as in Lambda: the Powertools logger and the release metrics (EMF).
+    const output = opts.functionOutput ?? stdoutLines;
+    const telemetry = new EmfReleaseTelemetry(output);
     const serviceName = (svc: ServiceConfig) =>
       Object.entries(catalog.services).find(([, s]) => s === svc)?.[0] ?? '';
     const wrapRouter = (router: TrafficRouter, svc: ServiceConfig): TrafficRouter => {
@@ -186,10 +200,20 @@ export class LocalEnvironment {
         clock,
         workloads: async (svc) => kubeWorkloads(svc, clients, { clock, wrapRouter }),
         metrics,
+        telemetry,
         ...(readinessWait ? { readinessWait } : {}),
         overrides: {
-          stopExecution: async (executionArn) => {
-            for (const ex of env?.executors.values() ?? []) ex.stop(executionArn);
+          executions: {
+            stop: async (executionArn) => {
+              for (const ex of env?.executors.values() ?? []) ex.stop(executionArn);
+            },
+            status: async (executionArn) => {
+              for (const ex of env?.executors.values() ?? []) {
+                const s = ex.statusOf(executionArn);
+                if (s !== 'UNKNOWN') return s;
+              }
+              return 'UNKNOWN';
+            },
           },
           alarmThresholds,
           alarmStates,
@@ -201,6 +225,16 @@ export class LocalEnvironment {
         },
       });
     const ports = makePorts(store, clients);
+    // The template first: the functions are named after its resources.
+    const template = synthTemplate({ catalog: opts.catalog });
+    const tasks = functionTasks(template);
+    const resourceTasks = Object.fromEntries(
+      Object.entries(tasks).map(([id, task]) => [functionArnFor(id), task]),
+    );
+    const functions = new LocalFunctions(
+      createFunctionLogger({ appName: catalog.appName, sink: output }),
+      resourceTasks,
+    );
     env = new LocalEnvironment(
       catalog,
       ports,
@@ -214,6 +248,7 @@ export class LocalEnvironment {
       alarmThresholds,
       alarmStates,
       snapshots,
+      functions,
     );
     env.portsFactory = (o) =>
       makePorts(
@@ -221,17 +256,12 @@ export class LocalEnvironment {
         createKubeClients(kc, opts.kubeRetry ?? {}, undefined, o.kubeMiddleware ?? []),
         o.readinessWait,
       );
-    const template = synthTemplate({ catalog: opts.catalog });
-    const tasks = functionTasks(template);
-    const resourceTasks = Object.fromEntries(
-      Object.entries(tasks).map(([id, task]) => [functionArnFor(id), task]),
-    );
     for (const service of Object.keys(catalog.services)) {
       const machine: SynthesizedMachine = {
         asl: extractAsl(template, service) as SynthesizedMachine['asl'],
         resourceTasks,
       };
-      env.executors.set(service, new LocalExecutor(machine, ports, clock));
+      env.executors.set(service, new LocalExecutor(machine, ports, clock, functions));
     }
     return env;
   }
@@ -253,11 +283,12 @@ export class LocalEnvironment {
           stateMachineArn: `arn:aws:states:local:000000000000:stateMachine:${this.catalog.appName}-${input.service}`,
           name: result.executionArn.split(':').at(-1),
           status: result.status,
+          startDate: result.executionStartTime ? Date.parse(result.executionStartTime) : null,
           cause: result.status === 'ABORTED' ? 'stopped locally' : (result.error ?? null),
         },
       };
       try {
-        await handleExecutionStopped(this.ports, event);
+        await this.functions.invoke('executionStopped', this.ports, event);
       } catch (error) {
         this.undelivered.push({ event, error: String(error) });
       }
@@ -290,7 +321,9 @@ export class LocalEnvironment {
     const outcomes: StoppedOutcome[] = [];
     for (const p of pending) {
       try {
-        outcomes.push(await handleExecutionStopped(this.ports, p.event));
+        outcomes.push(
+          (await this.functions.invoke('executionStopped', this.ports, p.event)) as StoppedOutcome,
+        );
       } catch (error) {
         this.undelivered.push({ event: p.event, error: String(error) });
       }

@@ -5,10 +5,10 @@
  * functions/adapters/aws/alarm-states.ts and functions/adapters/aws/rds-snapshots.ts.
  */
 import type { Catalog } from '../functions/domain/config.js';
+import { serviceAlarmNames } from '../functions/domain/gates.js';
 import type { AlarmStateReading, AlarmStates } from '../functions/ports/alarms.js';
 import type { Clock } from '../functions/ports/clock.js';
 import type { DatabaseRef, DatabaseSnapshots, SnapshotStatus } from '../functions/ports/snapshots.js';
-import { serviceAlarmNames } from '../functions/release/gates.js';
 
 /**
  * The catalog's alarms and their states: every alarm the stack would create for a service starts

@@ -8,8 +8,9 @@ import {
 import type { TaskKey } from '../functions/contract/tasks.js';
 import { ERROR_NAMES, TpsError } from '../functions/domain/errors.js';
 import { parseExecutionInput } from '../functions/domain/input.js';
+import type { ExecutionState } from '../functions/domain/lock.js';
 import type { ReleasePorts } from '../functions/ports/release.js';
-import { runStep } from '../functions/release/registry.js';
+import type { LocalFunctions } from './invocation.js';
 import type { VirtualClock } from './virtual-clock.js';
 
 /** One state machine, as synthesized: its ASL and which task each Lambda resource runs. */
@@ -31,6 +32,11 @@ export interface LocalExecutionResult {
   readonly virtualSeconds: number;
   /** Wall-clock milliseconds it took. */
   readonly realMs: number;
+  /**
+   * The execution's `$$.Execution.StartTime` as the machine passed it to its tasks (null when no
+   * task received it): the `startDate` of its status-change event.
+   */
+  readonly executionStartTime: string | null;
 }
 
 export interface LocalRunOptions {
@@ -136,7 +142,18 @@ export class LocalExecutor {
     private readonly machine: SynthesizedMachine,
     private readonly ports: ReleasePorts,
     private readonly clock: VirtualClock,
+    /** Every task runs as its Lambda function would (functions/invoke.ts): instrumented, logged. */
+    private readonly functions: LocalFunctions,
   ) {}
+
+  /** How the executions that ended here ended. */
+  private readonly ended = new Map<string, LocalExecutionResult['status']>();
+
+  /** Where a local execution is (the local counterpart of DescribeExecution's status). */
+  statusOf(executionArn: string): ExecutionState {
+    if (this.running.has(executionArn)) return 'RUNNING';
+    return this.ended.get(executionArn) ?? 'UNKNOWN';
+  }
 
   /** Stops a running local execution (the local counterpart of StopExecution). */
   stop(executionArn: string): boolean {
@@ -185,6 +202,7 @@ export class LocalExecutor {
     const name = opts.executionName ?? `local-${Date.now()}-${randomUUID().slice(0, 8)}`;
     const executionArn = `arn:aws:states:local:000000000000:execution:tps-deploy:${name}`;
     const states = this.machine.asl.States as Record<string, AslState>;
+    let executionStartTime: string | null = null;
 
     // Wait overrides: windows compressed by `speed`, polls at a fixed real interval.
     let planSeconds: Record<string, number> = {};
@@ -223,11 +241,12 @@ export class LocalExecutor {
       }
       const task = this.machine.resourceTasks[s.Resource];
       if (!task) throw new Error(`state ${n}: no task function for ${s.Resource}`);
-      const step = (ports: ReleasePorts, event: unknown) => runStep(task, ports, event);
       retryIntervalOverrides[n] = opts.retryIntervalMs ?? 20;
       taskResourceLocalHandlers[n] = async (payload) => {
+        const started = (payload as { executionStartTime?: unknown }).executionStartTime;
+        if (typeof started === 'string') executionStartTime = started;
         // JSON round trips, as between Step Functions and Lambda.
-        const result = await step(this.ports, JSON.parse(JSON.stringify(payload)));
+        const result = await this.functions.invoke(task, this.ports, JSON.parse(JSON.stringify(payload)));
         return result === undefined ? null : JSON.parse(JSON.stringify(result));
       };
     }
@@ -294,6 +313,7 @@ export class LocalExecutor {
       }
     } finally {
       this.running.delete(executionArn);
+      this.ended.set(executionArn, status);
       for (const [token, pending] of this.tokens) {
         if (pending.executionArn !== executionArn) continue;
         clearTimeout(pending.timer);
@@ -310,6 +330,7 @@ export class LocalExecutor {
       states: entered,
       virtualSeconds: (this.clock.now().getTime() - startedVirtual.getTime()) / 1000,
       realMs: Date.now() - startedReal,
+      executionStartTime,
     };
   }
 
@@ -329,7 +350,6 @@ export class LocalExecutor {
     const task = fn ? this.machine.resourceTasks[fn] : undefined;
     if (!fn || !task)
       throw new Error(`state ${stateName}: no task function for ${fn ?? '(no FunctionName)'}`);
-    const step = (ports: ReleasePorts, event: unknown) => runStep(task, ports, event);
     const payloadAsl = state.Parameters?.Payload;
     const tokenKey = payloadKeyOf(payloadAsl, TASK_TOKEN_PATH);
     if (!tokenKey) throw new Error(`state ${stateName}: its payload does not pass ${TASK_TOKEN_PATH}`);
@@ -365,7 +385,7 @@ export class LocalExecutor {
       });
       answered.catch(() => undefined);
       try {
-        await step(this.ports, payload);
+        await this.functions.invoke(task, this.ports, payload);
       } catch (e) {
         const pending = this.tokens.get(token);
         if (pending) clearTimeout(pending.timer);

@@ -5,6 +5,7 @@
  * the cluster down again, whatever happens.
  */
 import { fileURLToPath } from 'node:url';
+import { discardLines } from '../functions/adapters/powertools/output.js';
 import { loadProfile } from '../functions/adapters/synthetic/index.js';
 import type { CatalogInput } from '../functions/domain/config.js';
 import { renderRecordText } from '../functions/domain/record-json.js';
@@ -62,7 +63,12 @@ async function main() {
       },
     };
     say('==> synthesizing the CDK app and loading the state machine into aws-local-stepfunctions');
-    env = await LocalEnvironment.start({ catalog, kubeconfig: cluster.restrictedKubeconfig });
+    // The demo narrates; the functions' JSON lines would bury it.
+    env = await LocalEnvironment.start({
+      catalog,
+      kubeconfig: cluster.restrictedKubeconfig,
+      functionOutput: discardLines,
+    });
     const progress = (state: string, type: string, at: Date) => {
       if (type === 'Choice' || type === 'Pass') return;
       say(`    [virtual ${at.toISOString().slice(11, 19)}] ${state}`);

@@ -51,7 +51,11 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   const checkGates = t.invoke(
     'Check Gates',
     'checkGates',
-    { plan: STATE.plan, executionArn: CONTEXT.executionId },
+    {
+      plan: STATE.plan,
+      executionArn: CONTEXT.executionId,
+      executionStartTime: CONTEXT.executionStartTime,
+    },
     STATE.gates,
   );
   // DeploymentInProgressError is not caught: the execution fails fast and changes nothing.
@@ -68,7 +72,11 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   const beginRelease = t.invoke(
     'Record Rollback Plan',
     'beginRelease',
-    { plan: STATE.plan, executionArn: CONTEXT.executionId },
+    {
+      plan: STATE.plan,
+      executionArn: CONTEXT.executionId,
+      executionStartTime: CONTEXT.executionStartTime,
+    },
     STATE.recorded,
   );
   beginRelease.addCatch(ends.failRelease, {
@@ -115,8 +123,19 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
       STATE.approvalRecorded,
     ),
   );
+  // The alarms, a freeze or the rota may have changed during the wait: judge them again.
+  const recheckGates = ends.catchToFailed(t.invoke('Recheck Gates', 'recheckGates', plan, STATE.recheck));
+  const recheckFailed = new sfn.Fail(scope, 'Gates Failed On Recheck', {
+    error: ERROR_NAMES.gateFailed,
+    causePath: field(STATE.recheck, 'summary').path,
+  });
   requestApproval.next(recordApproval);
-  recordApproval.next(beginRelease);
+  recordApproval.next(recheckGates);
+  recheckGates.next(
+    new sfn.Choice(scope, 'Gates Still Passed?')
+      .when(when.isFalse(field(STATE.recheck, 'passed')), recheckFailed)
+      .otherwise(beginRelease),
+  );
 
   // ---- the end: clean up, migration after, watch, stand down ----------------------------------
   const cleanUp = ends.catchToRollback(t.invoke('Clean Up', 'finalize', plan, STATE.cleanup));

@@ -37,7 +37,7 @@ export async function abortCommand(
   await checkClusterAccess(ports, svc, opts);
   const arn = record.executionArn ?? (await ctx.parseId(id)).arn ?? null;
   if (arn) {
-    await ports.stopExecution(arn, reason);
+    await ports.executions.stop(arn, reason);
     line(ctx.io.stderr, `stopped ${arn}`);
   }
   const result = await ctx.aws('rolling back', () =>

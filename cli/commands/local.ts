@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppsV1Api, KubeConfig } from '@kubernetes/client-node';
+import { discardLines } from '../../functions/adapters/powertools/output.js';
 import { loadProfile, PROFILE_NAMES, PROFILE_SLO_P99_MS } from '../../functions/adapters/synthetic/index.js';
 import type { TrafficProfile } from '../../functions/adapters/synthetic/profile.js';
 import { type CatalogInput, parseCatalog } from '../../functions/domain/config.js';
@@ -248,6 +249,8 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
       catalog,
       kubeconfig: functionsKubeconfig,
       profiles: { [LOCAL_SERVICE.name]: profile },
+      // The progress above is this command's output; the functions' JSON lines would bury it.
+      functionOutput: discardLines,
     });
     say(
       `==> release ${image} (scenario ${scenario}${input.mode === 'hotfix' ? ', hotfix' : ''}), was ${current}`,

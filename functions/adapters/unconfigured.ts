@@ -7,7 +7,9 @@
  * migration-plan gate) ask first.
  */
 import { NotConfiguredError } from '../domain/errors.js';
+import type { ExecutionState } from '../domain/lock.js';
 import type { AlarmStateReading, AlarmStates, AlarmThresholds } from '../ports/alarms.js';
+import type { Executions } from '../ports/executions.js';
 import type { JobRequest, JobRunner, JobStatus } from '../ports/jobs.js';
 import type { OnCallAnswer, OnCallDirectory } from '../ports/on-call.js';
 import type { DatabaseRef, DatabaseSnapshots, SnapshotStatus } from '../ports/snapshots.js';
@@ -90,6 +92,19 @@ export class UnconfiguredTaskTokens extends UnconfiguredPort implements TaskToke
   }
   async fail(): Promise<void> {
     return this.refuse();
+  }
+}
+
+/** No Step Functions access: nothing can be stopped, and no execution's state is known. */
+export class UnconfiguredExecutions extends UnconfiguredPort implements Executions {
+  constructor() {
+    super('Step Functions client (StopExecution, DescribeExecution)');
+  }
+  async stop(): Promise<void> {
+    return this.refuse();
+  }
+  async status(): Promise<ExecutionState> {
+    return 'UNKNOWN';
   }
 }
 

@@ -11,6 +11,7 @@
 
 import type { HoldCause } from '../domain/decisions.js';
 import type { PhaseName } from '../domain/defaults.js';
+import type { RunbookSettings } from '../domain/gates.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { JobRun, SnapshotInfo, Verdict } from '../domain/record.js';
 import type { TaskKey } from './tasks.js';
@@ -22,18 +23,8 @@ export interface StepFailure {
   readonly phase?: string;
 }
 
-/** The settings "Check Gates" returns that the state machine branches on. */
-export interface RunbookSettings {
-  readonly approvalRequired: boolean;
-  readonly approvalTimeoutSeconds: number;
-  readonly holdTimeoutSeconds: number;
-  /** Phases with a test Job. */
-  readonly tests: Readonly<Record<PhaseName, boolean>>;
-  readonly migrateBefore: boolean;
-  readonly migrateAfter: boolean;
-  /** A migration with a database: snapshot it first. */
-  readonly snapshot: boolean;
-}
+/** The settings "Check Gates" returns that the state machine branches on (functions/domain/gates.ts). */
+export type { RunbookSettings } from '../domain/gates.js';
 
 /** The answer a person's SendTaskSuccess carries to "Request Approval" or "Hold At <Phase>". */
 export interface PersonAnswer {
@@ -50,19 +41,23 @@ export interface TaskIO {
     reads: ReleasePlan;
   };
   checkGates: {
-    payload: { plan: ReleasePlan; executionArn: string };
+    payload: { plan: ReleasePlan; executionArn: string; executionStartTime: string };
     reads: { passed: boolean; summary: string; settings: RunbookSettings };
   };
   requestApproval: {
     payload: { plan: ReleasePlan; taskToken: string; timeoutSeconds: number };
     reads: PersonAnswer;
   };
+  recheckGates: { payload: { plan: ReleasePlan }; reads: { passed: boolean; summary: string } };
   recordApproval: { payload: { plan: ReleasePlan; answer: PersonAnswer | null }; reads: unknown };
   rejectRelease: {
     payload: { plan: ReleasePlan; error: StepFailure | null; timeoutSeconds: number };
     reads: { outcome: 'REJECTED' | 'FAILED'; reason: string };
   };
-  beginRelease: { payload: { plan: ReleasePlan; executionArn: string }; reads: unknown };
+  beginRelease: {
+    payload: { plan: ReleasePlan; executionArn: string; executionStartTime: string };
+    reads: unknown;
+  };
   shiftTraffic: {
     payload: { plan: ReleasePlan; phase: PhaseName; weight: number };
     reads: { shiftedAt: string };

@@ -44,6 +44,7 @@ export const STATE = {
   approval: at<PersonAnswer>('$.approval'),
   approvalError: at<StepFailure>('$.approvalError'),
   approvalRecorded: at<TaskReads<'recordApproval'>>('$.approvalRecorded'),
+  recheck: at<TaskReads<'recheckGates'>>('$.recheck'),
   failed: at<TaskReads<'rejectRelease'>>('$.failed'),
   recorded: at<TaskReads<'beginRelease'>>('$.recorded'),
   traffic: at<TaskReads<'shiftTraffic'>>('$.traffic'),
@@ -74,4 +75,6 @@ export const STATE = {
 export const CONTEXT = {
   executionName: at<string>('$$.Execution.Name'),
   executionId: at<string>('$$.Execution.Id'),
+  /** When the execution started (ISO 8601): tells it from an older one that had its name. */
+  executionStartTime: at<string>('$$.Execution.StartTime'),
 } as const;

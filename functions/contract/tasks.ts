@@ -19,6 +19,7 @@ export const TASKS = {
   // ---- gates, approval, holds, tests, migrations, watch (functions/release/{gates,...}.ts) ----
   checkGates: { entry: 'functions/handlers/check-gates.ts', timeoutSeconds: 60, memoryMb: 512 },
   requestApproval: { entry: 'functions/handlers/request-approval.ts', timeoutSeconds: 30, memoryMb: 256 },
+  recheckGates: { entry: 'functions/handlers/recheck-gates.ts', timeoutSeconds: 30, memoryMb: 256 },
   recordApproval: { entry: 'functions/handlers/record-approval.ts', timeoutSeconds: 30, memoryMb: 256 },
   rejectRelease: { entry: 'functions/handlers/reject-release.ts', timeoutSeconds: 30, memoryMb: 256 },
   holdRelease: { entry: 'functions/handlers/hold-release.ts', timeoutSeconds: 30, memoryMb: 256 },

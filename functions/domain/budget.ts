@@ -11,6 +11,7 @@
 import type { ServiceConfig } from './config.js';
 import { resolvePhase } from './config.js';
 import { PHASE_NAMES, RUNBOOK } from './defaults.js';
+import type { ReleasePlan } from './input.js';
 
 /** The longest a release of `svc` runs by its settings, in seconds, without the margin. */
 export function longestReleaseSeconds(svc: ServiceConfig): number {
@@ -39,4 +40,19 @@ export function longestReleaseSeconds(svc: ServiceConfig): number {
 /** The execution timeout of `svc`'s state machine, in seconds: the longest release plus the margin. */
 export function executionTimeoutSeconds(svc: ServiceConfig): number {
   return longestReleaseSeconds(svc) + RUNBOOK.executionTimeoutMarginSeconds;
+}
+
+/**
+ * How long a release is expected to take as planned (no extension, hold or slow pod): its phases'
+ * windows (staging skipped for a hotfix) and the post-deployment watch. The on-call gate asks that
+ * someone is on call until then.
+ */
+export function expectedReleaseSeconds(plan: Pick<ReleasePlan, 'phases' | 'watchSeconds'>): number {
+  const p = plan.phases;
+  return (
+    p.canary.windowSeconds +
+    (p.staging.skip ? 0 : p.staging.windowSeconds) +
+    p.production.windowSeconds +
+    plan.watchSeconds
+  );
 }

@@ -109,7 +109,12 @@ export function composeWindowDecision(f: WindowFacts): ComposedDecision {
 export type AlarmDecision =
   | { readonly action: 'ignore'; readonly detail: string }
   | { readonly action: 'already-rolled-back'; readonly deploymentId: string; readonly detail: string }
-  | { readonly action: 'notify'; readonly why: string }
+  | {
+      readonly action: 'notify';
+      readonly why: string;
+      /** The alarm changed state before the current release started: about an earlier one. */
+      readonly late?: { readonly alarmAt: string; readonly current: string };
+    }
   | { readonly action: 'roll-back'; readonly phase: 'watch' | null };
 
 /** The facts an alarm decision needs; the handler reads only those the decision can use. */
@@ -120,8 +125,15 @@ export interface AlarmFacts {
   /** Its severity when it is one of this app's alarms; null otherwise. */
   readonly severity: 'critical' | 'warning' | null;
   readonly appName: string;
-  /** The release holding the service's lock, if any, and whether it is releasing or watching. */
-  readonly active: { readonly deploymentId: string; readonly stage: 'releasing' | 'watching' } | null;
+  /** The release holding the service's lock, if any, when it started, and its stage. */
+  readonly active: {
+    readonly deploymentId: string;
+    readonly stage: 'releasing' | 'watching';
+    /** When the release took the lock (ISO 8601). */
+    readonly since: string;
+  } | null;
+  /** When the alarm's state changed (the event's `detail.state.timestamp`). */
+  readonly alarmAt: string;
   /** With no active release: the release this very state change already rolled back, if any. */
   readonly alreadyRolledBack: string | null;
   /** With an active release: whether it has not changed the cluster yet (no rollback plan). */
@@ -134,6 +146,9 @@ export interface AlarmFacts {
  *   duplicate delivery (EventBridge delivers at least once).
  * - A warning, any alarm while nothing is released or watched, or a release that has not touched
  *   the cluster (gates, approval: the alarm is about the version running): notify a person.
+ * - A critical alarm whose state changed before the active release started (a late delivery, or
+ *   a redelivery of an alarm about the previous release: EventBridge retries for up to a day):
+ *   notify; it is not about this release.
  * - A critical alarm during a release or its watch: roll it back.
  */
 export function decideAlarm(f: AlarmFacts): AlarmDecision {
@@ -147,5 +162,33 @@ export function decideAlarm(f: AlarmFacts): AlarmDecision {
   if (f.untouched) {
     return { action: 'notify', why: `release ${f.active.deploymentId} has not changed the cluster yet` };
   }
+  if (Date.parse(f.alarmAt) < Date.parse(f.active.since)) {
+    return {
+      action: 'notify',
+      why: `the alarm's state changed at ${f.alarmAt}, before release ${f.active.deploymentId} started (${f.active.since})`,
+      late: { alarmAt: f.alarmAt, current: f.active.deploymentId },
+    };
+  }
   return { action: 'roll-back', phase: f.active.stage === 'watching' ? 'watch' : null };
+}
+
+/** Whether a rollback of one release may act on the cluster. */
+export type RollbackScope = { readonly act: true } | { readonly act: false; readonly why: string };
+
+/**
+ * A rollback of `deploymentId` acts on the cluster only while that release is the service's
+ * current one: it holds the lock, or nobody holds it and it is the latest release (a person
+ * taking the last release back). A rollback that arrives later (a redelivered alarm, a delayed
+ * status-change event, a retried task) while another release holds the service, or after a later
+ * release, would undo that release's work: it changes nothing.
+ */
+export function rollbackScope(
+  deploymentId: string,
+  lockHolder: string | null,
+  latest: string | null,
+): RollbackScope {
+  if (lockHolder === deploymentId) return { act: true };
+  if (lockHolder !== null) return { act: false, why: `release ${lockHolder} holds the service now` };
+  if (latest === null || latest === deploymentId) return { act: true };
+  return { act: false, why: `release ${latest} came after it` };
 }

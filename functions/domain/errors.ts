@@ -27,6 +27,12 @@ export const THROWN_ERROR_NAMES = {
    */
   deploymentInProgress: 'DeploymentInProgressError',
   /**
+   * {@link DeploymentIdInUseError}: the execution's name is the id of a record another execution
+   * made (Step Functions lets a Standard execution name be reused 90 days after the old one).
+   * Not caught: the execution fails at "Check Gates" and nothing anywhere changes.
+   */
+  deploymentIdInUse: 'DeploymentIdInUseError',
+  /**
    * {@link KubernetesTransientError} (and the steps' CleanupIncompleteError): a retryable
    * Kubernetes API failure. Retried by every task ({@link TRANSIENT_ERRORS}); "Check Gates" and
    * "Record Rollback Plan" then catch it into "Mark Release Failed".
@@ -266,6 +272,28 @@ export class DeploymentInProgressError extends TpsError {
     readonly holder: string,
   ) {
     super(ERROR_NAMES.deploymentInProgress, `service ${service} is being deployed by ${holder}; refused`);
+  }
+}
+
+/**
+ * The deployment id (the execution name) belongs to a record of another execution: an old
+ * release whose name Step Functions let a new execution reuse. Refused before anything is read
+ * from or written to the cluster, the table or the old record.
+ */
+export class DeploymentIdInUseError extends TpsError {
+  constructor(
+    readonly service: string,
+    readonly deploymentId: string,
+    readonly owner: {
+      readonly executionArn: string | null;
+      readonly startedAt: string | null;
+      readonly outcome: string;
+    },
+  ) {
+    super(
+      ERROR_NAMES.deploymentIdInUse,
+      `deployment id ${deploymentId} of ${service} belongs to another execution (${owner?.executionArn ?? 'unknown'} started ${owner?.startedAt ?? 'at an unknown time'}, ${owner?.outcome ?? 'unknown outcome'}); refused without changing anything: start the release under a new execution name`,
+    );
   }
 }
 

@@ -165,6 +165,11 @@ export interface DeploymentRecord {
   readonly deploymentId: string;
   readonly service: string;
   readonly executionArn: string | null;
+  /**
+   * The execution's StartTime (`$$.Execution.StartTime`): with the ARN, what tells this execution
+   * from another that reused its name. Absent in records written before it was kept.
+   */
+  readonly executionStartedAt?: string | null;
   readonly mode: 'standard' | 'hotfix';
   readonly requestedBy: string;
   readonly changeRef: string | null;
@@ -204,12 +209,31 @@ export interface DeploymentRecord {
 }
 
 /** A new record for a release that has not started. */
-export function newRecord(plan: ReleasePlan, executionArn: string | null, now: Date): DeploymentRecord {
+/** The execution a step runs in, as the state machine passes it. */
+export interface ExecutionIdentity {
+  readonly executionArn: string | null;
+  /** `$$.Execution.StartTime`; null where no execution runs the step. */
+  readonly executionStartTime: string | null;
+}
+
+/**
+ * Whether `record` was written by `execution` (its retry is the same execution): same ARN and same
+ * start time. A reused execution name has the same ARN and a later start time.
+ */
+export function isOwnRecord(record: DeploymentRecord, execution: ExecutionIdentity): boolean {
+  return (
+    record.executionArn === execution.executionArn &&
+    (record.executionStartedAt ?? null) === execution.executionStartTime
+  );
+}
+
+export function newRecord(plan: ReleasePlan, execution: ExecutionIdentity, now: Date): DeploymentRecord {
   const firstImage = Object.values(plan.images)[0]!;
   return {
     deploymentId: plan.deploymentId,
     service: plan.service,
-    executionArn,
+    executionArn: execution.executionArn,
+    executionStartedAt: execution.executionStartTime,
     mode: plan.mode,
     requestedBy: plan.requestedBy,
     changeRef: plan.changeRef,
@@ -229,3 +253,30 @@ export function newRecord(plan: ReleasePlan, executionArn: string | null, now: D
 
 /** The trigger (and rollback claimant) of the state machine's own "Roll Back". */
 export const STATE_MACHINE_TRIGGER = 'state-machine';
+
+/**
+ * The triggers of the execution-status cleanup (functions/release/stopped.ts), by how the execution
+ * ended with its release still RUNNING.
+ */
+export const EXECUTION_STOPPED_TRIGGERS = {
+  ABORTED: 'person:execution-stopped',
+  TIMED_OUT: 'execution-timeout',
+  FAILED: 'execution-failed',
+} as const;
+
+/**
+ * Who rolled a release back, in four kinds (the metrics' `trigger` dimension): the alarm function,
+ * the state machine's own "Roll Back", a person through the CLI, or the execution-status cleanup of
+ * an execution that was stopped, timed out or failed (a person stopping an execution in the console
+ * counts here: the cleanup decided the rollback). `other` is never written by tps-deploy itself.
+ */
+export type TriggerKind = 'alarm' | 'state-machine' | 'person' | 'execution-stopped' | 'other';
+
+/** The kind of a recorded trigger (`alarm:<name>`, `state-machine`, `person:<who>`, ...). */
+export function triggerKind(trigger: string): TriggerKind {
+  if (trigger === STATE_MACHINE_TRIGGER) return 'state-machine';
+  if ((Object.values(EXECUTION_STOPPED_TRIGGERS) as string[]).includes(trigger)) return 'execution-stopped';
+  if (trigger.startsWith('alarm:')) return 'alarm';
+  if (trigger.startsWith('person:')) return 'person';
+  return 'other';
+}

@@ -1,4 +1,5 @@
-/** Words for people and names for constructs, in one place. */
+/** Words for people, names for constructs and the hashes that keep derived names apart, in one place. */
+import { createHash } from 'node:crypto';
 
 /** `canary` -> `Canary`. */
 export function capitalise(s: string): string {
@@ -16,4 +17,12 @@ export function pascalCase(name: string): string {
     .filter(Boolean)
     .map(capitalise)
     .join('');
+}
+
+/**
+ * A short digest of `text` (hex of SHA-256): appended to a name derived from an id whenever the
+ * derivation had to change the id (case, characters, length), so two ids never share the name.
+ */
+export function digest(text: string, length = 10): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, length);
 }

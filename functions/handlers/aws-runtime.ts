@@ -1,4 +1,3 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RDSClient } from '@aws-sdk/client-rds';
@@ -7,14 +6,16 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import catalogInput from '../../tps.config.js';
 import { DynamoDbDeploymentStore } from '../adapters/aws/dynamodb-store.js';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.js';
+import { createFunctionLogger } from '../adapters/powertools/function-logger.js';
 import { composePorts, LAMBDA_READINESS_WAIT, type WorkloadsFactory } from '../compose.js';
 import type { TaskKey } from '../contract/tasks.js';
 import { parseCatalog } from '../domain/config.js';
 import { ConfigError } from '../domain/errors.js';
+import { invokeTask, type LambdaContext } from '../invoke.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { runStep } from '../release/registry.js';
 
-const logger = new Logger({ serviceName: 'tps-deploy' });
+/** One logger per container: Powertools tracks the cold start on it (serviceName: POWERTOOLS_SERVICE_NAME, the app). */
+const logger = createFunctionLogger();
 
 function env(name: string): string {
   const v = process.env[name];
@@ -43,21 +44,10 @@ export function awsPorts(clusterAccess?: () => WorkloadsFactory): ReleasePorts {
 let cached: ReleasePorts | undefined;
 
 /**
- * The Lambda entry of one task: parse nothing here (each step validates its event), run the step
- * with the AWS ports, log failures with their error name (the state machine's Retry/Catch match it).
+ * The Lambda entry of one task: the step with the AWS ports (built on first use, once per
+ * container), through the instrumented invocation that the local runner uses too.
  */
 export function lambdaHandler(task: TaskKey, clusterAccess?: () => WorkloadsFactory) {
-  return async (event: unknown, context?: { awsRequestId?: string }): Promise<unknown> => {
-    if (context) logger.appendKeys({ requestId: context.awsRequestId });
-    cached ??= awsPorts(clusterAccess);
-    try {
-      const result = await runStep(task, cached, event);
-      logger.info('task done', { task });
-      return result;
-    } catch (e) {
-      const err = e as Error;
-      logger.error('task failed', { task, errorName: err.name, errorMessage: err.message });
-      throw e;
-    }
-  };
+  return (event: unknown, context: LambdaContext): Promise<unknown> =>
+    invokeTask(task, () => (cached ??= awsPorts(clusterAccess)), event, { logger, context });
 }

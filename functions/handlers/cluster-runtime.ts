@@ -5,11 +5,12 @@ import { kubeWorkloads } from '../adapters/kubernetes/workloads-factory.js';
 import type { WorkloadsFactory } from '../compose.js';
 
 /**
- * Cluster access on EKS: DescribeCluster + an aws-iam-authenticator token (cached while valid),
- * then the Kubernetes adapters. Only the handlers of tasks that act on the cluster import this, so
+ * Cluster access on EKS: DescribeCluster + an aws-iam-authenticator token (cached while a task
+ * started now ends before it expires, signed again when the API server refuses it), then the
+ * Kubernetes adapters. Only the handlers of tasks that act on the cluster import this, so
  * the others are bundled without @kubernetes/client-node.
  */
 export function eksWorkloads(): WorkloadsFactory {
   const eks = new EksKubeConfigProvider({ client: new EKSClient({}) });
-  return async (svc) => kubeWorkloads(svc, createKubeClients(await eks.kubeConfig(svc.cluster.name)));
+  return async (svc) => kubeWorkloads(svc, createKubeClients(await eks.access(svc.cluster.name)));
 }

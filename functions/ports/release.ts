@@ -8,6 +8,7 @@ import type { Catalog, ServiceConfig } from '../domain/config.js';
 import type { AlarmStates, AlarmThresholds } from './alarms.js';
 import type { Clock } from './clock.js';
 import type { ClusterClient } from './cluster.js';
+import type { Executions } from './executions.js';
 import type { JobRunner } from './jobs.js';
 import type { MetricsSource } from './metrics.js';
 import type { Notifier } from './notifier.js';
@@ -16,6 +17,7 @@ import type { TrafficRouter } from './router.js';
 import type { DatabaseSnapshots } from './snapshots.js';
 import type { DeploymentStore } from './store.js';
 import type { TaskTokens } from './task-tokens.js';
+import type { ReleaseTelemetry } from './telemetry.js';
 
 /** Workload access for one service: the cluster client, its traffic router and its Jobs. */
 export interface Workloads {
@@ -40,8 +42,8 @@ export interface ReleasePorts {
   readonly clock: Clock;
   workloads(service: ServiceConfig): Promise<Workloads>;
   metrics(service: ServiceConfig, deploymentStart: Date): MetricsSource;
-  /** Stops a running execution (rollback by alarm or by a person). */
-  stopExecution(executionArn: string, cause: string): Promise<void>;
+  /** The release executions: stop one (rollback by alarm or by a person), tell where one is. */
+  readonly executions: Executions;
   /** The p99 alarm's threshold during a release. */
   readonly alarmThresholds: AlarmThresholds;
   /** Current states of the service's alarms (the monitoring gate). */
@@ -52,6 +54,8 @@ export interface ReleasePorts {
   readonly snapshots: DatabaseSnapshots;
   /** Answers waiting `.waitForTaskToken` states (approval, hold): SendTaskSuccess/Failure. */
   readonly taskTokens: TaskTokens;
+  /** The release metrics (started, ended, rolled back), written where each event happens. */
+  readonly telemetry: ReleaseTelemetry;
   /**
    * How long "Check <Phase> Pods Ready" may wait inside the task for the new pods: in AWS up to
    * RUNBOOK.readinessWaitSeconds; {@link NO_READINESS_WAIT} checks once (the local runner, whose

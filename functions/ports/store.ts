@@ -6,6 +6,8 @@ export interface ActiveDeployment {
   readonly service: string;
   readonly deploymentId: string;
   readonly executionArn: string | null;
+  /** The holder execution's StartTime; null for locks written before it was kept. */
+  readonly executionStartedAt: string | null;
   readonly since: string;
   /** `releasing` during phases, `watching` during the post-deployment watch. */
   readonly stage: 'releasing' | 'watching';
@@ -20,10 +22,12 @@ export interface RollbackClaim {
 /** The deployments table (DynamoDB in AWS, dynalite locally). */
 export interface DeploymentStore {
   /**
-   * Takes the service's lock and writes the new record in one transaction.
-   * Throws DeploymentInProgressError (changing nothing) when another deployment holds it.
+   * Takes the service's lock, then writes the new record (two conditional writes). Throws
+   * DeploymentInProgressError (changing nothing) when another deployment holds it. With
+   * `takeOverFrom`, first frees the lock of that deployment (only if it still holds it): the
+   * caller has established that it ended (functions/domain/lock.ts).
    */
-  begin(record: DeploymentRecord): Promise<void>;
+  begin(record: DeploymentRecord, takeOverFrom?: string): Promise<void>;
   get(service: string, deploymentId: string): Promise<DeploymentRecord | null>;
   /** Replaces the record (optimistic: the caller read it first). */
   put(record: DeploymentRecord): Promise<void>;

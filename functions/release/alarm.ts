@@ -3,6 +3,7 @@ import { toFieldIssues } from '../domain/config.js';
 import { decideAlarm } from '../domain/decisions.js';
 import { InvalidInputError } from '../domain/errors.js';
 import type { RollbackInfo } from '../domain/record.js';
+import { addEvent } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { performRollback } from './rollback.js';
 
@@ -60,6 +61,7 @@ export async function handleAlarm(ports: ReleasePorts, raw: unknown): Promise<Al
     active,
     alreadyRolledBack,
     untouched,
+    alarmAt: state.timestamp,
   });
   switch (decision.action) {
     case 'ignore':
@@ -72,6 +74,8 @@ export async function handleAlarm(ports: ReleasePorts, raw: unknown): Promise<Al
         detail: `this state change of ${alarmName} (${state.timestamp}) already rolled back ${decision.deploymentId}`,
       };
     case 'notify':
+      if (decision.late)
+        await noteLateAlarm(ports, match!.service, decision.late, `${alarmName} (${state.reason})`);
       await ports.notifier.notify({
         kind: 'alarm',
         service: match!.service,
@@ -89,7 +93,10 @@ export async function handleAlarm(ports: ReleasePorts, raw: unknown): Promise<Al
       const holder = active!;
       if (holder.executionArn) {
         // Stopped first, so the state machine does not shift traffic again under the rollback.
-        await ports.stopExecution(holder.executionArn, `rolled back by alarm ${alarmName}: ${state.reason}`);
+        await ports.executions.stop(
+          holder.executionArn,
+          `rolled back by alarm ${alarmName}: ${state.reason}`,
+        );
       }
       const result = await performRollback(ports, {
         service: holder.service,
@@ -123,4 +130,25 @@ async function rolledBackBy(ports: ReleasePorts, service: string, ev: AlarmEvent
     rb.alarm?.reason === state.reason &&
     rb.alarm.reasonData === (state.reasonData ?? null);
   return same && latest ? latest.deploymentId : null;
+}
+
+/**
+ * An alarm about an earlier release, delivered while another holds the service (EventBridge and
+ * Lambda redeliver for hours): the earlier release's record says it came and was not acted on.
+ */
+async function noteLateAlarm(
+  ports: ReleasePorts,
+  service: string,
+  late: { readonly alarmAt: string; readonly current: string },
+  what: string,
+): Promise<void> {
+  const recent = await ports.store.history(service, 10);
+  const about = recent.find((r) => r.deploymentId !== late.current && r.startedAt <= late.alarmAt);
+  if (!about) return;
+  addEvent(
+    about,
+    ports.clock.now(),
+    `alarm ${what} of ${late.alarmAt} delivered late, while ${late.current} holds the service: not acted on`,
+  );
+  await ports.store.put(about).catch(() => undefined);
 }

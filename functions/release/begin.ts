@@ -8,9 +8,10 @@ import { RUNBOOK } from '../domain/defaults.js';
 import { imageVersion, parseExecutionInput, type ReleasePlan } from '../domain/input.js';
 import { type DeploymentRecord, newRecord } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
+import { releaseStarted } from '../domain/release-metrics.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { armLatencyAlarm } from './latency-alarm.js';
-import { loadRecord, serviceOf } from './support.js';
+import { loadRecord, ownRecord, serviceOf, takeServiceLock } from './support.js';
 
 /** "Validate Input": the execution input checked against the catalog. No I/O, no writes. */
 export function validateInput(
@@ -32,21 +33,27 @@ export interface BeginResult {
  */
 export async function beginRelease(
   ports: ReleasePorts,
-  event: { plan: ReleasePlan; executionArn: string | null },
+  event: { plan: ReleasePlan; executionArn: string | null; executionStartTime?: string | null },
 ): Promise<BeginResult> {
   const { plan } = event;
   const svc = serviceOf(ports, plan);
   const now = ports.clock.now();
   const firstImage = Object.values(plan.images)[0]!;
-  const existing = await ports.store.get(plan.service, plan.deploymentId);
-  const record: DeploymentRecord = existing ?? newRecord(plan, event.executionArn, now);
-  await ports.store.begin(record);
+  const execution = {
+    executionArn: event.executionArn,
+    executionStartTime: event.executionStartTime ?? null,
+  };
+  const existing = await ownRecord(ports, plan, execution);
+  const record: DeploymentRecord = existing ?? newRecord(plan, execution, now);
+  await takeServiceLock(ports, record);
 
   const { cluster } = await ports.workloads(svc);
   let rb = await ports.store.getPlan(plan.service, plan.deploymentId);
   if (!rb) {
     rb = await cluster.recordPlan(plan.namespace, plan.deployment);
     await ports.store.savePlan(plan.service, plan.deploymentId, rb);
+    // Counted once: a retry finds the plan saved and does not count the release again.
+    await ports.telemetry.record(releaseStarted(plan));
   }
   const fresh = await loadRecord(ports, plan);
   const container = Object.keys(plan.images)[0]!;

@@ -9,7 +9,7 @@ import { addEvent, markFailed, markSucceeded } from '../domain/record-transition
 import type { ReleasePorts } from '../ports/release.js';
 import { restoreLatencyAlarm } from './latency-alarm.js';
 import { CleanupIncompleteError } from './rollback.js';
-import { causeText, loadPlan, loadRecord, serviceOf, targetOf } from './support.js';
+import { causeText, loadPlan, loadRecord, recordEnd, serviceOf, targetOf } from './support.js';
 import { changeCluster } from './write-ahead.js';
 
 /** "Clean Up": the original Deployment at the new version, nothing else left. */
@@ -50,16 +50,22 @@ export async function completeRelease(
     loadRecord(ports, plan),
     ports.store.rollbackClaim(plan.service, plan.deploymentId),
   ]);
-  // An alarm rollback during the watch or clean up ended the release: never write SUCCEEDED over it.
-  if (claim || record.outcome !== 'RUNNING') {
+  // A retry after a partial success (SUCCEEDED written, then the lock or the notification
+  // failed): finish the rest. Anything else that ended the release (an alarm rollback during the
+  // watch or clean up) must never be overwritten with SUCCEEDED.
+  const retry = !claim && record.outcome === 'SUCCEEDED';
+  if (!retry && (claim || record.outcome !== 'RUNNING')) {
     throw new ReleaseEndedError(
       `${plan.service}/${plan.deploymentId} ${claim ? `was rolled back by ${claim.claimant}` : `ended ${record.outcome}`}; not marking it released`,
     );
   }
-  markSucceeded(record, now);
-  const restored = await restoreLatencyAlarm(ports, plan.service, plan.deploymentId);
-  if (restored) addEvent(record, now, restored);
-  await ports.store.put(record);
+  if (!retry) {
+    markSucceeded(record, now);
+    const restored = await restoreLatencyAlarm(ports, plan.service, plan.deploymentId);
+    if (restored) addEvent(record, now, restored);
+    await ports.store.put(record);
+    await recordEnd(ports, record);
+  }
   await ports.store.release(plan.service, plan.deploymentId);
   await ports.notifier.notify({
     kind: 'finished',
@@ -84,6 +90,7 @@ export async function failRelease(
   if (record && markFailed(record, now, reason)) {
     if (restored) addEvent(record, now, restored);
     await ports.store.put(record);
+    await recordEnd(ports, record);
   }
   await ports.store.release(plan.service, plan.deploymentId);
   await ports.notifier.notify({

@@ -4,306 +4,41 @@
  * ends the execution with every reason listed. The gates read only; the step takes the service's
  * lock and writes the record, so a second release of the same service is refused here.
  *
- * The judgments are pure functions (table-tested in test/unit/gates*.test.ts); the step gathers
- * their inputs through the ports, and a port that fails makes its gate fail with the reason
- * (a gate that cannot be checked is not passed).
+ * "Recheck Gates": an approval can wait an hour, so after it (and before the first shift) the
+ * gates that can change meanwhile are judged again: the alarms (monitoring), the change freeze and
+ * the on-call rota; a failing re-check rejects the release with its evidence.
+ *
+ * The judgments are pure (functions/domain/gates.ts); a port that fails makes its gate fail with
+ * the reason (a gate that cannot be checked is not passed).
  */
 import { unconfiguredReason } from '../adapters/unconfigured.js';
-import { type AlarmSignal, alarmName } from '../domain/alarms.js';
-import type { FreezeWindowConfig, ServiceConfig } from '../domain/config.js';
-import { PHASE_NAMES, type PhaseName, RUNBOOK } from '../domain/defaults.js';
-import { type ExecutionInput, imageVersion, type ReleasePlan } from '../domain/input.js';
-import { type FollowUp, type GateResult, newRecord } from '../domain/record.js';
-import { addEvent } from '../domain/record-transitions.js';
+import type { RunbookSettings } from '../contract/io.js';
+import { expectedReleaseSeconds } from '../domain/budget.js';
+import type { ServiceConfig } from '../domain/config.js';
+import { RUNBOOK } from '../domain/defaults.js';
 import {
-  activeCronWindow,
-  type IsoInterval,
-  onCallAt,
-  parseCron,
-  parseIsoInterval,
-} from '../domain/schedule.js';
-import type { AlarmStateReading } from '../ports/alarms.js';
+  fail,
+  GATE_NAMES,
+  type GateJudgment,
+  judgeAttestations,
+  judgeFreeze,
+  judgeMetrics,
+  judgeMigration,
+  judgeMonitoring,
+  judgeOnCall,
+  judgeOnCallSpan,
+  judgeRollbackPlan,
+  pass,
+  runbookSettings,
+  serviceAlarmNames,
+} from '../domain/gates.js';
+import { imageVersion, type ReleasePlan } from '../domain/input.js';
+import { type GateResult, newRecord } from '../domain/record.js';
+import { addEvent } from '../domain/record-transitions.js';
+import { onCallAt } from '../domain/schedule.js';
 import type { RollbackPlan } from '../ports/cluster.js';
-import type { WindowMetrics } from '../ports/metrics.js';
-import type { OnCallAnswer } from '../ports/on-call.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { loadRecord, serviceOf } from './support.js';
-
-/** Gate names, as the record and the messages spell them. */
-export const GATE_NAMES = {
-  attestations: 'attestations',
-  monitoring: 'monitoring',
-  metrics: 'metrics present',
-  onCall: 'on-call',
-  rollbackPlan: 'rollback plan',
-  freeze: 'change freeze',
-  migration: 'migration plan',
-} as const;
-
-/** A gate's judgment plus what it leaves owed. */
-export interface GateJudgment {
-  readonly gate: GateResult;
-  readonly followUps: readonly Omit<FollowUp, 'createdAt'>[];
-}
-
-const pass = (name: string, evidence: string, followUps: GateJudgment['followUps'] = []): GateJudgment => ({
-  gate: { name, passed: true, evidence },
-  followUps,
-});
-const fail = (name: string, evidence: string): GateJudgment => ({
-  gate: { name, passed: false, evidence },
-  followUps: [],
-});
-
-// ---- pure judgments --------------------------------------------------------------------------
-
-/**
- * Tests passed and at least `minReviewers` distinct reviewers other than the requester (names
- * compared case-insensitively). A hotfix short of reviews passes only with a risk acknowledgement,
- * and owes the review as a follow-up.
- */
-export function judgeAttestations(
-  input: Pick<ExecutionInput, 'attestations' | 'mode' | 'requestedBy'>,
-  minReviewers: number,
-): GateJudgment {
-  const a = input.attestations ?? {};
-  const requester = input.requestedBy?.trim().toLowerCase();
-  const all = [...new Set((a.reviewers ?? []).map((r) => r.trim().toLowerCase()).filter(Boolean))];
-  const reviewers = all.filter((r) => r !== requester);
-  const selfReview = all.length > reviewers.length ? ' (the requester does not count as a reviewer)' : '';
-  const evidenceLinks = a.evidence
-    ? `; evidence ${Object.entries(a.evidence)
-        .map(([k, v]) => `${k}: ${v}`)
-        .join(', ')}`
-    : '';
-  const problems: string[] = [];
-  if (a.testsPassed !== true) {
-    problems.push(
-      a.testsPassed === false
-        ? 'tests did not pass (attestations.testsPassed is false)'
-        : 'no attestation that tests passed (attestations.testsPassed)',
-    );
-  }
-  const reviewWord = `${reviewers.length} distinct reviewer${reviewers.length === 1 ? '' : 's'}${reviewers.length ? ` (${reviewers.join(', ')})` : ''}`;
-  const shortOfReviews = reviewers.length < minReviewers;
-  if (shortOfReviews && input.mode === 'hotfix' && a.riskAcknowledgement) {
-    if (problems.length > 0)
-      return fail(
-        GATE_NAMES.attestations,
-        `${problems.join('; ')}; ${reviewWord}${selfReview}${evidenceLinks}`,
-      );
-    return pass(
-      GATE_NAMES.attestations,
-      `tests passed; hotfix with ${reviewWord} of ${minReviewers} required${selfReview}: risk acknowledged: "${a.riskAcknowledgement}"${evidenceLinks}`,
-      [
-        {
-          item: 'code review owed',
-          detail: `hotfix released with ${reviewWord} of ${minReviewers} required; risk acknowledged: "${a.riskAcknowledgement}"`,
-        },
-      ],
-    );
-  }
-  if (shortOfReviews) {
-    problems.push(
-      `${reviewWord} of ${minReviewers} required${selfReview}${input.mode === 'hotfix' ? '; a hotfix short of reviews needs attestations.riskAcknowledgement' : ''}`,
-    );
-  }
-  if (problems.length > 0) return fail(GATE_NAMES.attestations, `${problems.join('; ')}${evidenceLinks}`);
-  return pass(GATE_NAMES.attestations, `tests passed; ${reviewWord}${selfReview}${evidenceLinks}`);
-}
-
-/**
- * The alarms infra/constructs/service-alarms.ts creates for a service: the CloudWatch-metrics
- * alarms (error rate, p99, the circuit breaker when configured, metrics missing) and OOM kills.
- */
-export function serviceAlarmNames(appName: string, service: string, svc: ServiceConfig): string[] {
-  const signals: AlarmSignal[] = [];
-  if (svc.metrics.source === 'cloudwatch') {
-    signals.push('errorRate', 'latency');
-    if (svc.metrics.circuitBreaker) signals.push('circuitBreaker');
-    signals.push('metricsMissing');
-  }
-  signals.push('oomKills');
-  return signals.map((s) => alarmName(appName, service, s));
-}
-
-/**
- * Monitoring is ready when every alarm of the service exists and none is in ALARM.
- * INSUFFICIENT_DATA passes (a new or quiet alarm) but is named in the evidence.
- */
-export function judgeMonitoring(readings: readonly AlarmStateReading[]): GateJudgment {
-  if (readings.length === 0) return fail(GATE_NAMES.monitoring, 'no alarms to check');
-  const alarming = readings.filter((r) => r.state === 'ALARM');
-  const missing = readings.filter((r) => r.state === 'MISSING');
-  const list = readings.map((r) => `${r.name} ${r.state}`).join(', ');
-  const problems: string[] = [];
-  if (alarming.length)
-    problems.push(
-      `in ALARM: ${alarming.map((r) => `${r.name}${r.reason ? ` (${r.reason})` : ''}`).join(', ')}`,
-    );
-  if (missing.length) problems.push(`alarms not found: ${missing.map((r) => r.name).join(', ')}`);
-  if (problems.length) return fail(GATE_NAMES.monitoring, `${problems.join('; ')}; all: ${list}`);
-  return pass(
-    GATE_NAMES.monitoring,
-    `${readings.length} alarm${readings.length === 1 ? '' : 's'}, none in ALARM: ${list}`,
-  );
-}
-
-/** Metrics are present when the stable version served requests over the lookback. */
-export function judgeMetrics(m: WindowMetrics, lookbackSeconds: number, stableVersion: string): GateJudgment {
-  const requests = m.stable?.requests ?? 0;
-  const errs = m.measurementErrors.length ? `; measurement errors: ${m.measurementErrors.join('; ')}` : '';
-  const what = `version ${stableVersion || '(unknown)'} over the last ${lookbackSeconds} s`;
-  if (requests > 0) {
-    const rps = m.stable?.rps;
-    return pass(
-      GATE_NAMES.metrics,
-      `${requests} requests${rps != null ? ` (${rps.toFixed(1)} rps)` : ''} from ${what}${errs}`,
-    );
-  }
-  return fail(
-    GATE_NAMES.metrics,
-    `no requests from ${what}: the validation windows would have nothing to judge${errs}`,
-  );
-}
-
-/** Someone is on call (names from the schedule or the endpoint). */
-export function judgeOnCall(names: readonly string[], source: string): GateJudgment {
-  if (names.length > 0) return pass(GATE_NAMES.onCall, `on call: ${names.join(', ')} (${source})`);
-  return fail(GATE_NAMES.onCall, `nobody is on call (${source})`);
-}
-
-/** A freeze window covering `now`, with its bounds. */
-export interface ActiveFreeze {
-  readonly name: string;
-  readonly window: IsoInterval;
-  readonly allowHotfix: boolean;
-}
-
-/** The freeze windows that cover `now` (UTC). */
-export function activeFreezes(windows: readonly FreezeWindowConfig[], now: Date): ActiveFreeze[] {
-  const out: ActiveFreeze[] = [];
-  for (const w of windows) {
-    const window =
-      'interval' in w
-        ? (() => {
-            const i = parseIsoInterval(w.interval);
-            return i && i.start <= now && now < i.end ? i : null;
-          })()
-        : activeCronWindow(parseCron(w.cron), w.durationMinutes, now);
-    if (window) out.push({ name: w.name, window, allowHotfix: w.allowHotfix !== false });
-  }
-  return out;
-}
-
-/**
- * No standard release starts inside a change freeze. A hotfix may, unless the window says
- * `allowHotfix: false`; it then owes a follow-up naming the freeze.
- */
-export function judgeFreeze(
-  windows: readonly FreezeWindowConfig[],
-  mode: 'standard' | 'hotfix',
-  now: Date,
-): GateJudgment {
-  const active = activeFreezes(windows, now);
-  const at = now.toISOString();
-  if (active.length === 0) {
-    return pass(
-      GATE_NAMES.freeze,
-      `no freeze covers ${at} (${windows.length} window${windows.length === 1 ? '' : 's'} configured)`,
-    );
-  }
-  const describe = (f: ActiveFreeze) =>
-    `"${f.name}" (${f.window.start.toISOString()} to ${f.window.end.toISOString()})`;
-  const blocking = active.filter((f) => mode === 'standard' || !f.allowHotfix);
-  if (blocking.length > 0) {
-    const why = mode === 'hotfix' ? 'which does not allow hotfixes' : 'only hotfixes may start in a freeze';
-    return fail(GATE_NAMES.freeze, `${at} is inside freeze ${blocking.map(describe).join(', ')}: ${why}`);
-  }
-  return pass(
-    GATE_NAMES.freeze,
-    `hotfix inside freeze ${active.map(describe).join(', ')}, which allows hotfixes`,
-    [
-      {
-        item: 'released during a change freeze',
-        detail: `hotfix released inside freeze ${active.map(describe).join(', ')}`,
-      },
-    ],
-  );
-}
-
-/** The rollback plan can be recorded: the Deployment exists and is readable. */
-export function judgeRollbackPlan(plan: RollbackPlan | null, error: string | null): GateJudgment {
-  if (!plan)
-    return fail(
-      GATE_NAMES.rollbackPlan,
-      `cannot read the Deployment to record a rollback plan: ${error ?? 'unknown error'}`,
-    );
-  return pass(
-    GATE_NAMES.rollbackPlan,
-    `Deployment ${plan.namespace}/${plan.deployment} readable: ${plan.replicas} replicas of ${Object.entries(
-      plan.images,
-    )
-      .map(([c, i]) => `${c}=${i}`)
-      .join(', ')} (generation ${plan.generation})`,
-  );
-}
-
-/** A migration's database must be one the catalog lists for the service (the IAM grants only those). */
-export function judgeMigration(
-  input: Pick<ExecutionInput, 'migration'>,
-  svc: ServiceConfig,
-): GateJudgment | null {
-  const m = input.migration;
-  if (!m) return null;
-  const what = `migration ${m.when} the deploy with ${m.image}`;
-  if (!m.database) return pass(GATE_NAMES.migration, `${what}; no database named, so no snapshot is taken`);
-  const listed = (svc.databases ?? []).some(
-    (d) => d.kind === m.database!.kind && d.identifier === m.database!.identifier,
-  );
-  if (!listed) {
-    return fail(
-      GATE_NAMES.migration,
-      `${what}: database ${m.database.kind} ${m.database.identifier} is not in the service's databases (${(svc.databases ?? []).map((d) => d.identifier).join(', ') || 'none'}); tps-deploy may snapshot only those`,
-    );
-  }
-  return pass(GATE_NAMES.migration, `${what}; snapshot of ${m.database.kind} ${m.database.identifier} first`);
-}
-
-// ---- the settings later states read --------------------------------------------------------------
-
-/** What the state machine needs to know about this release's runbook (Choices and timeouts). */
-export interface RunbookSettings {
-  readonly approvalRequired: boolean;
-  readonly approvalTimeoutSeconds: number;
-  readonly holdTimeoutSeconds: number;
-  /** Phases with a test Job. */
-  readonly tests: Readonly<Record<PhaseName, boolean>>;
-  readonly migrateBefore: boolean;
-  readonly migrateAfter: boolean;
-  /** A migration with a database: snapshot it first. */
-  readonly snapshot: boolean;
-}
-
-/** The runbook settings of a release (pure). Approval is required unless the service says `approval: false`. */
-export function runbookSettings(
-  svc: ServiceConfig,
-  input: Pick<ExecutionInput, 'migration'>,
-): RunbookSettings {
-  const m = input.migration;
-  return {
-    approvalRequired: svc.approval !== false,
-    approvalTimeoutSeconds: svc.approvalTimeoutSeconds ?? RUNBOOK.approvalTimeoutSeconds,
-    holdTimeoutSeconds: svc.holdTimeoutSeconds ?? RUNBOOK.holdTimeoutSeconds,
-    tests: Object.fromEntries(PHASE_NAMES.map((p) => [p, svc.tests?.[p] !== undefined])) as Record<
-      PhaseName,
-      boolean
-    >,
-    migrateBefore: m?.when === 'before',
-    migrateAfter: m?.when === 'after',
-    snapshot: m?.database !== undefined,
-  };
-}
+import { loadRecord, ownRecord, serviceOf, takeServiceLock } from './support.js';
 
 // ---- the step -------------------------------------------------------------------------------------
 
@@ -329,6 +64,52 @@ async function guarded(name: string, fn: () => Promise<GateJudgment>): Promise<G
   }
 }
 
+/** Every alarm of the service exists and none is in ALARM. */
+function monitoringGate(ports: ReleasePorts, plan: ReleasePlan, svc: ServiceConfig): Promise<GateJudgment> {
+  return guarded(GATE_NAMES.monitoring, async () =>
+    judgeMonitoring(
+      await ports.alarmStates.read(serviceAlarmNames(ports.catalog.appName, plan.service, svc)),
+    ),
+  );
+}
+
+/** No freeze covers now (for this mode). */
+function freezeGate(plan: ReleasePlan, svc: ServiceConfig, now: Date): Promise<GateJudgment> {
+  return guarded(GATE_NAMES.freeze, async () => judgeFreeze(svc.freezeWindows ?? [], plan.mode, now));
+}
+
+/**
+ * Someone is on call now and, for a weekly schedule, still at the release's expected end (its
+ * windows and the post-deployment watch, without extensions or holds). An on-call endpoint can
+ * only say who is on call now; the evidence says so.
+ */
+function onCallGate(
+  ports: ReleasePorts,
+  plan: ReleasePlan,
+  svc: ServiceConfig,
+  now: Date,
+): Promise<GateJudgment> {
+  return guarded(GATE_NAMES.onCall, async () => {
+    const oc = svc.onCall;
+    if (!oc) return fail(GATE_NAMES.onCall, `no on-call source configured (services.${plan.service}.onCall)`);
+    if ('schedule' in oc) {
+      const end = new Date(now.getTime() + expectedReleaseSeconds(plan) * 1000);
+      const atStart = onCallAt(oc.schedule, now);
+      const atEnd = onCallAt(oc.schedule, end);
+      return judgeOnCallSpan(
+        atStart,
+        atEnd,
+        `weekly schedule at ${now.toISOString()} and at the expected end ${end.toISOString()}`,
+      );
+    }
+    const answer = await ports.onCall.whoIsOnCall({
+      url: oc.url,
+      timeoutSeconds: oc.timeoutSeconds ?? RUNBOOK.gates.onCallTimeoutSeconds,
+    });
+    return judgeOnCall(answer.onCall, `${answer.source}; the endpoint answers for now only`);
+  });
+}
+
 /**
  * "Check Gates": takes the lock and writes the record (a second release of the service fails here
  * with DeploymentInProgressError and changes nothing), evaluates every gate, records each with its
@@ -337,13 +118,17 @@ async function guarded(name: string, fn: () => Promise<GateJudgment>): Promise<G
  */
 export async function checkGates(
   ports: ReleasePorts,
-  event: { plan: ReleasePlan; executionArn: string | null },
+  event: { plan: ReleasePlan; executionArn: string | null; executionStartTime?: string | null },
 ): Promise<GatesOutcome> {
   const { plan } = event;
   const svc = serviceOf(ports, plan);
   const now = ports.clock.now();
-  const existing = await ports.store.get(plan.service, plan.deploymentId);
-  await ports.store.begin(existing ?? newRecord(plan, event.executionArn, now));
+  const execution = {
+    executionArn: event.executionArn,
+    executionStartTime: event.executionStartTime ?? null,
+  };
+  const existing = await ownRecord(ports, plan, execution);
+  const tookOver = await takeServiceLock(ports, existing ?? newRecord(plan, execution, now));
 
   const input = plan.input;
   const lookback = svc.gates?.metricsLookbackSeconds ?? RUNBOOK.gates.metricsLookbackSeconds;
@@ -367,11 +152,7 @@ export async function checkGates(
     guarded(GATE_NAMES.attestations, async () =>
       judgeAttestations(input, svc.gates?.minReviewers ?? RUNBOOK.gates.minReviewers),
     ),
-    guarded(GATE_NAMES.monitoring, async () => {
-      return judgeMonitoring(
-        await ports.alarmStates.read(serviceAlarmNames(ports.catalog.appName, plan.service, svc)),
-      );
-    }),
+    monitoringGate(ports, plan, svc),
     guarded(GATE_NAMES.metrics, async () => {
       if (!current)
         return fail(
@@ -387,20 +168,9 @@ export async function checkGates(
       });
       return judgeMetrics(m, lookback, stableVersion);
     }),
-    guarded(GATE_NAMES.onCall, async () => {
-      const oc = svc.onCall;
-      if (!oc)
-        return fail(GATE_NAMES.onCall, `no on-call source configured (services.${plan.service}.onCall)`);
-      if ('schedule' in oc)
-        return judgeOnCall(onCallAt(oc.schedule, now), `weekly schedule at ${now.toISOString()}`);
-      const answer: OnCallAnswer = await ports.onCall.whoIsOnCall({
-        url: oc.url,
-        timeoutSeconds: oc.timeoutSeconds ?? RUNBOOK.gates.onCallTimeoutSeconds,
-      });
-      return judgeOnCall(answer.onCall, answer.source);
-    }),
+    onCallGate(ports, plan, svc, now),
     Promise.resolve(rollbackGate),
-    guarded(GATE_NAMES.freeze, async () => judgeFreeze(svc.freezeWindows ?? [], plan.mode, now)),
+    freezeGate(plan, svc, now),
     guarded(GATE_NAMES.migration, async () => {
       const j = judgeMigration(input, svc);
       const noSnapshots = unconfiguredReason(ports.snapshots);
@@ -428,6 +198,7 @@ export async function checkGates(
       ...owed.filter((f) => !known.has(f.item)).map((f) => ({ ...f, createdAt: at.toISOString() })),
     ];
   }
+  if (tookOver) addEvent(record, at, tookOver);
   for (const g of gates)
     addEvent(record, at, `gate ${g.name}: ${g.passed ? 'passed' : 'FAILED'}: ${g.evidence}`);
   if (!passed) {
@@ -447,4 +218,57 @@ export async function checkGates(
     message: gates.map((g) => `${g.passed ? 'PASS' : 'FAIL'} ${g.name}: ${g.evidence}`).join('\n'),
   });
   return { passed, summary, gates, settings: runbookSettings(svc, input) };
+}
+
+/** What "Recheck Gates" returns (`$.recheck`). */
+export interface RecheckOutcome {
+  readonly passed: boolean;
+  readonly summary: string;
+  readonly gates: readonly GateResult[];
+}
+
+/**
+ * "Recheck Gates", after the approval and before the first shift: monitoring, the change freeze
+ * and the on-call rota again, since an approval can wait an hour. Failing: the release is
+ * REJECTED with the new evidence (lock released, team told), nothing on the cluster changed.
+ */
+export async function recheckGates(
+  ports: ReleasePorts,
+  event: { plan: ReleasePlan },
+): Promise<RecheckOutcome> {
+  const { plan } = event;
+  const svc = serviceOf(ports, plan);
+  const now = ports.clock.now();
+  const judgments = await Promise.all([
+    monitoringGate(ports, plan, svc),
+    freezeGate(plan, svc, now),
+    onCallGate(ports, plan, svc, now),
+  ]);
+  const gates = judgments.map((j) => j.gate);
+  const failed = gates.filter((g) => !g.passed);
+  const passed = failed.length === 0;
+  const summary = passed
+    ? `after the approval, all ${gates.length} rechecked gates still pass`
+    : `after the approval, ${failed.length} of ${gates.length} rechecked gates failed: ${failed.map((g) => `${g.name}: ${g.evidence}`).join(' | ')}`;
+  const record = await loadRecord(ports, plan);
+  record.gates = [...(record.gates ?? []), ...gates.map((g) => ({ ...g, name: `${g.name} (recheck)` }))];
+  for (const g of gates)
+    addEvent(record, now, `gate ${g.name} rechecked: ${g.passed ? 'passed' : 'FAILED'}: ${g.evidence}`);
+  if (!passed && record.outcome === 'RUNNING') {
+    record.outcome = 'REJECTED';
+    record.endedAt = now.toISOString();
+    addEvent(record, now, `refused before any cluster change: ${summary}`);
+  }
+  await ports.store.put(record);
+  if (!passed) {
+    await ports.store.release(plan.service, plan.deploymentId);
+    await ports.notifier.notify({
+      kind: 'finished',
+      service: plan.service,
+      deploymentId: plan.deploymentId,
+      subject: `${plan.service}: release of ${plan.version} refused on recheck after approval`,
+      message: gates.map((g) => `${g.passed ? 'PASS' : 'FAIL'} ${g.name}: ${g.evidence}`).join('\n'),
+    });
+  }
+  return { passed, summary, gates };
 }

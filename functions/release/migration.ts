@@ -15,6 +15,7 @@ import { InvalidInputError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { JobRun, MigrationState, SnapshotInfo } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
+import { digest } from '../domain/text.js';
 import type { JobRequest } from '../ports/jobs.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { jobNameFor, jobRunnerOf, jobRunOf, updateJobRun } from './job-runs.js';
@@ -24,17 +25,21 @@ import { changeCluster } from './write-ahead.js';
 
 /**
  * A snapshot identifier RDS accepts (1-63 letters, digits and hyphens, starting with a letter,
- * no double or trailing hyphen) for a release: `tps-<service>-<deploymentId>` (pure).
+ * no double or trailing hyphen) for a release: `tps-<service>-<deploymentId>` (pure). When RDS's
+ * rules change the id (case, characters, length), a digest of the exact service and id is
+ * appended: `Rel_1` and `rel-1` must never share a snapshot, or one release would take another's
+ * backup for its own.
  */
 export function snapshotIdFor(service: string, deploymentId: string): string {
-  const raw = `tps-${service}-${deploymentId}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
-  let id = raw.replace(/-+/g, '-');
-  if (id.length > 63) {
-    let h = 0;
-    for (const ch of raw) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
-    id = `${id.slice(0, 54)}-${h.toString(16).padStart(8, '0')}`.replace(/-+/g, '-');
-  }
-  return id.replace(/-+$/, '');
+  const exact = `tps-${service}-${deploymentId}`;
+  const folded = exact
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/-+$/, '');
+  if (folded === exact && folded.length <= 63) return folded;
+  const suffix = `-${digest(`${service}/${deploymentId}`)}`;
+  return `${folded.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
 }
 
 /**

@@ -5,7 +5,7 @@ import { handleAlarm } from './alarm.js';
 import { recordApproval, rejectRelease, requestApproval } from './approval.js';
 import { beginRelease, validateInput } from './begin.js';
 import { completeRelease, failRelease, finalizeRelease } from './finish.js';
-import { checkGates } from './gates.js';
+import { checkGates, recheckGates } from './gates.js';
 import { holdRelease, recordHoldDecision } from './hold.js';
 import { checkTests, startTests } from './jobs.js';
 import {
@@ -48,6 +48,7 @@ export const STEPS: { readonly [K in TaskKey]: Step<K> } = {
   alarmRollback: handleAlarm,
   executionStopped: handleExecutionStopped,
   checkGates,
+  recheckGates,
   requestApproval,
   recordApproval,
   rejectRelease,

@@ -9,8 +9,14 @@
  *    records the rollback and notifies (the claim, then the record's optimistic write).
  * 3. What is restored is the plan recorded before the release changed anything, or, when a
  *    person changed the Deployment during the release, their live template.
+ * 4. A rollback of release R acts only while R is the service's current release (it holds the
+ *    lock, or nobody does and R is the latest): a late one (a redelivered alarm or status event,
+ *    a retried task) while R2 holds the service changes nothing of R2's and says so in R's record.
+ * 5. Only the claimant frees the lock, so a duplicate never lets the next release start while
+ *    the claimant's rollback is still restoring the cluster.
  */
 
+import { rollbackScope } from '../domain/decisions.js';
 import type { PhaseName } from '../domain/defaults.js';
 import {
   ERROR_NAMES,
@@ -24,7 +30,7 @@ import { addEvent, markRolledBack } from '../domain/record-transitions.js';
 import type { RollbackPlan } from '../ports/cluster.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { restoreLatencyAlarm } from './latency-alarm.js';
-import { causeText } from './support.js';
+import { causeText, recordEnd } from './support.js';
 
 /** Objects of the release survived cleanup or rollback (retried by the state machine, then rolled back). */
 export class CleanupIncompleteError extends KubernetesTransientError {
@@ -65,6 +71,8 @@ export interface RollbackResult {
    */
   readonly claimed: boolean;
   readonly actions: readonly string[];
+  /** Set when the rollback came late and changed nothing (invariant 4): why. */
+  readonly superseded?: string;
 }
 
 /**
@@ -75,12 +83,22 @@ export interface RollbackResult {
 export async function performRollback(ports: ReleasePorts, req: RollbackRequest): Promise<RollbackResult> {
   const svc = ports.catalog.services[req.service];
   if (!svc) throw new TargetNotFoundError(`service ${req.service} is not in the catalog`);
-  // Independent reads in parallel: the rollback's critical path is round trips (bench/results/rollback.json).
-  const [claimed, record, rb] = await Promise.all([
+  // Independent reads (and the claim) in parallel: the rollback's critical path is round trips
+  // (bench/results/rollback.json). A claim taken by a late rollback is harmless: its release is
+  // no longer the service's current one and never acts again.
+  const [claimed, holder, latest, record, rb] = await Promise.all([
     ports.store.claimRollback(req.service, req.deploymentId, req.trigger, req.takeOverFrom),
+    ports.store.active(req.service),
+    ports.store.history(req.service, 1),
     ports.store.get(req.service, req.deploymentId),
     ports.store.getPlan(req.service, req.deploymentId) as Promise<RollbackPlan | null>,
   ]);
+  const scope = rollbackScope(
+    req.deploymentId,
+    holder?.deploymentId ?? null,
+    latest[0]?.deploymentId ?? null,
+  );
+  if (!scope.act) return lateRollback(ports, req, record, scope.why);
   const started = ports.clock.now();
   let actions: readonly string[] = [];
   let kept: RollbackPlan | null = null;
@@ -136,6 +154,8 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
     }
   }
   if (recorded) {
+    // Only the one caller that recorded the rollback counts it.
+    await recordEnd(ports, recorded);
     await ports.notifier.notify({
       kind: 'rollback',
       service: req.service,
@@ -144,8 +164,34 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
       message: `${req.reason}. Restored ${recorded.previousImage} at ${rb?.replicas ?? '?'} replicas.`,
     });
   }
-  await ports.store.release(req.service, req.deploymentId);
+  if (claimed) await ports.store.release(req.service, req.deploymentId);
   return { trigger: req.trigger, reason: req.reason, phase: req.phase, claimed: recorded !== null, actions };
+}
+
+/**
+ * A rollback that came after its release stopped being the service's current one: nothing on
+ * the cluster, the lock or the alarms changes; the release's own record says what arrived and why
+ * it was left alone (best effort: the record may have moved on).
+ */
+async function lateRollback(
+  ports: ReleasePorts,
+  req: RollbackRequest,
+  record: DeploymentRecord | null,
+  why: string,
+): Promise<RollbackResult> {
+  const note = `late rollback by ${req.trigger} (${req.reason}) not done: ${why}; nothing changed`;
+  if (record) {
+    addEvent(record, ports.clock.now(), note);
+    await ports.store.put(record).catch(() => undefined);
+  }
+  return {
+    trigger: req.trigger,
+    reason: req.reason,
+    phase: req.phase,
+    claimed: false,
+    actions: [],
+    superseded: note,
+  };
 }
 
 /** "Roll Back" from the state machine. */

@@ -1,7 +1,12 @@
 import { z } from 'zod';
-import { toFieldIssues } from '../domain/config.js';
+import { type Catalog, toFieldIssues } from '../domain/config.js';
 import { InvalidInputError } from '../domain/errors.js';
-import { STATE_MACHINE_TRIGGER } from '../domain/record.js';
+import {
+  type DeploymentRecord,
+  EXECUTION_STOPPED_TRIGGERS,
+  STATE_MACHINE_TRIGGER,
+} from '../domain/record.js';
+import { addEvent } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { performRollback } from './rollback.js';
 
@@ -17,6 +22,8 @@ export const executionStatusEventSchema = z.object({
     stateMachineArn: z.string().min(1),
     name: z.string().min(1),
     status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE']),
+    /** Epoch milliseconds; with the ARN, which execution this is (a name may be reused). */
+    startDate: z.number().nullable().optional(),
     stopDate: z.number().nullable().optional(),
     cause: z.string().nullable().optional(),
     error: z.string().nullable().optional(),
@@ -30,10 +37,37 @@ export const executionStatusEventSchema = z.object({
  * table answers; after that the event waits in the alarmed dead-letter queue for a person.
  */
 const STOPPED_HOW = {
-  ABORTED: { how: 'stopped by a person', trigger: 'person:execution-stopped' },
-  TIMED_OUT: { how: 'timed out', trigger: 'execution-timeout' },
-  FAILED: { how: 'failed without finishing its rollback', trigger: 'execution-failed' },
+  ABORTED: { how: 'stopped by a person', trigger: EXECUTION_STOPPED_TRIGGERS.ABORTED },
+  TIMED_OUT: { how: 'timed out', trigger: EXECUTION_STOPPED_TRIGGERS.TIMED_OUT },
+  FAILED: { how: 'failed without finishing its rollback', trigger: EXECUTION_STOPPED_TRIGGERS.FAILED },
 } as const;
+
+/**
+ * Whether the status event is about the execution that wrote `record`: the same ARN and, where
+ * both are known, the same start (a name reused after 90 days has the same ARN).
+ */
+function isEventOf(
+  record: DeploymentRecord,
+  detail: { readonly executionArn: string; readonly startDate?: number | null | undefined },
+): boolean {
+  if (record.executionArn !== null && record.executionArn !== detail.executionArn) return false;
+  if (!record.executionStartedAt || detail.startDate === null || detail.startDate === undefined) return true;
+  return Date.parse(record.executionStartedAt) === detail.startDate;
+}
+
+/**
+ * The service whose release state machine `stateMachineArn` is (`<appName>-<service>`), or null
+ * when it is not one of this app's.
+ */
+export function serviceOfStateMachine(
+  catalog: Pick<Catalog, 'appName' | 'services'>,
+  stateMachineArn: string,
+): string | null {
+  const machineName = stateMachineArn.split(':').at(-1) ?? '';
+  const prefix = `${catalog.appName}-`;
+  const service = machineName.startsWith(prefix) ? machineName.slice(prefix.length) : '';
+  return Object.hasOwn(catalog.services, service) ? service : null;
+}
 
 export interface StoppedOutcome {
   readonly action: 'rolled-back' | 'nothing-to-do' | 'ignored';
@@ -57,19 +91,39 @@ export async function handleExecutionStopped(ports: ReleasePorts, raw: unknown):
   if (detail.status !== 'ABORTED' && detail.status !== 'TIMED_OUT' && detail.status !== 'FAILED') {
     return { action: 'ignored', service: null, deploymentId, detail: `status ${detail.status}` };
   }
-  const machineName = detail.stateMachineArn.split(':').at(-1) ?? '';
-  const prefix = `${ports.catalog.appName}-`;
-  const service = machineName.startsWith(prefix) ? machineName.slice(prefix.length) : '';
-  if (!Object.hasOwn(ports.catalog.services, service)) {
+  const service = serviceOfStateMachine(ports.catalog, detail.stateMachineArn);
+  if (service === null) {
     return {
       action: 'ignored',
       service: null,
       deploymentId,
-      detail: `${machineName} is not a release state machine`,
+      detail: `${detail.stateMachineArn.split(':').at(-1) ?? ''} is not a release state machine`,
     };
   }
   const record = await ports.store.get(service, deploymentId);
+  if (record && !isEventOf(record, detail)) {
+    // A reused execution name (or a refused duplicate): the record belongs to another execution,
+    // which this event must never roll back.
+    return {
+      action: 'ignored',
+      service,
+      deploymentId,
+      detail: `the record ${deploymentId} belongs to execution ${record.executionArn ?? 'unknown'} started ${record.executionStartedAt ?? 'at an unknown time'}, not to the one that ended`,
+    };
+  }
   if (record?.outcome !== 'RUNNING') {
+    // The release ended, but its execution did not finish (a terminal step that wrote the outcome
+    // and then failed to free the lock): free it now. Conditional on this release holding it.
+    await ports.store.release(service, deploymentId);
+    const holder = await ports.store.active(service);
+    if (record && holder && holder.deploymentId !== deploymentId) {
+      addEvent(
+        record,
+        ports.clock.now(),
+        `status change ${detail.status} of its execution delivered late, while ${holder.deploymentId} holds the service: nothing done`,
+      );
+      await ports.store.put(record).catch(() => undefined);
+    }
     return {
       action: 'nothing-to-do',
       service,

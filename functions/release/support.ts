@@ -4,9 +4,17 @@
  * (StoreUnavailableError, retried), never a reason to go on blind.
  */
 import type { ServiceConfig } from '../domain/config.js';
-import { StoreUnavailableError, TargetNotFoundError } from '../domain/errors.js';
+import {
+  DeploymentIdInUseError,
+  DeploymentInProgressError,
+  StoreUnavailableError,
+  TargetNotFoundError,
+} from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
-import type { DeploymentRecord } from '../domain/record.js';
+import { judgeHeldLock } from '../domain/lock.js';
+import { type DeploymentRecord, type ExecutionIdentity, isOwnRecord } from '../domain/record.js';
+import { addEvent } from '../domain/record-transitions.js';
+import { releaseEnded } from '../domain/release-metrics.js';
 import type { ReleaseTarget, RollbackPlan } from '../ports/cluster.js';
 import type { ReleasePorts } from '../ports/release.js';
 
@@ -41,6 +49,27 @@ export async function loadRecord(
   return record;
 }
 
+/**
+ * The record this execution wrote, or null before it wrote one. A record of the same id written
+ * by another execution (a name reused after 90 days) is never taken for a retry: the release is
+ * refused with {@link DeploymentIdInUseError} before anything changes.
+ */
+export async function ownRecord(
+  ports: Pick<ReleasePorts, 'store'>,
+  plan: Pick<ReleasePlan, 'service' | 'deploymentId'>,
+  execution: ExecutionIdentity,
+): Promise<DeploymentRecord | null> {
+  const existing = await ports.store.get(plan.service, plan.deploymentId);
+  if (existing && !isOwnRecord(existing, execution)) {
+    throw new DeploymentIdInUseError(plan.service, plan.deploymentId, {
+      executionArn: existing.executionArn,
+      startedAt: existing.executionStartedAt ?? existing.startedAt,
+      outcome: existing.outcome,
+    });
+  }
+  return existing;
+}
+
 /** The rollback plan "Record Rollback Plan" wrote. */
 export async function loadPlan(
   ports: Pick<ReleasePorts, 'store'>,
@@ -68,4 +97,53 @@ export function causeText(cause: unknown): string {
 export function secondsBetween(from: string, to: string | Date): number {
   const end = typeof to === 'string' ? Date.parse(to) : to.getTime();
   return Math.round((end - Date.parse(from)) / 100) / 10;
+}
+
+/**
+ * The release metrics of a release that just ended, once its outcome is written: a retry of the
+ * step finds the outcome set and does not get here again, so each end is counted once.
+ */
+export async function recordEnd(
+  ports: Pick<ReleasePorts, 'telemetry'>,
+  record: DeploymentRecord,
+): Promise<void> {
+  const event = releaseEnded(record);
+  if (event) await ports.telemetry.record(event);
+}
+
+/**
+ * Takes the service's lock for `record` (functions/ports/store.ts `begin`). A lock held by a
+ * release that has ended (functions/domain/lock.ts says when) is taken over, and both records say
+ * so; one held by a release that may still act is refused with DeploymentInProgressError naming
+ * it and why. Returns the sentence for the new record when it took a lock over.
+ */
+export async function takeServiceLock(
+  ports: Pick<ReleasePorts, 'store' | 'executions' | 'clock'>,
+  record: DeploymentRecord,
+): Promise<string | null> {
+  try {
+    await ports.store.begin(record);
+    return null;
+  } catch (e) {
+    if (!(e instanceof DeploymentInProgressError)) throw e;
+    const holder = await ports.store.active(record.service);
+    if (!holder || holder.deploymentId === record.deploymentId) throw e;
+    const [held, execution] = await Promise.all([
+      ports.store.get(record.service, holder.deploymentId),
+      holder.executionArn
+        ? ports.executions.status(holder.executionArn)
+        : Promise.resolve('UNKNOWN' as const),
+    ]);
+    const verdict = judgeHeldLock(holder, held?.outcome ?? null, execution);
+    if (verdict.action === 'refuse') {
+      throw new DeploymentInProgressError(record.service, `${holder.deploymentId} (${verdict.why})`);
+    }
+    await ports.store.begin(record, holder.deploymentId);
+    const note = `took over the lock of ${holder.deploymentId}: ${verdict.why}`;
+    if (held) {
+      addEvent(held, ports.clock.now(), `lock taken over by ${record.deploymentId}: ${verdict.why}`);
+      await ports.store.put(held).catch(() => undefined);
+    }
+    return note;
+  }
 }

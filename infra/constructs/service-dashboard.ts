@@ -6,6 +6,7 @@ import { canaryName } from '../../functions/adapters/kubernetes/labels.js';
 import type { AlarmSignal } from '../../functions/domain/alarms.js';
 import type { ServiceConfig } from '../../functions/domain/config.js';
 import { RUNBOOK } from '../../functions/domain/defaults.js';
+import { RELEASE_METRICS, type ReleaseMetricName } from '../../functions/domain/release-metrics.js';
 
 /** Period of the dashboard graphs. */
 const PERIOD = Duration.minutes(1);
@@ -13,6 +14,19 @@ const FULL = 24;
 const HALF = 12;
 const THIRD = 8;
 const HEIGHT = 6;
+
+/** Period and time range of the release-health view: one point per day over the last 30 days. */
+const HEALTH_PERIOD = Duration.days(1);
+const HEALTH_RANGE = '-P30D';
+
+/** Titles of the release-health widgets (the infra tests find them by these). */
+export const RELEASE_HEALTH_TITLES = {
+  frequency: 'Deployment frequency: releases started per day',
+  changeFailureRate: 'Change failure rate: rolled back / ended (%)',
+  timeToRestore: 'Time to restore: time to roll back (s)',
+  timeToDetect: 'Time to detect: failing phase start to rollback decision (s)',
+  duration: 'Release duration by outcome (s)',
+} as const;
 
 /** Props of {@link ServiceDashboard}. */
 export interface ServiceDashboardProps {
@@ -36,6 +50,10 @@ export interface ServiceDashboardProps {
  * by side: service metrics through SEARCH expressions grouped by the version dimension (one line
  * per image tag), Container Insights metrics by the stable and canary Deployment names. The
  * rollback alarms are drawn with their thresholds; a view without a metric says how to add one.
+ *
+ * Then the release-health view, from the release metrics the functions emit
+ * (functions/domain/release-metrics.ts, the names and namespace both sides read): deployment
+ * frequency, change failure rate, time to restore, time to detect and release duration.
  */
 export class ServiceDashboard extends Construct {
   readonly dashboard: cw.Dashboard;
@@ -240,6 +258,108 @@ export class ServiceDashboard extends Construct {
         width: FULL - THIRD,
         height: HEIGHT,
       }),
+    );
+    this.addReleaseHealth(serviceName);
+  }
+
+  /**
+   * The release-health view (DORA's four keys where a release pipeline can measure them): releases
+   * started per day, the change failure rate as metric math (rolled back over ended; a release
+   * marked FAILED never changed the cluster, so it is not a change that failed), time to restore
+   * (rollback started to the recorded version serving), time to detect, and release duration by
+   * outcome. Every metric by the `service` dimension, which the functions set to this service.
+   */
+  private addReleaseHealth(serviceName: string): void {
+    const { names, dimensions, namespace } = RELEASE_METRICS;
+    const metric = (
+      name: ReleaseMetricName,
+      statistic: string,
+      label: string,
+      extra: Readonly<Record<string, string>> = {},
+    ) =>
+      new cw.Metric({
+        namespace,
+        metricName: name,
+        dimensionsMap: { [dimensions.service]: serviceName, ...extra },
+        statistic,
+        period: HEALTH_PERIOD,
+        label,
+      });
+    const graph = (title: string, left: cw.IMetric[], width: number, yLabel?: string) =>
+      new cw.GraphWidget({
+        title,
+        left,
+        width,
+        height: HEIGHT,
+        start: HEALTH_RANGE,
+        period: HEALTH_PERIOD,
+        leftYAxis: { min: 0, ...(yLabel ? { label: yLabel, showUnits: false } : {}) },
+      });
+    this.dashboard.addWidgets(
+      new cw.TextWidget({
+        markdown: `## Release health (last 30 days, per day)\nFrom the release metrics in \`${namespace}\` (service \`${serviceName}\`). Rollbacks also by \`${dimensions.phase}\` and \`${dimensions.trigger}\` (alarm, state-machine, person, execution-stopped).`,
+        width: FULL,
+        height: 2,
+      }),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        RELEASE_HEALTH_TITLES.frequency,
+        [
+          metric(names.started, cw.Stats.SUM, 'started'),
+          metric(names.succeeded, cw.Stats.SUM, 'succeeded'),
+          metric(names.rolledBack, cw.Stats.SUM, 'rolled back'),
+          metric(names.failed, cw.Stats.SUM, 'failed before any change'),
+        ],
+        HALF,
+        'releases',
+      ),
+      graph(
+        RELEASE_HEALTH_TITLES.changeFailureRate,
+        [
+          new cw.MathExpression({
+            expression: '100 * FILL(rolledBack, 0) / (FILL(succeeded, 0) + FILL(rolledBack, 0))',
+            usingMetrics: {
+              succeeded: metric(names.succeeded, cw.Stats.SUM, 'succeeded'),
+              rolledBack: metric(names.rolledBack, cw.Stats.SUM, 'rolled back'),
+            },
+            period: HEALTH_PERIOD,
+            label: 'change failure rate %',
+          }),
+        ],
+        HALF,
+        '%',
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        RELEASE_HEALTH_TITLES.timeToRestore,
+        [
+          metric(names.timeToRollBack, cw.Stats.AVERAGE, 'average'),
+          metric(names.timeToRollBack, cw.Stats.MAXIMUM, 'maximum'),
+        ],
+        THIRD,
+        's',
+      ),
+      graph(
+        RELEASE_HEALTH_TITLES.timeToDetect,
+        [
+          metric(names.timeToDetect, cw.Stats.AVERAGE, 'average'),
+          metric(names.timeToDetect, cw.Stats.MAXIMUM, 'maximum'),
+        ],
+        THIRD,
+        's',
+      ),
+      graph(
+        RELEASE_HEALTH_TITLES.duration,
+        (['SUCCEEDED', 'ROLLED_BACK', 'FAILED'] as const).map((outcome) =>
+          metric(names.duration, cw.Stats.AVERAGE, outcome.toLowerCase().replace('_', ' '), {
+            [dimensions.outcome]: outcome,
+          }),
+        ),
+        THIRD,
+        's',
+      ),
     );
   }
 }

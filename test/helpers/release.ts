@@ -2,6 +2,7 @@
  * End-to-end fixtures: a service catalog pointing at a fresh namespace of the local cluster, and a
  * LocalEnvironment that runs the synthesized state machine with the restricted identity.
  */
+import { discardLines } from '../../functions/adapters/powertools/output.js';
 import type { TrafficProfileInput } from '../../functions/adapters/synthetic/profile.js';
 import { parseProfile } from '../../functions/adapters/synthetic/profile.js';
 import type { CatalogInput, ServiceConfigInput } from '../../functions/domain/config.js';
@@ -55,7 +56,7 @@ export async function releaseFixture(
     profile?: TrafficProfileInput;
     service?: Partial<ServiceConfigInput>;
     /** More LocalEnvironment options (a table endpoint, request middleware). */
-    env?: Pick<LocalEnvironmentOptions, 'dynamo' | 'kubeMiddleware'>;
+    env?: Pick<LocalEnvironmentOptions, 'dynamo' | 'kubeMiddleware' | 'functionOutput'>;
   } = {},
 ): Promise<ReleaseFixture> {
   const ns = await namespaceWithShippedRole(prefix);
@@ -68,6 +69,9 @@ export async function releaseFixture(
     catalog,
     kubeconfig: clusterEnv().restrictedKubeconfig,
     kubeRetry: { baseDelayMs: 50, maxDelayMs: 500 },
+    // The functions' log lines and metrics are checked by test/integration/observability.test.ts;
+    // elsewhere they would only bury the test output.
+    functionOutput: discardLines,
     ...(opts.profile ? { profiles: { shop: parseProfile(opts.profile) } } : {}),
     ...opts.env,
   });

@@ -8,8 +8,10 @@ import { ALARM_SIGNALS } from '../../functions/domain/alarms.js';
 import { executionTimeoutSeconds } from '../../functions/domain/budget.js';
 import { parseCatalog } from '../../functions/domain/config.js';
 import { RUNBOOK } from '../../functions/domain/defaults.js';
+import { RELEASE_METRICS } from '../../functions/domain/release-metrics.js';
 import { ALARM_EVENT_DELIVERY, EVENT_PATTERN_MAX_CHARS } from '../../infra/constructs/alarm-rollback-rule.js';
 import { OOM_KILLED_METRIC } from '../../infra/constructs/service-alarms.js';
+import { RELEASE_HEALTH_TITLES } from '../../infra/constructs/service-dashboard.js';
 import { K8S_GROUP } from '../../infra/names.js';
 import { STORE_ACTIONS } from '../../infra/release-stack.js';
 import sample from '../../tps.config.js';
@@ -434,6 +436,72 @@ describe('dashboards', () => {
     expect(b).toContain('filter type in');
     expect(b).not.toContain('not configured');
   });
+
+  /** The dashboard's widgets, parsed from its body (refs stand in as `<ref>`). */
+  function widgets(svc: string): { properties: Record<string, unknown> }[] {
+    return (JSON.parse(body(svc)) as { widgets: { properties: Record<string, unknown> }[] }).widgets;
+  }
+
+  test.each(services)(
+    '%s: the release-health view draws the release metrics the functions emit, by its service',
+    (svc) => {
+      const ws = widgets(svc);
+      const byTitle = (title: string) => {
+        const found = ws.filter((w) => w.properties.title === title);
+        expect(found).toHaveLength(1);
+        return found[0]!.properties as { metrics: unknown[][]; period: number; start: string };
+      };
+      const { namespace, names, dimensions } = RELEASE_METRICS;
+      /** Every metric line of a widget as [namespace, name, ...dimension pairs]. */
+      const lines = (title: string) =>
+        byTitle(title).metrics.filter((m) => typeof m[0] === 'string' && m[0] === namespace);
+      const named = (title: string) => lines(title).map((m) => m[1]);
+      /** A line's dimensions, whatever order CDK writes them in. */
+      const dims = (m: unknown[]) => {
+        const pairs = m.slice(2).filter((x) => typeof x === 'string') as string[];
+        return Object.fromEntries(pairs.flatMap((x, i) => (i % 2 === 0 ? [[x, pairs[i + 1]]] : [])));
+      };
+
+      const frequency = byTitle(RELEASE_HEALTH_TITLES.frequency);
+      expect(frequency.period).toBe(86_400);
+      expect(frequency.start).toBe('-P30D');
+      expect(named(RELEASE_HEALTH_TITLES.frequency)).toEqual([
+        names.started,
+        names.succeeded,
+        names.rolledBack,
+        names.failed,
+      ]);
+      for (const m of lines(RELEASE_HEALTH_TITLES.frequency)) {
+        expect(dims(m)).toEqual({ [dimensions.service]: svc });
+        expect(m.at(-1)).toEqual(expect.objectContaining({ stat: 'Sum' }));
+      }
+
+      // Change failure rate: metric math over the two counts (hidden), rolled back / ended.
+      const cfr = byTitle(RELEASE_HEALTH_TITLES.changeFailureRate).metrics;
+      const expr = cfr.find((m) => (m[0] as { expression?: string }).expression !== undefined)!;
+      expect((expr[0] as { expression: string }).expression).toBe(
+        '100 * FILL(rolledBack, 0) / (FILL(succeeded, 0) + FILL(rolledBack, 0))',
+      );
+      expect(named(RELEASE_HEALTH_TITLES.changeFailureRate).sort()).toEqual(
+        [names.rolledBack, names.succeeded].sort(),
+      );
+      for (const m of lines(RELEASE_HEALTH_TITLES.changeFailureRate)) {
+        expect(m.at(-1)).toEqual(expect.objectContaining({ visible: false, stat: 'Sum' }));
+      }
+
+      expect(new Set(named(RELEASE_HEALTH_TITLES.timeToRestore))).toEqual(new Set([names.timeToRollBack]));
+      expect(new Set(named(RELEASE_HEALTH_TITLES.timeToDetect))).toEqual(new Set([names.timeToDetect]));
+      expect(lines(RELEASE_HEALTH_TITLES.duration).map((m) => [m[1], dims(m)])).toEqual(
+        ['SUCCEEDED', 'ROLLED_BACK', 'FAILED'].map((outcome) => [
+          names.duration,
+          { [dimensions.service]: svc, [dimensions.outcome]: outcome },
+        ]),
+      );
+      for (const title of [RELEASE_HEALTH_TITLES.timeToRestore, RELEASE_HEALTH_TITLES.timeToDetect]) {
+        for (const m of lines(title)) expect(dims(m)).toEqual({ [dimensions.service]: svc });
+      }
+    },
+  );
 
   test('web: views without a metric say how to configure them', () => {
     const b = body('web');

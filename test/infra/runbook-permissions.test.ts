@@ -5,7 +5,7 @@
  * people (CLI), so the functions get no states:SendTask* permission.
  */
 import { parseCatalog } from '../../functions/domain/config.js';
-import { serviceAlarmNames } from '../../functions/release/gates.js';
+import { serviceAlarmNames } from '../../functions/domain/gates.js';
 import sample from '../../tps.config.js';
 import { catalogWithDatabases } from '../helpers/catalogs.js';
 import { type CfnTemplate, resourcesOfType, synthTemplate } from '../helpers/synth.js';

@@ -5,6 +5,7 @@
  * control plane, dynalite as the deployments table, the local executor (whose stop() aborts a
  * running execution, as StopExecution does), the collecting notifier and the local latency alarms.
  */
+
 import { readFileSync } from 'node:fs';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
@@ -17,6 +18,7 @@ import type { ReleasePlan } from '../../functions/domain/input.js';
 import type { ReleasePorts } from '../../functions/ports/release.js';
 import type { AlarmOutcome } from '../../functions/release/alarm.js';
 import { STEPS } from '../../functions/release/registry.js';
+import { asOf } from '../../local/alarm-event.js';
 import type { LocalEnvironment } from '../../local/environment.js';
 import { adminApis, deleteNamespace, liveTemplate, OLD_IMAGES, podsBySelector } from '../helpers/k8s.js';
 import { type ReleaseFixture, type RouterKind, releaseFixture } from '../helpers/release.js';
@@ -54,7 +56,10 @@ const CONFIGURED_P99_THRESHOLD = RUNBOOK.rollbackTriggers.p99BaselineMultiplier 
 type AlarmEventJson = {
   id: string;
   resources: string[];
-  detail: { alarmName: string; state: { value: string; reason: string; reasonData?: string } };
+  detail: {
+    alarmName: string;
+    state: { value: string; reason: string; reasonData?: string; timestamp: string };
+  };
 };
 
 const FIXTURES = new URL('../fixtures/alarm-events/', import.meta.url);
@@ -90,9 +95,12 @@ function recordingPorts(f: ReleaseFixture) {
   const stopped: { executionArn: string; cause: string }[] = [];
   const ports: ReleasePorts = {
     ...f.env.ports,
-    async stopExecution(executionArn, cause) {
-      stopped.push({ executionArn, cause });
-      await f.env.ports.stopExecution(executionArn, cause);
+    executions: {
+      status: (arn) => f.env.ports.executions.status(arn),
+      async stop(executionArn, cause) {
+        stopped.push({ executionArn, cause });
+        await f.env.ports.executions.stop(executionArn, cause);
+      },
     },
   };
   return { ports, stopped };
@@ -208,7 +216,7 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])(
 
       // The same event, delivered three times (EventBridge delivers at least once, and retries).
       const { ports, stopped } = recordingPorts(f);
-      const alarmEvent = event('latency-alarm.json');
+      const alarmEvent = asOf(event('latency-alarm.json'), f.env.clock.now());
       const outcomes: AlarmOutcome[] = [];
       for (let i = 0; i < 3; i++) outcomes.push(await deliver(ports, alarmEvent));
       expect(outcomes.map((o) => o.action)).toEqual([
@@ -285,7 +293,7 @@ describe('alarm events', () => {
     const { run } = await releaseInCanaryWindow(f, 'burst', 100);
     const lock = (await f.env.store.active('shop'))!;
     const { ports, stopped } = recordingPorts(f);
-    const alarmEvent = event('error-rate-alarm.json');
+    const alarmEvent = asOf(event('error-rate-alarm.json'), f.env.clock.now());
 
     const outcomes = await Promise.all([1, 2, 3].map(() => deliver(ports, alarmEvent)));
 
@@ -457,7 +465,7 @@ describe('a critical alarm during the post-deployment watch', () => {
     expect(f.env.alarmThresholds.threshold('shop')).not.toBe(CONFIGURED_P99_THRESHOLD);
 
     const { ports, stopped } = recordingPorts(f);
-    const outcome = await deliver(ports, event('latency-alarm.json'));
+    const outcome = await deliver(ports, asOf(event('latency-alarm.json'), f.env.clock.now()));
     expect(outcome).toMatchObject({ action: 'rolled-back', deploymentId: 'watched' });
     expect(stopped.map((s) => s.executionArn)).toEqual([lock.executionArn]);
     const done = await run;
@@ -489,6 +497,7 @@ describe('the p99 alarm threshold at the ends of a release', () => {
     await STEPS.beginRelease(f.env.ports, {
       plan,
       executionArn: `arn:aws:states:local:000000000000:execution:tps-deploy:${executionName}`,
+      executionStartTime: '2026-12-04T10:00:00.000Z',
     });
     return plan;
   }

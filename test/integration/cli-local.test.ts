@@ -8,6 +8,7 @@ import {
   DescribeAlarmsCommand,
   ListTagsForResourceCommand,
   PutMetricAlarmCommand,
+  PutMetricDataCommand,
   UntagResourceCommand,
 } from '@aws-sdk/client-cloudwatch';
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
@@ -16,7 +17,9 @@ import 'aws-sdk-client-mock-jest';
 import { SFNClient as RealSfn } from '@aws-sdk/client-sfn';
 import { run } from '../../cli/main.js';
 import { createTableIfMissing } from '../../functions/adapters/aws/dynamodb-store.js';
+import { discardLines } from '../../functions/adapters/powertools/output.js';
 import type { RecordJson } from '../../functions/domain/record-json.js';
+import { RELEASE_METRICS } from '../../functions/domain/release-metrics.js';
 import { LocalEnvironment } from '../../local/environment.js';
 import { adminKubeConfig, clusterEnv, deleteNamespace, eventually } from '../helpers/cluster-env.js';
 import { type LocalDynamo, startDynalite } from '../helpers/dynalite.js';
@@ -59,6 +62,7 @@ function latencyAlarmArmed(): void {
   });
   cloudwatch.on(PutMetricAlarmCommand).resolves({});
   cloudwatch.on(UntagResourceCommand).resolves({});
+  cloudwatch.on(PutMetricDataCommand).resolves({});
 }
 
 /** The p99 alarm went back to its configured threshold, and the marks are gone. */
@@ -214,6 +218,7 @@ describe('abort and rollback on the local cluster', () => {
       kubeRetry: { baseDelayMs: 50, maxDelayMs: 500 },
       dynamo,
       tableName: table,
+      functionOutput: discardLines,
     });
     const io = {
       catalog,
@@ -304,6 +309,21 @@ describe('abort and rollback on the local cluster', () => {
       expect(shop.spec?.template.spec?.containers.find((c) => c.name === 'api')?.image).toBe(OLD_IMAGES.api);
       expect(await env.store.active('shop')).toBeNull();
       expectLatencyAlarmRestored();
+      // A person's rollback counts in the release metrics (PutMetricData: the CLI's stdout is theirs).
+      expect(cloudwatch).toHaveReceivedCommandWith(PutMetricDataCommand, {
+        Namespace: RELEASE_METRICS.namespace,
+        MetricData: expect.arrayContaining([
+          expect.objectContaining({
+            MetricName: RELEASE_METRICS.names.rolledBack,
+            Value: 1,
+            Dimensions: [
+              { Name: 'service', Value: 'shop' },
+              { Name: 'phase', Value: 'canary' },
+              { Name: 'trigger', Value: 'person' },
+            ],
+          }),
+        ]),
+      });
     } finally {
       // Step Functions would stop the execution; the local executor is stopped here.
       for (const ex of env.executors.values()) ex.stop(executionArn);

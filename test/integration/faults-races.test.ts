@@ -90,7 +90,7 @@ describe.each(['replica-ratio', 'alb'] as const)('%s router', (router: RouterKin
       await g.held;
       const outcome = (await STEPS.alarmRollback(
         f.env.ports,
-        alarmEvent('tps-test', 'shop', 'errorRate'),
+        alarmEvent('tps-test', 'shop', 'errorRate', f.env.clock.now()),
       )) as AlarmOutcome;
       expect(outcome.action).toBe('rolled-back');
       g.open();
@@ -133,7 +133,7 @@ describe('"Complete Release" after an alarm rollback', () => {
     await finalizeRelease(f.env.ports, { plan });
     const outcome = (await STEPS.alarmRollback(
       f.env.ports,
-      alarmEvent('tps-test', 'shop', 'errorRate'),
+      alarmEvent('tps-test', 'shop', 'errorRate', f.env.clock.now()),
     )) as AlarmOutcome;
     expect(outcome.action).toBe('rolled-back');
     await expect(completeRelease(f.env.ports, { plan })).rejects.toMatchObject({

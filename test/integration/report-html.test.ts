@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { type Browser, chromium } from 'playwright-core';
+import { discardLines } from '../../functions/adapters/powertools/output.js';
 import { loadProfile } from '../../functions/adapters/synthetic/index.js';
 import type { CatalogInput } from '../../functions/domain/config.js';
 import type { DeploymentRecord } from '../../functions/domain/record.js';
@@ -80,6 +81,7 @@ beforeAll(async () => {
     catalog,
     kubeconfig: cluster.restrictedKubeconfig,
     profiles: { storefront: loadProfile('late-degradation') },
+    functionOutput: discardLines,
   });
   try {
     const run = await env.run({

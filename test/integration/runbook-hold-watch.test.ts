@@ -118,7 +118,7 @@ describe('post-deployment watch', () => {
           reason:
             'Threshold Crossed: 1 out of the last 1 datapoints [1.0 (18/11/26 10:06:00)] was greater than or equal to the threshold (1.0).',
           reasonData,
-          timestamp: '2026-11-18T10:07:03.123+0000',
+          timestamp: f.env.clock.now().toISOString(),
         },
         previousState: {
           value: 'OK',

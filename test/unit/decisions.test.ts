@@ -6,6 +6,7 @@ import {
   type AlarmFacts,
   composeWindowDecision,
   decideAlarm,
+  rollbackScope,
   type WindowFacts,
 } from '../../functions/domain/decisions.js';
 import type { CheckResult, HoldState, Verdict } from '../../functions/domain/record.js';
@@ -139,9 +140,10 @@ describe('decideAlarm', () => {
     state: 'ALARM',
     severity: 'critical',
     appName: 'app',
-    active: { deploymentId: 'd-1', stage: 'releasing' },
+    active: { deploymentId: 'd-1', stage: 'releasing', since: '2026-12-01T10:00:00.000Z' },
     alreadyRolledBack: null,
     untouched: false,
+    alarmAt: '2026-12-01T10:20:00.000Z',
   };
   test.each([
     ['OK state', { state: 'OK' }, { action: 'ignore', detail: 'app-api-errorRate is OK' }],
@@ -181,5 +183,19 @@ describe('decideAlarm', () => {
     ],
   ] as const)('%s', (_name, over, expected) => {
     expect(decideAlarm({ ...base, ...(over as Partial<AlarmFacts>) })).toMatchObject(expected);
+  });
+});
+
+describe('rollbackScope', () => {
+  test.each([
+    // release, lock holder, latest release, acts
+    ['r1', 'r1', 'r1', true], // the release holds the service
+    ['r1', null, 'r1', true], // a person takes the last release back
+    ['r1', null, null, true],
+    ['r1', 'r2', 'r2', false], // late: r2 is being released
+    ['r1', 'r2', 'r1', false], // r2 holds the lock before its record is the latest
+    ['r1', null, 'r2', false], // late: r2 came (and ended) after r1
+  ] as const)('rollback of %s, lock %s, latest %s -> acts %s', (id, holder, latest, act) => {
+    expect(rollbackScope(id, holder, latest).act).toBe(act);
   });
 });

@@ -4,11 +4,16 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import {
   decodeEksToken,
+  EKS_TOKEN_MARGIN_SECONDS,
   EKS_TOKEN_PREFIX,
+  EKS_TOKEN_REFRESH_SECONDS,
+  EKS_TOKEN_VALID_SECONDS,
   EksKubeConfigProvider,
   eksToken,
+  LONGEST_TASK_SECONDS,
   presignGetCallerIdentity,
 } from '../../functions/adapters/aws/eks-auth.js';
+import { TASKS } from '../../functions/contract/tasks.js';
 import { ERROR_NAMES } from '../../functions/domain/errors.js';
 import type { Clock } from '../../functions/ports/clock.js';
 
@@ -181,20 +186,75 @@ describe('EksKubeConfigProvider', () => {
     expect(String(opts.ca)).toContain('BEGIN CERTIFICATE');
   });
 
-  it('reuses the token for 14 minutes and then signs a new one', async () => {
+  // EKS accepts a token for 15 min after its X-Amz-Date; the longest task (Clean Up, Roll Back)
+  // runs 300 s; 60 s margin. A token is reused below 540 s of age, so every task that takes it
+  // ends at least 60 s before it expires.
+  it('refuses to hand out a token a 300 s task could outlive: the reuse age is 15 min - 300 s - 60 s', () => {
+    const longest = Math.max(...Object.values(TASKS).map((t) => t.timeoutSeconds));
+    expect(longest).toBe(300);
+    expect(LONGEST_TASK_SECONDS).toBe(longest);
+    expect(EKS_TOKEN_VALID_SECONDS).toBe(15 * 60);
+    expect(EKS_TOKEN_REFRESH_SECONDS).toBe(15 * 60 - longest - EKS_TOKEN_MARGIN_SECONDS);
+    expect(EKS_TOKEN_REFRESH_SECONDS).toBe(540);
+  });
+
+  it.each([
+    [3 * 60, 'reuses'],
+    [539, 'reuses'],
+    [540, 'signs again'],
+    [10 * 60, 'signs again'], // 600 s + a 300 s task = 15 min: the token would expire mid-task
+    [14 * 60 - 1, 'signs again'],
+  ])('at an age of %i s it %s the token signed at t0', async (age, expected) => {
     const clock = new ManualClock(Date.parse('2026-11-02T10:00:00Z'));
     const provider = new EksKubeConfigProvider({ client: client(), clock });
 
     const first = await provider.connection('prod');
-    clock.advance(14 * 60 - 1);
-    const second = await provider.connection('prod');
-    expect(second.token).toBe(first.token);
-    expect(eks).toHaveReceivedCommandTimes(DescribeClusterCommand, 1);
+    clock.advance(age);
+    const later = await provider.connection('prod');
 
-    clock.advance(1);
-    const third = await provider.connection('prod');
-    expect(third.token).not.toBe(first.token);
-    expect(decodeEksToken(third.token).searchParams.get('X-Amz-Date')).toBe('20261102T101400Z');
+    if (expected === 'reuses') {
+      expect(later.token).toBe(first.token);
+      expect(eks).toHaveReceivedCommandTimes(DescribeClusterCommand, 1);
+    } else {
+      expect(later.token).not.toBe(first.token);
+      expect(later.signedAt).toEqual(clock.now());
+      expect(decodeEksToken(later.token).searchParams.get('X-Amz-Date')).toBe(
+        clock
+          .now()
+          .toISOString()
+          .replace(/[-:]|\.\d{3}/g, ''),
+      );
+      expect(eks).toHaveReceivedCommandTimes(DescribeClusterCommand, 2);
+      // ... and keeps the new one from then on.
+      expect((await provider.connection('prod')).token).toBe(later.token);
+    }
+  });
+
+  it('signs a new token for a refused one however young it is, once for all who saw it refused', async () => {
+    const clock = new ManualClock(Date.parse('2026-11-02T10:00:00Z'));
+    const provider = new EksKubeConfigProvider({ client: client(), clock });
+    const access = await provider.access('prod');
+    const refused = access.kubeConfig;
+    clock.advance(30);
+
+    // Three requests refused with the same token ask at once: one new token.
+    const [a, b, c] = await Promise.all([
+      access.renew(refused),
+      access.renew(refused),
+      access.renew(refused),
+    ]);
+    expect(a).toBe(b);
+    expect(b).toBe(c);
+    expect(a.getCurrentUser()?.token).not.toBe(refused.getCurrentUser()?.token);
+    expect(decodeEksToken(a.getCurrentUser()?.token ?? '').searchParams.get('X-Amz-Date')).toBe(
+      '20261102T100030Z',
+    );
+    expect(eks).toHaveReceivedCommandTimes(DescribeClusterCommand, 2);
+
+    // A request that carried the replaced token gets the new one without another signing; later
+    // tasks get the new one too.
+    expect(await access.renew(refused)).toBe(a);
+    expect(await provider.kubeConfig('prod')).toBe(a);
     expect(eks).toHaveReceivedCommandTimes(DescribeClusterCommand, 2);
   });
 

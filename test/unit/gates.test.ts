@@ -1,11 +1,9 @@
 /** The gates' judgments (pure), table-driven, and the settings the state machine branches on. */
+
+import { expectedReleaseSeconds } from '../../functions/domain/budget.js';
 import { parseCatalog, type ServiceConfig } from '../../functions/domain/config.js';
 import { holdCause } from '../../functions/domain/decisions.js';
 import { RUNBOOK } from '../../functions/domain/defaults.js';
-import type { ExecutionInput } from '../../functions/domain/input.js';
-import type { HoldState } from '../../functions/domain/record.js';
-import type { WindowMetrics } from '../../functions/ports/metrics.js';
-import { rejecterOf } from '../../functions/release/approval.js';
 import {
   activeFreezes,
   judgeAttestations,
@@ -14,10 +12,15 @@ import {
   judgeMigration,
   judgeMonitoring,
   judgeOnCall,
+  judgeOnCallSpan,
   judgeRollbackPlan,
   runbookSettings,
   serviceAlarmNames,
-} from '../../functions/release/gates.js';
+} from '../../functions/domain/gates.js';
+import type { ExecutionInput } from '../../functions/domain/input.js';
+import type { HoldState } from '../../functions/domain/record.js';
+import type { WindowMetrics } from '../../functions/ports/metrics.js';
+import { rejecterOf } from '../../functions/release/approval.js';
 import { jobNameFor } from '../../functions/release/job-runs.js';
 import { testsCheck } from '../../functions/release/jobs.js';
 import { snapshotIdFor } from '../../functions/release/migration.js';
@@ -392,11 +395,20 @@ describe('names and checks', () => {
     expect(long).toMatch(/^a+-tps-migrate-rollback-/);
   });
 
-  test('snapshot ids follow the RDS rules', () => {
-    expect(snapshotIdFor('api', 'local-123-AbC_9')).toBe('tps-api-local-123-abc-9');
+  test('snapshot ids follow the RDS rules, and ids that RDS would fold never share one', () => {
+    const rds = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+    expect(snapshotIdFor('api', 'local-123-abc-9')).toBe('tps-api-local-123-abc-9');
+    expect(snapshotIdFor('api', 'local-123-AbC_9')).toMatch(/^tps-api-local-123-abc-9-[0-9a-f]{10}$/);
     const long = snapshotIdFor('api', `x--${'y'.repeat(100)}-`);
     expect(long.length).toBeLessThanOrEqual(63);
-    expect(long).toMatch(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/);
+    expect(long).toMatch(rds);
+    const folding = ['Rel_1', 'rel-1', 'REL-1', 'rel_1', 'rel.1', `${'z'.repeat(70)}1`, `${'z'.repeat(70)}2`];
+    const ids = folding.map((id) => snapshotIdFor('api', id));
+    for (const id of ids) {
+      expect(id).toMatch(rds);
+      expect(id.length).toBeLessThanOrEqual(63);
+    }
+    expect(new Set(ids).size).toBe(folding.length);
   });
 
   test('tests check: none, passed, failed, still running', () => {
@@ -422,5 +434,32 @@ describe('names and checks', () => {
     expect(
       testsCheck({ tests: { ...run, status: 'running', passed: null, durationSeconds: null } })?.verdict,
     ).toBe('fail');
+  });
+});
+
+describe('on-call over the whole release (#13.5)', () => {
+  test.each([
+    ['on call at start and end', ['alice'], ['bob'], true],
+    ['nobody at the end', ['alice'], [], false],
+    ['nobody at the start', [], ['bob'], false],
+  ] as const)('%s', (_n, start, end, passed) => {
+    const j = judgeOnCallSpan(start, end, 'schedule');
+    expect(j.gate.passed).toBe(passed);
+    if (!passed && start.length) expect(j.gate.evidence).toContain('nobody at the expected end');
+  });
+
+  test('the expected end: windows (staging skipped for a hotfix) and the watch', () => {
+    const phases = {
+      canary: { windowSeconds: 600 },
+      staging: { windowSeconds: 900, skip: false },
+      production: { windowSeconds: 300 },
+    };
+    expect(expectedReleaseSeconds({ phases, watchSeconds: 3600 } as never)).toBe(5400);
+    expect(
+      expectedReleaseSeconds({
+        phases: { ...phases, staging: { windowSeconds: 900, skip: true } },
+        watchSeconds: 7200,
+      } as never),
+    ).toBe(8100);
   });
 });

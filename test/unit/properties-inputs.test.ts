@@ -506,9 +506,9 @@ function watchedPorts(): { ports: ReleasePorts; used: string[] } {
       used.push('metrics');
       throw new Error('metrics used');
     },
-    stopExecution: () => {
-      used.push('stopExecution');
-      return Promise.reject(new Error('stopExecution used'));
+    executions: () => {
+      used.push('executions');
+      return Promise.reject(new Error('executions used'));
     },
   } as unknown as ReleasePorts;
   return { ports, used };

@@ -1,10 +1,27 @@
+/**
+ * EKS bearer tokens for the cluster tasks: no task runs with a token that expires before it ends.
+ *
+ * EKS accepts a token for 15 minutes after its X-Amz-Date ({@link EKS_TOKEN_VALID_SECONDS}).
+ * A task takes its token when it starts and may run up to the largest task timeout
+ * ({@link LONGEST_TASK_SECONDS}, 300 s: Clean Up, Roll Back). So a cached token is handed out
+ * only while its age + 300 s + a 60 s margin (clock skew, the last request's own time) is under
+ * 15 minutes, i.e. below 540 s of age ({@link EKS_TOKEN_REFRESH_SECONDS}); an older one is signed
+ * again. (The AWS CLI's 14 minutes suits a command that ends in seconds, not a 5-minute task.)
+ *
+ * Should the API server still answer 401 (clock skew, credentials gone stale, a CLI command that
+ * runs longer), the clients sign a new token and re-send the request once
+ * ({@link EksKubeConfigProvider.access}, functions/adapters/kubernetes/credential.ts); a second
+ * 401 is a real authorization failure.
+ */
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { type Cluster, DescribeClusterCommand, type EKSClient } from '@aws-sdk/client-eks';
 import { KubeConfig } from '@kubernetes/client-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { TASKS } from '../../contract/tasks.js';
 import { AwsTransientError, InvalidInputError, TargetNotFoundError } from '../../domain/errors.js';
 import { type Clock, systemClock } from '../../ports/clock.js';
+import type { RenewableKubeConfig } from '../kubernetes/credential.js';
 import { describeError, isTransientAwsError } from './errors.js';
 
 /** AWS credentials as the SDK resolves them. */
@@ -20,11 +37,18 @@ export const EKS_TOKEN_PREFIX = 'k8s-aws-v1.';
 export const CLUSTER_ID_HEADER = 'x-k8s-aws-id';
 /** Lifetime of the presigned URL as the CLI and aws-iam-authenticator sign it. */
 export const EKS_TOKEN_EXPIRES_SECONDS = 60;
+/** EKS accepts a token for 15 minutes after its X-Amz-Date, whatever X-Amz-Expires says. */
+export const EKS_TOKEN_VALID_SECONDS = 15 * 60;
+/** The longest a task that took a token may run: the largest Lambda timeout of the tasks. */
+export const LONGEST_TASK_SECONDS: number = Math.max(...Object.values(TASKS).map((t) => t.timeoutSeconds));
+/** Room for clock skew between Lambda and EKS and for the last request of a task. */
+export const EKS_TOKEN_MARGIN_SECONDS = 60;
 /**
- * EKS accepts a token for 15 minutes after its X-Amz-Date whatever X-Amz-Expires says; like the
- * AWS CLI we stop using one after 14, so a request never starts with a token about to expire.
+ * The age from which a cached token is not handed out any more (540 s): a task that takes a token
+ * younger than this ends at least the margin before EKS stops accepting it.
  */
-export const EKS_TOKEN_REFRESH_SECONDS = 14 * 60;
+export const EKS_TOKEN_REFRESH_SECONDS: number =
+  EKS_TOKEN_VALID_SECONDS - LONGEST_TASK_SECONDS - EKS_TOKEN_MARGIN_SECONDS;
 
 /** What to sign. */
 export interface EksTokenRequest {
@@ -124,8 +148,8 @@ const COMING = new Set(['CREATING', 'PENDING']);
 /**
  * KubeConfigs for EKS clusters, from DescribeCluster (endpoint and CA) and a token signed with the
  * EKS client's own credentials. One per cluster is cached (per Lambda container) and rebuilt,
- * describing the cluster again, once its token is older than the refresh age. Concurrent callers
- * for the same cluster share one build.
+ * describing the cluster again, once its token reaches the refresh age, or when the API server
+ * refused it. Concurrent callers for the same cluster share one build.
  */
 export class EksKubeConfigProvider {
   private readonly clock: Clock;
@@ -142,12 +166,31 @@ export class EksKubeConfigProvider {
     return (await this.connection(clusterName)).kubeConfig;
   }
 
-  async connection(clusterName: string): Promise<EksConnection> {
+  /**
+   * The cluster's KubeConfig and how to renew it, for createKubeClients: when the API server
+   * answers 401, the clients ask for a new token (signed now, unless the one refused was already
+   * replaced) and send the request once more.
+   */
+  async access(clusterName: string): Promise<RenewableKubeConfig> {
+    const { kubeConfig } = await this.connection(clusterName);
+    return {
+      kubeConfig,
+      renew: async (rejected) => (await this.connection(clusterName, rejected)).kubeConfig,
+    };
+  }
+
+  /**
+   * The cluster's connection: the cached one while its token is younger than the refresh age and
+   * is not the one of `rejected` (a KubeConfig whose token the API server refused), else one with
+   * a token signed now.
+   */
+  async connection(clusterName: string, rejected?: KubeConfig): Promise<EksConnection> {
     const cached = this.cache.get(clusterName);
     if (cached) {
       const conn = await cached;
-      if (this.clock.now().getTime() - conn.signedAt.getTime() < this.refreshMs) return conn;
-      if (this.cache.get(clusterName) !== cached) return this.connection(clusterName);
+      const young = this.clock.now().getTime() - conn.signedAt.getTime() < this.refreshMs;
+      if (young && conn.kubeConfig !== rejected) return conn;
+      if (this.cache.get(clusterName) !== cached) return this.connection(clusterName, rejected);
     }
     const building = this.build(clusterName);
     this.cache.set(clusterName, building);

@@ -3,7 +3,9 @@
  * retried. Every call of the adapters goes through {@link KubeCall.run}: 409 conflicts, 429
  * throttling (honouring Retry-After), 5xx answers and network errors or timeouts are retried with
  * exponential backoff and full jitter, then surface as {@link KubernetesTransientError}, which the
- * state machine's Retry matches by name. Everything else (400, 403, 404, 422) is not retried.
+ * state machine's Retry matches by name. Everything else (400, 401, 403, 404, 422) is not retried
+ * here. A 401 reaching KubeCall was already answered once by a renewed credential
+ * (credential.ts, for clients built on a {@link RenewableKubeConfig}), so it is final.
  */
 import {
   ApiException,
@@ -20,6 +22,7 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import { ConfigError, ERROR_NAMES, KubernetesTransientError, TpsError } from '../../domain/errors.js';
+import { type RenewableKubeConfig, RenewingCredential } from './credential.js';
 
 /** How calls are retried and bounded. */
 export interface RetryPolicy {
@@ -65,7 +68,7 @@ export interface KubeFailure {
   readonly message: string;
   /** Seconds from a Retry-After header, if any. */
   readonly retryAfterSeconds: number | null;
-  readonly kind: 'conflict' | 'throttled' | 'server' | 'network' | 'not-found' | 'other';
+  readonly kind: 'conflict' | 'throttled' | 'server' | 'network' | 'not-found' | 'unauthorized' | 'other';
 }
 
 const NETWORK_CODES = new Set([
@@ -137,11 +140,17 @@ export function classifyFailure(err: unknown): KubeFailure {
             ? 'server'
             : status === 404
               ? 'not-found'
-              : 'other';
+              : status === 401
+                ? 'unauthorized'
+                : 'other';
     return {
       status,
-      reason,
-      message: message ?? `HTTP ${status}`,
+      // client-node drops the body of a 401 (its OpenAPI spec declares one without a schema).
+      reason: reason ?? (kind === 'unauthorized' ? 'Unauthorized' : null),
+      message:
+        kind === 'unauthorized'
+          ? `the API server rejected the credential${message && message !== reason ? `: ${message}` : ''}`
+          : (message ?? `HTTP ${status}`),
       retryAfterSeconds: retryAfter(err.headers),
       kind,
     };
@@ -248,7 +257,8 @@ export class KubeCall {
         if (!(err instanceof ApiException) && classifyFailure(err).kind !== 'network') throw err;
         const failure = classifyFailure(err);
         if (failure.kind === 'not-found') throw err;
-        if (failure.kind === 'other') throw new KubernetesRequestError(what, failure, { cause: err });
+        if (failure.kind === 'other' || failure.kind === 'unauthorized')
+          throw new KubernetesRequestError(what, failure, { cause: err });
         // AlreadyExists is a 409 too; the step re-reads and finds the object, like any conflict.
         last = failure;
         lastErr = err;
@@ -302,22 +312,27 @@ function timeoutMiddleware(ms: number): Middleware {
 
 /**
  * Builds the API clients for the current context of `kc` (from a file locally; built from
- * DescribeCluster and a token for EKS by the caller). Each request carries a timeout.
+ * DescribeCluster and a token for EKS by the caller). Each request carries a timeout. Given a
+ * {@link RenewableKubeConfig}, a request the API server answers 401 is sent once more with a
+ * renewed credential (credential.ts).
  */
 export function createKubeClients(
-  kc: KubeConfig,
+  kc: KubeConfig | RenewableKubeConfig,
   policy: Partial<RetryPolicy> = {},
   runtime: RetryRuntime = realRuntime,
   /** Run before the request timeout on every request (local fault injection, request counting). */
   middleware: readonly Middleware[] = [],
 ): KubeClients {
-  const cluster = kc.getCurrentCluster();
+  const credential = new RenewingCredential(kc);
+  const cluster = credential.kubeConfig.getCurrentCluster();
   if (!cluster) throw new ConfigError('the kubeconfig has no current cluster');
   const full: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...policy };
+  const httpApi = credential.httpLibrary(full.requestTimeoutMs);
   const config = () =>
     createConfiguration({
       baseServer: new ServerConfiguration(cluster.server, {}),
-      authMethods: { default: kc },
+      authMethods: { default: credential },
+      httpApi,
       promiseMiddleware: [...middleware, timeoutMiddleware(full.requestTimeoutMs)],
     });
   return {

@@ -5,6 +5,7 @@
  */
 import type { V1LabelSelector, V1ObjectMeta } from '@kubernetes/client-node';
 import { InvalidInputError, UnmanagedObjectError } from '../../domain/errors.js';
+import { digest } from '../../domain/text.js';
 
 /**
  * The canary names (`<name>-tps-canary`) live with the Kubernetes name limits in the domain, where
@@ -48,20 +49,23 @@ export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
 /** Label the EndpointSlice controller puts on the slices of a Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
+/** A valid label value: at most 63 characters of `[A-Za-z0-9._-]`, alphanumeric at both ends. */
+const LABEL_VALUE = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
+
 /**
- * A string made safe as a label value (at most 63 characters of `[A-Za-z0-9._-]`, starting and
- * ending with an alphanumeric). Deployment ids normally already are; anything else is folded,
- * and the raw id is kept in an annotation.
+ * `raw` as a label value. A valid value is kept as it is; anything else is folded to the allowed
+ * characters and length and gets a digest of `raw` appended, so two ids never share a label
+ * value (`rel 1` and `rel-1` differ). The raw id is kept in an annotation too.
  */
 export function labelValue(raw: string): string {
-  let v = raw.replace(/[^A-Za-z0-9._-]/g, '-');
-  if (v.length > 63) {
-    let h = 0;
-    for (const ch of raw) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
-    v = `${v.slice(0, 54)}-${h.toString(16).padStart(8, '0')}`;
-  }
-  v = v.replace(/^[^A-Za-z0-9]+/, '').replace(/[^A-Za-z0-9]+$/, '');
-  return v || 'x';
+  if (raw.length > 0 && LABEL_VALUE.test(raw)) return raw;
+  const suffix = `-${digest(raw)}`;
+  const head = raw
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .slice(0, 63 - suffix.length)
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .replace(/[^A-Za-z0-9]+$/, '');
+  return head ? `${head}${suffix}` : suffix.slice(1);
 }
 
 /**

@@ -6,12 +6,16 @@
  *    concurrent `begin`s exactly one takes it.
  * 2. A refused `begin` changes nothing. It fails at this first write, before its record is
  *    written, with DeploymentInProgressError naming the holder.
- * 3. Taking it again is a retry. A `begin` that finds the lock held by its own deploymentId goes
+ * 3. Taking it again is a retry. A `begin` that finds the lock held by its own deploymentId and
+ *    its own execution (the same start time: a reused execution name is another execution) goes
  *    on (its earlier attempt took it, and may have crashed before writing the record).
  * 4. Only the holder moves or frees it. `setStage` and `release` are conditional on
  *    `deploymentId = :id` and do nothing for anyone else, so a late release from an old execution
  *    never frees a newer deployment's lock.
- * 5. It never expires: there is no TTL and no takeover; only `release` by the holder frees it.
+ * 5. It never expires on a timer (a release may rightly run for hours). A lock whose holder has
+ *    ended is taken over by `takeOverLock`, conditional on that holder still holding it: the
+ *    caller (the next release's "Check Gates") decides from the holder's record and execution
+ *    (functions/domain/lock.ts) that it ended; the condition keeps two takers from both winning.
  *
  * Lock then record is two writes, not one transaction (dynalite has no TransactWriteItems), so
  * the protocol the tests run is the one that runs in AWS.
@@ -28,6 +32,8 @@ import type { DeploymentsTable } from './table.js';
 interface LockItem {
   readonly deploymentId: string;
   readonly executionArn: string | null;
+  /** The holder execution's StartTime (a reused name with another start time is not the holder). */
+  readonly executionStartedAt?: string | null;
   readonly since: string;
   readonly stage: ActiveDeployment['stage'];
 }
@@ -49,6 +55,7 @@ export async function takeLock(table: DeploymentsTable, record: DeploymentRecord
   const lock: LockItem = {
     deploymentId: record.deploymentId,
     executionArn: record.executionArn,
+    executionStartedAt: record.executionStartedAt ?? null,
     since: record.startedAt,
     stage: 'releasing',
   };
@@ -68,7 +75,10 @@ export async function takeLock(table: DeploymentsTable, record: DeploymentRecord
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
       const holder = await readLock(table, record.service);
-      if (holder?.deploymentId === record.deploymentId) return; // a retry of our own begin
+      const ours =
+        holder?.deploymentId === record.deploymentId &&
+        holder.executionStartedAt === (record.executionStartedAt ?? null);
+      if (ours) return; // a retry of our own begin
       if (holder) throw new DeploymentInProgressError(record.service, holder.deploymentId);
       if (attempt >= 1) throw new DeploymentInProgressError(record.service, 'an unknown deployment');
     }
@@ -84,6 +94,7 @@ export async function readLock(table: DeploymentsTable, service: string): Promis
     service,
     deploymentId: lock.deploymentId,
     executionArn: lock.executionArn ?? null,
+    executionStartedAt: lock.executionStartedAt ?? null,
     since: lock.since,
     stage: lock.stage,
   };
@@ -139,4 +150,17 @@ async function unlessNotHolder(write: () => Promise<unknown>): Promise<void> {
   } catch (error) {
     if (!isConditionalCheckFailed(error)) throw error;
   }
+}
+
+/**
+ * Frees the lock of `fromDeploymentId` (only if it still holds it) and takes it for `record`'s
+ * deployment (invariant 5). Throws DeploymentInProgressError when someone else got it first.
+ */
+export async function takeOverLock(
+  table: DeploymentsTable,
+  record: DeploymentRecord,
+  fromDeploymentId: string,
+): Promise<void> {
+  await releaseLock(table, record.service, fromDeploymentId);
+  await takeLock(table, record);
 }

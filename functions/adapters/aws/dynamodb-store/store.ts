@@ -8,7 +8,7 @@ import { ConfigError } from '../../../domain/errors.js';
 import type { DeploymentRecord } from '../../../domain/record.js';
 import type { RollbackPlan } from '../../../ports/cluster.js';
 import type { ActiveDeployment, DeploymentStore, RollbackClaim } from '../../../ports/store.js';
-import { readLock, releaseLock, setLockStage, takeLock } from './lock.js';
+import { readLock, releaseLock, setLockStage, takeLock, takeOverLock } from './lock.js';
 import { Records } from './records.js';
 import { claimRollback, readRollbackClaim } from './rollback-claim.js';
 import { DeploymentsTable } from './table.js';
@@ -44,8 +44,9 @@ export class DynamoDbDeploymentStore implements DeploymentStore {
     this.records = new Records(this.table);
   }
 
-  async begin(record: DeploymentRecord): Promise<void> {
-    await takeLock(this.table, record);
+  async begin(record: DeploymentRecord, takeOverFrom?: string): Promise<void> {
+    if (takeOverFrom) await takeOverLock(this.table, record, takeOverFrom);
+    else await takeLock(this.table, record);
     await this.records.create(record);
   }
 

@@ -1,0 +1,311 @@
+/**
+ * The runbook's pre-deployment gates, as pure judgments (table-tested in test/unit/gates*.test.ts):
+ * attestations, monitoring, metrics present, on-call, rollback plan, change freeze, migration
+ * plan. The steps (functions/release/gates.ts) gather their inputs through the ports; a gate whose
+ * inputs cannot be read fails with the reason (a gate that cannot be checked is not passed).
+ */
+
+import type { AlarmStateReading } from '../ports/alarms.js';
+import type { RollbackPlan } from '../ports/cluster.js';
+import type { WindowMetrics } from '../ports/metrics.js';
+import { type AlarmSignal, alarmName } from './alarms.js';
+import type { FreezeWindowConfig, ServiceConfig } from './config.js';
+import { PHASE_NAMES, type PhaseName, RUNBOOK } from './defaults.js';
+import type { ExecutionInput } from './input.js';
+import type { FollowUp, GateResult } from './record.js';
+import { activeCronWindow, type IsoInterval, parseCron, parseIsoInterval } from './schedule.js';
+
+/** Gate names, as the record and the messages spell them. */
+export const GATE_NAMES = {
+  attestations: 'attestations',
+  monitoring: 'monitoring',
+  metrics: 'metrics present',
+  onCall: 'on-call',
+  rollbackPlan: 'rollback plan',
+  freeze: 'change freeze',
+  migration: 'migration plan',
+} as const;
+
+/** A gate's judgment plus what it leaves owed. */
+export interface GateJudgment {
+  readonly gate: GateResult;
+  readonly followUps: readonly Omit<FollowUp, 'createdAt'>[];
+}
+
+export const pass = (
+  name: string,
+  evidence: string,
+  followUps: GateJudgment['followUps'] = [],
+): GateJudgment => ({
+  gate: { name, passed: true, evidence },
+  followUps,
+});
+export const fail = (name: string, evidence: string): GateJudgment => ({
+  gate: { name, passed: false, evidence },
+  followUps: [],
+});
+
+// ---- pure judgments --------------------------------------------------------------------------
+
+/**
+ * Tests passed and at least `minReviewers` distinct reviewers other than the requester (names
+ * compared case-insensitively). A hotfix short of reviews passes only with a risk acknowledgement,
+ * and owes the review as a follow-up.
+ */
+export function judgeAttestations(
+  input: Pick<ExecutionInput, 'attestations' | 'mode' | 'requestedBy'>,
+  minReviewers: number,
+): GateJudgment {
+  const a = input.attestations ?? {};
+  const requester = input.requestedBy?.trim().toLowerCase();
+  const all = [...new Set((a.reviewers ?? []).map((r) => r.trim().toLowerCase()).filter(Boolean))];
+  const reviewers = all.filter((r) => r !== requester);
+  const selfReview = all.length > reviewers.length ? ' (the requester does not count as a reviewer)' : '';
+  const evidenceLinks = a.evidence
+    ? `; evidence ${Object.entries(a.evidence)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ')}`
+    : '';
+  const problems: string[] = [];
+  if (a.testsPassed !== true) {
+    problems.push(
+      a.testsPassed === false
+        ? 'tests did not pass (attestations.testsPassed is false)'
+        : 'no attestation that tests passed (attestations.testsPassed)',
+    );
+  }
+  const reviewWord = `${reviewers.length} distinct reviewer${reviewers.length === 1 ? '' : 's'}${reviewers.length ? ` (${reviewers.join(', ')})` : ''}`;
+  const shortOfReviews = reviewers.length < minReviewers;
+  if (shortOfReviews && input.mode === 'hotfix' && a.riskAcknowledgement) {
+    if (problems.length > 0)
+      return fail(
+        GATE_NAMES.attestations,
+        `${problems.join('; ')}; ${reviewWord}${selfReview}${evidenceLinks}`,
+      );
+    return pass(
+      GATE_NAMES.attestations,
+      `tests passed; hotfix with ${reviewWord} of ${minReviewers} required${selfReview}: risk acknowledged: "${a.riskAcknowledgement}"${evidenceLinks}`,
+      [
+        {
+          item: 'code review owed',
+          detail: `hotfix released with ${reviewWord} of ${minReviewers} required; risk acknowledged: "${a.riskAcknowledgement}"`,
+        },
+      ],
+    );
+  }
+  if (shortOfReviews) {
+    problems.push(
+      `${reviewWord} of ${minReviewers} required${selfReview}${input.mode === 'hotfix' ? '; a hotfix short of reviews needs attestations.riskAcknowledgement' : ''}`,
+    );
+  }
+  if (problems.length > 0) return fail(GATE_NAMES.attestations, `${problems.join('; ')}${evidenceLinks}`);
+  return pass(GATE_NAMES.attestations, `tests passed; ${reviewWord}${selfReview}${evidenceLinks}`);
+}
+
+/**
+ * The alarms infra/constructs/service-alarms.ts creates for a service: the CloudWatch-metrics
+ * alarms (error rate, p99, the circuit breaker when configured, metrics missing) and OOM kills.
+ */
+export function serviceAlarmNames(appName: string, service: string, svc: ServiceConfig): string[] {
+  const signals: AlarmSignal[] = [];
+  if (svc.metrics.source === 'cloudwatch') {
+    signals.push('errorRate', 'latency');
+    if (svc.metrics.circuitBreaker) signals.push('circuitBreaker');
+    signals.push('metricsMissing');
+  }
+  signals.push('oomKills');
+  return signals.map((s) => alarmName(appName, service, s));
+}
+
+/**
+ * Monitoring is ready when every alarm of the service exists and none is in ALARM.
+ * INSUFFICIENT_DATA passes (a new or quiet alarm) but is named in the evidence.
+ */
+export function judgeMonitoring(readings: readonly AlarmStateReading[]): GateJudgment {
+  if (readings.length === 0) return fail(GATE_NAMES.monitoring, 'no alarms to check');
+  const alarming = readings.filter((r) => r.state === 'ALARM');
+  const missing = readings.filter((r) => r.state === 'MISSING');
+  const list = readings.map((r) => `${r.name} ${r.state}`).join(', ');
+  const problems: string[] = [];
+  if (alarming.length)
+    problems.push(
+      `in ALARM: ${alarming.map((r) => `${r.name}${r.reason ? ` (${r.reason})` : ''}`).join(', ')}`,
+    );
+  if (missing.length) problems.push(`alarms not found: ${missing.map((r) => r.name).join(', ')}`);
+  if (problems.length) return fail(GATE_NAMES.monitoring, `${problems.join('; ')}; all: ${list}`);
+  return pass(
+    GATE_NAMES.monitoring,
+    `${readings.length} alarm${readings.length === 1 ? '' : 's'}, none in ALARM: ${list}`,
+  );
+}
+
+/** Metrics are present when the stable version served requests over the lookback. */
+export function judgeMetrics(m: WindowMetrics, lookbackSeconds: number, stableVersion: string): GateJudgment {
+  const requests = m.stable?.requests ?? 0;
+  const errs = m.measurementErrors.length ? `; measurement errors: ${m.measurementErrors.join('; ')}` : '';
+  const what = `version ${stableVersion || '(unknown)'} over the last ${lookbackSeconds} s`;
+  if (requests > 0) {
+    const rps = m.stable?.rps;
+    return pass(
+      GATE_NAMES.metrics,
+      `${requests} requests${rps != null ? ` (${rps.toFixed(1)} rps)` : ''} from ${what}${errs}`,
+    );
+  }
+  return fail(
+    GATE_NAMES.metrics,
+    `no requests from ${what}: the validation windows would have nothing to judge${errs}`,
+  );
+}
+
+/** Someone is on call (names from the schedule or the endpoint). */
+export function judgeOnCall(names: readonly string[], source: string): GateJudgment {
+  if (names.length > 0) return pass(GATE_NAMES.onCall, `on call: ${names.join(', ')} (${source})`);
+  return fail(GATE_NAMES.onCall, `nobody is on call (${source})`);
+}
+
+/** Someone is on call at the release's start and still at its expected end. */
+export function judgeOnCallSpan(
+  atStart: readonly string[],
+  atEnd: readonly string[],
+  source: string,
+): GateJudgment {
+  if (atStart.length > 0 && atEnd.length === 0) {
+    return fail(
+      GATE_NAMES.onCall,
+      `on call now: ${atStart.join(', ')}, but nobody at the expected end (${source})`,
+    );
+  }
+  return judgeOnCall(atStart, source);
+}
+
+/** A freeze window covering `now`, with its bounds. */
+export interface ActiveFreeze {
+  readonly name: string;
+  readonly window: IsoInterval;
+  readonly allowHotfix: boolean;
+}
+
+/** The freeze windows that cover `now` (UTC). */
+export function activeFreezes(windows: readonly FreezeWindowConfig[], now: Date): ActiveFreeze[] {
+  const out: ActiveFreeze[] = [];
+  for (const w of windows) {
+    const window =
+      'interval' in w
+        ? (() => {
+            const i = parseIsoInterval(w.interval);
+            return i && i.start <= now && now < i.end ? i : null;
+          })()
+        : activeCronWindow(parseCron(w.cron), w.durationMinutes, now);
+    if (window) out.push({ name: w.name, window, allowHotfix: w.allowHotfix !== false });
+  }
+  return out;
+}
+
+/**
+ * No standard release starts inside a change freeze. A hotfix may, unless the window says
+ * `allowHotfix: false`; it then owes a follow-up naming the freeze.
+ */
+export function judgeFreeze(
+  windows: readonly FreezeWindowConfig[],
+  mode: 'standard' | 'hotfix',
+  now: Date,
+): GateJudgment {
+  const active = activeFreezes(windows, now);
+  const at = now.toISOString();
+  if (active.length === 0) {
+    return pass(
+      GATE_NAMES.freeze,
+      `no freeze covers ${at} (${windows.length} window${windows.length === 1 ? '' : 's'} configured)`,
+    );
+  }
+  const describe = (f: ActiveFreeze) =>
+    `"${f.name}" (${f.window.start.toISOString()} to ${f.window.end.toISOString()})`;
+  const blocking = active.filter((f) => mode === 'standard' || !f.allowHotfix);
+  if (blocking.length > 0) {
+    const why = mode === 'hotfix' ? 'which does not allow hotfixes' : 'only hotfixes may start in a freeze';
+    return fail(GATE_NAMES.freeze, `${at} is inside freeze ${blocking.map(describe).join(', ')}: ${why}`);
+  }
+  return pass(
+    GATE_NAMES.freeze,
+    `hotfix inside freeze ${active.map(describe).join(', ')}, which allows hotfixes`,
+    [
+      {
+        item: 'released during a change freeze',
+        detail: `hotfix released inside freeze ${active.map(describe).join(', ')}`,
+      },
+    ],
+  );
+}
+
+/** The rollback plan can be recorded: the Deployment exists and is readable. */
+export function judgeRollbackPlan(plan: RollbackPlan | null, error: string | null): GateJudgment {
+  if (!plan)
+    return fail(
+      GATE_NAMES.rollbackPlan,
+      `cannot read the Deployment to record a rollback plan: ${error ?? 'unknown error'}`,
+    );
+  return pass(
+    GATE_NAMES.rollbackPlan,
+    `Deployment ${plan.namespace}/${plan.deployment} readable: ${plan.replicas} replicas of ${Object.entries(
+      plan.images,
+    )
+      .map(([c, i]) => `${c}=${i}`)
+      .join(', ')} (generation ${plan.generation})`,
+  );
+}
+
+/** A migration's database must be one the catalog lists for the service (the IAM grants only those). */
+export function judgeMigration(
+  input: Pick<ExecutionInput, 'migration'>,
+  svc: ServiceConfig,
+): GateJudgment | null {
+  const m = input.migration;
+  if (!m) return null;
+  const what = `migration ${m.when} the deploy with ${m.image}`;
+  if (!m.database) return pass(GATE_NAMES.migration, `${what}; no database named, so no snapshot is taken`);
+  const listed = (svc.databases ?? []).some(
+    (d) => d.kind === m.database!.kind && d.identifier === m.database!.identifier,
+  );
+  if (!listed) {
+    return fail(
+      GATE_NAMES.migration,
+      `${what}: database ${m.database.kind} ${m.database.identifier} is not in the service's databases (${(svc.databases ?? []).map((d) => d.identifier).join(', ') || 'none'}); tps-deploy may snapshot only those`,
+    );
+  }
+  return pass(GATE_NAMES.migration, `${what}; snapshot of ${m.database.kind} ${m.database.identifier} first`);
+}
+
+// ---- the settings later states read --------------------------------------------------------------
+
+/** What the state machine needs to know about this release's runbook (Choices and timeouts). */
+export interface RunbookSettings {
+  readonly approvalRequired: boolean;
+  readonly approvalTimeoutSeconds: number;
+  readonly holdTimeoutSeconds: number;
+  /** Phases with a test Job. */
+  readonly tests: Readonly<Record<PhaseName, boolean>>;
+  readonly migrateBefore: boolean;
+  readonly migrateAfter: boolean;
+  /** A migration with a database: snapshot it first. */
+  readonly snapshot: boolean;
+}
+
+/** The runbook settings of a release (pure). Approval is required unless the service says `approval: false`. */
+export function runbookSettings(
+  svc: ServiceConfig,
+  input: Pick<ExecutionInput, 'migration'>,
+): RunbookSettings {
+  const m = input.migration;
+  return {
+    approvalRequired: svc.approval !== false,
+    approvalTimeoutSeconds: svc.approvalTimeoutSeconds ?? RUNBOOK.approvalTimeoutSeconds,
+    holdTimeoutSeconds: svc.holdTimeoutSeconds ?? RUNBOOK.holdTimeoutSeconds,
+    tests: Object.fromEntries(PHASE_NAMES.map((p) => [p, svc.tests?.[p] !== undefined])) as Record<
+      PhaseName,
+      boolean
+    >,
+    migrateBefore: m?.when === 'before',
+    migrateAfter: m?.when === 'after',
+    snapshot: m?.database !== undefined,
+  };
+}

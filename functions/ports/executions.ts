@@ -1,0 +1,9 @@
+/** The release executions: Step Functions in AWS, the local executor locally. */
+import type { ExecutionState } from '../domain/lock.js';
+
+export interface Executions {
+  /** Stops a running execution (rollback by alarm or by a person); one already ended needs nothing. */
+  stop(executionArn: string, cause: string): Promise<void>;
+  /** Where an execution is (DescribeExecution); UNKNOWN when it cannot be told. */
+  status(executionArn: string): Promise<ExecutionState>;
+}
