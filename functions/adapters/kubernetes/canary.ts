@@ -205,7 +205,8 @@ export async function releaseLeftovers(clients: KubeClients, target: ReleaseTarg
   ]);
   const out = deps.items.map((d) => `deployment/${d.metadata?.name}`);
   for (const p of pods.items) out.push(`pod/${p.metadata?.name}`);
-  // By name too: a canary of this service whose labels were changed is still ours to remove.
+  // By name too: a canary an earlier release left (another deployment-id label) is in the way;
+  // one without the managed-by label is a person's, not a leftover.
   const canary = await readDeploymentOrNull(clients, namespace, canaryName(target.deployment));
   if (canary && managedByTpsDeploy(canary.metadata) && !out.includes(`deployment/${canary.metadata?.name}`))
     out.push(`deployment/${canary.metadata?.name}`);
