@@ -50,6 +50,8 @@ export default defineCatalog({
         // embedded metric format). Publish each metric with two dimension sets: the `dimensions`
         // below alone (the alarms watch the whole service) and those plus `versionDimension`
         // (validation and the dashboard compare canary with stable).
+        // (`synthetic`, made-up traffic for local runs, is refused by synth unless the service is
+        // marked `sandbox: true`: a sandbox nobody depends on. Both samples here are real services.)
         source: 'cloudwatch',
         // CloudWatch namespace of the metrics.
         namespace: 'Shop/Api',
@@ -120,7 +122,10 @@ export default defineCatalog({
         actionName: 'web-weighted',
         // The Service that exists before the release.
         stableService: 'web',
-        // Optional: name of the canary Service (default `<stableService>-tps-canary`).
+        // Optional: name of the canary Service (default `<stableService>-tps-canary`). tps-deploy
+        // creates and deletes it, so it must not be the stable Service or any Service of yours.
+        // Service names are DNS-1035 labels of at most 63 characters: with the default, the
+        // stable Service's name may have at most 52.
         // canaryService: 'web-canary',
         // Port of the Services in the forward action (number or name).
         servicePort: 80,

@@ -54,6 +54,17 @@ export const FUNCTION_ENV = {
 /** The repository root, two levels up from this file (infra/release-stack.ts). */
 export const PROJECT_ROOT: string = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+/**
+ * The services a deployed stack would judge on synthetic traffic: `metrics.source: 'synthetic'`
+ * without `sandbox: true`. {@link ReleaseStack} refuses them (the local runner synthesizes the same
+ * stack, so its catalogs mark their services as sandboxes).
+ */
+export function syntheticServices(catalog: Catalog): string[] {
+  return Object.entries(catalog.services)
+    .filter(([, svc]) => svc.metrics.source === 'synthetic' && svc.sandbox !== true)
+    .map(([name]) => name);
+}
+
 /** Props of {@link ReleaseStack}. */
 export interface ReleaseStackProps extends StackProps {
   /** The parsed service catalog (`parseCatalog` of tps.config.ts). */
@@ -87,6 +98,17 @@ export class ReleaseStack extends Stack {
     if (services.length === 0) {
       throw new Error(
         'ReleaseStack: catalog.services is empty. Add at least one service to tps.config.ts (see the samples there).',
+      );
+    }
+    const synthetic = syntheticServices(catalog);
+    if (synthetic.length > 0) {
+      const what = synthetic.map(
+        (name) =>
+          `service "${name}" has metrics.source "synthetic": its releases would be judged on made-up traffic and it gets no error-rate or p99 rollback alarms`,
+      );
+      const marks = synthetic.map((name) => `services.${name}.sandbox: true`);
+      throw new Error(
+        `ReleaseStack: ${what.join('; ')}. Set metrics.source to "cloudwatch" in tps.config.ts, or, for a sandbox nobody depends on, say so with ${marks.join(', ')}.`,
       );
     }
     const appName = catalog.appName;

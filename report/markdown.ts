@@ -18,12 +18,41 @@ import {
   type WindowRow,
 } from './model.js';
 
+/**
+ * Text from the record (gate evidence, reasons, events, names, numbers' labels) as inline
+ * Markdown that shows exactly that text and can do nothing else: line breaks become spaces (a
+ * value never starts a line, so it cannot forge a checklist item, a heading or a table row), HTML
+ * is entity-encoded (`<script>` is shown, never run), and the characters of inline syntax
+ * (emphasis, code, links, strikethrough, table cells, headings, escapes) are backslash-escaped,
+ * as are block markers at the value's start (`- `, `1. `, `---`). `.`, `-` and digits elsewhere
+ * stay as they are, so numbers read as numbers.
+ */
+export function escapeMarkdown(text: string): string {
+  return text
+    .replace(/\r\n|[\r\n\v\f\u0085\u2028\u2029]/g, ' ')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/[\\`*_[\]|~#]/g, '\\$&')
+    .replace(/^(\s*)([-+=])(?=\s|$|[-=])/, '$1\\$2')
+    .replace(/^(\s*\d{1,9})([.)])(?=\s|$)/, '$1\\$2');
+}
+
+/**
+ * A value as inline code (image references, ids): the value verbatim between backticks, or, when
+ * it holds a backtick, a `|` (which splits a table cell even inside code) or a line break, escaped
+ * text instead.
+ */
+function code(text: string): string {
+  return /[`|\r\n\v\f\u0085\u2028\u2029]/.test(text) ? escapeMarkdown(text) : `\`${text}\``;
+}
+
+const esc = escapeMarkdown;
 const box = (v: Verdict | null | undefined) => (v === 'pass' ? '[x]' : '[ ]');
 const mark = (v: Verdict | null | undefined) =>
   v === 'pass' ? '' : v === 'fail' ? ' — **FAILED**' : v === 'inconclusive' ? ' — *inconclusive*' : '';
-const time = (iso: string | null | undefined) => (iso ? `${iso.slice(0, 19).replace('T', ' ')} UTC` : 'n/a');
-/** Table cells must not break the table. */
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const time = (iso: string | null | undefined) =>
+  iso ? `${esc(iso.slice(0, 19).replace('T', ' '))} UTC` : 'n/a';
 
 function item(c: CheckResult | undefined, label: string, text: string): string {
   return `- ${box(c?.verdict)} ${label}: ${text}${mark(c?.verdict)}`;
@@ -47,12 +76,12 @@ function windowLines(w: WindowRow, baselineRps: number | null): string[] {
     item(
       er,
       'Error rate',
-      `${percent(c?.errorRate)} (${c?.errors ?? '?'}/${c?.requests ?? '?'}) vs limit ${percent(w.limits.errorRate)}; stable ${percent(s?.errorRate)}${erVs?.pValue !== undefined && erVs.pValue !== null ? ` (${pValue(erVs.pValue)})` : ''}${erVs && erVs.verdict !== 'pass' ? ` — vs stable: ${erVs.verdict}` : ''}`,
+      `${percent(c?.errorRate)} (${c?.errors ?? '?'}/${c?.requests ?? '?'}) vs limit ${percent(w.limits.errorRate)}; stable ${percent(s?.errorRate)}${erVs?.pValue !== undefined && erVs.pValue !== null ? ` (${pValue(erVs.pValue)})` : ''}${erVs && erVs.verdict !== 'pass' ? ` — vs stable: ${esc(erVs.verdict)}` : ''}`,
     ),
     item(
       p99,
       'p99 latency',
-      `${millis(c?.p99Ms)} vs target ${millis(w.limits.p99Ms)}; stable ${millis(s?.p99Ms)}${p99Vs ? ` (${checkNumbers(p99Vs).value} of stable, ${p99Vs.verdict})` : ''}`,
+      `${millis(c?.p99Ms)} vs target ${millis(w.limits.p99Ms)}; stable ${millis(s?.p99Ms)}${p99Vs ? ` (${esc(checkNumbers(p99Vs).value)} of stable, ${esc(p99Vs.verdict)})` : ''}`,
     ),
     item(
       tp,
@@ -66,9 +95,9 @@ function windowLines(w: WindowRow, baselineRps: number | null): string[] {
     ),
   ];
   if (d.measurementErrors.length > 0)
-    lines.push(`- [ ] Measurement errors: ${d.measurementErrors.join('; ')}`);
-  lines.push(`- **Verdict: ${d.verdict}** — ${d.summary}`);
-  lines.push(`- **Decision:** ${w.action}${w.rolledBackAfter ? ' (rolled back here)' : ''}`);
+    lines.push(`- [ ] Measurement errors: ${esc(d.measurementErrors.join('; '))}`);
+  lines.push(`- **Verdict: ${esc(d.verdict)}** — ${esc(d.summary)}`);
+  lines.push(`- **Decision:** ${esc(w.action)}${w.rolledBackAfter ? ' (rolled back here)' : ''}`);
   return lines;
 }
 
@@ -77,26 +106,27 @@ export function renderReportMarkdown(record: DeploymentRecord): string {
   const m = reportModel(record);
   const r = record;
   const out: string[] = [];
-  out.push(`# Release checklist: ${r.service} ${m.version}`, '');
+  out.push(`# Release checklist: ${esc(r.service)} ${esc(m.version)}`, '');
   out.push('| | |', '| --- | --- |');
+  // Every value is rendered (escaped or as code) here; the cells hold nothing else.
   const rows: [string, string][] = [
     ['Date', time(r.startedAt)],
-    ['Version', `\`${r.image}\``],
-    ['Previous version', r.previousImage ? `\`${r.previousImage}\`` : 'unknown'],
-    ['Engineer', r.requestedBy],
-    ['Change ref', r.changeRef ?? '—'],
-    ['Mode', r.mode],
-    ['Outcome', `**${r.outcome}**`],
-    ['Serving now', r.finalImage ? `\`${r.finalImage}\`` : 'n/a'],
+    ['Version', code(r.image)],
+    ['Previous version', r.previousImage ? code(r.previousImage) : 'unknown'],
+    ['Engineer', esc(r.requestedBy)],
+    ['Change ref', r.changeRef ? esc(r.changeRef) : '—'],
+    ['Mode', esc(r.mode)],
+    ['Outcome', `**${esc(r.outcome)}**`],
+    ['Serving now', r.finalImage ? code(r.finalImage) : 'n/a'],
     ['Duration', durationText(m.durationSeconds)],
-    ['Deployment', `\`${r.deploymentId}\``],
+    ['Deployment', code(r.deploymentId)],
   ];
-  if (r.executionArn) rows.push(['Execution', `\`${r.executionArn}\``]);
-  for (const [k, v] of rows) out.push(`| ${k} | ${cell(v)} |`);
+  if (r.executionArn) rows.push(['Execution', code(r.executionArn)]);
+  for (const [k, v] of rows) out.push(`| ${k} | ${v} |`);
   out.push('');
 
   out.push('## Before the release', '');
-  out.push(`- [x] Rollback plan recorded: ${r.previousImage ? `\`${r.previousImage}\`` : 'n/a'}`);
+  out.push(`- [x] Rollback plan recorded: ${r.previousImage ? code(r.previousImage) : 'n/a'}`);
   out.push(
     r.baseline
       ? `- [x] Baseline: ${rate(r.baseline.rps)}, p99 ${millis(r.baseline.p99Ms)} (measured ${time(r.baseline.measuredAt)})`
@@ -104,35 +134,35 @@ export function renderReportMarkdown(record: DeploymentRecord): string {
   );
   for (const g of m.gates) {
     out.push(
-      `- ${g.status === 'pass' || g.status === 'approved' || g.status === 'passed' ? '[x]' : '[ ]'} Gate ${g.name}: ${g.status}${g.detail ? ` — ${g.detail}` : ''}`,
+      `- ${g.status === 'pass' || g.status === 'approved' || g.status === 'passed' ? '[x]' : '[ ]'} Gate ${esc(g.name)}: ${esc(g.status)}${g.detail ? ` — ${esc(g.detail)}` : ''}`,
     );
   }
   out.push('');
 
   r.phases.forEach((phase, i) => {
-    out.push(`## Phase ${i + 1}: ${phase.name} (${phase.weight}%)`, '');
+    out.push(`## Phase ${i + 1}: ${esc(phase.name)} (${phase.weight}%)`, '');
     out.push(`- [x] Started: ${time(phase.startedAt)}`);
     out.push(
       phase.pods
-        ? `- ${phase.pods.ready >= phase.pods.desired && phase.pods.desired > 0 ? '[x]' : '[ ]'} Pods ready: ${phase.pods.ready}/${phase.pods.desired} (${phase.pods.status})`
+        ? `- ${phase.pods.ready >= phase.pods.desired && phase.pods.desired > 0 ? '[x]' : '[ ]'} Pods ready: ${phase.pods.ready}/${phase.pods.desired} (${esc(phase.pods.status)})`
         : '- [ ] Pods ready: not recorded',
     );
     const rows = m.windows.filter((w) => w.phase === phase.name);
     if (rows.length === 0)
       out.push('- [ ] Validation window: none (the phase ended before its window was judged)');
     for (const w of rows) out.push('', ...windowLines(w, r.baseline?.rps ?? null));
-    out.push('', `Phase verdict: **${phase.verdict ?? 'n/a'}**; ended ${time(phase.endedAt)}`, '');
+    out.push('', `Phase verdict: **${esc(phase.verdict ?? 'n/a')}**; ended ${time(phase.endedAt)}`, '');
   });
 
   out.push('## Rollback', '');
   if (r.rollback) {
     const rb = r.rollback;
-    out.push(`- Trigger: ${rb.trigger}`);
-    out.push(`- Phase: ${rb.phase ?? 'n/a'}`);
-    out.push(`- Reason: ${rb.reason}`);
+    out.push(`- Trigger: ${esc(rb.trigger)}`);
+    out.push(`- Phase: ${esc(rb.phase ?? 'n/a')}`);
+    out.push(`- Reason: ${esc(rb.reason)}`);
     out.push(`- Started: ${time(rb.startedAt)}; completed: ${time(rb.completedAt)}`);
-    if (rb.alarm) out.push(`- Alarm: ${rb.alarm.name}: ${rb.alarm.reason}`);
-    out.push(`- Restored: ${r.previousImage ? `\`${r.previousImage}\`` : 'n/a'}`);
+    if (rb.alarm) out.push(`- Alarm: ${esc(rb.alarm.name)}: ${esc(rb.alarm.reason)}`);
+    out.push(`- Restored: ${r.previousImage ? code(r.previousImage) : 'n/a'}`);
   } else {
     out.push('- Not needed.');
   }
@@ -147,14 +177,14 @@ export function renderReportMarkdown(record: DeploymentRecord): string {
     for (const c of w.decision.checks) {
       const n = checkNumbers(c);
       out.push(
-        `| ${cell(w.label)} | ${c.name} | ${c.verdict} | ${cell(n.value)} | ${cell(n.threshold)} | ${pValue(c.pValue)} | ${cell(c.detail)} |`,
+        `| ${esc(w.label)} | ${esc(c.name)} | ${esc(c.verdict)} | ${esc(n.value)} | ${esc(n.threshold)} | ${esc(pValue(c.pValue))} | ${esc(c.detail)} |`,
       );
     }
   }
   out.push('');
 
   out.push('## Timeline', '');
-  for (const e of r.events) out.push(`- ${time(e.at)} — ${e.message}`);
+  for (const e of r.events) out.push(`- ${time(e.at)} — ${esc(e.message)}`);
   out.push('');
 
   out.push('## Lessons learned', '', '_For the team to fill in._', '', '- ', '');

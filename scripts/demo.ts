@@ -45,6 +45,8 @@ async function main() {
           router: { type: 'replica-ratio', service: 'storefront' },
           slo: { p99Ms: 300 },
           metrics: { source: 'synthetic', profile: 'noisy-healthy' },
+          // The demo's storefront lives on the local cluster only: synthetic traffic is all it has.
+          sandbox: true,
           // The demo runs unattended: no team-lead approval step, and someone is always on call.
           approval: false,
           onCall: {

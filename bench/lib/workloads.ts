@@ -131,6 +131,8 @@ export function benchService(
     router: { type: 'replica-ratio', service: name },
     slo: { p99Ms: 300 },
     metrics: { source: 'synthetic', profile: 'healthy' },
+    // A benchmark service on the local cluster: judged on synthetic traffic by design.
+    sandbox: true,
     approval: false,
     onCall: {
       schedule: [

@@ -93,6 +93,8 @@ function catalogFor(namespace: string, scenario: string): CatalogInput {
         router: { type: 'replica-ratio', service: LOCAL_SERVICE.name },
         slo: { p99Ms: PROFILE_SLO_P99_MS },
         metrics: { source: 'synthetic', profile: scenario },
+        // A simulation on the local cluster: judged on synthetic traffic, never released for real.
+        sandbox: true,
         // Nobody is there to approve a local run, and someone is always "on call" for it.
         approval: false,
         onCall: { schedule: [{ who: 'local', days: [...ALL_DAYS], start: '00:00', end: '24:00' }] },

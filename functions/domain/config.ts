@@ -2,6 +2,14 @@ import { z } from 'zod';
 import { RUNBOOK } from './defaults.js';
 import { ConfigError, type FieldIssue } from './errors.js';
 import { imageRef } from './image.js';
+import { credentialIssues, jobEnvSchema } from './job-env.js';
+import {
+  albActionNameProblem,
+  DNS1035_LABEL,
+  defaultCanaryServiceProblem,
+  deploymentNameProblem,
+  K8S_NAME_LIMITS,
+} from './k8s-names.js';
 import { parseCron, parseIsoInterval, WEEKDAYS } from './schedule.js';
 
 /** Kubernetes object name (RFC 1123 subdomain, as Deployments and Services require). */
@@ -19,6 +27,23 @@ export const k8sLabel = z
   .min(1)
   .max(63)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowercase RFC 1123 label');
+/** A Service name: a DNS-1035 label (starts with a letter, at most 63 characters). */
+export const k8sServiceName = z
+  .string()
+  .min(1)
+  .max(K8S_NAME_LIMITS.label, `must be a DNS-1035 label of at most ${K8S_NAME_LIMITS.label} characters`)
+  .regex(
+    DNS1035_LABEL,
+    "must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter), as Service names are",
+  );
+
+/** Adds `problem(value)` as an issue of the field when it is not null. */
+function nameFits(problem: (value: string) => string | null) {
+  return (value: string, ctx: z.RefinementCtx) => {
+    const message = problem(value);
+    if (message !== null) ctx.addIssue({ code: 'custom', message });
+  };
+}
 
 const seconds = z.number().int().min(0).max(86_400);
 const ratio = z.number().min(0).max(1);
@@ -84,7 +109,7 @@ const replicaRatioRouter = z
   .object({
     type: z.literal('replica-ratio'),
     /** The Service that fronts the Deployment. */
-    service: k8sName,
+    service: k8sServiceName,
   })
   .strict();
 
@@ -94,15 +119,30 @@ const albRouter = z
     /** Ingress handled by the AWS Load Balancer Controller. */
     ingress: k8sName,
     /** Name of the forward action (`alb.ingress.kubernetes.io/actions.<actionName>`). */
-    actionName: k8sName,
+    actionName: k8sName.superRefine(nameFits(albActionNameProblem)),
     /** The stable Service (exists before the release). */
-    stableService: k8sName,
-    /** The canary Service tps-deploy creates for the release (default `<stable>-tps-canary`). */
-    canaryService: k8sName.optional(),
+    stableService: k8sServiceName,
+    /**
+     * The canary Service tps-deploy creates for the release (default `<stable>-tps-canary`). Never
+     * the stable Service: the canary Service is deleted after every release.
+     */
+    canaryService: k8sServiceName.optional(),
     /** Service port used in the forward action. */
     servicePort: z.union([z.number().int().min(1).max(65535), z.string().min(1)]),
   })
-  .strict();
+  .strict()
+  .superRefine((router, ctx) => {
+    if (router.canaryService === router.stableService) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['canaryService'],
+        message: `must differ from router.stableService ("${router.stableService}"): tps-deploy creates the canary Service for a release and deletes it after`,
+      });
+    }
+    const tooLong =
+      router.canaryService === undefined ? defaultCanaryServiceProblem(router.stableService) : null;
+    if (tooLong !== null) ctx.addIssue({ code: 'custom', path: ['stableService'], message: tooLong });
+  });
 
 const hhmm = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must be HH:MM (UTC), 00:00 to 24:00');
 
@@ -172,7 +212,12 @@ const jobSpecSchema = z
     image: imageRef,
     /** Command (entrypoint override); the image's own when omitted. */
     command: z.array(z.string().min(1)).min(1).optional(),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+    /**
+     * The Job's environment: plaintext, or `{ secretKeyRef: { name, key } }` for a key of a
+     * Kubernetes Secret in the service's namespace. Plaintext that looks like a credential is
+     * refused (functions/domain/job-env.ts): the catalog is in the repository and the bundle.
+     */
+    env: jobEnvSchema.optional(),
     /** @default RUNBOOK.tests.timeoutSeconds */
     timeoutSeconds: z.number().int().min(1).max(86_400).optional(),
   })
@@ -190,12 +235,20 @@ const serviceSchema = z
       .object({ name: z.string().min(1).max(100), region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/) })
       .strict(),
     namespace: k8sLabel,
-    deployment: k8sName,
+    /** The Deployment a release changes; its canary is `<deployment>-tps-canary`. */
+    deployment: k8sName.superRefine(nameFits(deploymentNameProblem)),
     /** Containers whose image a release changes; the first is the default for `image`. */
     containers: z.array(k8sLabel).min(1),
     router: z.discriminatedUnion('type', [replicaRatioRouter, albRouter]),
     slo: z.object({ p99Ms: z.number().positive() }).strict(),
     metrics: z.discriminatedUnion('source', [cloudWatchMetrics, syntheticMetrics]),
+    /**
+     * A sandbox: a service nobody depends on (a local demo, a test fixture, a playground), whose
+     * releases may be judged on synthetic traffic. The CDK app refuses `metrics.source: 'synthetic'`
+     * on any other service, so a real release is never judged on made-up traffic.
+     * @default false
+     */
+    sandbox: z.boolean().optional(),
     phases: z
       .object({
         canary: phaseSchema.partial().strict().optional(),
@@ -306,8 +359,9 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
  */
 export function parseCatalog(input: unknown): Catalog {
   const parsed = catalogSchema.safeParse(input);
-  if (!parsed.success) {
-    const issues = toFieldIssues(parsed.error);
+  const credentials = testEnvCredentialIssues(input);
+  if (!parsed.success || credentials.length > 0) {
+    const issues = [...(parsed.success ? [] : toFieldIssues(parsed.error)), ...credentials];
     throw new ConfigError(
       `invalid service catalog: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
       issues,
@@ -339,6 +393,22 @@ export function parseCatalog(input: unknown): Catalog {
     );
   }
   return parsed.data;
+}
+
+/**
+ * Plaintext credentials in the test Jobs' env, looked for in the raw catalog so they are named
+ * along with every other bad field (functions/domain/job-env.ts).
+ */
+function testEnvCredentialIssues(input: unknown): FieldIssue[] {
+  const obj = (v: unknown): Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const issues: FieldIssue[] = [];
+  for (const [name, svc] of Object.entries(obj(obj(input).services))) {
+    for (const [phase, spec] of Object.entries(obj(obj(svc).tests))) {
+      issues.push(...credentialIssues(obj(spec).env, `services.${name}.tests.${phase}.env`));
+    }
+  }
+  return issues;
 }
 
 /** Typed helper for `tps.config.ts`: returns its argument, so editors check the catalog. */

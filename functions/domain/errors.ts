@@ -65,6 +65,13 @@ export const THROWN_ERROR_NAMES = {
    */
   notFound: 'TargetNotFoundError',
   /**
+   * {@link UnmanagedObjectError}: an object of a name tps-deploy creates (the canary Deployment,
+   * the canary Service) exists and tps-deploy did not create it. Not retried (it will not go away
+   * by itself): the shift fails before traffic moves, caught by `States.ALL` into "Roll Back",
+   * which leaves the object alone and says so.
+   */
+  unmanagedObject: 'UnmanagedObjectError',
+  /**
    * {@link ConfigError}: the catalog or a runtime setting is malformed. "Check Gates" and "Record
    * Rollback Plan" catch it into "Mark Release Failed"; the CLI turns it into a usage error.
    */
@@ -329,6 +336,20 @@ export class DriftDetectedError extends TpsError {
 export class TargetNotFoundError extends TpsError {
   constructor(message: string) {
     super(ERROR_NAMES.notFound, message);
+  }
+}
+
+/**
+ * An object of a name tps-deploy creates exists, and tps-deploy did not create it: tps-deploy
+ * never deletes or overwrites it. `object` is `<kind> <namespace>/<name>`; the Kubernetes adapter
+ * writes the message (which label is missing, what to do).
+ */
+export class UnmanagedObjectError extends TpsError {
+  constructor(
+    readonly object: string,
+    message: string,
+  ) {
+    super(ERROR_NAMES.unmanagedObject, message);
   }
 }
 

@@ -3,6 +3,7 @@ import { type Catalog, type ResolvedPhase, resolvePhase, type ServiceConfig } fr
 import { RUNBOOK } from './defaults.js';
 import { type FieldIssue, InvalidInputError } from './errors.js';
 import { imageRef, imageVersion } from './image.js';
+import { credentialIssues, jobEnvSchema } from './job-env.js';
 
 export { imageRef, imageVersion } from './image.js';
 
@@ -17,7 +18,12 @@ const migrationSchema = z
       .object({ kind: z.enum(['rds-instance', 'aurora-cluster']), identifier: z.string().min(1).max(63) })
       .strict()
       .optional(),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+    /**
+     * The Job's environment: plaintext, or `{ secretKeyRef: { name, key } }` for a key of a
+     * Kubernetes Secret in the service's namespace. Plaintext that looks like a credential is
+     * refused (functions/domain/job-env.ts): this input is kept in the execution history.
+     */
+    env: jobEnvSchema.default({}),
   })
   .strict();
 
@@ -116,6 +122,11 @@ export function parseExecutionInput(raw: unknown, catalog: Catalog, deploymentId
         });
       }
     }
+  }
+  // Looked at in the raw input, so a credential is named even when other fields are wrong too.
+  const rawMigration = rawObj.migration as { env?: unknown } | null | undefined;
+  if (rawMigration !== null && typeof rawMigration === 'object') {
+    issues.push(...credentialIssues(rawMigration.env, 'migration.env'));
   }
   if (data?.migration && data.migration.when === 'after' && data.mode === 'hotfix') {
     // allowed; recorded. (kept explicit: hotfix with migration after is a legitimate emergency path)

@@ -1,10 +1,13 @@
+import type { JobEnv } from '../domain/job-env.js';
+
 /** A Kubernetes Job to run once (restartPolicy Never, no retries). */
 export interface JobRequest {
   readonly namespace: string;
   readonly name: string;
   readonly image: string;
   readonly command?: readonly string[];
-  readonly env: Readonly<Record<string, string>>;
+  /** Plaintext values, or `{ secretKeyRef: { name, key } }` for a Secret's key (read by the kubelet). */
+  readonly env: JobEnv;
   /** What the Job is for (`test-canary`, `migrate`, `migrate-rollback`, ...). */
   readonly kind: string;
   /** The service released; the runner labels the Job with it, so people can find its Jobs. */

@@ -9,6 +9,7 @@ import type { TestJobConfig } from '../domain/config.js';
 import { type PhaseName, RUNBOOK } from '../domain/defaults.js';
 import { ConfigError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
+import type { JobEnv } from '../domain/job-env.js';
 import type { CheckResult, JobRun, PhaseRecord } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
 import type { JobRequest } from '../ports/jobs.js';
@@ -17,14 +18,17 @@ import { type JobKind, jobNameFor, jobRunnerOf, jobRunOf, updateJobRun } from '.
 import { loadRecord, serviceOf } from './support.js';
 import { changeCluster } from './write-ahead.js';
 
-/** The Job a release runs for one purpose (pure). Environment: the spec's plus `TPS_*` facts. */
+/**
+ * The Job a release runs for one purpose (pure). Environment: the spec's (plaintext or Secret
+ * references, passed on as they are) plus `TPS_*` facts.
+ */
 export function releaseJob(
   plan: Pick<ReleasePlan, 'service' | 'namespace' | 'deployment' | 'deploymentId' | 'version'>,
   kind: JobKind,
   spec: {
     readonly image: string;
     readonly command?: readonly string[];
-    readonly env?: Readonly<Record<string, string>>;
+    readonly env?: JobEnv;
   },
   timeoutSeconds: number,
   extraEnv: Readonly<Record<string, string>> = {},

@@ -35,6 +35,8 @@ export function serviceFor(
           },
     slo: { p99Ms: 300 },
     metrics: { source: 'synthetic', profile: 'healthy' },
+    // A fixture on the local cluster: synthetic traffic is what the tests judge.
+    sandbox: true,
     readinessTimeoutSeconds: 120,
     ...extra,
   };

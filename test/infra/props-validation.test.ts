@@ -73,9 +73,20 @@ describe('region of the EKS clusters', () => {
 });
 
 describe('a service on synthetic metrics', () => {
-  const catalog = withServices({ api: { ...api, metrics: { source: 'synthetic' } } });
+  const synthetic = { ...api, metrics: { source: 'synthetic' as const } };
 
-  test('gets only the OOM alarm, a warning at synth, and dashboards that say what is missing', () => {
+  test('is refused at synth unless marked a sandbox: the error names the service and the field', () => {
+    const catalog = withServices({ api: synthetic, web: { ...synthetic, sandbox: false } });
+    expect(() => synthStack({ catalog })).toThrow(
+      /service "api" has metrics\.source "synthetic".*made-up traffic.*services\.api\.sandbox: true/,
+    );
+    // Every such service is named, not only the first.
+    expect(() => synthStack({ catalog })).toThrow(/service "web" has metrics\.source "synthetic"/);
+    expect(() => synthStack({ catalog: withServices({ api: { ...api, sandbox: true } }) })).not.toThrow();
+  });
+
+  test('a sandbox gets only the OOM alarm, a warning at synth, and dashboards that say what is missing', () => {
+    const catalog = withServices({ api: { ...synthetic, sandbox: true } });
     const { stack, template } = synthStack({ catalog });
     const alarms = template.findResources('AWS::CloudWatch::Alarm', {
       Properties: { AlarmName: Match.anyValue() },

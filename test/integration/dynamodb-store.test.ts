@@ -172,6 +172,7 @@ describe('DynamoDbDeploymentStore lock', () => {
       service: 'api',
       deploymentId: 'd-1',
       executionArn: 'arn:aws:states:us-east-1:123456789012:execution:tps-deploy:d-1',
+      executionStartedAt: null,
       since: '2026-11-02T10:00:00.000Z',
       stage: 'watching',
     });

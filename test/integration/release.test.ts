@@ -164,6 +164,49 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
     expect(after.replicas).toBe(before.replicas);
   });
 
+  test("a person's Deployment of the canary's name fails the release before traffic moves; it is never touched", async () => {
+    const f = await fixture(router);
+    const ns = f.app.namespace;
+    const name = `${f.app.name}${CANARY_SUFFIX}`;
+    const labels = { app: 'someone-elses-tool' };
+    const { apps } = adminApis();
+    const person = await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: {
+        metadata: { name, labels },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: { containers: [{ name: 'tool', image: 'registry.local/tool:1' }] },
+          },
+        },
+      },
+    });
+    const template = await liveTemplate(ns, f.app.name);
+    const before = await clusterState(f);
+    const run = await f.env.run({ ...ATTESTED, service: 'shop', images: NEW });
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('ReleaseRolledBack');
+    expect(run.cause).toMatch(
+      new RegExp(`^UnmanagedObjectError: deployment ${ns}/${name} exists and tps-deploy did not create it`),
+    );
+    expect(run.record?.rollback?.reason).toContain(`deployment ${ns}/${name} exists`);
+    expect(run.states).not.toContain('Check Canary Pods Ready');
+    const kept = await apps.readNamespacedDeployment({ name, namespace: ns });
+    expect(kept.metadata?.uid).toBe(person.metadata?.uid);
+    expect(kept.metadata?.generation).toBe(person.metadata?.generation);
+    expect(kept.metadata?.deletionTimestamp).toBeUndefined();
+    expect(await liveTemplate(ns, f.app.name)).toEqual(template);
+    const after = await clusterState(f);
+    expect(after.deployments).toEqual(before.deployments);
+    expect(after.services).toEqual(before.services);
+    expect(after.selector).toEqual(before.selector);
+    expect(after.ingressAnnotations).toEqual(before.ingressAnnotations);
+    expect(after.replicas).toBe(before.replicas);
+  });
+
   test('an image that never becomes Ready is rolled back when its readiness deadline passes', async () => {
     const f = await fixture(router, { service: { readinessTimeoutSeconds: 60 } });
     const template = await liveTemplate(f.app.namespace, f.app.name);

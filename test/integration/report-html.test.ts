@@ -62,6 +62,7 @@ beforeAll(async () => {
         router: { type: 'replica-ratio', service: 'storefront' },
         slo: { p99Ms: 300 },
         metrics: { source: 'synthetic', profile: 'late-degradation' },
+        sandbox: true,
         approval: false,
         onCall: {
           schedule: [

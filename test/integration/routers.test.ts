@@ -10,7 +10,11 @@ import { KubernetesClusterClient } from '../../functions/adapters/kubernetes/clu
 import { templateWithImages } from '../../functions/adapters/kubernetes/deployment.js';
 import { CANARY_SUFFIX, K8S_ANNOTATIONS, K8S_LABELS } from '../../functions/adapters/kubernetes/labels.js';
 import { createRouter } from '../../functions/adapters/kubernetes/router-factory.js';
-import { KubernetesTransientError, TargetNotFoundError } from '../../functions/domain/errors.js';
+import {
+  KubernetesTransientError,
+  TargetNotFoundError,
+  TRANSIENT_ERRORS,
+} from '../../functions/domain/errors.js';
 import type { ReleaseTarget, RollbackPlan } from '../../functions/ports/cluster.js';
 import type { TrafficRouter } from '../../functions/ports/router.js';
 import { restrictedKubeConfig } from '../helpers/cluster-env.js';
@@ -467,6 +471,110 @@ describe('alb router', () => {
     expect(report.actions.some((a) => a.startsWith('restored ingress'))).toBe(true);
     expect(report.leftovers).toEqual([]);
     await expectAlbRecordedState(second, original);
+  });
+});
+
+describe("objects of tps-deploy's names that tps-deploy did not create", () => {
+  /** A person's Deployment: its own pods (not the Service's), no managed-by label. */
+  async function personsDeployment(name: string) {
+    const labels = { app: `${name}-person` };
+    return adminApis().apps.createNamespacedDeployment({
+      namespace: ns,
+      body: {
+        metadata: { name, labels },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: { containers: [{ name: 'tool', image: 'registry.local/person/tool:1' }] },
+          },
+        },
+      },
+    });
+  }
+
+  /** The error of a promise that must fail. */
+  async function failure(p: Promise<unknown>): Promise<Error> {
+    const e = await p.then(
+      () => null,
+      (err: unknown) => err,
+    );
+    if (!(e instanceof Error)) throw new Error('expected the call to fail');
+    return e;
+  }
+
+  test("replica-ratio: a person's <deployment>-tps-canary fails the shift, untouched; roll back leaves it and says so", async () => {
+    const r = await release('replica-ratio');
+    const person = await personsDeployment(canaryOf(r.app));
+    const { apps } = adminApis();
+
+    const err = await failure(r.router.setWeight(r.target, r.plan, 10));
+    expect(err.name).toBe('UnmanagedObjectError');
+    expect(err.message).toContain(`deployment ${ns}/${canaryOf(r.app)}`);
+    expect(err.message).toContain(`${K8S_LABELS.managedBy}=${K8S_LABELS.managedByValue}`);
+    // A conflict, not a transient failure: the state machine does not retry it, it rolls back.
+    expect(TRANSIENT_ERRORS).not.toContain(err.name);
+    const after = await apps.readNamespacedDeployment({ name: canaryOf(r.app), namespace: ns });
+    expect(after.metadata?.uid).toBe(person.metadata?.uid);
+    expect(after.metadata?.generation).toBe(person.metadata?.generation);
+    // No traffic moved: the Service's endpoints are the 4 stable pods.
+    expect(await readyEndpointPods(ns, r.app.service)).toHaveLength(4);
+    expect((await apps.readNamespacedDeployment({ name: r.app.name, namespace: ns })).spec?.replicas).toBe(4);
+
+    const report = await r.router.rollback(r.target, r.plan);
+    expect(report.actions).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`left deployment ${ns}/${canaryOf(r.app)} alone: tps-deploy did not create it`),
+      ),
+    );
+    expect(report.leftovers).toEqual([]);
+    const kept = await apps.readNamespacedDeployment({ name: canaryOf(r.app), namespace: ns });
+    expect(kept.metadata?.uid).toBe(person.metadata?.uid);
+    expect(kept.metadata?.deletionTimestamp).toBeUndefined();
+  });
+
+  test("alb: a person's Service of the canary Service's name fails the shift before any write; roll back leaves it", async () => {
+    const r = await release('alb');
+    const { apps, core, networking } = adminApis();
+    const name = `${r.app.service}${CANARY_SUFFIX}`;
+    const person = await core.createNamespacedService({
+      namespace: ns,
+      body: {
+        metadata: { name },
+        spec: { selector: { app: 'someone-else' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+      },
+    });
+    const before = await networking.readNamespacedIngress({ name: r.app.ingress, namespace: ns });
+
+    const err = await failure(r.router.setWeight(r.target, r.plan, 10));
+    expect(err.name).toBe('UnmanagedObjectError');
+    expect(err.message).toContain(`service ${ns}/${name}`);
+    expect(err.message).toContain('router.canaryService');
+    expect(TRANSIENT_ERRORS).not.toContain(err.name);
+    // Nothing was written: no canary Deployment, the stable Service unpinned, the Ingress as it was.
+    expect(await exists(() => apps.readNamespacedDeployment({ name: canaryOf(r.app), namespace: ns }))).toBe(
+      false,
+    );
+    expect((await core.readNamespacedService({ name: r.app.service, namespace: ns })).spec?.selector).toEqual(
+      {
+        app: r.app.name,
+      },
+    );
+    const ing = await networking.readNamespacedIngress({ name: r.app.ingress, namespace: ns });
+    expect(ing.metadata?.annotations).toEqual(before.metadata?.annotations);
+    const svc = await core.readNamespacedService({ name, namespace: ns });
+    expect(svc.metadata?.uid).toBe(person.metadata?.uid);
+    expect(svc.spec?.selector).toEqual({ app: 'someone-else' });
+
+    const report = await r.router.rollback(r.target, r.plan);
+    expect(report.actions).toContainEqual(
+      expect.stringMatching(new RegExp(`left service ${ns}/${name} alone: tps-deploy did not create it`)),
+    );
+    expect(report.leftovers).toEqual([]);
+    const kept = await core.readNamespacedService({ name, namespace: ns });
+    expect(kept.metadata?.uid).toBe(person.metadata?.uid);
+    expect(kept.spec?.selector).toEqual({ app: 'someone-else' });
   });
 });
 

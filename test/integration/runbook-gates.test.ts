@@ -78,7 +78,7 @@ describe('pre-deployment gates', () => {
     for (const reason of [
       /attestations: .*1 distinct reviewer \(erin\) of 2 required \(the requester does not count/,
       /monitoring: in ALARM: tps-test-shop-oomKills \(Threshold Crossed/,
-      /on-call: nobody is on call \(http:\/\/127\.0\.0\.1:\d+\/oncall \(HTTP 200\)\)/,
+      /on-call: nobody is on call \(http:\/\/127\.0\.0\.1:\d+\/oncall \(HTTP 200\); the endpoint answers for now only\)/,
       /change freeze: .* is inside freeze "test freeze"/,
       /migration plan: .*not-listed is not in the service's databases/,
     ]) {

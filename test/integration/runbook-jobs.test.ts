@@ -134,8 +134,19 @@ describe('migrations', () => {
 
   test('after the deploy: the migration runs once the new code serves all traffic, before the watch', async () => {
     const f = await runbookFixture('rb-mig-after', { approval: false });
+    // The database URL is in a Secret (created by a person; tps-deploy's identity cannot read it):
+    // the input names the Secret and key, and the Job's container reads it through valueFrom.
+    const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
+    await core.createNamespacedSecret({
+      namespace: f.app.namespace,
+      body: { metadata: { name: 'shop-db' }, stringData: { url: 'postgres://app:pw@db:5432/shop' } },
+    });
+    const m = {
+      ...migration('after', undefined, false),
+      env: { DATABASE: 'shop', DATABASE_URL: { secretKeyRef: { name: 'shop-db', key: 'url' } } },
+    };
     const run = await f.env.run(
-      { service: 'shop', images: NEW_IMAGES, ...ATTESTED, migration: migration('after', undefined, false) },
+      { service: 'shop', images: NEW_IMAGES, ...ATTESTED, migration: m },
       { executionName: 'mig-after' },
     );
     expect(run.cause).toBeNull();
@@ -159,6 +170,36 @@ describe('migrations', () => {
       snapshot: null,
     });
     expect(f.env.snapshots.taken).toEqual([]);
+    // The Job as the cluster has it: the reference in the pod spec, the value nowhere in the run.
+    const job = await batch().readNamespacedJob({
+      name: run.record!.migration!.job!.name,
+      namespace: f.app.namespace,
+    });
+    const env = job.spec!.template.spec!.containers[0]!.env ?? [];
+    expect(env.find((e) => e.name === 'DATABASE_URL')).toEqual({
+      name: 'DATABASE_URL',
+      valueFrom: { secretKeyRef: { name: 'shop-db', key: 'url' } },
+    });
+    expect(env.find((e) => e.name === 'DATABASE')).toEqual({ name: 'DATABASE', value: 'shop' });
+    expect(JSON.stringify(run.record)).not.toContain('postgres://');
+  });
+
+  test('a credential in plaintext is refused at Validate Input, naming the field, before anything runs', async () => {
+    const f = await runbookFixture('rb-mig-plain', { approval: false });
+    const m = {
+      ...migration('before', undefined, false),
+      env: { DATABASE_URL: 'postgres://app:pw@db:5432/shop' },
+    };
+    const run = await f.env.run(
+      { service: 'shop', images: NEW_IMAGES, ...ATTESTED, migration: m },
+      { executionName: 'mig-plain' },
+    );
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('InvalidInputError');
+    expect(run.cause).toContain('migration.env.DATABASE_URL');
+    expect(run.cause).not.toContain('postgres://');
+    expect(run.states).toEqual(['Validate Input']);
+    expect((await batch().listNamespacedJob({ namespace: f.app.namespace })).items).toEqual([]);
   });
 
   test('a failed migration runs its rollback Job and keeps the old code', async () => {

@@ -20,7 +20,7 @@ export const TABLE = `${APP}-deployments`;
 export const REGION = 'us-east-1';
 export const ACCOUNT = '123456789012';
 
-/** A catalog of two services (no AWS metrics needed: synthetic traffic). */
+/** A catalog of two sandbox services (no AWS metrics needed: synthetic traffic). */
 export const CATALOG: CatalogInput = {
   appName: APP,
   services: {
@@ -32,6 +32,7 @@ export const CATALOG: CatalogInput = {
       router: { type: 'replica-ratio', service: 'api' },
       slo: { p99Ms: 300 },
       metrics: { source: 'synthetic', profile: 'healthy' },
+      sandbox: true,
     },
     web: {
       cluster: { name: 'prod-eks', region: REGION },
@@ -41,6 +42,7 @@ export const CATALOG: CatalogInput = {
       router: { type: 'replica-ratio', service: 'web' },
       slo: { p99Ms: 800 },
       metrics: { source: 'synthetic', profile: 'healthy' },
+      sandbox: true,
     },
   },
 };

@@ -22,6 +22,7 @@ const ARGS: Readonly<Record<string, readonly unknown[]>> = {
     { kind: 'other', status: 403, reason: 'Forbidden', message: 'no' },
   ],
   CleanupIncompleteError: [['deployment shop/api-canary']],
+  UnmanagedObjectError: ['service shop/web-tps-canary', 'service shop/web-tps-canary exists'],
   ClusterAlreadyRunningError: [undefined, 'cluster x runs already'],
   LocalTaskTokenError: [ERROR_NAMES.taskDoesNotExist, 'no task waits for token t'],
 };

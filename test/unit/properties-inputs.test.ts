@@ -44,6 +44,11 @@ const k8sLabel = fc
   )
   .map(([a, mid, b]) => `${a}${mid.join('')}${b}`)
   .filter((s) => s.length <= 63);
+/** A DNS-1035 label (Service names): like an RFC 1123 label, but starting with a letter. */
+const serviceName = fc
+  .tuple(fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz'.split('')), k8sLabel)
+  .map(([a, rest]) => `${a}${rest}`.slice(0, 63))
+  .filter((s) => /[a-z0-9]$/.test(s));
 /** An RFC 1123 subdomain: labels joined by dots (Deployment names may contain dots). */
 const k8sName = fc
   .array(k8sLabel, { minLength: 1, maxLength: 3 })
@@ -347,7 +352,7 @@ describe('parseCatalog', () => {
         k8sLabel,
         k8sName,
         fc.array(k8sLabel, { minLength: 1, maxLength: 3 }),
-        k8sName,
+        serviceName,
         counted('catalog: legal names', (svcName, ns, dep, containers, routerSvc) => {
           const input = frozen({
             services: {
@@ -392,6 +397,11 @@ describe('parseCatalog', () => {
     fc
       .constantFrom('Api', 'a.b', 'a'.repeat(64))
       .map((v) => ({ patch: { containers: [v] }, path: 'containers.0' })),
+    fc.constantFrom('api.v2', '9api', 'a'.repeat(64), 'Api').map((v) => ({
+      patch: { router: { type: 'replica-ratio' as const, service: v } },
+      path: 'router.service',
+    })),
+    fc.constant({ patch: { deployment: 'a'.repeat(232) }, path: 'deployment' }),
     fc.constant({ patch: { containers: [] as string[] }, path: 'containers' }),
     fc
       .constantFrom('us-east', 'US-EAST-1', 'east-1')

@@ -12,8 +12,13 @@
  * `use-annotation`. The stable Service is pinned to the original ReplicaSet's pods
  * (`pod-template-hash`), so the canary pods, which share its labels, never receive stable traffic;
  * a canary Service selects the canary pods by the track label.
+ *
+ * A canary Deployment or canary Service of those names that tps-deploy did not create (no
+ * managed-by label) is never patched or deleted: setWeight fails with UnmanagedObjectError before
+ * its first write, and clean up and roll back leave such an object alone and say so.
  */
 import type { V1Ingress, V1Service, V1ServicePort } from '@kubernetes/client-node';
+import { ALB_ACTIONS_PREFIX } from '../../domain/k8s-names.js';
 import { albCanaryReplicas, roundPercent } from '../../domain/replicas.js';
 import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
 import type { TrafficRouter, TrafficStatus } from '../../ports/router.js';
@@ -22,6 +27,7 @@ import {
   deleteCanaryIfPresent,
   ensureCanaryDeployment,
   targetWeightOf,
+  unmanagedCanaryDeployment,
   waitCanaryReady,
 } from './canary.js';
 import { ActionLog, CanaryRouter } from './canary-router.js';
@@ -34,8 +40,11 @@ import {
   K8S_ANNOTATIONS,
   K8S_LABELS,
   labelValue,
+  managedByTpsDeploy,
   POD_TEMPLATE_HASH_LABEL,
   releaseLabels,
+  unmanagedObjectError,
+  unmanagedObjectLeft,
 } from './labels.js';
 import { currentPodTemplateHash } from './pods.js';
 import {
@@ -60,8 +69,8 @@ export interface AlbConfig {
   readonly servicePort: number | string;
 }
 
-/** Annotation prefix of the AWS Load Balancer Controller's custom actions. */
-export const ALB_ACTIONS_PREFIX = 'alb.ingress.kubernetes.io/actions.';
+/** Annotation prefix of the AWS Load Balancer Controller's custom actions (the catalog checks the key fits). */
+export { ALB_ACTIONS_PREFIX };
 
 /** One weighted target group of a forward action. */
 export interface AlbTargetGroup {
@@ -156,6 +165,8 @@ export class AlbRouter extends CanaryRouter implements TrafficRouter {
       return (await this.measure(target, weight, log.actions, null)).status;
     }
 
+    // Before the first write: a canary object of a person's stops the release with nothing changed.
+    await this.refuseUnmanagedCanaryObjects(target);
     // Pin first, so no canary pod is ever an endpoint of the stable Service.
     const hash = await currentPodTemplateHash(this.clients, original);
     log.note(
@@ -212,6 +223,31 @@ export class AlbRouter extends CanaryRouter implements TrafficRouter {
     return this.deleteCanaryService(target.namespace);
   }
 
+  /**
+   * Throws UnmanagedObjectError when the canary Deployment's or the canary Service's name is
+   * taken by an object tps-deploy did not create. The writes check again (a person may create one
+   * in between); this check lets the shift fail before its first write.
+   */
+  private async refuseUnmanagedCanaryObjects(target: ReleaseTarget): Promise<void> {
+    const { namespace } = target;
+    const deploymentName = canaryName(target.deployment);
+    const [dep, svc] = await Promise.all([
+      readDeploymentOrNull(this.clients, namespace, deploymentName),
+      readServiceOrNull(this.clients, namespace, this.canaryService),
+    ]);
+    if (dep && !managedByTpsDeploy(dep.metadata)) throw unmanagedCanaryDeployment(namespace, deploymentName);
+    if (svc && !managedByTpsDeploy(svc.metadata)) throw this.unmanagedCanaryService(namespace);
+  }
+
+  private unmanagedCanaryService(namespace: string) {
+    return unmanagedObjectError(
+      'service',
+      namespace,
+      this.canaryService,
+      'Set router.canaryService in tps.config.ts to a name no Service has, or rename or remove this one.',
+    );
+  }
+
   private async ensureCanaryService(
     target: ReleaseTarget,
     stable: V1Service,
@@ -235,12 +271,13 @@ export class AlbRouter extends CanaryRouter implements TrafficRouter {
       stable.spec?.type === 'NodePort' || stable.spec?.type === 'LoadBalancer' ? 'NodePort' : 'ClusterIP';
     return this.clients.call.run(`ensure canary service ${namespace}/${name}`, async () => {
       let existing = await readServiceOrNull(this.clients, namespace, name);
+      if (existing && !managedByTpsDeploy(existing.metadata)) throw this.unmanagedCanaryService(namespace);
       let prefix = '';
       if (
         existing &&
         existing.metadata?.annotations?.[K8S_ANNOTATIONS.deploymentId] !== target.deploymentId
       ) {
-        await this.deleteService(namespace, name);
+        await this.deleteService(namespace, name, existing.metadata?.uid);
         existing = null;
         prefix = `deleted stale canary service ${name} of an earlier release; `;
       }
@@ -278,21 +315,32 @@ export class AlbRouter extends CanaryRouter implements TrafficRouter {
     });
   }
 
-  private async deleteService(namespace: string, name: string): Promise<boolean> {
+  /**
+   * One DELETE of the Service with this uid (a Service put in its place since it was read answers
+   * 409, and the caller's step reads again); false when it was already gone.
+   */
+  private async deleteService(namespace: string, name: string, uid: string | undefined): Promise<boolean> {
     const deleted = await nullIfNotFound(async () => {
-      await this.clients.core.deleteNamespacedService({ name, namespace });
+      await this.clients.core.deleteNamespacedService({
+        name,
+        namespace,
+        ...(uid ? { body: { preconditions: { uid } } } : {}),
+      });
       return true;
     });
     return deleted ?? false;
   }
 
+  /** Deletes the canary Service if tps-deploy created it; one it did not is left alone, and said so. */
   private async deleteCanaryService(namespace: string): Promise<string | null> {
     const name = this.canaryService;
     return this.clients.call.run(`delete canary service ${namespace}/${name}`, async () => {
       const svc = await readServiceOrNull(this.clients, namespace, name);
-      // Never delete a Service tps-deploy did not create.
-      if (!svc || svc.metadata?.labels?.[K8S_LABELS.managedBy] !== K8S_LABELS.managedByValue) return null;
-      return (await this.deleteService(namespace, name)) ? `deleted canary service ${name}` : null;
+      if (!svc) return null;
+      if (!managedByTpsDeploy(svc.metadata)) return unmanagedObjectLeft('service', namespace, name);
+      return (await this.deleteService(namespace, name, svc.metadata?.uid))
+        ? `deleted canary service ${name}`
+        : null;
     });
   }
 
@@ -344,7 +392,8 @@ export class AlbRouter extends CanaryRouter implements TrafficRouter {
   protected async routerLeftovers(target: ReleaseTarget): Promise<string[]> {
     const out: string[] = [];
     const canarySvc = await readServiceOrNull(this.clients, target.namespace, this.canaryService);
-    if (canarySvc) out.push(`service/${this.canaryService}`);
+    // A Service of that name tps-deploy did not create is not a leftover: it was never ours.
+    if (canarySvc && managedByTpsDeploy(canarySvc.metadata)) out.push(`service/${this.canaryService}`);
     const stable = await readServiceOrNull(this.clients, target.namespace, this.config.stableService);
     if (stable?.metadata?.annotations?.[K8S_ANNOTATIONS.originalSelector] !== undefined) {
       out.push(`service/${this.config.stableService} selector still pinned`);

@@ -17,11 +17,10 @@
  */
 import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
 import type { CleanupReport } from '../../ports/router.js';
-import { releaseLeftovers } from './canary.js';
+import { deleteCanaryIfPresent, releaseLeftovers } from './canary.js';
 import type { KubeClients } from './client.js';
-import { deleteDeployment, setDeploymentState, templateWithImages, waitRolledOut } from './deployment.js';
+import { setDeploymentState, templateWithImages, waitRolledOut } from './deployment.js';
 import type { PlainObject } from './generic.js';
-import { canaryName } from './labels.js';
 import { DEFAULT_ENDPOINTS_SETTLE_MS, DEFAULT_WAITS, type RouterOptions, type Waits } from './waits.js';
 
 /** What a router step did, for the record; `null` (nothing to do) is left out. */
@@ -123,9 +122,9 @@ export abstract class CanaryRouter {
     return waitRolledOut(this.clients, target.namespace, target.deployment, plan.replicas, this.waits);
   }
 
-  private async deleteCanary(target: ReleaseTarget): Promise<string | null> {
-    const name = canaryName(target.deployment);
-    return (await deleteDeployment(this.clients, target.namespace, name, this.waits)).action;
+  /** The canary Deployment, if tps-deploy created it (one of that name it did not is left alone). */
+  private deleteCanary(target: ReleaseTarget): Promise<string | null> {
+    return deleteCanaryIfPresent(this.clients, target, this.waits);
   }
 
   private async cleanupReport(target: ReleaseTarget, log: ActionLog): Promise<CleanupReport> {

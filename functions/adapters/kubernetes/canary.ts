@@ -4,27 +4,35 @@
  * objects of a release that are still there. It is named after the original
  * (`<deployment>-tps-canary`) and owner-less, so cleanup finds it by name and labels and deleting
  * the original never takes it along.
+ *
+ * A Deployment of that name without the managed-by label is not ours: it is never patched or
+ * deleted. Creating the canary over it fails with UnmanagedObjectError (before any traffic moves);
+ * clean up and roll back leave it alone and say so, and do not count it as a leftover.
  */
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
 import { JSON_PATCH, type KubeClients } from './client.js';
 import {
-  deleteDeployment,
   deleteDeploymentRequest,
   readDeploymentOrNull,
   specReplicas,
   templateWithImages,
+  waitDeploymentGone,
 } from './deployment.js';
 import { deepEqual, jsonPointerToken, type PlainObject, pollUntil, toPlain } from './generic.js';
 import {
+  CANARY_SUFFIX,
   CANARY_TRACK,
   canaryName,
   K8S_ANNOTATIONS,
   K8S_LABELS,
   labelValue,
+  managedByTpsDeploy,
   releaseLabels,
   selectorString,
   TARGET_WEIGHT_ANNOTATION,
+  unmanagedObjectError,
+  unmanagedObjectLeft,
 } from './labels.js';
 import type { Waits } from './waits.js';
 
@@ -80,10 +88,22 @@ export function buildCanaryDeployment(
   };
 }
 
+/** The conflict of a Deployment of the canary's name that tps-deploy did not create. */
+export function unmanagedCanaryDeployment(namespace: string, name: string) {
+  return unmanagedObjectError(
+    'deployment',
+    namespace,
+    name,
+    `A release's canary Deployment is always named <deployment>${CANARY_SUFFIX}: rename or remove this one, then release again.`,
+  );
+}
+
 /**
  * Creates the canary Deployment or brings it to `replicas` (and the desired template). A canary
  * left by an earlier release (another deployment id) is deleted first: the service lock
- * guarantees only one release runs, so it is stale. Returns the live object and what was done.
+ * guarantees only one release runs, so it is stale. A Deployment of that name tps-deploy did not
+ * create is a conflict ({@link unmanagedCanaryDeployment}), never overwritten. Returns the live
+ * object and what was done.
  */
 export async function ensureCanaryDeployment(
   clients: KubeClients,
@@ -95,9 +115,12 @@ export async function ensureCanaryDeployment(
   const weight = meta.annotations[TARGET_WEIGHT_ANNOTATION];
   return clients.call.run(`ensure canary deployment ${meta.namespace}/${meta.name}`, async () => {
     let existing = await readDeploymentOrNull(clients, meta.namespace, meta.name);
+    if (existing && !managedByTpsDeploy(existing.metadata)) {
+      throw unmanagedCanaryDeployment(meta.namespace, meta.name);
+    }
     let action: string | null = null;
     if (existing && existing.metadata?.annotations?.[K8S_ANNOTATIONS.deploymentId] !== deploymentId) {
-      await deleteDeploymentRequest(clients, meta.namespace, meta.name, 'Background');
+      await deleteDeploymentRequest(clients, meta.namespace, meta.name, 'Background', existing.metadata?.uid);
       existing = null;
       action = `deleted stale canary deployment ${meta.namespace}/${meta.name} of an earlier release; `;
     }
@@ -138,16 +161,34 @@ export async function ensureCanaryDeployment(
 
 /**
  * Deletes the canary Deployment (and waits until it is gone) unless there is none; what it did,
- * or null. setWeight(0) reads first, so a release at 0 % never sends a DELETE for nothing.
+ * or null. It reads first, so a release at 0 % never sends a DELETE for nothing, and a Deployment
+ * of that name tps-deploy did not create is left alone (and said so). The DELETE names the uid it
+ * checked, so an object put in its place meanwhile is never deleted: the step reads again.
  */
 export async function deleteCanaryIfPresent(
   clients: KubeClients,
   target: ReleaseTarget,
   waits: Waits,
 ): Promise<string | null> {
+  const { namespace } = target;
   const name = canaryName(target.deployment);
-  const canary = await readDeploymentOrNull(clients, target.namespace, name);
-  return canary ? (await deleteDeployment(clients, target.namespace, name, waits)).action : null;
+  const step = await clients.call.run(`delete canary deployment ${namespace}/${name}`, async () => {
+    const canary = await readDeploymentOrNull(clients, namespace, name);
+    if (!canary) return { action: null, wait: false };
+    if (!managedByTpsDeploy(canary.metadata)) {
+      return { action: unmanagedObjectLeft('deployment', namespace, name), wait: false };
+    }
+    const deleted = await deleteDeploymentRequest(
+      clients,
+      namespace,
+      name,
+      'Foreground',
+      canary.metadata?.uid,
+    );
+    return { action: deleted ? `deleted deployment ${namespace}/${name}` : null, wait: true };
+  });
+  if (step.wait) await waitDeploymentGone(clients, namespace, name, waits);
+  return step.action;
 }
 
 /** Names of objects of this release that still exist (canary Deployment, its pods). */
@@ -164,8 +205,10 @@ export async function releaseLeftovers(clients: KubeClients, target: ReleaseTarg
   ]);
   const out = deps.items.map((d) => `deployment/${d.metadata?.name}`);
   for (const p of pods.items) out.push(`pod/${p.metadata?.name}`);
+  // By name too: a canary an earlier release left (another deployment-id label) is in the way;
+  // one without the managed-by label is a person's, not a leftover.
   const canary = await readDeploymentOrNull(clients, namespace, canaryName(target.deployment));
-  if (canary && !out.includes(`deployment/${canary.metadata?.name}`))
+  if (canary && managedByTpsDeploy(canary.metadata) && !out.includes(`deployment/${canary.metadata?.name}`))
     out.push(`deployment/${canary.metadata?.name}`);
   return out;
 }

@@ -7,6 +7,7 @@
  * here. A 401 reaching KubeCall was already answered once by a renewed credential
  * (credential.ts, for clients built on a {@link RenewableKubeConfig}), so it is final.
  */
+
 import {
   ApiException,
   AppsV1Api,
@@ -23,6 +24,7 @@ import {
 } from '@kubernetes/client-node';
 import { ConfigError, ERROR_NAMES, KubernetesTransientError, TpsError } from '../../domain/errors.js';
 import { type RenewableKubeConfig, RenewingCredential } from './credential.js';
+import { FIELD_MANAGER } from './field-owners.js';
 
 /** How calls are retried and bounded. */
 export interface RetryPolicy {
@@ -316,6 +318,20 @@ function timeoutMiddleware(ms: number): Middleware {
  * {@link RenewableKubeConfig}, a request the API server answers 401 is sent once more with a
  * renewed credential (credential.ts).
  */
+/**
+ * Every write carries tps-deploy's field manager, so the API server's managedFields tell its
+ * writes from an autoscaler's and a person's (functions/adapters/kubernetes/field-owners.ts).
+ */
+const fieldManagerMiddleware: Middleware = {
+  pre: async (context) => {
+    const method = context.getHttpMethod();
+    if (method === 'POST' || method === 'PUT' || method === 'PATCH')
+      context.setQueryParam('fieldManager', FIELD_MANAGER);
+    return context;
+  },
+  post: async (response) => response,
+};
+
 export function createKubeClients(
   kc: KubeConfig | RenewableKubeConfig,
   policy: Partial<RetryPolicy> = {},
@@ -333,7 +349,7 @@ export function createKubeClients(
       baseServer: new ServerConfiguration(cluster.server, {}),
       authMethods: { default: credential },
       httpApi,
-      promiseMiddleware: [...middleware, timeoutMiddleware(full.requestTimeoutMs)],
+      promiseMiddleware: [fieldManagerMiddleware, ...middleware, timeoutMiddleware(full.requestTimeoutMs)],
     });
   return {
     core: new CoreV1Api(config()),

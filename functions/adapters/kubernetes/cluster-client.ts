@@ -12,6 +12,13 @@ import {
   specReplicas,
   templateWithImages,
 } from './deployment.js';
+import {
+  describeWriter,
+  FIELD_MANAGER,
+  isAutoscaler,
+  replicasOwner,
+  templateWritersSince,
+} from './field-owners.js';
 import { diffPaths, type PlainObject, toPlain } from './generic.js';
 import { canaryName, MANAGED_REPLICAS_ANNOTATION } from './labels.js';
 import { podsOfDeployment, workloadHealth } from './pods.js';
@@ -88,10 +95,19 @@ export class KubernetesClusterClient implements ClusterClient {
     for (const path of diffPaths(want, live, 'spec.template')) {
       if (!/^spec\.template\.spec\.containers\[\d+\]\.image$/.test(path)) changes.push(`${path} changed`);
     }
+    // Who wrote the template since the plan was recorded: the record says who changed it.
+    if (changes.length > 0) {
+      const writers = templateWritersSince(dep.metadata?.managedFields, plan.recordedAt);
+      if (writers.length > 0) changes.push(`template written by ${writers.map(describeWriter).join(', ')}`);
+    }
     const marker = dep.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION];
     const wantReplicas = expected === 'recorded' && marker !== undefined ? Number(marker) : plan.replicas;
-    if (specReplicas(dep) !== wantReplicas) {
-      changes.push(`replicas: expected ${wantReplicas}, live ${specReplicas(dep)}`);
+    const owner = replicasOwner(dep.metadata?.managedFields);
+    // An autoscaler's count is not a person's edit: the release follows it instead of stopping.
+    if (specReplicas(dep) !== wantReplicas && !isAutoscaler(owner)) {
+      changes.push(
+        `replicas: expected ${wantReplicas}, live ${specReplicas(dep)}${owner && owner.manager !== FIELD_MANAGER ? ` (set by ${describeWriter(owner)})` : ''}`,
+      );
     }
     if (dep.spec?.paused) changes.push('deployment is paused');
     return changes;

@@ -213,37 +213,39 @@ export async function waitRolledOut(
 
 /**
  * One DELETE of a Deployment, without retries of its own (callers run it inside a step); false
- * when it was already gone.
+ * when it was already gone. With `uid`, only that object is deleted: one put in its place since it
+ * was read answers 409, and the caller's step reads again.
  */
 export async function deleteDeploymentRequest(
   clients: KubeClients,
   namespace: string,
   name: string,
   propagationPolicy: 'Foreground' | 'Background',
+  uid?: string,
 ): Promise<boolean> {
   const deleted = await nullIfNotFound(async () => {
-    await clients.apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy });
+    await clients.apps.deleteNamespacedDeployment({
+      name,
+      namespace,
+      propagationPolicy,
+      // With a body the API server reads the options from it alone, so the policy goes in it too.
+      ...(uid ? { body: { propagationPolicy, preconditions: { uid } } } : {}),
+    });
     return true;
   });
   return deleted ?? false;
 }
 
-/**
- * Deletes a Deployment with foreground propagation (its ReplicaSets and pods go first) and waits
- * until it is gone. Returns what it did (null if it was already absent) and whether it is gone.
- */
-export async function deleteDeployment(
+/** Waits (bounded by `waits.deleteMs`) until the Deployment is gone; whether it is. */
+export async function waitDeploymentGone(
   clients: KubeClients,
   namespace: string,
   name: string,
   waits: Waits,
-): Promise<{ action: string | null; gone: boolean }> {
-  const deleted = await clients.call.run(`delete deployment ${namespace}/${name}`, () =>
-    deleteDeploymentRequest(clients, namespace, name, 'Foreground'),
-  );
+): Promise<boolean> {
   const r = await pollUntil(waits.deleteMs, waits.pollMs, async () => {
     const dep = await readDeploymentOrNull(clients, namespace, name);
     return { done: dep === null, value: dep };
   });
-  return { action: deleted ? `deleted deployment ${namespace}/${name}` : null, gone: r.done };
+  return r.done;
 }

@@ -4,7 +4,8 @@
  * a failed test or migration is a result, not something to try again behind the pipeline's back),
  * bounded by `activeDeadlineSeconds`, kept a day for diagnosis (`ttlSecondsAfterFinished`).
  */
-import type { V1Job, V1JobCondition } from '@kubernetes/client-node';
+import type { V1EnvVar, V1Job, V1JobCondition } from '@kubernetes/client-node';
+import type { JobEnvValue } from '../../domain/job-env.js';
 import type { JobRequest, JobRunner, JobStatus } from '../../ports/jobs.js';
 import { isAlreadyExists, isNotFound, type KubeClients } from './client.js';
 import { K8S_LABELS } from './labels.js';
@@ -37,6 +38,18 @@ export function jobPodLabels(job: Pick<JobRequest, 'kind'>): Record<string, stri
   };
 }
 
+/**
+ * A container's variable: a plaintext `value`, or `valueFrom.secretKeyRef` for a Secret's key,
+ * which the kubelet reads when it starts the pod (tps-deploy never sees the value).
+ */
+export function envVar(name: string, value: JobEnvValue): V1EnvVar {
+  if (typeof value === 'string') return { name, value };
+  return {
+    name,
+    valueFrom: { secretKeyRef: { name: value.secretKeyRef.name, key: value.secretKeyRef.key } },
+  };
+}
+
 /** The Job object of a request: labelled by {@link jobLabels}, its pods by `podLabels`. */
 export function jobManifest(job: JobRequest, podLabels: Readonly<Record<string, string>>): V1Job {
   return {
@@ -56,7 +69,7 @@ export function jobManifest(job: JobRequest, podLabels: Readonly<Record<string, 
               name: 'job',
               image: job.image,
               ...(job.command ? { command: [...job.command] } : {}),
-              env: Object.entries(job.env).map(([name, value]) => ({ name, value })),
+              env: Object.entries(job.env).map(([name, value]) => envVar(name, value)),
             },
           ],
         },

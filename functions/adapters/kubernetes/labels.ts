@@ -3,9 +3,15 @@
  * built from them: facts of the Kubernetes adapter, so cleanup (and the tests) can find every
  * object a release made. The runbook's numbers live apart, in functions/domain/defaults.ts.
  */
-import type { V1LabelSelector } from '@kubernetes/client-node';
-import { InvalidInputError } from '../../domain/errors.js';
+import type { V1LabelSelector, V1ObjectMeta } from '@kubernetes/client-node';
+import { InvalidInputError, UnmanagedObjectError } from '../../domain/errors.js';
 import { digest } from '../../domain/text.js';
+
+/**
+ * The canary names (`<name>-tps-canary`) live with the Kubernetes name limits in the domain, where
+ * the catalog checks that they fit (functions/domain/k8s-names.ts).
+ */
+export { CANARY_SUFFIX, canaryName } from '../../domain/k8s-names.js';
 
 /** Labels tps-deploy puts on the objects it creates, so cleanup can find all of them. */
 export const K8S_LABELS = {
@@ -28,9 +34,6 @@ export const K8S_ANNOTATIONS = {
   originalAction: 'tps-deploy.io/original-action',
 } as const;
 
-/** Suffix of the canary Deployment and Service names (see {@link canaryName}). */
-export const CANARY_SUFFIX = '-tps-canary';
-
 /**
  * Annotation on the original Deployment holding the replica count tps-deploy last set on it
  * (the replica-ratio router scales the stable version down). Drift detection compares against it.
@@ -45,11 +48,6 @@ export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
 
 /** Label the EndpointSlice controller puts on the slices of a Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
-
-/** Name of the canary Deployment of `deployment` (and the default canary Service of `service`). */
-export function canaryName(name: string): string {
-  return `${name}${CANARY_SUFFIX}`;
-}
 
 /** A valid label value: at most 63 characters of `[A-Za-z0-9._-]`, alphanumeric at both ends. */
 const LABEL_VALUE = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
@@ -68,6 +66,42 @@ export function labelValue(raw: string): string {
     .replace(/^[^A-Za-z0-9]+/, '')
     .replace(/[^A-Za-z0-9]+$/, '');
   return head ? `${head}${suffix}` : suffix.slice(1);
+}
+
+/**
+ * Whether tps-deploy created the object: it carries the managed-by label tps-deploy puts on
+ * everything it creates. tps-deploy deletes or overwrites only such objects; one of its names
+ * without the label belongs to a person or another tool.
+ */
+export function managedByTpsDeploy(meta: V1ObjectMeta | undefined): boolean {
+  return meta?.labels?.[K8S_LABELS.managedBy] === K8S_LABELS.managedByValue;
+}
+
+/** `<kind> <namespace>/<name>`, as errors and notes name an object. */
+function objectName(kind: string, namespace: string, name: string): string {
+  return `${kind} ${namespace}/${name}`;
+}
+
+/**
+ * The conflict of an object tps-deploy would create, of a name it uses, that it did not create.
+ * `fix` says how to free the name.
+ */
+export function unmanagedObjectError(
+  kind: string,
+  namespace: string,
+  name: string,
+  fix: string,
+): UnmanagedObjectError {
+  const object = objectName(kind, namespace, name);
+  return new UnmanagedObjectError(
+    object,
+    `${object} exists and tps-deploy did not create it (no label ${K8S_LABELS.managedBy}=${K8S_LABELS.managedByValue}); tps-deploy never deletes or overwrites it. ${fix}`,
+  );
+}
+
+/** What clean up and roll back say when they leave such an object alone. */
+export function unmanagedObjectLeft(kind: string, namespace: string, name: string): string {
+  return `left ${objectName(kind, namespace, name)} alone: tps-deploy did not create it (no label ${K8S_LABELS.managedBy}=${K8S_LABELS.managedByValue})`;
 }
 
 /** Labels on everything tps-deploy creates for a release. */
