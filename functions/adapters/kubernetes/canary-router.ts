@@ -3,11 +3,15 @@
  * invariants, in order:
  *
  * - Clean up never sends traffic to a version that is not rolled out: the original Deployment
- *   runs the release's images at the recorded replicas, Ready, before traffic moves back to it;
- *   the canary goes last.
+ *   runs the release's images, Ready, before traffic moves back to it; the canary goes last.
  * - Roll back sends traffic back to the stable pods (warm all along) while the recorded template
- *   and replicas are written; the canary goes after both; a pin that kept canary pods out of the
- *   stable Service is undone only once those pods are gone; then it waits for the stable version.
+ *   is written; the stable version is back at its full count and Ready before the canary (and
+ *   its HPA) is removed, so capacity never drops; a pin that kept canary pods out of the stable
+ *   Service is undone only once those pods are gone.
+ * - Neither leaves the service with fewer pods than it has now (functions/domain/autoscaling.ts,
+ *   endReplicas): without an HPA the stable count is max(recorded, live); with one, tps-deploy
+ *   writes a count only to keep the pods that serve now, and the HPA, which still targets the
+ *   stable Deployment, decides from there.
  * - Every step writes only what differs, so either is safe to repeat after a partial attempt and
  *   when two run at once (a state machine rollback and an alarm rollback).
  *
@@ -15,12 +19,21 @@
  * objects it owns besides the canary Deployment, its own leftovers, and which of roll back's two
  * first writes leaves first.
  */
+import { endReplicas, type RouterKind } from '../../domain/autoscaling.js';
 import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
 import type { CleanupReport } from '../../ports/router.js';
-import { deleteCanaryIfPresent, releaseLeftovers } from './canary.js';
+import { boundsOf, describeAutoscaler, findAutoscaler } from './autoscaler.js';
+import { deleteCanaryIfPresent, releaseLeftovers, targetWeightOf } from './canary.js';
 import type { KubeClients } from './client.js';
-import { setDeploymentState, templateWithImages, waitRolledOut } from './deployment.js';
+import {
+  readDeploymentOrNull,
+  replicasOf,
+  setDeploymentState,
+  templateWithImages,
+  waitRolledOut,
+} from './deployment.js';
 import type { PlainObject } from './generic.js';
+import { canaryName } from './labels.js';
 import { DEFAULT_ENDPOINTS_SETTLE_MS, DEFAULT_WAITS, type RouterOptions, type Waits } from './waits.js';
 
 /** What a router step did, for the record; `null` (nothing to do) is left out. */
@@ -37,6 +50,7 @@ export class ActionLog {
  * implements. `setWeight` and `status` are each router's own.
  */
 export abstract class CanaryRouter {
+  abstract readonly type: RouterKind;
   protected readonly waits: Waits;
   /** After a change, how long setWeight waits for the EndpointSlices to show it. */
   protected readonly settleMs: number;
@@ -81,16 +95,18 @@ export abstract class CanaryRouter {
 
   /**
    * After production: the original Deployment runs the recorded template with the new images at
-   * the recorded replicas and is rolled out (on timeout KubernetesTransientError, and a second
-   * call resumes); then the stable Service is unpinned, traffic moves back to it alone, and the
-   * router's objects and the canary Deployment are deleted.
+   * the end count ({@link endCount}) and is rolled out (on timeout KubernetesTransientError, and a
+   * second call resumes); then the stable Service is unpinned, traffic moves back to it alone, and
+   * the router's objects and the canary Deployment are deleted.
    */
   async finalize(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
     const { namespace, deployment } = target;
     const log = new ActionLog();
     const template = templateWithImages(plan.template as PlainObject, target.images);
-    log.note(await setDeploymentState(this.clients, namespace, deployment, template, plan.replicas));
-    log.note(`rolled out: ${await this.rolledOut(target, plan)}`);
+    const end = await this.endCount(target, plan);
+    log.note(end.note);
+    log.note(await setDeploymentState(this.clients, namespace, deployment, template, end.replicas));
+    log.note(`rolled out: ${await this.rolledOut(target, end.wait)}`);
     log.note(await this.unpinStable(target));
     log.note(await this.restoreTraffic(target));
     log.note(await this.deleteOwnObjects(target));
@@ -99,27 +115,63 @@ export abstract class CanaryRouter {
   }
 
   /**
-   * Restores exactly the recorded plan: traffic back to the stable version and the recorded
-   * template and replicas (only what differs) at once; then the canary Deployment and the
-   * router's objects together; then the stable Service's pin; then waits until the stable
-   * version is Ready. Idempotent, safe when two run at once and after a partial earlier attempt.
+   * Restores the recorded plan: traffic back to the stable version and the recorded template at
+   * the end count ({@link endCount}; only what differs) at once; then waits until the stable
+   * version is rolled out and Ready at that count (the canary pods still run meanwhile: behind a
+   * shared Service they keep serving); then the canary Deployment and the router's objects
+   * together; then the stable Service's pin. Idempotent, safe when two run at once and
+   * after a partial earlier attempt. The canary is removed only once stable is Ready: a stable
+   * version that cannot become Ready keeps the canary (KubernetesTransientError; a retry resumes).
    */
   async rollback(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
     const { namespace, deployment } = target;
     const log = new ActionLog();
+    const end = await this.endCount(target, plan);
+    log.note(end.note);
     const traffic = () => this.restoreTraffic(target);
     const recorded = () =>
-      setDeploymentState(this.clients, namespace, deployment, plan.template as PlainObject, plan.replicas);
+      setDeploymentState(this.clients, namespace, deployment, plan.template as PlainObject, end.replicas);
     const first = this.rollbackStartsWith === 'deployment' ? [recorded, traffic] : [traffic, recorded];
     log.note(...(await Promise.all(first.map((step) => step()))));
+    log.note(`stable ready: ${await this.rolledOut(target, end.wait)}`);
     log.note(...(await Promise.all([this.deleteCanary(target), this.deleteOwnObjects(target)])));
     log.note(await this.unpinStable(target));
-    log.note(`stable ready: ${await this.rolledOut(target, plan)}`);
     return this.cleanupReport(target, log);
   }
 
-  private rolledOut(target: ReleaseTarget, plan: RollbackPlan): Promise<string> {
-    return waitRolledOut(this.clients, target.namespace, target.deployment, plan.replicas, this.waits);
+  /**
+   * The stable count when the release ends (finalize, rollback): a function of the live count,
+   * read again in the write's own step, from the HPA on the Deployment (if any), the canary's live
+   * count and the weight it was at. `wait`: the count the rollout is waited at (`spec` with an HPA,
+   * which may change it while the rollout runs).
+   */
+  private async endCount(
+    target: ReleaseTarget,
+    plan: RollbackPlan,
+  ): Promise<{ replicas: (live: number) => number; wait: number | 'spec'; note: string | null }> {
+    const [hpa, canary] = await Promise.all([
+      findAutoscaler(this.clients, target.namespace, target.deployment),
+      readDeploymentOrNull(this.clients, target.namespace, canaryName(target.deployment)),
+    ]);
+    const at = (liveStable: number) =>
+      endReplicas({
+        recorded: plan.replicas,
+        liveStable,
+        liveCanary: replicasOf(canary),
+        weight: targetWeightOf(canary),
+        autoscaler: hpa ? boundsOf(hpa) : null,
+      });
+    return {
+      replicas: (live) => at(live).replicas,
+      wait: 'spec',
+      note: hpa
+        ? `${describeAutoscaler(hpa)} targets deployment ${target.deployment}: left as it is; the stable count is kept at the pods serving now (up to its max), never below recorded or live`
+        : null,
+    };
+  }
+
+  private rolledOut(target: ReleaseTarget, wait: number | 'spec'): Promise<string> {
+    return waitRolledOut(this.clients, target.namespace, target.deployment, wait, this.waits);
   }
 
   /** The canary Deployment, if tps-deploy created it (one of that name it did not is left alone). */

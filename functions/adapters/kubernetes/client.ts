@@ -11,6 +11,7 @@
 import {
   ApiException,
   AppsV1Api,
+  AutoscalingV2Api,
   BatchV1Api,
   CoreV1Api,
   createConfiguration,
@@ -290,6 +291,8 @@ export interface KubeClients {
   readonly discovery: DiscoveryV1Api;
   readonly networking: NetworkingV1Api;
   readonly batch: BatchV1Api;
+  /** HorizontalPodAutoscalers: read the stable one, create and delete the canary's copy. */
+  readonly autoscaling: AutoscalingV2Api;
   readonly call: KubeCall;
 }
 
@@ -357,6 +360,7 @@ export function createKubeClients(
     discovery: new DiscoveryV1Api(config()),
     networking: new NetworkingV1Api(config()),
     batch: new BatchV1Api(config()),
+    autoscaling: new AutoscalingV2Api(config()),
     call: new KubeCall(full, runtime),
   };
 }

@@ -84,8 +84,9 @@ export function replicasOf(dep: V1Deployment | null): number {
 }
 
 /**
- * Makes the Deployment run exactly `template` at `replicas` and drops tps-deploy's replica
- * marker. Writes only when something differs (so repeating it, or two callers at once, changes
+ * Makes the Deployment run exactly `template` at `wanted` replicas (a count, or a function of the
+ * live count read in the same step, so an autoscaler's latest count is what it is computed from)
+ * and drops tps-deploy's replica marker. Writes only when something differs (so repeating it, or two callers at once, changes
  * nothing further); returns what it did, or null.
  */
 export async function setDeploymentState(
@@ -93,10 +94,11 @@ export async function setDeploymentState(
   namespace: string,
   name: string,
   template: PlainObject,
-  replicas: number,
+  wanted: number | ((liveReplicas: number) => number),
 ): Promise<string | null> {
   return clients.call.run(`restore deployment ${namespace}/${name}`, async () => {
     const dep = await readDeployment(clients, namespace, name);
+    const replicas = typeof wanted === 'function' ? wanted(specReplicas(dep)) : wanted;
     const templateSame = deepEqual(toPlain(dep.spec?.template), template);
     const replicasSame = specReplicas(dep) === replicas;
     const marked = dep.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION] !== undefined;
@@ -162,12 +164,16 @@ export async function scaleOriginal(
   });
 }
 
-/** Whether a Deployment has finished rolling out at `replicas` with every pod Ready. */
+/**
+ * Whether a Deployment has finished rolling out at `replicas` with every pod Ready. `'spec'`: at
+ * whatever `spec.replicas` says now (an autoscaler may change it while the rollout runs).
+ */
 export function rolloutProgress(
   dep: V1Deployment | null,
-  replicas: number,
+  wanted: number | 'spec',
 ): { done: boolean; summary: string } {
   if (!dep) return { done: false, summary: 'deployment not found' };
+  const replicas = wanted === 'spec' ? specReplicas(dep) : wanted;
   const st = dep.status ?? {};
   const observed = (st.observedGeneration ?? 0) >= (dep.metadata?.generation ?? 0);
   const updated = st.updatedReplicas ?? 0;
@@ -195,7 +201,7 @@ export async function waitRolledOut(
   clients: KubeClients,
   namespace: string,
   name: string,
-  replicas: number,
+  replicas: number | 'spec',
   waits: Waits,
 ): Promise<string> {
   const r = await pollUntil(waits.rolloutMs, waits.pollMs, async () => {

@@ -6,9 +6,12 @@
  * and warm at the recorded replicas but leave the Service's endpoints, so a rollback is a
  * selector change away.
  */
+import type { V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import { autoscaledCanaryReplicas } from '../../domain/autoscaling.js';
 import { roundPercent, splitReplicas } from '../../domain/replicas.js';
 import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
 import type { TrafficRouter, TrafficStatus } from '../../ports/router.js';
+import { autoscalerNote, findAutoscaler } from './autoscaler.js';
 import {
   buildCanaryDeployment,
   deleteCanaryIfPresent,
@@ -76,6 +79,8 @@ export class ReplicaRatioRouter extends CanaryRouter implements TrafficRouter {
     const original = await readDeployment(this.clients, namespace, deployment);
     const svc = await readService(this.clients, namespace, this.config.service);
     const selector = originalSelector(svc);
+    const hpa = await findAutoscaler(this.clients, namespace, deployment);
+    if (hpa) return this.setAutoscaledWeight(target, plan, weight, original, selector, hpa);
     const split = splitReplicas(plan.replicas, weight);
     const log = new ActionLog();
 
@@ -116,6 +121,58 @@ export class ReplicaRatioRouter extends CanaryRouter implements TrafficRouter {
     }
     const expected = pending === null ? split.share : null;
     return this.report(target, weight, log.actions, pending, expected);
+  }
+
+  /**
+   * {@link setWeight} when an HPA targets the original Deployment: the stable count is the HPA's
+   * and is never written. The canary gets `live * w / (100 - w)` pods (the whole count closest to
+   * the weight, at least 1), so the ready endpoints split at the weight around the live stable
+   * count; a canary already at this weight is never made smaller. Behind one Service the load per
+   * pod is even, so when the HPA adds stable pods the canary's pods get less each: the canary does
+   * not saturate without an HPA of its own (autoscaler.ts says why it has none). At 100 the canary
+   * runs the live count and the Service switches to it once all of its pods are Ready.
+   */
+  private async setAutoscaledWeight(
+    target: ReleaseTarget,
+    plan: RollbackPlan,
+    weight: number,
+    original: V1Deployment,
+    selector: Readonly<Record<string, string>>,
+    hpa: V2HorizontalPodAutoscaler,
+  ): Promise<TrafficStatus> {
+    const { namespace, deployment } = target;
+    const log = new ActionLog();
+    if (weight === 0) {
+      log.note(await restoreServiceSelector(this.clients, namespace, this.config.service));
+      log.note(await deleteCanaryIfPresent(this.clients, target, this.waits));
+      return this.report(target, weight, log.actions, null);
+    }
+    const live = specReplicas(original);
+    const existing = await readDeploymentOrNull(this.clients, namespace, canaryName(deployment));
+    const sized = autoscaledCanaryReplicas(this.type, live, weight);
+    const replicas =
+      existing && targetWeightOf(existing) === weight ? Math.max(sized, specReplicas(existing)) : sized;
+    log.note(autoscalerNote(hpa, deployment, live));
+    const desired = buildCanaryDeployment(target, plan, original, selector, replicas, weight);
+    log.note((await ensureCanaryDeployment(this.clients, desired, target.deploymentId)).action);
+    let pending: string | null = null;
+    if (weight < 100) {
+      log.note(await restoreServiceSelector(this.clients, namespace, this.config.service));
+    } else {
+      const ready = await waitCanaryReady(
+        this.clients,
+        namespace,
+        canaryName(deployment),
+        replicas,
+        this.waits,
+      );
+      if (ready.done) {
+        log.note(await pinServiceSelector(this.clients, namespace, this.config.service, CANARY_TRACK));
+      } else {
+        pending = `canary ${ready.ready}/${replicas} Ready after ${this.waits.canaryReadyMs / 1000} s: Service not switched to the canary; call again to finish`;
+      }
+    }
+    return this.report(target, weight, log.actions, pending, null);
   }
 
   /** Where traffic is now, from the EndpointSlices of the Service. Changes nothing. */

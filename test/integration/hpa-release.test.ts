@@ -1,0 +1,325 @@
+/**
+ * Releases that coexist with a HorizontalPodAutoscaler (issue #14, first bullet), against the real
+ * horizontal-pod-autoscaler controller of the local cluster: metrics-server reads KWOK's emulated
+ * usage, and the tests raise the pods' CPU usage (test/helpers/usage.ts) so that the HPA scales the
+ * stable Deployment while a release runs. tps-deploy acts as the restricted identity bound to the
+ * shipped Role. docs/deploying.md ("HorizontalPodAutoscalers") has the table these tests back.
+ */
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { KubernetesClusterClient } from '../../functions/adapters/kubernetes/cluster-client.js';
+import { CANARY_SUFFIX, K8S_LABELS } from '../../functions/adapters/kubernetes/labels.js';
+import { createRouter } from '../../functions/adapters/kubernetes/router-factory.js';
+import type { ReleaseTarget, RollbackPlan } from '../../functions/ports/cluster.js';
+import type { TrafficRouter } from '../../functions/ports/router.js';
+import { adminKubeConfig } from '../helpers/cluster-env.js';
+import {
+  type AppFixture,
+  adminApis,
+  createApp,
+  deleteNamespace,
+  eventually,
+  namespaceWithShippedRole,
+  podsBySelector,
+  releaseTarget,
+  restrictedClients,
+} from '../helpers/k8s.js';
+import { type ReleaseFixture, releaseFixture } from '../helpers/release.js';
+import { ATTESTED, NEW_IMAGES } from '../helpers/runbook.js';
+import { setCpuUsage } from '../helpers/usage.js';
+
+jest.setTimeout(300_000);
+
+const WAITS = { canaryReadyMs: 30_000, rolloutMs: 90_000, deleteMs: 30_000, pollMs: 200 };
+const TRACK = K8S_LABELS.track;
+/** Per pod; KWOK gives each of the fixture's two containers the annotated usage. */
+const TARGET_AVERAGE = '100m';
+const HIGH_USAGE = '200m';
+
+const autoscaling = () => adminKubeConfig().makeApiClient(k8s.AutoscalingV2Api);
+
+/** A person's HPA on the stable Deployment: min 4 (the fixture's count), max 8, 100m per pod. */
+async function createHpa(app: AppFixture, opts: { min?: number; max?: number } = {}): Promise<void> {
+  await autoscaling().createNamespacedHorizontalPodAutoscaler({
+    namespace: app.namespace,
+    body: {
+      metadata: { name: app.name },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: app.name },
+        minReplicas: opts.min ?? 4,
+        maxReplicas: opts.max ?? 8,
+        metrics: [
+          {
+            type: 'Resource',
+            resource: { name: 'cpu', target: { type: 'AverageValue', averageValue: TARGET_AVERAGE } },
+          },
+        ],
+      },
+    },
+  });
+}
+
+async function hpas(namespace: string): Promise<k8s.V2HorizontalPodAutoscaler[]> {
+  return (await autoscaling().listNamespacedHorizontalPodAutoscaler({ namespace })).items;
+}
+
+async function specReplicas(namespace: string, name: string): Promise<number | undefined> {
+  return (await adminApis().apps.readNamespacedDeployment({ name, namespace })).spec?.replicas;
+}
+
+interface Sample {
+  readonly at: number;
+  readonly stableReady: number;
+  readonly canaryReady: number;
+  readonly stableSpec: number | undefined;
+}
+
+/** Ready, not terminating pods of each track, and the stable spec.replicas, every 150 ms. */
+function sampler(app: AppFixture) {
+  const samples: Sample[] = [];
+  let stop = false;
+  const loop = (async () => {
+    while (!stop) {
+      const [pods, spec] = await Promise.all([
+        podsBySelector(app.namespace, `app=${app.name}`),
+        specReplicas(app.namespace, app.name),
+      ]);
+      const up = pods.filter((p) => p.ready && !p.terminating);
+      samples.push({
+        at: Date.now(),
+        stableReady: up.filter((p) => p.labels[TRACK] !== 'canary').length,
+        canaryReady: up.filter((p) => p.labels[TRACK] === 'canary').length,
+        stableSpec: spec,
+      });
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  })();
+  return {
+    samples,
+    async done(): Promise<Sample[]> {
+      stop = true;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+let ns: string;
+let seq = 0;
+
+beforeAll(async () => {
+  ns = await namespaceWithShippedRole('hpa-rel');
+});
+
+afterAll(async () => {
+  if (ns) await deleteNamespace(ns);
+});
+
+interface RouterRelease {
+  app: AppFixture;
+  target: ReleaseTarget;
+  plan: RollbackPlan;
+  router: TrafficRouter;
+}
+
+async function routerRelease(kind: 'replica-ratio' | 'alb', opts: { hpa: boolean }): Promise<RouterRelease> {
+  seq += 1;
+  const app = await createApp(ns, `${kind === 'alb' ? 'alb' : 'rr'}-${seq}`, {
+    replicas: 4,
+    ingress: kind === 'alb',
+  });
+  if (opts.hpa) await createHpa(app);
+  const clients = restrictedClients();
+  const router = createRouter(
+    kind === 'alb'
+      ? {
+          type: 'alb',
+          ingress: app.ingress,
+          actionName: app.actionName,
+          stableService: app.service,
+          servicePort: app.port,
+        }
+      : { type: 'replica-ratio', service: app.service },
+    clients,
+    { waits: WAITS },
+  );
+  const plan = await new KubernetesClusterClient(clients).recordPlan(ns, app.name);
+  return { app, target: releaseTarget(app, NEW_IMAGES, `hpa-${seq}`), plan, router };
+}
+
+/** Raises every pod's usage above the HPA's target and waits until the HPA has grown the stable Deployment and its pods are Ready. */
+async function growStable(app: AppFixture): Promise<number> {
+  await setCpuUsage(app.namespace, app.name, HIGH_USAGE, { template: false });
+  return eventually(
+    'the HPA to grow the stable Deployment',
+    async () => {
+      const dep = await adminApis().apps.readNamespacedDeployment({
+        name: app.name,
+        namespace: app.namespace,
+      });
+      const want = dep.spec?.replicas ?? 0;
+      return want > 4 && dep.status?.readyReplicas === want && dep.status?.updatedReplicas === want
+        ? want
+        : undefined;
+    },
+    { timeoutMs: 90_000, intervalMs: 500 },
+  );
+}
+
+describe.each(['replica-ratio', 'alb'] as const)('%s router with an HPA on the stable Deployment', (kind) => {
+  test('the canary is sized from the live stable count, stable is never scaled, and the HPA keeps scaling (no second HPA over the same pods)', async () => {
+    const r = await routerRelease(kind, { hpa: true });
+    const grown = await growStable(r.app);
+    const st = await r.router.setWeight(r.target, r.plan, 50);
+    // Sized from the live count the HPA set, not the recorded 4.
+    const canaryWant = kind === 'alb' ? Math.ceil(grown / 2) : grown;
+    expect(st.canaryReplicas).toBe(canaryWant);
+    expect(st.detail).toMatch(/hpa\/\S+ \(4-8\) scales deployment \S+ \(live \d+\): stable not scaled/);
+    expect(await specReplicas(ns, r.app.name)).toBeGreaterThanOrEqual(grown);
+    // One HPA over the pods: the controller keeps acting on it (two would both be AmbiguousSelector).
+    const list = await hpas(ns);
+    expect(
+      list.filter((h) => h.spec?.scaleTargetRef.name?.startsWith(r.app.name)).map((h) => h.metadata?.name),
+    ).toEqual([r.app.name]);
+    await eventually(
+      'the HPA to compute its metric over stable and canary pods',
+      async () => {
+        const h = await autoscaling().readNamespacedHorizontalPodAutoscaler({
+          name: r.app.name,
+          namespace: ns,
+        });
+        const active = h.status?.conditions?.find((c) => c.type === 'ScalingActive');
+        return active?.status === 'True' && active.reason === 'ValidMetricFound';
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+    const after = await r.router.rollback(r.target, r.plan);
+    expect(after.leftovers).toEqual([]);
+    const left = await hpas(ns);
+    expect(left.find((h) => h.metadata?.name === r.app.name)?.spec?.scaleTargetRef.name).toBe(r.app.name);
+  });
+
+  test('rollback at 50% after the HPA grew stable: the stable Ready count never drops, and stable is full and Ready before the canary goes', async () => {
+    const r = await routerRelease(kind, { hpa: true });
+    await r.router.setWeight(r.target, r.plan, 50);
+    const grown = await growStable(r.app);
+    const s = sampler(r.app);
+    await r.router.rollback(r.target, r.plan);
+    const samples = await s.done();
+    const before = samples[0]!;
+    expect(before.canaryReady).toBeGreaterThan(0);
+    const lowestStable = Math.min(...samples.map((x) => x.stableReady));
+    expect({ lowestStable, before: before.stableReady }).toEqual({
+      lowestStable: before.stableReady,
+      before: before.stableReady,
+    });
+    const finalStable = (await specReplicas(ns, r.app.name)) ?? 0;
+    expect(finalStable).toBeGreaterThanOrEqual(grown);
+    const canaryLeaving = samples.filter((x) => x.canaryReady < before.canaryReady);
+    for (const x of canaryLeaving)
+      expect({ stableReady: x.stableReady }).toEqual({ stableReady: finalStable });
+  });
+
+  test('finalize does not scale the service the HPA grew during the release back down', async () => {
+    const r = await routerRelease(kind, { hpa: true });
+    await r.router.setWeight(r.target, r.plan, 50);
+    const grown = await growStable(r.app);
+    const s = sampler(r.app);
+    await r.router.finalize(r.target, r.plan);
+    const samples = await s.done();
+    const lowestSpec = Math.min(...samples.map((x) => x.stableSpec ?? 0));
+    expect({ lowestSpec }).toEqual({ lowestSpec: expect.any(Number) });
+    expect(lowestSpec).toBeGreaterThanOrEqual(grown);
+    expect(await specReplicas(ns, r.app.name)).toBeGreaterThanOrEqual(grown);
+    const left = await hpas(ns);
+    expect(left.map((h) => h.spec?.scaleTargetRef.name).filter((n) => n?.startsWith(r.app.name))).toEqual([
+      r.app.name,
+    ]);
+  });
+});
+
+describe('replica-ratio rollback order without an HPA', () => {
+  test('rollback at 50%: stable is back at its full count and Ready before any canary pod goes (sampled)', async () => {
+    const r = await routerRelease('replica-ratio', { hpa: false });
+    const st = await r.router.setWeight(r.target, r.plan, 50);
+    expect(st.stableReplicas).toBe(2);
+    await eventually('2 stable + 2 canary Ready', async () => {
+      const pods = (await podsBySelector(ns, `app=${r.app.name}`)).filter((p) => p.ready && !p.terminating);
+      return pods.length === 4;
+    });
+    const s = sampler(r.app);
+    await r.router.rollback(r.target, r.plan);
+    const samples = await s.done();
+    const before = samples[0]!;
+    expect(before).toMatchObject({ stableReady: 2, canaryReady: 2 });
+    // Never fewer Ready pods behind the Service than before the rollback.
+    const lowestTotal = Math.min(...samples.map((x) => x.stableReady + x.canaryReady));
+    expect({ lowestTotal }).toEqual({ lowestTotal: 4 });
+    for (const x of samples.filter((y) => y.canaryReady < 2))
+      expect({ stableReady: x.stableReady }).toEqual({ stableReady: 4 });
+  });
+});
+
+describe('a whole release with an HPA (replica-ratio)', () => {
+  let f: ReleaseFixture | undefined;
+  afterAll(async () => {
+    if (f) {
+      await f.env.stop();
+      await deleteNamespace(f.app.namespace);
+    }
+  });
+
+  test('the HPA scales stable up during the canary window: no drift, the release finishes, the HPA keeps what it grew', async () => {
+    f = await releaseFixture('hpa-e2e', 'replica-ratio', {
+      service: {
+        approval: false,
+        onCall: {
+          schedule: [
+            {
+              who: 'e2e',
+              days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+              start: '00:00',
+              end: '24:00',
+            },
+          ],
+        },
+      },
+    });
+    const app = f.app;
+    await createHpa(app);
+    let raised: Promise<unknown> | null = null;
+    const run = await f.env.run(
+      { ...ATTESTED, service: 'shop', images: NEW_IMAGES, requestedBy: 'e2e' },
+      {
+        executionName: 'hpa-e2e',
+        // The canary window lasts long enough in real time for metrics-server and the HPA.
+        waitMs: { 'Canary Validation Window': 45_000 },
+        onState: (name) => {
+          if (name === 'Canary Validation Window' && !raised) {
+            raised = setCpuUsage(app.namespace, app.name, HIGH_USAGE, { template: false });
+          }
+        },
+      },
+    );
+    await raised;
+    expect(run.cause).toBeNull();
+    expect(run.status).toBe('SUCCEEDED');
+    const rec = run.record!;
+    expect(rec.events.filter((e) => /drift/.test(e.message)).map((e) => e.message)).toEqual([]);
+    // Every shift found the HPA and left the stable count to it.
+    const shifts = rec.events.filter((e) => / requested; /.test(e.message)).map((e) => e.message);
+    expect(shifts).toHaveLength(3);
+    for (const m of shifts)
+      expect(m).toMatch(/hpa\/shop \(4-8\) scales deployment shop \(live \d+\): stable not scaled/);
+    // The HPA grew stable during the release, and the release left it there.
+    const scaledUp = (await adminApis().core.listNamespacedEvent({ namespace: app.namespace })).items.some(
+      (e) => e.reason === 'SuccessfulRescale' && e.involvedObject.name === app.name,
+    );
+    expect(scaledUp).toBe(true);
+    expect(await specReplicas(app.namespace, app.name)).toBeGreaterThan(4);
+    const left = await hpas(app.namespace);
+    expect(left.map((h) => `${h.metadata?.name}->${h.spec?.scaleTargetRef.name}`)).toEqual([
+      `${app.name}->${app.name}`,
+    ]);
+  });
+});
