@@ -1,15 +1,3 @@
-/**
- * Cold start of the task functions: each handler bundled with esbuild as
- * infra/constructs/task-functions.ts bundles it (ESM, the createRequire banner, minified, source
- * map, node24, main fields module/main, the AWS SDK bundled), then loaded in fresh Node 24
- * processes: the child times `await import(bundle)` and reports it.
- *
- * Beside the shipped bundling, three options are measured on the same handlers: the SDK left to
- * the nodejs24.x runtime (`@aws-sdk/*` external, what NodejsFunction does with
- * `bundleAwsSDK: false`), handlers that never touch the cluster built without
- * @kubernetes/client-node (what splitting aws-runtime.ts per port would give them), and both.
- */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { CLUSTER_TASKS, TASK_KEYS, TASKS, type TaskKey } from '../functions/contract/tasks.js';
 import { ESM_BANNER } from '../infra/constructs/task-functions.js';
+import { loadInChild } from './lib/child.js';
 import { startMark, type TargetCheck, writeResult } from './lib/results.js';
 import { percentile, round, summarize } from './lib/stats.js';
 
@@ -146,36 +135,10 @@ const CHILD = [
 ].join('\n');
 
 /** Loads a bundle in a fresh Node process; the child's own measure of `await import()`, in ms. */
-function loadOnce(file: string, sourceMaps: boolean): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        BENCH_BUNDLE: file,
-        AWS_REGION: 'us-east-1',
-        TPS_TABLE_NAME: 'tps-deploy-deployments',
-        TPS_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:tps-deploy',
-        TPS_TASK: 'bench',
-        POWERTOOLS_SERVICE_NAME: 'tps-deploy',
-        // What the functions run with (task-functions.ts sets it in every function's environment).
-        ...(sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.on('close', (code) => {
-      if (code !== 0)
-        return reject(new Error(`loading ${file} failed (${code}): ${err.trim().slice(0, 500)}`));
-      resolve((JSON.parse(out) as { initMs: number }).initMs);
-    });
-  });
+async function loadOnce(file: string, sourceMaps: boolean): Promise<number> {
+  // What the functions run with (task-functions.ts sets it in every function's environment).
+  const env: Record<string, string> = sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {};
+  return (await loadInChild<{ initMs: number }>(CHILD, file, env)).initMs;
 }
 
 async function initTimes(file: string, loads: number, sourceMaps: boolean): Promise<number[]> {

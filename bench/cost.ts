@@ -33,16 +33,7 @@ import { benchCluster } from './lib/cluster.js';
 import { HOURS_PER_MONTH, PRICES } from './lib/prices.js';
 import { startMark, type TargetCheck, writeResult } from './lib/results.js';
 import { round } from './lib/stats.js';
-import {
-  APP_NAME,
-  benchService,
-  createWorkload,
-  deleteNamespace,
-  freshNamespace,
-  imageOf,
-  releaseInput,
-  waitAllReady,
-} from './lib/workloads.js';
+import * as workloads from './lib/workloads.js';
 
 const NAMESPACE = 'bench-cost';
 const SERVICE = 'cost';
@@ -188,12 +179,12 @@ export async function costBenchmark(opts: { releases?: number } = {}): Promise<s
   const mark = startMark();
   const cluster = await benchCluster();
   const admin = cluster.kubeconfig;
-  await freshNamespace(admin, NAMESPACE);
-  await createWorkload(admin, NAMESPACE, SERVICE, imageOf(SERVICE, 'v1.0.0'), REPLICAS);
-  await waitAllReady(admin, NAMESPACE, [SERVICE]);
+  await workloads.freshNamespace(admin, NAMESPACE);
+  await workloads.createWorkload(admin, NAMESPACE, SERVICE, workloads.imageOf(SERVICE, 'v1.0.0'), REPLICAS);
+  await workloads.waitAllReady(admin, NAMESPACE, [SERVICE]);
   const catalog: CatalogInput = {
-    appName: APP_NAME,
-    services: { [SERVICE]: benchService(NAMESPACE, SERVICE) },
+    appName: workloads.APP_NAME,
+    services: { [SERVICE]: workloads.benchService(NAMESPACE, SERVICE) },
   };
   const dynamo = await startLocalDynamo();
   const dynamoCounts = instrumentDynamo(dynamo.client);
@@ -233,16 +224,19 @@ export async function costBenchmark(opts: { releases?: number } = {}): Promise<s
       windows.length = 0;
       const dynamoBefore = JSON.parse(JSON.stringify(dynamoCounts)) as DynamoCounts;
       const published = env.notifier.notifications.length;
-      const r = await env.run(releaseInput(SERVICE, imageOf(SERVICE, version), `BENCH-COST-${i}`), {
-        executionName: `bench-cost-${i}-${Date.now()}`,
-        pollMs: POLL_MS,
-        onState: (name, type) => {
-          const now = performance.now();
-          const last = spans.at(-1);
-          if (last) last.until = now;
-          spans.push({ name, type, at: now, until: now });
+      const r = await env.run(
+        workloads.releaseInput(SERVICE, workloads.imageOf(SERVICE, version), `BENCH-COST-${i}`),
+        {
+          executionName: `bench-cost-${i}-${Date.now()}`,
+          pollMs: POLL_MS,
+          onState: (name, type) => {
+            const now = performance.now();
+            const last = spans.at(-1);
+            if (last) last.until = now;
+            spans.push({ name, type, at: now, until: now });
+          },
         },
-      });
+      );
       const last = spans.at(-1);
       if (last) last.until = performance.now();
       if (r.status !== 'SUCCEEDED')
@@ -275,7 +269,7 @@ export async function costBenchmark(opts: { releases?: number } = {}): Promise<s
   } finally {
     await env.stop();
     await dynamo.stop();
-    await deleteNamespace(admin, NAMESPACE);
+    await workloads.deleteNamespace(admin, NAMESPACE);
   }
 
   // The release with the median transition count stands for "a standard release".

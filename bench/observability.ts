@@ -1,20 +1,3 @@
-/**
- * What observability costs a cold start: bundle bytes and module init of two task functions
- * (completeRelease, which never reaches the cluster, and shiftTraffic, which does), bundled as
- * infra/constructs/task-functions.ts bundles them, in four variants built and loaded in one run:
- *
- * - `none`: the Powertools Logger and Metrics replaced by inert stand-ins (the floor);
- * - `logger`: the Logger only (Metrics stubbed): what the functions shipped before the metrics;
- * - `logger+metrics`: as shipped now;
- * - `logger+metrics+tracer`: plus @aws-lambda-powertools/tracer, instantiated at module scope as a
- *   traced function would (its import pulls aws-xray-sdk-core). The tracer is not a dependency: the
- *   variant is measured when it is installed (`npm install --no-save @aws-lambda-powertools/tracer`)
- *   and recorded as skipped otherwise.
- *
- * Loads alternate between the variants (one load of each, then the next round), so a change in
- * the shared machine's load touches them all alike; ratios are taken within the run.
- */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -23,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { TASKS, type TaskKey } from '../functions/contract/tasks.js';
 import { ESM_BANNER } from '../infra/constructs/task-functions.js';
+import { loadInChild } from './lib/child.js';
 import { RESULTS_DIR, startMark, type TargetCheck, writeResult } from './lib/results.js';
 import { percentile, ratio, round, summarize } from './lib/stats.js';
 
@@ -136,34 +120,7 @@ interface Load {
 
 /** Loads a bundle in a fresh Node process with the function's environment and Lambda's variables. */
 function loadOnce(file: string): Promise<Load> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        BENCH_BUNDLE: file,
-        AWS_REGION: 'us-east-1',
-        TPS_TABLE_NAME: 'tps-deploy-deployments',
-        TPS_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:tps-deploy',
-        TPS_TASK: 'bench',
-        POWERTOOLS_SERVICE_NAME: 'tps-deploy',
-        ...LAMBDA_ENV,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.on('close', (code) => {
-      if (code !== 0)
-        return reject(new Error(`loading ${file} failed (${code}): ${err.trim().slice(0, 500)}`));
-      resolve(JSON.parse(out) as Load);
-    });
-  });
+  return loadInChild<Load>(CHILD, file, { ...LAMBDA_ENV });
 }
 
 /** Init p50 of the probes as deployed (no source maps) from the last `coldstart` run, by task. */

@@ -20,16 +20,7 @@ import { benchCluster } from './lib/cluster.js';
 import { startMark, type TargetCheck, writeResult } from './lib/results.js';
 import { round, summarize } from './lib/stats.js';
 import { NamespaceTracker } from './lib/tracker.js';
-import {
-  APP_NAME,
-  benchService,
-  createWorkload,
-  deleteNamespace,
-  freshNamespace,
-  imageOf,
-  releaseInput,
-  waitAllReady,
-} from './lib/workloads.js';
+import * as workloads from './lib/workloads.js';
 
 const NAMESPACE = 'bench-overhead';
 const SERVICE = 'oh';
@@ -112,18 +103,18 @@ export async function overheadBenchmark(opts: { releases?: number } = {}): Promi
   const mark = startMark();
   const cluster = await benchCluster();
   const admin = cluster.kubeconfig;
-  await freshNamespace(admin, NAMESPACE);
-  await createWorkload(admin, NAMESPACE, SERVICE, imageOf(SERVICE, 'v1.0.0'), REPLICAS);
-  await waitAllReady(admin, NAMESPACE, [SERVICE]);
+  await workloads.freshNamespace(admin, NAMESPACE);
+  await workloads.createWorkload(admin, NAMESPACE, SERVICE, workloads.imageOf(SERVICE, 'v1.0.0'), REPLICAS);
+  await workloads.waitAllReady(admin, NAMESPACE, [SERVICE]);
   // A 0 s window holds no requests: it is inconclusive and fails safe (measured: "only 2 canary
   // requests (need 200)"). So each window is WINDOW_SECONDS of virtual time, which the executor
   // waits 5 ms for real at this speed: the same real time as a zero window.
   const zero = { windowSeconds: WINDOW_SECONDS, extensions: 0, extendedWindowSeconds: 0 };
   const env = await LocalEnvironment.start({
     catalog: {
-      appName: APP_NAME,
+      appName: workloads.APP_NAME,
       services: {
-        [SERVICE]: benchService(NAMESPACE, SERVICE, {
+        [SERVICE]: workloads.benchService(NAMESPACE, SERVICE, {
           phases: { canary: zero, staging: zero, production: zero },
           watchSeconds: 0,
           readinessTimeoutSeconds: 600,
@@ -142,17 +133,20 @@ export async function overheadBenchmark(opts: { releases?: number } = {}): Promi
       const version = `v1.${i + 1}.0`;
       const spans: StateSpan[] = [];
       const started = performance.now();
-      const r = await env.run(releaseInput(SERVICE, imageOf(SERVICE, version), `BENCH-OH-${i}`), {
-        executionName: `bench-overhead-${i}-${Date.now()}`,
-        speed: 1e9,
-        pollMs: 100,
-        onState: (name, type) => {
-          const now = performance.now();
-          const last = spans.at(-1);
-          if (last) last.until = now;
-          spans.push({ name, type, at: now, until: now });
+      const r = await env.run(
+        workloads.releaseInput(SERVICE, workloads.imageOf(SERVICE, version), `BENCH-OH-${i}`),
+        {
+          executionName: `bench-overhead-${i}-${Date.now()}`,
+          speed: 1e9,
+          pollMs: 100,
+          onState: (name, type) => {
+            const now = performance.now();
+            const last = spans.at(-1);
+            if (last) last.until = now;
+            spans.push({ name, type, at: now, until: now });
+          },
         },
-      });
+      );
       const ended = performance.now();
       const last = spans.at(-1);
       if (last) last.until = ended;
@@ -176,7 +170,7 @@ export async function overheadBenchmark(opts: { releases?: number } = {}): Promi
     clearInterval(sampleTimer);
     tracker.stop();
     await env.stop();
-    await deleteNamespace(admin, NAMESPACE);
+    await workloads.deleteNamespace(admin, NAMESPACE);
   }
 
   const groups: Group[] = ['start', ...PHASE_NAMES, 'finish'];

@@ -28,16 +28,7 @@ import { kubectlPath, runKubectl } from './lib/kubectl.js';
 import { startMark, type TargetCheck, writeResult } from './lib/results.js';
 import { percentile, ratio, round, summarize } from './lib/stats.js';
 import { type Condition, NamespaceTracker, normalized, rolledOut } from './lib/tracker.js';
-import {
-  APP_NAME,
-  benchService,
-  createWorkload,
-  deleteNamespace,
-  freshNamespace,
-  imageOf,
-  releaseInput,
-  waitAllReady,
-} from './lib/workloads.js';
+import * as workloads from './lib/workloads.js';
 
 const NAMESPACE = 'bench-rollback';
 const SERVICE = 'rb';
@@ -89,14 +80,14 @@ export async function rollbackBenchmark(opts: { runs?: number } = {}): Promise<s
   const cluster = await benchCluster();
   const kubectl = kubectlPath(cluster.kubectl);
   const admin = cluster.kubeconfig;
-  await freshNamespace(admin, NAMESPACE);
-  await createWorkload(admin, NAMESPACE, SERVICE, imageOf(SERVICE, 'v1.0.0'), REPLICAS);
-  await createWorkload(admin, NAMESPACE, MANUAL, imageOf(MANUAL, 'v1.0.0'), REPLICAS);
-  await waitAllReady(admin, NAMESPACE, [SERVICE, MANUAL]);
+  await workloads.freshNamespace(admin, NAMESPACE);
+  await workloads.createWorkload(admin, NAMESPACE, SERVICE, workloads.imageOf(SERVICE, 'v1.0.0'), REPLICAS);
+  await workloads.createWorkload(admin, NAMESPACE, MANUAL, workloads.imageOf(MANUAL, 'v1.0.0'), REPLICAS);
+  await workloads.waitAllReady(admin, NAMESPACE, [SERVICE, MANUAL]);
   const env = await LocalEnvironment.start({
     catalog: {
-      appName: APP_NAME,
-      services: { [SERVICE]: benchService(NAMESPACE, SERVICE, { readinessTimeoutSeconds: 600 }) },
+      appName: workloads.APP_NAME,
+      services: { [SERVICE]: workloads.benchService(NAMESPACE, SERVICE, { readinessTimeoutSeconds: 600 }) },
     },
     kubeconfig: cluster.restrictedKubeconfig,
     functionOutput: discardLines,
@@ -125,7 +116,7 @@ export async function rollbackBenchmark(opts: { runs?: number } = {}): Promise<s
   } finally {
     tracker.stop();
     await env.stop();
-    await deleteNamespace(admin, NAMESPACE);
+    await workloads.deleteNamespace(admin, NAMESPACE);
   }
 
   const accepted = auto.map((r) => r.acceptedMs);
@@ -177,7 +168,7 @@ export async function rollbackBenchmark(opts: { runs?: number } = {}): Promise<s
   return writeResult('rollback', mark, {
     method: [
       `${runs} automatic and ${runs} manual rollbacks, interleaved (auto, manual, auto, ...), after one unrecorded warm-up of each, on one local control plane (KWOK pods become Ready ${1000} ms after they are scheduled).`,
-      `Automatic: a release of ${SERVICE} (${REPLICAS} replicas, replica-ratio router) runs through its synthesized state machine until it enters the canary window (even runs) or the staging window (odd runs) and the record shows that phase; then an EventBridge "CloudWatch Alarm State Change" event for ${APP_NAME}-${SERVICE}-errorRate (OK -> ALARM) goes into STEPS.alarmRollback with the LocalEnvironment's ports (restricted identity, dynalite, the local executor's stop as StopExecution). The clock starts when the event enters the function, in-process and warm: a cold Lambda adds its init time (coldstart.json).`,
+      `Automatic: a release of ${SERVICE} (${REPLICAS} replicas, replica-ratio router) runs through its synthesized state machine until it enters the canary window (even runs) or the staging window (odd runs) and the record shows that phase; then an EventBridge "CloudWatch Alarm State Change" event for ${workloads.APP_NAME}-${SERVICE}-errorRate (OK -> ALARM) goes into STEPS.alarmRollback with the LocalEnvironment's ports (restricted identity, dynalite, the local executor's stop as StopExecution). The clock starts when the event enters the function, in-process and warm: a cold Lambda adds its init time (coldstart.json).`,
       "(a) is the arrival time of the first watch event (LIST + WATCH of Deployments and Pods in the namespace, client-node Watch, no polling) after which the original Deployment has the recorded pod template (null fields dropped on both sides) and the recorded replicas, and the canary Deployment is gone or marked for deletion. With the replica-ratio router the original keeps the recorded template during canary and staging: what a rollback restores is the replica count and the canary Deployment's removal (the Service selector changes only at 100%).",
       '(b) is the first watch event after which the original Deployment reports replicas = ready = updated = available = recorded with the spec change observed, the canary Deployment is gone, and no pod with the canary track label is left.',
       `Manual: a second Deployment (${MANUAL}, ${REPLICAS} replicas) is moved to a new image with kubectl set image + rollout status (not timed); then \`kubectl set image deployment/${MANUAL} ${MANUAL}=<old>\` is timed until it exits (a) and \`kubectl rollout status deployment/${MANUAL}\` until it exits (b). kubectl is the one built for the cluster (TPS_KUBECTL), with the admin kubeconfig; its process start-up is part of its time, as it is for a person.`,
@@ -239,16 +230,19 @@ async function autoRollback(
   const inWindow = new Promise<void>((r) => {
     entered = r;
   });
-  const execution = env.run(releaseInput(SERVICE, imageOf(SERVICE, version), `BENCH-RB-${i}`), {
-    executionName: `bench-rollback-${i + 1}-${Date.now()}`,
-    speed: 10_000,
-    pollMs: 100,
-    // The window the alarm interrupts lasts (really) up to 5 minutes; the others are compressed.
-    waitMs: { [windowState]: 300_000 },
-    onState: (name) => {
-      if (name === windowState) entered();
+  const execution = env.run(
+    workloads.releaseInput(SERVICE, workloads.imageOf(SERVICE, version), `BENCH-RB-${i}`),
+    {
+      executionName: `bench-rollback-${i + 1}-${Date.now()}`,
+      speed: 10_000,
+      pollMs: 100,
+      // The window the alarm interrupts lasts (really) up to 5 minutes; the others are compressed.
+      waitMs: { [windowState]: 300_000 },
+      onState: (name) => {
+        if (name === windowState) entered();
+      },
     },
-  });
+  );
   const early = execution.then((r) => {
     throw new Error(`release ended ${r.status} (${r.error}: ${r.cause}) before ${windowState}`);
   });
@@ -282,7 +276,9 @@ async function autoRollback(
     ![...v.pods.values()].some((p) => p.metadata?.labels?.[K8S_LABELS.track] === 'canary');
   if (accepted(tracker)) throw new Error(`the ${phase} window already looks rolled back: nothing to measure`);
 
-  const event = JSON.parse(JSON.stringify(alarmEvent(APP_NAME, SERVICE, 'errorRate', env.clock.now())));
+  const event = JSON.parse(
+    JSON.stringify(alarmEvent(workloads.APP_NAME, SERVICE, 'errorRate', env.clock.now())),
+  );
   const calls = recordCalls();
   const t0 = performance.now();
   const fn = (STEPS.alarmRollback(env.ports, event) as Promise<AlarmOutcome>).then((out) => ({
@@ -351,8 +347,8 @@ async function manualRollback(
   admin: string,
   i: number,
 ): Promise<ManualRun> {
-  const old = imageOf(MANUAL, 'v1.0.0');
-  const next = imageOf(MANUAL, `v1.${i + 2}.0`);
+  const old = workloads.imageOf(MANUAL, 'v1.0.0');
+  const next = workloads.imageOf(MANUAL, `v1.${i + 2}.0`);
   const ns = ['-n', NAMESPACE];
   // The starting situation: the Deployment moved to a new image and rolled out.
   await runKubectl(kubectl, admin, [...ns, 'set', 'image', `deployment/${MANUAL}`, `${MANUAL}=${next}`]);

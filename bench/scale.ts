@@ -18,17 +18,7 @@ import { benchCluster } from './lib/cluster.js';
 import { kubectlPath } from './lib/kubectl.js';
 import { startMark, type TargetCheck, writeResult } from './lib/results.js';
 import { ratio, round, summarize } from './lib/stats.js';
-import {
-  APP_NAME,
-  adminApis,
-  benchService,
-  createWorkload,
-  deleteNamespace,
-  freshNamespace,
-  imageOf,
-  releaseInput,
-  waitAllReady,
-} from './lib/workloads.js';
+import * as workloads from './lib/workloads.js';
 
 const NAMESPACE = 'bench-scale';
 const REPLICAS = 2;
@@ -50,22 +40,23 @@ export async function scaleBenchmark(opts: { services?: number } = {}): Promise<
   const admin = cluster.kubeconfig;
   const kubectl = kubectlPath(cluster.kubectl);
   const names = Array.from({ length: n }, (_, i) => nameOf(i));
-  await freshNamespace(admin, NAMESPACE);
-  for (const name of names) await createWorkload(admin, NAMESPACE, name, imageOf(name, 'v1.0.0'), REPLICAS);
-  await waitAllReady(admin, NAMESPACE, names, 300_000);
+  await workloads.freshNamespace(admin, NAMESPACE);
+  for (const name of names)
+    await workloads.createWorkload(admin, NAMESPACE, name, workloads.imageOf(name, 'v1.0.0'), REPLICAS);
+  await workloads.waitAllReady(admin, NAMESPACE, names, 300_000);
   say(`${n} Deployments of ${REPLICAS} replicas Ready in ${NAMESPACE}`);
 
   const synthStart = performance.now();
   const env = await LocalEnvironment.start({
     catalog: {
-      appName: APP_NAME,
+      appName: workloads.APP_NAME,
       services: Object.fromEntries(
         names.map((name) => [
           name,
           // One virtual clock is shared by every execution and each Wait advances it: the readiness
           // deadline is the maximum so other executions' windows cannot expire it, and the watch is
           // 0 s (it would only add virtual time).
-          benchService(NAMESPACE, name, { readinessTimeoutSeconds: 86_400, watchSeconds: 0 }),
+          workloads.benchService(NAMESPACE, name, { readinessTimeoutSeconds: 86_400, watchSeconds: 0 }),
         ]),
       ),
     },
@@ -112,9 +103,9 @@ export async function scaleBenchmark(opts: { services?: number } = {}): Promise<
     const t0 = performance.now();
     const settled = await Promise.allSettled(
       names.map(async (name, i) => {
-        const image = imageOf(name, crashes(i) ? 'v1.1.0-crash' : 'v1.1.0');
+        const image = workloads.imageOf(name, crashes(i) ? 'v1.1.0-crash' : 'v1.1.0');
         const started = performance.now();
-        const r = await env.run(releaseInput(name, image, `BENCH-SCALE-${i}`), {
+        const r = await env.run(workloads.releaseInput(name, image, `BENCH-SCALE-${i}`), {
           executionName: `bench-scale-${name}-${Date.now()}`,
           pollMs: POLL_MS,
         });
@@ -128,7 +119,7 @@ export async function scaleBenchmark(opts: { services?: number } = {}): Promise<
     const after = await serverRequestTotals(kubectl, admin);
     pipeline = { seconds, client: clientTotal, byKind, server: delta(before, after) };
 
-    const { apps } = adminApis(admin);
+    const { apps } = workloads.adminApis(admin);
     releases = await Promise.all(
       settled.map(async (s, i) => {
         const name = names[i]!;
@@ -146,7 +137,7 @@ export async function scaleBenchmark(opts: { services?: number } = {}): Promise<
         }
         const dep = await apps.readNamespacedDeployment({ name, namespace: NAMESPACE });
         const image = dep.spec?.template?.spec?.containers?.[0]?.image ?? '';
-        const wantImage = crashes(i) ? imageOf(name, 'v1.0.0') : s.value.image;
+        const wantImage = crashes(i) ? workloads.imageOf(name, 'v1.0.0') : s.value.image;
         const outcome = s.value.r.record?.outcome ?? 'none';
         return {
           name,
@@ -174,7 +165,7 @@ export async function scaleBenchmark(opts: { services?: number } = {}): Promise<
   } finally {
     counter.stop();
     await env.stop();
-    await deleteNamespace(admin, NAMESPACE);
+    await workloads.deleteNamespace(admin, NAMESPACE);
   }
 
   const correct = releases.filter((r) => r.ok).length;
@@ -280,7 +271,7 @@ async function pollingBaseline(
       const old =
         (await apps.readNamespacedDeployment({ name, namespace: NAMESPACE })).spec?.template?.spec
           ?.containers?.[0]?.image ?? '';
-      const next = imageOf(name, crashes(i) ? 'v1.2.0-crash' : 'v1.2.0');
+      const next = workloads.imageOf(name, crashes(i) ? 'v1.2.0-crash' : 'v1.2.0');
       await setImage(name, next);
       let rolledBack = false;
       for (let k = 0; k < 600; k++) {

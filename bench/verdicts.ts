@@ -49,18 +49,11 @@ import type { AlarmOutcome } from '../functions/release/alarm.js';
 import { STEPS } from '../functions/release/registry.js';
 import { alarmEvent, cwTime } from '../local/alarm-event.js';
 import { type ClusterInfo, startCluster, stopCluster } from '../local/cluster/index.js';
+import { albIngress } from '../local/demo-app.js';
 import { type LocalDynamo, startLocalDynamo } from '../local/dynalite.js';
 import { LocalEnvironment } from '../local/environment.js';
 import { startMark, type TargetCheck, writeResult } from './lib/results.js';
-import {
-  benchService,
-  createWorkload,
-  deleteNamespace,
-  freshNamespace,
-  imageOf,
-  releaseInput,
-  waitAllReady,
-} from './lib/workloads.js';
+import * as workloads from './lib/workloads.js';
 
 /** The benchmark's appName: alarm names are `<appName>-<service>-<signal>`. */
 const APP_NAME = 'tps-verdicts';
@@ -390,38 +383,9 @@ async function createIngress(kubeconfig: string, namespace: string, name: string
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfig);
   const networking = kc.makeApiClient(k8s.NetworkingV1Api);
-  const actionName = `${name}-action`;
   await networking.createNamespacedIngress({
     namespace,
-    body: {
-      metadata: {
-        name,
-        annotations: {
-          'alb.ingress.kubernetes.io/scheme': 'internal',
-          'alb.ingress.kubernetes.io/target-type': 'ip',
-          [`alb.ingress.kubernetes.io/actions.${actionName}`]: JSON.stringify({
-            type: 'forward',
-            forwardConfig: { targetGroups: [{ serviceName: name, servicePort: 80, weight: 100 }] },
-          }),
-        },
-      },
-      spec: {
-        ingressClassName: 'alb',
-        rules: [
-          {
-            http: {
-              paths: [
-                {
-                  path: '/',
-                  pathType: 'Prefix',
-                  backend: { service: { name: actionName, port: { name: 'use-annotation' } } },
-                },
-              ],
-            },
-          },
-        ],
-      },
-    },
+    body: albIngress(name),
   });
 }
 
@@ -461,7 +425,7 @@ async function runScenario(
   release: number,
   opts: Required<Pick<VerdictsOptions, 'speed' | 'pollMs' | 'watchRealMs'>>,
 ): Promise<ScenarioRow> {
-  const image = `${imageOf(service, `v1.${release}.0`)}${sc.imageSuffix}`;
+  const image = `${workloads.imageOf(service, `v1.${release}.0`)}${sc.imageSuffix}`;
   const t0 = Date.now();
   const base = {
     scenario: sc.id,
@@ -479,7 +443,7 @@ async function runScenario(
     env.setProfile(service, sc.profile);
     // Set from the onState callback (TypeScript cannot see that assignment: a holder object).
     const watch: { alarm: Promise<WatchAlarm> | null } = { alarm: null };
-    const run = await env.run(releaseInput(service, image, sc.id), {
+    const run = await env.run(workloads.releaseInput(service, image, sc.id), {
       speed: opts.speed,
       pollMs: opts.pollMs,
       executionName: sc.id,
@@ -605,18 +569,24 @@ export async function runVerdicts(opts: VerdictsOptions = {}): Promise<string> {
       Array.from({ length: perLane }, (_, i) => `svc-${l + 1}${String.fromCharCode(97 + i)}`),
     );
     log(`namespace ${NAMESPACE}: ${lanes * perLane} Deployments of ${REPLICAS} pods, ALB router`);
-    await freshNamespace(kubeconfig, NAMESPACE);
+    await workloads.freshNamespace(kubeconfig, NAMESPACE);
     for (const name of names.flat()) {
-      await createWorkload(kubeconfig, NAMESPACE, name, imageOf(name, 'v1.0.0'), REPLICAS);
+      await workloads.createWorkload(
+        kubeconfig,
+        NAMESPACE,
+        name,
+        workloads.imageOf(name, 'v1.0.0'),
+        REPLICAS,
+      );
       await createIngress(kubeconfig, NAMESPACE, name);
     }
-    await waitAllReady(kubeconfig, NAMESPACE, names.flat());
+    await workloads.waitAllReady(kubeconfig, NAMESPACE, names.flat());
     const catalog: CatalogInput = {
       appName: APP_NAME,
       services: Object.fromEntries(
         names.flat().map((name) => [
           name,
-          benchService(NAMESPACE, name, {
+          workloads.benchService(NAMESPACE, name, {
             router: {
               type: 'alb',
               ingress: name,
@@ -665,7 +635,7 @@ export async function runVerdicts(opts: VerdictsOptions = {}): Promise<string> {
   } finally {
     for (const env of envs) await env.stop();
     await dynamo?.stop();
-    if (kubeconfig) await deleteNamespace(kubeconfig, NAMESPACE);
+    if (kubeconfig) await workloads.deleteNamespace(kubeconfig, NAMESPACE);
     if (ownCluster) await stopCluster(ownCluster);
   }
 

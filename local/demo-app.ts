@@ -89,3 +89,40 @@ export async function createWorkload(
     },
   });
 }
+
+/**
+ * An Ingress as the AWS Load Balancer Controller reads it: one forward action `<name>-action`
+ * that sends all traffic to Service `name`, port 80 (the ALB router rewrites its weights).
+ */
+export function albIngress(name: string): k8s.V1Ingress {
+  const actionName = `${name}-action`;
+  return {
+    metadata: {
+      name,
+      annotations: {
+        'alb.ingress.kubernetes.io/scheme': 'internal',
+        'alb.ingress.kubernetes.io/target-type': 'ip',
+        [`alb.ingress.kubernetes.io/actions.${actionName}`]: JSON.stringify({
+          type: 'forward',
+          forwardConfig: { targetGroups: [{ serviceName: name, servicePort: 80, weight: 100 }] },
+        }),
+      },
+    },
+    spec: {
+      ingressClassName: 'alb',
+      rules: [
+        {
+          http: {
+            paths: [
+              {
+                path: '/',
+                pathType: 'Prefix',
+                backend: { service: { name: actionName, port: { name: 'use-annotation' } } },
+              },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}

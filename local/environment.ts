@@ -8,6 +8,7 @@ import {
   kubeConfigFromFile,
   type RetryPolicy,
 } from '../functions/adapters/kubernetes/client.js';
+import type { RenewableKubeConfig } from '../functions/adapters/kubernetes/credential.js';
 import { kubeWorkloads } from '../functions/adapters/kubernetes/workloads-factory.js';
 import { EmfReleaseTelemetry } from '../functions/adapters/powertools/emf-telemetry.js';
 import { createFunctionLogger } from '../functions/adapters/powertools/function-logger.js';
@@ -49,6 +50,11 @@ export interface PortsOptions {
   readonly dynamoClient?: DynamoDBClient;
   /** Middleware on every Kubernetes API request. */
   readonly kubeMiddleware?: readonly Middleware[];
+  /**
+   * Another credential for the same cluster, renewable after a 401 (fault tests: tokens the API
+   * server stops accepting). @default the environment's kubeconfig
+   */
+  readonly kubeAccess?: RenewableKubeConfig;
   /** The in-task readiness wait the AWS runtime uses (absent locally: one check per call). */
   readonly readinessWait?: ReadinessWait;
 }
@@ -253,7 +259,7 @@ export class LocalEnvironment {
     env.portsFactory = (o) =>
       makePorts(
         new DynamoDbDeploymentStore({ client: o.dynamoClient ?? dynamo.client, tableName }),
-        createKubeClients(kc, opts.kubeRetry ?? {}, undefined, o.kubeMiddleware ?? []),
+        createKubeClients(o.kubeAccess ?? kc, opts.kubeRetry ?? {}, undefined, o.kubeMiddleware ?? []),
         o.readinessWait,
       );
     for (const service of Object.keys(catalog.services)) {

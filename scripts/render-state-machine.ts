@@ -199,14 +199,22 @@ function formatted(markdown: string): string {
   return execFileSync(biome, ['format', `--stdin-file-path=${DOC}`], { input: markdown, encoding: 'utf8' });
 }
 
-function main(): void {
-  const args = process.argv.slice(2);
-  const service = args.includes('--service') ? args[args.indexOf('--service') + 1]! : 'api';
+/** docs/state-machine.md as it is (`current`) and as the synthesized ASL of `service` renders it (`next`). */
+export function stateMachineDoc(service = 'api'): { current: string; next: string } {
   const doc = readFileSync(DOC, 'utf8');
   const start = doc.indexOf(BEGIN);
   const end = doc.indexOf(END);
   if (start < 0 || end < start) throw new Error(`${DOC} has no generated block (${BEGIN} ... ${END})`);
-  const next = formatted(`${doc.slice(0, start)}${render(service)}${doc.slice(end + END.length)}`);
+  return {
+    current: doc,
+    next: formatted(`${doc.slice(0, start)}${render(service)}${doc.slice(end + END.length)}`),
+  };
+}
+
+function main(): void {
+  const args = process.argv.slice(2);
+  const service = args.includes('--service') ? args[args.indexOf('--service') + 1]! : 'api';
+  const { current: doc, next } = stateMachineDoc(service);
   if (args.includes('--check')) {
     if (next !== doc) {
       process.stderr.write(

@@ -150,14 +150,12 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   standDown.addCatch(complete, { errors: [ERROR_NAMES.statesAll], resultPath: STATE.standDownError.path });
   watchWait.next(standDown);
   standDown.next(complete);
-  cleanUp.next(
-    new sfn.Choice(scope, 'Migrate After Deploy?')
-      .when(
-        when.isTrue(field(settings, 'migrateAfter')),
-        buildMigration(scope, t, ends, 'After Deploy', startWatch),
-      )
-      .otherwise(startWatch),
-  );
+  // A migration runs before or after the deploy, as the gates' settings say.
+  const migrateIf = (flag: 'migrateBefore' | 'migrateAfter', label: string, next: sfn.IChainable) =>
+    new sfn.Choice(scope, `Migrate ${label}?`)
+      .when(when.isTrue(field(settings, flag)), buildMigration(scope, t, ends, label, next))
+      .otherwise(next);
+  cleanUp.next(migrateIf('migrateAfter', 'After Deploy', startWatch));
 
   // ---- phases, built from the last backwards so each knows where a pass leads --------------
   const phaseProps = (phase: PhaseName, onPass: sfn.IChainable) => ({
@@ -175,14 +173,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
     .otherwise(stagingEntry);
   const canaryEntry = buildPhase(scope, t, ends, phaseProps(canary, afterCanary));
 
-  beginRelease.next(
-    new sfn.Choice(scope, 'Migrate Before Deploy?')
-      .when(
-        when.isTrue(field(settings, 'migrateBefore')),
-        buildMigration(scope, t, ends, 'Before Deploy', canaryEntry),
-      )
-      .otherwise(canaryEntry),
-  );
+  beginRelease.next(migrateIf('migrateBefore', 'Before Deploy', canaryEntry));
 
   return validateInput.next(checkGates).next(
     new sfn.Choice(scope, 'Gates Passed?')

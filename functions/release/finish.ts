@@ -66,14 +66,12 @@ export async function completeRelease(
     await ports.store.put(record);
     await recordEnd(ports, record);
   }
-  await ports.store.release(plan.service, plan.deploymentId);
-  await ports.notifier.notify({
-    kind: 'finished',
-    service: plan.service,
-    deploymentId: plan.deploymentId,
-    subject: `${plan.service}: ${plan.version} released`,
-    message: `${record.image} serves 100% of traffic; previous ${record.previousImage}.`,
-  });
+  await endRelease(
+    ports,
+    plan,
+    `${plan.service}: ${plan.version} released`,
+    `${record.image} serves 100% of traffic; previous ${record.previousImage}.`,
+  );
   return { outcome: record.outcome };
 }
 
@@ -92,13 +90,23 @@ export async function failRelease(
     await ports.store.put(record);
     await recordEnd(ports, record);
   }
+  await endRelease(ports, plan, `${plan.service}: release of ${plan.version} failed`, reason);
+  return { outcome: 'FAILED', reason };
+}
+
+/** Frees the service lock and tells the people who follow the service how the release ended. */
+async function endRelease(
+  ports: ReleasePorts,
+  plan: ReleasePlan,
+  subject: string,
+  message: string,
+): Promise<void> {
   await ports.store.release(plan.service, plan.deploymentId);
   await ports.notifier.notify({
     kind: 'finished',
     service: plan.service,
     deploymentId: plan.deploymentId,
-    subject: `${plan.service}: release of ${plan.version} failed`,
-    message: reason,
+    subject,
+    message,
   });
-  return { outcome: 'FAILED', reason };
 }

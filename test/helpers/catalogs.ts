@@ -1,3 +1,4 @@
+import type { ServiceConfigInput } from '../../functions/domain/config.js';
 import sample from '../../tps.config.js';
 
 const api = sample.services.api!;
@@ -16,3 +17,29 @@ export const catalogWithDatabases = {
     },
   },
 };
+
+/** A catalog entry for Deployment `api` in namespace `shop` (replica-ratio, synthetic metrics), with `over` laid over it. */
+export function serviceInput(over: Partial<ServiceConfigInput> = {}): ServiceConfigInput {
+  return {
+    cluster: { name: 'prod', region: 'us-east-1' },
+    namespace: 'shop',
+    deployment: 'api',
+    containers: ['api'],
+    router: { type: 'replica-ratio', service: 'api' },
+    slo: { p99Ms: 300 },
+    metrics: { source: 'synthetic' },
+    ...over,
+  };
+}
+
+/** An ALB router for the `web` Service, with `over` laid over it. */
+export function albRouter(over: Record<string, unknown> = {}): ServiceConfigInput['router'] {
+  return {
+    type: 'alb',
+    ingress: 'web',
+    actionName: 'web-weighted',
+    stableService: 'web',
+    servicePort: 80,
+    ...over,
+  } as ServiceConfigInput['router'];
+}

@@ -8,6 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { createKubeClients, type KubeClients } from '../../functions/adapters/kubernetes/client.js';
 import type { ReleaseTarget } from '../../functions/ports/cluster.js';
 import { applyRestrictedRole } from '../../local/cluster/restricted-role.js';
+import { albIngress } from '../../local/demo-app.js';
 import {
   adminKubeConfig,
   clusterEnv,
@@ -111,35 +112,7 @@ export async function createApp(
   if (opts.ingress) {
     await networking.createNamespacedIngress({
       namespace,
-      body: {
-        metadata: {
-          name,
-          annotations: {
-            'alb.ingress.kubernetes.io/scheme': 'internal',
-            'alb.ingress.kubernetes.io/target-type': 'ip',
-            [`alb.ingress.kubernetes.io/actions.${actionName}`]: JSON.stringify({
-              type: 'forward',
-              forwardConfig: { targetGroups: [{ serviceName: name, servicePort: 80, weight: 100 }] },
-            }),
-          },
-        },
-        spec: {
-          ingressClassName: 'alb',
-          rules: [
-            {
-              http: {
-                paths: [
-                  {
-                    path: '/',
-                    pathType: 'Prefix',
-                    backend: { service: { name: actionName, port: { name: 'use-annotation' } } },
-                  },
-                ],
-              },
-            },
-          ],
-        },
-      },
+      body: albIngress(name),
     });
   }
   await eventually(`${replicas} ready endpoints of ${namespace}/${name}`, async () => {

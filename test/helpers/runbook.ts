@@ -87,3 +87,18 @@ export function inOrder(seq: readonly string[], sub: readonly string[]): boolean
   for (const s of seq) if (s === sub[i]) i++;
   return i === sub.length;
 }
+
+/**
+ * Releases NEW_IMAGES of service `shop` as execution `name` (fast), which must succeed; answers
+ * the run. The first release of the safety tests: an earlier execution whose name, events or lock
+ * a later one meets.
+ */
+export async function releasedAs(f: ReleaseFixture, name: string, over: { requestedBy?: string } = {}) {
+  const run = await f.env.run(
+    { ...ATTESTED, service: 'shop', images: NEW_IMAGES, ...over },
+    { executionName: name, speed: 100_000 },
+  );
+  if (run.status !== 'SUCCEEDED')
+    throw new Error(`the first release ${name} ended ${run.status}, not SUCCEEDED`);
+  return run;
+}

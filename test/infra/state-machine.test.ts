@@ -2,6 +2,7 @@ import aslValidator from 'asl-validator';
 import { EVENT_TASKS, TASK_KEYS } from '../../functions/contract/tasks.js';
 import { parseCatalog } from '../../functions/domain/config.js';
 import { ERROR_NAMES } from '../../functions/domain/errors.js';
+import { stateMachineDoc } from '../../scripts/render-state-machine.js';
 import sample from '../../tps.config.js';
 import {
   type Asl,
@@ -126,5 +127,12 @@ describe('synth helper', () => {
       expect(taskOfFunction(template, id)).toBe(task);
     }
     expect(() => taskOfFunction(template, functionArnFor('Elsewhere'))).toThrow(/not a task function/);
+  });
+});
+
+describe('docs/state-machine.md', () => {
+  test('is what the synthesized ASL of the sample api service renders to (state count, graph, every state)', () => {
+    const { current, next } = stateMachineDoc('api');
+    expect(current).toBe(next);
   });
 });

@@ -8,7 +8,7 @@
  * Deleting a token's Secret revokes the token (the API server checks that a bound token's object
  * still exists), which stands in for expiry. "Renewing" asks TokenRequest for a new token.
  */
-import * as k8s from '@kubernetes/client-node';
+import type { Middleware } from '@kubernetes/client-node';
 import { createKubeClients, type KubeClients } from '../../functions/adapters/kubernetes/client.js';
 import { KubernetesClusterClient } from '../../functions/adapters/kubernetes/cluster-client.js';
 import type { RenewableKubeConfig } from '../../functions/adapters/kubernetes/credential.js';
@@ -16,19 +16,16 @@ import { KubernetesJobRunner } from '../../functions/adapters/kubernetes/jobs.js
 import { CANARY_SUFFIX } from '../../functions/adapters/kubernetes/labels.js';
 import { createRouter } from '../../functions/adapters/kubernetes/router-factory.js';
 import { AwsTransientError, ERROR_NAMES } from '../../functions/domain/errors.js';
-import { RESTRICTED_ROLE_NAME } from '../../local/cluster/restricted-role.js';
-import { adminKubeConfig, restrictedKubeConfig } from '../helpers/cluster-env.js';
 import {
   type AppFixture,
   adminApis,
   createApp,
   deleteNamespace,
-  eventually,
   namespaceWithShippedRole,
   releaseTarget,
 } from '../helpers/k8s.js';
+import { createTokenServiceAccount, revokeBefore, ServiceAccountTokens } from '../helpers/sa-tokens.js';
 
-const SERVICE_ACCOUNT = 'tps-deploy-token';
 const WAITS = { canaryReadyMs: 30_000, rolloutMs: 60_000, deleteMs: 30_000, pollMs: 200 };
 const POLICY = { baseDelayMs: 20, maxDelayMs: 200 };
 
@@ -37,158 +34,24 @@ let seq = 0;
 
 beforeAll(async () => {
   ns = await namespaceWithShippedRole('k8s-reauth');
-  const { core } = adminApis();
-  await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: SERVICE_ACCOUNT } } });
-  await adminKubeConfig()
-    .makeApiClient(k8s.RbacAuthorizationV1Api)
-    .createNamespacedRoleBinding({
-      namespace: ns,
-      body: {
-        metadata: { name: SERVICE_ACCOUNT },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: RESTRICTED_ROLE_NAME },
-        subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace: ns }],
-      },
-    });
+  await createTokenServiceAccount(ns);
 });
 
 afterAll(async () => {
   if (ns) await deleteNamespace(ns);
 });
 
-/** A KubeConfig with one token that logs every request sent with it (`token-2 GET /api/...`). */
-class LoggedKubeConfig extends k8s.KubeConfig {
-  constructor(
-    readonly label: string,
-    readonly token: string,
-    private readonly sent: string[],
-  ) {
-    super();
-    const cluster = restrictedKubeConfig().getCurrentCluster();
-    if (!cluster) throw new Error('the restricted kubeconfig has no cluster');
-    this.loadFromOptions({
-      clusters: [cluster],
-      users: [{ name: label, token }],
-      contexts: [{ name: label, cluster: cluster.name, user: label }],
-      currentContext: label,
-    });
-  }
-
-  // Called once for every sending of a request: by the API client, then by a re-send.
-  override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
-    this.sent.push(`${this.label} ${context.getHttpMethod()} ${new URL(context.getUrl()).pathname}`);
-    await super.applySecurityAuthentication(context);
-  }
-}
-
-/** Bound ServiceAccount tokens, revoked by deleting their Secret; renewing issues the next one. */
-class ServiceAccountTokens {
-  /** Every sending of a request, in order, with the token it carried. */
-  readonly sent: string[] = [];
-  /** The token each renewal was asked for, in order. */
-  readonly renewals: string[] = [];
-  private readonly issued = new Map<string, { secret: string; kc: LoggedKubeConfig }>();
-  private static secrets = 0;
-
-  constructor(private readonly opts: { refuseRenewed?: boolean } = {}) {}
-
-  async access(): Promise<RenewableKubeConfig> {
-    return {
-      kubeConfig: await this.issue(),
-      renew: async (rejected) => {
-        this.renewals.push((rejected as LoggedKubeConfig).label);
-        const kc = await this.issue();
-        if (this.opts.refuseRenewed) await this.revoke(kc.label);
-        return kc;
-      },
-    };
-  }
-
-  labelOf(authorization: string | undefined): string | undefined {
-    for (const [label, { kc }] of this.issued) if (authorization === `Bearer ${kc.token}`) return label;
-    return undefined;
-  }
-
-  /** Deletes the token's Secret and waits until the API server answers 401 to the token. */
-  async revoke(label: string): Promise<void> {
-    const issued = this.issued.get(label);
-    if (!issued) throw new Error(`no token ${label}`);
-    await adminApis().core.deleteNamespacedSecret({ name: issued.secret, namespace: ns });
-    const probe = new k8s.KubeConfig();
-    probe.loadFromOptions({
-      clusters: issued.kc.clusters,
-      users: [{ name: 'probe', token: issued.kc.token }],
-      contexts: [{ name: 'probe', cluster: issued.kc.clusters[0]!.name, user: 'probe' }],
-      currentContext: 'probe',
-    });
-    const core = probe.makeApiClient(k8s.CoreV1Api);
-    await eventually(`${label} refused by the API server`, async () => {
-      try {
-        await core.listNamespacedPod({ namespace: ns, limit: 1 });
-        return false;
-      } catch (err) {
-        return err instanceof k8s.ApiException && err.code === 401;
-      }
-    });
-  }
-
-  private async issue(): Promise<LoggedKubeConfig> {
-    const label = `token-${this.issued.size + 1}`;
-    const { core } = adminApis();
-    ServiceAccountTokens.secrets += 1;
-    const secret = await core.createNamespacedSecret({
-      namespace: ns,
-      body: { metadata: { name: `token-secret-${ServiceAccountTokens.secrets}` }, type: 'Opaque' },
-    });
-    const request = await core.createNamespacedServiceAccountToken({
-      name: SERVICE_ACCOUNT,
-      namespace: ns,
-      body: {
-        spec: {
-          audiences: [],
-          expirationSeconds: 3600,
-          boundObjectRef: {
-            apiVersion: 'v1',
-            kind: 'Secret',
-            name: secret.metadata?.name,
-            uid: secret.metadata?.uid,
-          },
-        },
-      },
-    });
-    const kc = new LoggedKubeConfig(label, request.status?.token ?? '', this.sent);
-    this.issued.set(label, { secret: secret.metadata?.name ?? '', kc });
-    return kc;
-  }
-}
-
-/** Middleware: revokes the token of the first request `when` picks, before it is sent. */
-function revokeBefore(tokens: ServiceAccountTokens, when: (method: string) => boolean): k8s.Middleware {
-  let done = false;
-  return {
-    pre: async (ctx) => {
-      if (!done && when(String(ctx.getHttpMethod()))) {
-        done = true;
-        const label = tokens.labelOf(ctx.getHeaders().Authorization);
-        if (!label) throw new Error('a request with a token this test did not issue');
-        await tokens.revoke(label);
-      }
-      return ctx;
-    },
-    post: async (res) => res,
-  };
-}
-
 async function setUp(
   opts: {
     refuseRenewed?: boolean;
-    middleware?: (t: ServiceAccountTokens) => k8s.Middleware[];
+    middleware?: (t: ServiceAccountTokens) => Middleware[];
     /** Replaces the token source's renewal. */
     renew?: RenewableKubeConfig['renew'];
   } = {},
 ): Promise<{ tokens: ServiceAccountTokens; clients: KubeClients; app: AppFixture }> {
   seq += 1;
   const app = await createApp(ns, `api-${seq}`, { replicas: 4 });
-  const tokens = new ServiceAccountTokens(opts);
+  const tokens = new ServiceAccountTokens(ns, opts);
   const access = await tokens.access();
   const clients = createKubeClients(
     opts.renew ? { ...access, renew: opts.renew } : access,

@@ -161,13 +161,16 @@ describe('cluster client', () => {
             },
           },
         },
+        fieldManager: 'kubectl-patch',
       },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
     );
     const drift = await r.cluster.drift(r.target, r.plan, 'recorded');
     expect(drift).toEqual([
       `container sidecar image: expected ${OLD_IMAGES.sidecar}, live registry.local/shop/proxy:hotpatch`,
-      'replicas: expected 4, live 6',
+      expect.stringMatching(
+        /^replicas: expected 4, live 6 \(set by kubectl-patch \(Update, \d{4}-\d\d-\d\dT[\d:.]+Z\)\)$/,
+      ),
     ]);
   });
 });

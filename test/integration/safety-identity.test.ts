@@ -7,7 +7,7 @@
 import { ERROR_NAMES } from '../../functions/domain/errors.js';
 import { handleExecutionStopped } from '../../functions/release/stopped.js';
 import { adminApis } from '../helpers/k8s.js';
-import { ATTESTED, closeFixtures, NEW_IMAGES, runbookFixture } from '../helpers/runbook.js';
+import { ATTESTED, closeFixtures, NEW_IMAGES, releasedAs, runbookFixture } from '../helpers/runbook.js';
 
 afterAll(closeFixtures);
 
@@ -15,11 +15,7 @@ describe('a reused execution name', () => {
   test('is refused at Check Gates: no cluster change, the old record and its audit untouched', async () => {
     const f = await runbookFixture('reuse', { approval: false });
     const name = `reuse-${Date.now().toString(36)}`;
-    const first = await f.env.run(
-      { ...ATTESTED, service: 'shop', images: NEW_IMAGES, requestedBy: 'first' },
-      { executionName: name, speed: 100_000 },
-    );
-    expect(first.status).toBe('SUCCEEDED');
+    const _first = await releasedAs(f, name, { requestedBy: 'first' });
     const oldRecord = await f.env.store.get('shop', name);
     const deployment = await adminApis().apps.readNamespacedDeployment({
       name: 'shop',
@@ -53,11 +49,7 @@ describe('a reused execution name', () => {
   test("the reused name's status-change cleanup never rolls the other execution's release back", async () => {
     const f = await runbookFixture('reuse-clean', { approval: false });
     const name = `reuse-c-${Date.now().toString(36)}`;
-    const first = await f.env.run(
-      { ...ATTESTED, service: 'shop', images: NEW_IMAGES },
-      { executionName: name, speed: 100_000 },
-    );
-    expect(first.status).toBe('SUCCEEDED');
+    const first = await releasedAs(f, name);
     // Make the old record look unfinished, as if its own cleanup were still owed: the event of a
     // later execution with the same name must still not touch it.
     const rec = (await f.env.store.get('shop', name))!;

@@ -9,7 +9,7 @@ import { handleExecutionStopped } from '../../functions/release/stopped.js';
 import { alarmEvent } from '../../local/alarm-event.js';
 import { adminApis } from '../helpers/k8s.js';
 import type { ReleaseFixture } from '../helpers/release.js';
-import { ATTESTED, closeFixtures, NEW_IMAGES, runbookFixture } from '../helpers/runbook.js';
+import { ATTESTED, closeFixtures, releasedAs, runbookFixture } from '../helpers/runbook.js';
 
 afterAll(closeFixtures);
 
@@ -59,11 +59,7 @@ async function stopR2(f: ReleaseFixture, r2: string, run: Promise<unknown>) {
 test("R1's alarm redelivered while R2 is in its canary: R2 untouched, R1's record says so", async () => {
   const f = await runbookFixture('late-alarm', { approval: false });
   const r1 = `late-a1-${Date.now().toString(36)}`;
-  const first = await f.env.run(
-    { ...ATTESTED, service: 'shop', images: NEW_IMAGES },
-    { executionName: r1, speed: 100_000 },
-  );
-  expect(first.status).toBe('SUCCEEDED');
+  const first = await releasedAs(f, r1);
   // The alarm fired during R1 (a minute after it started); EventBridge delivers it again later.
   const during = new Date(Date.parse(first.record!.startedAt) + 60_000);
 
@@ -93,11 +89,7 @@ test("R1's alarm redelivered while R2 is in its canary: R2 untouched, R1's recor
 test("R1's delayed status-change cleanup arriving mid-R2 changes nothing of R2's; R1's record says so", async () => {
   const f = await runbookFixture('late-stop', { approval: false });
   const r1 = `late-s1-${Date.now().toString(36)}`;
-  const first = await f.env.run(
-    { ...ATTESTED, service: 'shop', images: NEW_IMAGES },
-    { executionName: r1, speed: 100_000 },
-  );
-  expect(first.status).toBe('SUCCEEDED');
+  const first = await releasedAs(f, r1);
   // The worst case: R1's record still says RUNNING (as if its end was never written), so the
   // cleanup would roll R1 back to its recorded plan, the version before R1.
   const rec = (await f.env.store.get('shop', r1))!;

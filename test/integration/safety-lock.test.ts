@@ -3,39 +3,16 @@
  * succeeded finishes on its retry, a lock its ended release left behind is freed by the cleanup or
  * taken over by the next release, and a lost notification never fails a release that is out.
  */
-import { StoreUnavailableError } from '../../functions/domain/errors.js';
+import { failLockReleaseAfterSuccess } from '../helpers/fault-scenarios.js';
 import { ATTESTED, closeFixtures, NEW_IMAGES, runbookFixture } from '../helpers/runbook.js';
 
 afterAll(closeFixtures);
 
 const V3 = { api: 'registry.local/shop/api:v3', sidecar: 'registry.local/shop/proxy:1.2' };
 
-/** Makes the store's `release` (freeing the lock) fail `times` times once the release has SUCCEEDED. */
-function failLockReleaseAfterSuccess(f: Awaited<ReturnType<typeof runbookFixture>>, times: number) {
-  const store = f.env.store;
-  const original = store.release.bind(store);
-  let failures = 0;
-  store.release = async (service, deploymentId) => {
-    const record = await store.get(service, deploymentId);
-    if (record?.outcome === 'SUCCEEDED' && failures < times) {
-      failures++;
-      throw new StoreUnavailableError('DeleteItem(lock): throttled (injected)');
-    }
-    return original(service, deploymentId);
-  };
-  return {
-    get failures() {
-      return failures;
-    },
-    restore: () => {
-      store.release = original;
-    },
-  };
-}
-
 test('Complete Release whose lock release fails once finishes on its retry: SUCCEEDED, lock free', async () => {
   const f = await runbookFixture('lock-retry', { approval: false });
-  const fault = failLockReleaseAfterSuccess(f, 1);
+  const fault = failLockReleaseAfterSuccess(f.env.store, 1);
   try {
     const run = await f.env.run({ ...ATTESTED, service: 'shop', images: NEW_IMAGES }, { speed: 100_000 });
     expect(fault.failures).toBe(1);
@@ -49,7 +26,7 @@ test('Complete Release whose lock release fails once finishes on its retry: SUCC
 
 test('a lock Complete Release could not free is freed by the execution-status cleanup; the next release starts', async () => {
   const f = await runbookFixture('lock-leak', { approval: false });
-  const fault = failLockReleaseAfterSuccess(f, 1_000);
+  const fault = failLockReleaseAfterSuccess(f.env.store, 1_000);
   const first = await f.env.run({ ...ATTESTED, service: 'shop', images: NEW_IMAGES }, { speed: 100_000 });
   expect(first.status).toBe('FAILED');
   expect(first.record?.outcome).toBe('SUCCEEDED');

@@ -2,22 +2,12 @@
 import { executionTimeoutSeconds, longestReleaseSeconds } from '../../functions/domain/budget.js';
 import { type CatalogInput, parseCatalog, type ServiceConfig } from '../../functions/domain/config.js';
 import { RUNBOOK } from '../../functions/domain/defaults.js';
+import { serviceInput } from '../helpers/catalogs.js';
 
 function service(over: Record<string, unknown> = {}): ServiceConfig {
   const input = {
     appName: 'tps-budget',
-    services: {
-      api: {
-        cluster: { name: 'prod', region: 'us-east-1' },
-        namespace: 'shop',
-        deployment: 'api',
-        containers: ['api'],
-        router: { type: 'replica-ratio', service: 'api' },
-        slo: { p99Ms: 300 },
-        metrics: { source: 'synthetic', profile: 'healthy' },
-        ...over,
-      },
-    },
+    services: { api: serviceInput({ metrics: { source: 'synthetic', profile: 'healthy' }, ...over }) },
   } as unknown as CatalogInput;
   return parseCatalog(input).services.api!;
 }

@@ -7,36 +7,13 @@
 import { describe, expect, test } from '@jest/globals';
 import { type CatalogInput, parseCatalog, type ServiceConfigInput } from '../../functions/domain/config.js';
 import { ConfigError } from '../../functions/domain/errors.js';
+import { albRouter, serviceInput } from '../helpers/catalogs.js';
 
 function service(extra: Partial<ServiceConfigInput> = {}): ServiceConfigInput {
-  return {
-    cluster: { name: 'prod', region: 'us-east-1' },
-    namespace: 'shop',
-    deployment: 'web',
-    containers: ['web'],
-    router: {
-      type: 'alb',
-      ingress: 'web',
-      actionName: 'web-weighted',
-      stableService: 'web',
-      servicePort: 80,
-    },
-    slo: { p99Ms: 300 },
-    metrics: { source: 'synthetic' },
-    ...extra,
-  };
+  return serviceInput({ deployment: 'web', containers: ['web'], router: albRouter(), ...extra });
 }
 
-const alb = (router: Record<string, unknown>): Partial<ServiceConfigInput> => ({
-  router: {
-    type: 'alb',
-    ingress: 'web',
-    actionName: 'web-weighted',
-    stableService: 'web',
-    servicePort: 80,
-    ...router,
-  } as ServiceConfigInput['router'],
-});
+const alb = (router: Record<string, unknown>): Partial<ServiceConfigInput> => ({ router: albRouter(router) });
 
 function refusal(services: CatalogInput['services']): ConfigError {
   try {

@@ -7,23 +7,13 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import { jobManifest, jobPodLabels } from '../../functions/adapters/kubernetes/jobs.js';
-import { type CatalogInput, parseCatalog, type ServiceConfigInput } from '../../functions/domain/config.js';
+import { type CatalogInput, parseCatalog } from '../../functions/domain/config.js';
 import { ConfigError, InvalidInputError } from '../../functions/domain/errors.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
 import { migrationJob } from '../../functions/release/migration.js';
+import { serviceInput } from '../helpers/catalogs.js';
 
-function service(extra: Partial<ServiceConfigInput> = {}): ServiceConfigInput {
-  return {
-    cluster: { name: 'prod', region: 'us-east-1' },
-    namespace: 'shop',
-    deployment: 'api',
-    containers: ['api'],
-    router: { type: 'replica-ratio', service: 'api' },
-    slo: { p99Ms: 300 },
-    metrics: { source: 'synthetic' },
-    ...extra,
-  };
-}
+const service = serviceInput;
 const CATALOG = parseCatalog({ services: { api: service() } } satisfies CatalogInput);
 
 const migration = (env: Record<string, unknown>) => ({

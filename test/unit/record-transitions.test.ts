@@ -1,6 +1,6 @@
 /** The record's transitions, table-driven: outcome, phases and timeline, with no store behind them. */
 import type { WorkloadHealth } from '../../functions/domain/pods.js';
-import type { DeploymentRecord, Outcome, WindowDecision } from '../../functions/domain/record.js';
+import type { Outcome, WindowDecision } from '../../functions/domain/record.js';
 import {
   failPhase,
   markFailed,
@@ -9,32 +9,9 @@ import {
   openPhase,
   recordDecision,
 } from '../../functions/domain/record-transitions.js';
+import { at, runningRecord } from '../helpers/records.js';
 
-const T0 = new Date('2026-12-01T10:00:00.000Z');
-const at = (s: number) => new Date(T0.getTime() + s * 1000);
-
-function record(over: Partial<DeploymentRecord> = {}): DeploymentRecord {
-  return {
-    deploymentId: 'd-1',
-    service: 'api',
-    executionArn: null,
-    mode: 'standard',
-    requestedBy: 'jane',
-    changeRef: null,
-    image: 'repo/api:v2',
-    images: { api: 'repo/api:v2' },
-    previousImage: 'repo/api:v1',
-    previousImages: { api: 'repo/api:v1' },
-    finalImage: null,
-    startedAt: T0.toISOString(),
-    endedAt: null,
-    outcome: 'RUNNING',
-    phases: [],
-    rollback: null,
-    events: [],
-    ...over,
-  };
-}
+const record = runningRecord;
 const healthy: WorkloadHealth = {
   desired: 2,
   ready: 2,

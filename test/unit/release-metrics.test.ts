@@ -27,33 +27,11 @@ import {
   releaseEnded,
   releaseStarted,
 } from '../../functions/domain/release-metrics.js';
+import { at, runningRecord } from '../helpers/records.js';
 
-const T0 = new Date('2026-12-01T10:00:00.000Z');
-const at = (s: number) => new Date(T0.getTime() + s * 1000);
 const { names, namespace } = RELEASE_METRICS;
 
-function record(over: Partial<DeploymentRecord> = {}): DeploymentRecord {
-  return {
-    deploymentId: 'd-1',
-    service: 'api',
-    executionArn: null,
-    mode: 'standard',
-    requestedBy: 'jane',
-    changeRef: null,
-    image: 'repo/api:v2',
-    images: { api: 'repo/api:v2' },
-    previousImage: 'repo/api:v1',
-    previousImages: { api: 'repo/api:v1' },
-    finalImage: null,
-    startedAt: T0.toISOString(),
-    endedAt: null,
-    outcome: 'RUNNING',
-    phases: [],
-    rollback: null,
-    events: [],
-    ...over,
-  };
-}
+const record = runningRecord;
 
 /** A release with canary (opened at 100 s) and staging (opened at 1000 s) phases. */
 function withPhases(): DeploymentRecord {
