@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { KubernetesClusterClient } from '../../functions/adapters/kubernetes/cluster-client.js';
-import { CANARY_SUFFIX, K8S_LABELS } from '../../functions/adapters/kubernetes/labels.js';
+import { K8S_LABELS } from '../../functions/adapters/kubernetes/labels.js';
 import { createRouter } from '../../functions/adapters/kubernetes/router-factory.js';
 import type { ReleaseTarget, RollbackPlan } from '../../functions/ports/cluster.js';
 import type { TrafficRouter } from '../../functions/ports/router.js';
