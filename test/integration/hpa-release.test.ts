@@ -311,6 +311,10 @@ describe('a whole release with an HPA (replica-ratio)', () => {
     expect(shifts).toHaveLength(3);
     for (const m of shifts)
       expect(m).toMatch(/hpa\/shop \(4-8\) scales deployment shop \(live \d+\): stable not scaled/);
+    // At 100% the canary runs the live stable count (the HPA's, grown by then).
+    const production = /replicas canary (\d+), stable (\d+)/.exec(shifts[2] ?? '');
+    expect(production?.[1]).toBe(production?.[2]);
+    expect(Number(production?.[2])).toBeGreaterThan(4);
     // The HPA grew stable during the release, and the release left it there.
     const scaledUp = (await adminApis().core.listNamespacedEvent({ namespace: app.namespace })).items.some(
       (e) => e.reason === 'SuccessfulRescale' && e.involvedObject.name === app.name,
