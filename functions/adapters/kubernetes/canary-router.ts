@@ -89,7 +89,12 @@ export abstract class CanaryRouter {
     const { namespace, deployment } = target;
     const log = new ActionLog();
     const template = templateWithImages(plan.template as PlainObject, target.images);
-    log.note(await setDeploymentState(this.clients, namespace, deployment, template, plan.replicas));
+    // Only over the recorded template: a person's edit since is theirs (DriftDetectedError).
+    log.note(
+      await setDeploymentState(this.clients, namespace, deployment, template, plan.replicas, {
+        replaces: [plan.template as PlainObject],
+      }),
+    );
     log.note(`rolled out: ${await this.rolledOut(target, plan)}`);
     log.note(await this.unpinStable(target));
     log.note(await this.restoreTraffic(target));
