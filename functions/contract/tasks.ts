@@ -82,6 +82,7 @@ export const CLUSTER_TASKS: readonly TaskKey[] = [
   'checkMigration',
   'startMigrationRollback',
   'checkMigrationRollback',
+  'standDown',
 ];
 
 /** Tasks started by EventBridge rules, not by the state machine. */

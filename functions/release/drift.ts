@@ -11,16 +11,21 @@ import type { ClusterClient, RollbackPlan } from '../ports/cluster.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { loadRecord, targetOf } from './support.js';
 
-/** Records the drift and throws DriftDetectedError when the live Deployment is not as recorded. */
+/**
+ * Records the drift and throws DriftDetectedError when the live Deployment is not as recorded
+ * (for Clean Up: nor as Clean Up leaves it).
+ */
 export async function assertNoDrift(
   ports: ReleasePorts,
   cluster: ClusterClient,
   plan: ReleasePlan,
   rb: RollbackPlan,
-  phase: PhaseName,
+  phase: PhaseName | 'clean up',
 ): Promise<void> {
   const changes = await cluster.drift(targetOf(plan), rb, 'recorded');
   if (changes.length === 0) return;
+  // Clean Up run again after it finalized the Deployment: that is tps-deploy's own change.
+  if (phase === 'clean up' && (await cluster.drift(targetOf(plan), rb, 'finalized')).length === 0) return;
   const record = await loadRecord(ports, plan);
   addEvent(
     record,

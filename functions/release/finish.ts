@@ -3,10 +3,11 @@
  * objects are gone), "Complete Release" (SUCCEEDED, lock released) and "Mark Release Failed"
  * (an error before any cluster change).
  */
-import { ReleaseEndedError } from '../domain/errors.js';
+import { DriftDetectedError, ReleaseEndedError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
 import { addEvent, markFailed, markSucceeded } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
+import { assertNoDrift } from './drift.js';
 import { restoreLatencyAlarm } from './latency-alarm.js';
 import { CleanupIncompleteError } from './rollback.js';
 import { causeText, loadPlan, loadRecord, recordEnd, serviceOf, targetOf } from './support.js';
@@ -20,12 +21,18 @@ export async function finalizeRelease(
   const { plan } = event;
   const svc = serviceOf(ports, plan);
   const rb = await loadPlan(ports, plan);
-  const { router } = await ports.workloads(svc);
+  const { router, cluster } = await ports.workloads(svc);
   const target = targetOf(plan);
+  // People are not fought here either: a change since Validate Production stops the release,
+  // and one made between Clean Up's read and its write fails the write (a generation test).
+  await assertNoDrift(ports, cluster, plan, rb, 'clean up');
   const { result: report, record } = await changeCluster(ports, plan, {
     intent: `clean up: deployment ${plan.namespace}/${plan.deployment} runs ${JSON.stringify(plan.images)} at ${rb.replicas} replicas; canary objects removed`,
     apply: () => router.finalize(target, rb),
     undo: () => router.rollback(target, rb),
+  }).catch(async (e: unknown) => {
+    if (e instanceof DriftDetectedError) await assertNoDrift(ports, cluster, plan, rb, 'clean up');
+    throw e;
   });
   const now = ports.clock.now();
   if (report.leftovers.length > 0) {

@@ -102,18 +102,35 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
   const started = ports.clock.now();
   let actions: readonly string[] = [];
   let kept: RollbackPlan | null = null;
+  let keptNote: string | null = null;
   if (rb && record) {
     const { router, cluster } = await ports.workloads(svc);
-    if (req.keepLiveTemplate) kept = await cluster.recordPlan(rb.namespace, rb.deployment);
+    const target = {
+      deploymentId: req.deploymentId,
+      service: req.service,
+      namespace: rb.namespace,
+      deployment: rb.deployment,
+      images: record.images,
+    };
+    let keptCount: number | null = null;
+    if (req.keepLiveTemplate) {
+      kept = await cluster.recordPlan(rb.namespace, rb.deployment);
+      // A count a person set (not tps-deploy's, not an autoscaler's) is kept too.
+      const drift = await cluster.drift(target, rb, 'recorded');
+      if (drift.some((c) => c.startsWith('replicas:'))) keptCount = kept.replicas;
+    }
+    // After Clean Up (the watch): a person's change since is theirs, template and count.
+    if (!kept && record.finalImage !== null) {
+      const changes = await cluster.drift(target, rb, 'finalized');
+      if (changes.length > 0) {
+        kept = await cluster.recordPlan(rb.namespace, rb.deployment);
+        keptCount = kept.replicas;
+        keptNote = `rollback by ${req.trigger}: someone changed deployment ${rb.namespace}/${rb.deployment} after Clean Up: ${changes.join('; ')}; their change is kept`;
+      }
+    }
     const report = await router.rollback(
-      {
-        deploymentId: req.deploymentId,
-        service: req.service,
-        namespace: rb.namespace,
-        deployment: rb.deployment,
-        images: record.images,
-      },
-      kept ? { ...rb, template: kept.template, images: kept.images } : rb,
+      target,
+      kept ? { ...rb, template: kept.template, images: kept.images, replicas: keptCount ?? rb.replicas } : rb,
     );
     actions = report.actions;
     if (report.leftovers.length > 0) {
@@ -131,6 +148,7 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
     // Recorded already (by a duplicate of this trigger, or by a claimant whose claim was taken
     // over while it was still finishing): one rollback, recorded and notified once.
     if (!fresh || fresh.outcome === 'ROLLED_BACK') break;
+    if (keptNote) addEvent(fresh, now, keptNote);
     markRolledBack(
       fresh,
       {

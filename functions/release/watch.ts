@@ -7,7 +7,7 @@
 import type { ReleasePlan } from '../domain/input.js';
 import { addEvent } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { loadRecord } from './support.js';
+import { loadPlan, loadRecord, serviceOf, targetOf } from './support.js';
 
 /** "Start Watch": stage `watching`, the watch in the record. */
 export async function startWatch(
@@ -52,6 +52,15 @@ export async function standDown(
     standDownAt: null,
   };
   record.watch = { ...watch, standDownAt: now.toISOString() };
+  // A person's change during the watch (a hotfix, a scale) is theirs: said, never undone.
+  const changes = await changedDuringWatch(ports, plan);
+  if (changes.length > 0) {
+    addEvent(
+      record,
+      now,
+      `during the watch someone changed deployment ${plan.namespace}/${plan.deployment}: ${changes.join('; ')}; kept; tps-deploy changed nothing`,
+    );
+  }
   addEvent(record, now, `stand down: ${Math.round(watch.seconds / 60)} min watch ended without a rollback`);
   await ports.store.put(record);
   const owed = (record.followUps ?? []).map((f) => `- ${f.item}: ${f.detail}`).join('\n');
@@ -60,7 +69,14 @@ export async function standDown(
     service: plan.service,
     deploymentId: plan.deploymentId,
     subject: `${plan.service}: stand down, ${plan.version} watched for ${Math.round(watch.seconds / 60)} min`,
-    message: `The watch since ${watch.startedAt} ended quietly.${owed ? `\nStill owed:\n${owed}` : ''}`,
+    message: `The watch since ${watch.startedAt} ended ${changes.length > 0 ? `without a rollback; the Deployment was changed during the watch and left as it is: ${changes.join('; ')}` : 'quietly'}.${owed ? `\nStill owed:\n${owed}` : ''}`,
   });
   return { standDownAt: now.toISOString() };
+}
+
+/** How the live Deployment differs from what Clean Up left (its new template at the recorded count). */
+async function changedDuringWatch(ports: ReleasePorts, plan: ReleasePlan): Promise<string[]> {
+  const rb = await loadPlan(ports, plan);
+  const { cluster } = await ports.workloads(serviceOf(ports, plan));
+  return cluster.drift(targetOf(plan), rb, 'finalized');
 }

@@ -601,3 +601,116 @@ describe('restricted identity', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('beside Argo CD (docs/examples/argocd-application.yaml)', () => {
+  type Obj = { metadata?: { managedFields?: k8s.V1ManagedFieldsEntry[] } } & Record<string, unknown>;
+  const VOLATILE = new Set(['resourceVersion', 'generation', 'managedFields', 'uid', 'creationTimestamp']);
+
+  /** Leaf paths where `a` and `b` differ (arrays compared whole), outside status and volatile metadata. */
+  function changedPaths(a: unknown, b: unknown, path: string[] = []): string[][] {
+    if (path.length === 1 && path[0] === 'status') return [];
+    if (path.length === 2 && path[0] === 'metadata' && VOLATILE.has(path[1]!)) return [];
+    const plain = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+    if (plain(a) && plain(b)) {
+      const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
+      return [...keys].flatMap((k) =>
+        changedPaths((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], [...path, k]),
+      );
+    }
+    return JSON.stringify(a) === JSON.stringify(b) ? [] : [path];
+  }
+
+  /**
+   * Whether the manager's fieldsV1 covers `path`: down to the first list (whose items it keys), or
+   * to an atomic field (an empty set: a Service's or Deployment's selector is owned whole).
+   */
+  function owns(fields: Record<string, unknown> | undefined, path: string[]): boolean {
+    let at: unknown = fields;
+    for (const seg of path) {
+      if (at !== fields && Object.keys(at as object).length === 0) return true;
+      const next = (at as Record<string, unknown> | undefined)?.[`f:${seg}`];
+      if (next === undefined) {
+        // A removed field is recorded as owned by whoever removed it only while it exists.
+        return false;
+      }
+      at = next;
+      const keys = Object.keys(at as object);
+      if (keys.some((k) => k.startsWith('k:') || k.startsWith('i:') || k.startsWith('v:'))) return true;
+    }
+    return true;
+  }
+
+  function unownedChanges(before: Obj, after: Obj): string[] {
+    const entries = after.metadata?.managedFields ?? [];
+    const mine = entries.filter((m) => m.manager === 'tps-deploy');
+    // What the controllers write (the Deployment's revision annotation) is never in Git, so Argo
+    // CD does not compare it.
+    const controllers = entries.filter((m) => m.manager === 'kube-controller-manager');
+    return changedPaths(toJson(before), toJson(after))
+      .filter((p) => {
+        const removed = readAt(toJson(after), p) === undefined;
+        // A removal leaves nothing to own; Argo CD compares what is there.
+        if (removed) return false;
+        if (controllers.some((m) => owns(m.fieldsV1 as Record<string, unknown>, p))) return false;
+        return !mine.some((m) => owns(m.fieldsV1 as Record<string, unknown>, p));
+      })
+      .map((p) => p.join('.'));
+  }
+  const toJson = (o: unknown) => JSON.parse(JSON.stringify(o)) as unknown;
+  const readAt = (o: unknown, p: string[]) =>
+    p.reduce<unknown>((at, k) => (at as Record<string, unknown> | undefined)?.[k], o);
+
+  test('the example ignores, for every kind the routers write, exactly the fields of manager tps-deploy, and respects that at sync', async () => {
+    const { parse } = await import('yaml');
+    const { readFileSync } = await import('node:fs');
+    const app = parse(
+      readFileSync(new URL('../../docs/examples/argocd-application.yaml', import.meta.url), 'utf8'),
+    );
+    const ignored = app.spec.ignoreDifferences as {
+      group: string;
+      kind: string;
+      managedFieldsManagers: string[];
+    }[];
+    expect(ignored.map((i) => `${i.group}/${i.kind}`).sort()).toEqual([
+      '/Service',
+      'apps/Deployment',
+      'networking.k8s.io/Ingress',
+    ]);
+    for (const i of ignored) expect(i.managedFieldsManagers).toEqual(['tps-deploy']);
+    expect(app.spec.syncPolicy.syncOptions).toContain('RespectIgnoreDifferences=true');
+  });
+
+  test.each(['replica-ratio', 'alb'] as const)(
+    '%s: every field a shift and Clean Up change on the objects Argo CD manages is owned by manager tps-deploy',
+    async (kind) => {
+      const r = await release(kind);
+      const { apps, core, networking } = adminApis();
+      const read = async (): Promise<Record<string, Obj>> => ({
+        deployment: (await apps.readNamespacedDeployment({ name: r.app.name, namespace: ns })) as Obj,
+        service: (await core.readNamespacedService({ name: r.app.service, namespace: ns })) as Obj,
+        ...(kind === 'alb'
+          ? {
+              ingress: (await networking.readNamespacedIngress({
+                name: r.app.ingress,
+                namespace: ns,
+              })) as Obj,
+            }
+          : {}),
+      });
+      const before = await read();
+      await r.router.setWeight(r.target, r.plan, 50);
+      const during = await read();
+      const changedDuring = Object.keys(before).filter(
+        (k) => changedPaths(toJson(before[k]), toJson(during[k])).length > 0,
+      );
+      // Each router changes something Argo CD would otherwise see.
+      expect(changedDuring.length).toBeGreaterThan(0);
+      for (const k of Object.keys(before))
+        expect([k, unownedChanges(before[k]!, during[k]!)]).toEqual([k, []]);
+      await r.router.finalize(r.target, r.plan);
+      const after = await read();
+      for (const k of Object.keys(before))
+        expect([k, unownedChanges(before[k]!, after[k]!)]).toEqual([k, []]);
+    },
+  );
+});

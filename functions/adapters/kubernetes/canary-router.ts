@@ -105,7 +105,12 @@ export abstract class CanaryRouter {
     const template = templateWithImages(plan.template as PlainObject, target.images);
     const end = await this.endCount(target, plan);
     log.note(end.note);
-    log.note(await setDeploymentState(this.clients, namespace, deployment, template, end.replicas));
+    // Only over the recorded template: a person's edit since is theirs (DriftDetectedError).
+    log.note(
+      await setDeploymentState(this.clients, namespace, deployment, template, end.replicas, {
+        replaces: [plan.template as PlainObject],
+      }),
+    );
     log.note(`rolled out: ${await this.rolledOut(target, end.wait)}`);
     log.note(await this.unpinStable(target));
     log.note(await this.restoreTraffic(target));

@@ -5,7 +5,12 @@
  * writes only what differs, so it is safe to repeat and when two callers run at once.
  */
 import { ApiException, type V1Deployment } from '@kubernetes/client-node';
-import { ConfigError, KubernetesTransientError, TargetNotFoundError } from '../../domain/errors.js';
+import {
+  ConfigError,
+  DriftDetectedError,
+  KubernetesTransientError,
+  TargetNotFoundError,
+} from '../../domain/errors.js';
 import { JSON_PATCH, type KubeClients, MERGE_PATCH, nullIfNotFound } from './client.js';
 import { deepEqual, jsonPointerToken, type PlainObject, pollUntil, toPlain } from './generic.js';
 import { MANAGED_REPLICAS_ANNOTATION } from './labels.js';
@@ -83,11 +88,20 @@ export function replicasOf(dep: V1Deployment | null): number {
   return dep ? specReplicas(dep) : 0;
 }
 
+export interface SetStateOptions {
+  /**
+   * The templates this write may replace (the recorded one, for Clean Up). A live template that
+   * is neither one of them nor the target was written by someone else: DriftDetectedError,
+   * nothing written. @default any
+   */
+  readonly replaces?: readonly PlainObject[];
+}
+
 /**
  * Makes the Deployment run exactly `template` at `wanted` replicas (a count, or a function of the
  * live count read in the same step, so an autoscaler's latest count is what it is computed from)
- * and drops tps-deploy's replica marker. Writes only when something differs (so repeating it, or two callers at once, changes
- * nothing further); returns what it did, or null.
+ * and drops tps-deploy's replica marker. Writes only when something differs (so repeating it, or
+ * two callers at once, changes nothing further); returns what it did, or null.
  */
 export async function setDeploymentState(
   clients: KubeClients,
@@ -95,19 +109,29 @@ export async function setDeploymentState(
   name: string,
   template: PlainObject,
   wanted: number | ((liveReplicas: number) => number),
+  opts: SetStateOptions = {},
 ): Promise<string | null> {
   return clients.call.run(`restore deployment ${namespace}/${name}`, async () => {
     const dep = await readDeployment(clients, namespace, name);
     const replicas = typeof wanted === 'function' ? wanted(specReplicas(dep)) : wanted;
-    const templateSame = deepEqual(toPlain(dep.spec?.template), template);
+    const liveTemplate = toPlain(dep.spec?.template);
+    const templateSame = deepEqual(liveTemplate, template);
+    if (!templateSame && opts.replaces && !opts.replaces.some((t) => deepEqual(liveTemplate, t))) {
+      const why = `deployment ${namespace}/${name}: its template is not the one tps-deploy would replace (someone changed it); not overwriting it`;
+      throw new DriftDetectedError(why, [why]);
+    }
     const replicasSame = specReplicas(dep) === replicas;
     const marked = dep.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION] !== undefined;
     if (templateSame && replicasSame && !marked) return null;
-    // One JSON patch: template, replicas and the removal of our replicas mark together. No
-    // resourceVersion guard: the controller's status updates bump it all the time, and the
-    // replace ops are idempotent. Only the `remove` can fail, when another caller (a concurrent
-    // rollback) removed the mark first: that is a conflict, and the step runs again from the read.
-    const ops: unknown[] = [];
+    // One JSON patch: template, replicas and the removal of our replicas mark together, after a
+    // `test` of the generation it read: a spec change by anyone since (a person's edit, an
+    // autoscaler's scale) fails the patch, and the step runs again from the read, which sees it.
+    // The generation, not the resourceVersion: the controller's status updates bump that all the
+    // time, the generation only moves with the spec. The `remove` also fails when another caller
+    // (a concurrent rollback) removed the mark first: a conflict too.
+    const generation = dep.metadata?.generation;
+    const ops: unknown[] =
+      generation === undefined ? [] : [{ op: 'test', path: '/metadata/generation', value: generation }];
     if (!templateSame) ops.push({ op: 'replace', path: '/spec/template', value: template });
     if (!replicasSame) ops.push({ op: 'replace', path: '/spec/replicas', value: replicas });
     if (marked)
@@ -118,9 +142,17 @@ export async function setDeploymentState(
     try {
       await clients.apps.patchNamespacedDeployment({ name, namespace, body: ops }, JSON_PATCH);
     } catch (err) {
-      if (err instanceof ApiException && err.code === 422 && marked) {
+      if (err instanceof ApiException && err.code === 422) {
         const now = await readDeployment(clients, namespace, name);
-        if (now.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION] === undefined) {
+        if (now.metadata?.generation !== generation) {
+          throw new ApiException(
+            409,
+            'deployment spec changed between read and patch',
+            err.body,
+            err.headers,
+          );
+        }
+        if (marked && now.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION] === undefined) {
           throw new ApiException(409, 'replicas mark removed between read and patch', err.body, err.headers);
         }
       }
