@@ -3,8 +3,10 @@
  * succeeded finishes on its retry, a lock its ended release left behind is freed by the cleanup or
  * taken over by the next release, and a lost notification never fails a release that is out.
  */
+
+import { performRollback } from '../../functions/release/rollback.js';
 import { failLockReleaseAfterSuccess } from '../helpers/fault-scenarios.js';
-import { ATTESTED, closeFixtures, NEW_IMAGES, runbookFixture } from '../helpers/runbook.js';
+import { ATTESTED, closeFixtures, NEW_IMAGES, recordWhen, runbookFixture } from '../helpers/runbook.js';
 
 afterAll(closeFixtures);
 
@@ -76,4 +78,38 @@ test('a notification that cannot be sent never turns a release that is out into 
   } finally {
     f.env.notifier.notify = notify;
   }
+});
+
+test('a rollback that did not win the claim never frees the lock: the claimant still restoring keeps the service', async () => {
+  const f = await runbookFixture('lock-claimant', { approval: false });
+  const running = f.env.run(
+    { ...ATTESTED, service: 'shop', images: NEW_IMAGES },
+    { executionName: 'claimant-1', waitMs: { 'Canary Validation Window': 8_000 } },
+  );
+  await recordWhen(f, 'claimant-1', 'canary pods ready', (r) =>
+    r.events.some((e) => /canary: pods ready/.test(e.message)),
+  );
+  // An alarm's rollback has claimed the release and is still restoring the cluster.
+  expect(await f.env.store.claimRollback('shop', 'claimant-1', 'alarm:tps-test-shop-errorRate')).toBe(true);
+  const second = await performRollback(f.env.ports, {
+    service: 'shop',
+    deploymentId: 'claimant-1',
+    trigger: 'person:bob',
+    reason: 'a second rollback while the first runs',
+    phase: 'canary',
+  });
+  expect(second.claimed).toBe(false);
+  // The lock is still the claimant's to free: no next release can start on a half-restored service.
+  expect((await f.env.store.active('shop'))?.deploymentId).toBe('claimant-1');
+  // The claimant finishes and frees it.
+  const first = await performRollback(f.env.ports, {
+    service: 'shop',
+    deploymentId: 'claimant-1',
+    trigger: 'alarm:tps-test-shop-errorRate',
+    reason: 'error rate',
+    phase: 'canary',
+  });
+  expect(first.claimed).toBe(true);
+  expect(await f.env.store.active('shop')).toBeNull();
+  await running;
 });
