@@ -18,12 +18,11 @@
  * its first write, and clean up and roll back leave such an object alone and say so.
  */
 import type { V1Ingress, V1Service, V1ServicePort } from '@kubernetes/client-node';
-import { autoscaledCanaryReplicas } from '../../domain/autoscaling.js';
 import { ALB_ACTIONS_PREFIX } from '../../domain/k8s-names.js';
 import { albCanaryReplicas, roundPercent } from '../../domain/replicas.js';
 import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
 import type { TrafficRouter, TrafficStatus } from '../../ports/router.js';
-import { autoscalerNote, findAutoscaler } from './autoscaler.js';
+import { findAutoscaler } from './autoscaler.js';
 import {
   buildCanaryDeployment,
   deleteCanaryIfPresent,
@@ -34,7 +33,7 @@ import {
 } from './canary.js';
 import { ActionLog, CanaryRouter } from './canary-router.js';
 import { type KubeClients, MERGE_PATCH, nullIfNotFound } from './client.js';
-import { readDeployment, readDeploymentOrNull, replicasOf, specReplicas } from './deployment.js';
+import { readDeployment, readDeploymentOrNull, replicasOf } from './deployment.js';
 import { deepEqual, pollUntil } from './generic.js';
 import {
   CANARY_TRACK,
@@ -136,13 +135,7 @@ export class AlbRouter extends CanaryRouter implements TrafficRouter {
     // smaller at the same weight); the stable Deployment is never scaled either way.
     const hpa = await findAutoscaler(this.clients, namespace, deployment);
     let replicas = albCanaryReplicas(plan.replicas, weight);
-    if (hpa) {
-      const existing = await readDeploymentOrNull(this.clients, namespace, canaryName(deployment));
-      const sized = autoscaledCanaryReplicas(this.type, specReplicas(original), weight);
-      replicas =
-        existing && targetWeightOf(existing) === weight ? Math.max(sized, specReplicas(existing)) : sized;
-      log.note(autoscalerNote(hpa, deployment, specReplicas(original)));
-    }
+    if (hpa) replicas = await this.autoscaledCanarySize(target, original, weight, hpa, log);
     const desired = buildCanaryDeployment(target, plan, original, selector, replicas, weight);
     log.note((await ensureCanaryDeployment(this.clients, desired, target.deploymentId)).action);
     log.note(await this.ensureCanaryService(target, stableSvc, selector));

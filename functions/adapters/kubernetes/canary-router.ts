@@ -19,16 +19,18 @@
  * objects it owns besides the canary Deployment, its own leftovers, and which of roll back's two
  * first writes leaves first.
  */
-import { endReplicas, type RouterKind } from '../../domain/autoscaling.js';
+import type { V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import { autoscaledCanaryReplicas, endReplicas, type RouterKind } from '../../domain/autoscaling.js';
 import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
 import type { CleanupReport } from '../../ports/router.js';
-import { boundsOf, describeAutoscaler, findAutoscaler } from './autoscaler.js';
+import { autoscalerNote, boundsOf, describeAutoscaler, findAutoscaler } from './autoscaler.js';
 import { deleteCanaryIfPresent, releaseLeftovers, targetWeightOf } from './canary.js';
 import type { KubeClients } from './client.js';
 import {
   readDeploymentOrNull,
   replicasOf,
   setDeploymentState,
+  specReplicas,
   templateWithImages,
   waitRolledOut,
 } from './deployment.js';
@@ -61,6 +63,29 @@ export abstract class CanaryRouter {
   ) {
     this.waits = { ...DEFAULT_WAITS, ...options.waits };
     this.settleMs = options.endpointsSettleMs ?? DEFAULT_ENDPOINTS_SETTLE_MS;
+  }
+
+  /**
+   * The canary's size at `weight` while `hpa` scales the original: its share of the count the HPA
+   * set now, never smaller than the canary already runs at the same weight (a retry or a second
+   * call). Notes the HPA in `log`.
+   */
+  protected async autoscaledCanarySize(
+    target: ReleaseTarget,
+    original: V1Deployment,
+    weight: number,
+    hpa: V2HorizontalPodAutoscaler,
+    log: ActionLog,
+  ): Promise<number> {
+    const live = specReplicas(original);
+    const existing = await readDeploymentOrNull(
+      this.clients,
+      target.namespace,
+      canaryName(target.deployment),
+    );
+    const sized = autoscaledCanaryReplicas(this.type, live, weight);
+    log.note(autoscalerNote(hpa, target.deployment, live));
+    return existing && targetWeightOf(existing) === weight ? Math.max(sized, specReplicas(existing)) : sized;
   }
 
   /** Sends all traffic to the stable version alone (a Service selector, an Ingress action). */

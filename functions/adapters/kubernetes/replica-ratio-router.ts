@@ -7,11 +7,10 @@
  * selector change away.
  */
 import type { V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
-import { autoscaledCanaryReplicas } from '../../domain/autoscaling.js';
 import { roundPercent, splitReplicas } from '../../domain/replicas.js';
 import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
 import type { TrafficRouter, TrafficStatus } from '../../ports/router.js';
-import { autoscalerNote, findAutoscaler } from './autoscaler.js';
+import { findAutoscaler } from './autoscaler.js';
 import {
   buildCanaryDeployment,
   deleteCanaryIfPresent,
@@ -147,12 +146,7 @@ export class ReplicaRatioRouter extends CanaryRouter implements TrafficRouter {
       log.note(await deleteCanaryIfPresent(this.clients, target, this.waits));
       return this.report(target, weight, log.actions, null);
     }
-    const live = specReplicas(original);
-    const existing = await readDeploymentOrNull(this.clients, namespace, canaryName(deployment));
-    const sized = autoscaledCanaryReplicas(this.type, live, weight);
-    const replicas =
-      existing && targetWeightOf(existing) === weight ? Math.max(sized, specReplicas(existing)) : sized;
-    log.note(autoscalerNote(hpa, deployment, live));
+    const replicas = await this.autoscaledCanarySize(target, original, weight, hpa, log);
     const desired = buildCanaryDeployment(target, plan, original, selector, replicas, weight);
     log.note((await ensureCanaryDeployment(this.clients, desired, target.deploymentId)).action);
     let pending: string | null = null;
