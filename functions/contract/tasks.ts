@@ -85,6 +85,30 @@ export const CLUSTER_TASKS: readonly TaskKey[] = [
   'standDown',
 ];
 
+/**
+ * What each cluster task may do on the cluster: `read` tasks only look (their Kubernetes group is
+ * bound to the read-only Role), `write` tasks change Deployments, Services, Ingresses or Jobs.
+ * Every task in {@link CLUSTER_TASKS} has an entry; the others have no cluster access at all.
+ */
+export const CLUSTER_ACCESS: Readonly<Partial<Record<TaskKey, 'read' | 'write'>>> = {
+  checkGates: 'read',
+  checkReadiness: 'read',
+  validateWindow: 'read',
+  checkTests: 'read',
+  checkMigration: 'read',
+  checkMigrationRollback: 'read',
+  standDown: 'read',
+  beginRelease: 'write',
+  shiftTraffic: 'write',
+  finalize: 'write',
+  rollBack: 'write',
+  alarmRollback: 'write',
+  executionStopped: 'write',
+  startTests: 'write',
+  startMigration: 'write',
+  startMigrationRollback: 'write',
+};
+
 /** Tasks started by EventBridge rules, not by the state machine. */
 export const EVENT_TASKS: readonly TaskKey[] = ['alarmRollback', 'executionStopped'];
 export const TASK_KEYS = Object.keys(TASKS) as TaskKey[];
