@@ -252,6 +252,10 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
     .option('--change-ref <ref>', 'change ticket')
     .option('--record-out <file>', 'also write the full record as JSON (input of report --file)')
     .option('--report <file.html>', 'also write the HTML report')
+    .option(
+      '--hpa',
+      'put a HorizontalPodAutoscaler (4-8 replicas) on the demo service; on the embedded cluster its pods run above the target, so it scales during the release',
+    )
     .action(
       act(async (ctx, opts: import('./commands/local.js').LocalOptions) =>
         (await import('./commands/local.js')).localCommand(ctx, opts),

@@ -1,4 +1,5 @@
 import * as k8s from '@kubernetes/client-node';
+import { USAGE_ANNOTATIONS } from './cluster/metrics.js';
 import { applyRestrictedRole } from './cluster/restricted-role.js';
 
 /** A sample service on the local cluster: Deployment + Service, with the shipped Role bound. */
@@ -17,7 +18,15 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  */
 export async function createDemoApp(
   adminKubeconfig: string,
-  opts: { namespace: string; name: string; image: string; replicas: number; roleManifest: string },
+  opts: {
+    namespace: string;
+    name: string;
+    image: string;
+    replicas: number;
+    roleManifest: string;
+    /** Emulated CPU per pod (KWOK's usage annotation on the pod template), e.g. '150m'. */
+    cpuUsage?: string;
+  },
 ): Promise<DemoApp> {
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(adminKubeconfig);
@@ -36,7 +45,7 @@ export async function createDemoApp(
     await sleep(100);
   }
   await applyRestrictedRole(adminKubeconfig, namespace, opts.roleManifest);
-  await createWorkload(adminKubeconfig, namespace, name, image, replicas);
+  await createWorkload(adminKubeconfig, namespace, name, image, replicas, opts.cpuUsage);
   for (let i = 0; i < 600; i++) {
     const d = await apps.readNamespacedDeployment({ name, namespace });
     if ((d.status?.readyReplicas ?? 0) === replicas) return { namespace, name, image, replicas };
@@ -52,6 +61,7 @@ export async function createWorkload(
   name: string,
   image: string,
   replicas: number,
+  cpuUsage?: string,
 ): Promise<void> {
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(adminKubeconfig);
@@ -66,7 +76,10 @@ export async function createWorkload(
         replicas,
         selector: { matchLabels: labels },
         template: {
-          metadata: { labels },
+          metadata: {
+            labels,
+            ...(cpuUsage ? { annotations: { [USAGE_ANNOTATIONS.cpu]: cpuUsage } } : {}),
+          },
           spec: {
             containers: [
               {
@@ -88,6 +101,69 @@ export async function createWorkload(
       spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
     },
   });
+}
+
+/** The demo's HorizontalPodAutoscaler: CPU, an average of `cpuPerPod` per pod. */
+export interface DemoAutoscaler {
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly cpuPerPod: string;
+}
+
+/**
+ * Creates HorizontalPodAutoscaler `name` on Deployment `name` (as a team would: autoscaling/v2,
+ * CPU average per pod), unless one of that name exists. Scale-down stabilization is 30 s instead
+ * of the controller's 5 minutes, so a local run shows both directions. Returns whether it created it.
+ */
+export async function createDemoAutoscaler(
+  adminKubeconfig: string,
+  namespace: string,
+  name: string,
+  hpa: DemoAutoscaler,
+): Promise<boolean> {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(adminKubeconfig);
+  const api = kc.makeApiClient(k8s.AutoscalingV2Api);
+  try {
+    await api.createNamespacedHorizontalPodAutoscaler({
+      namespace,
+      body: {
+        metadata: { name },
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+          minReplicas: hpa.minReplicas,
+          maxReplicas: hpa.maxReplicas,
+          metrics: [
+            {
+              type: 'Resource',
+              resource: { name: 'cpu', target: { type: 'AverageValue', averageValue: hpa.cpuPerPod } },
+            },
+          ],
+          behavior: { scaleDown: { stabilizationWindowSeconds: 30 } },
+        },
+      },
+    });
+    return true;
+  } catch (e) {
+    if ((e as { code?: number }).code === 409) return false;
+    throw e;
+  }
+}
+
+/** `hpa/<name> targets deployment <target>: 6 replicas, it wants 6`, read now. */
+export async function describeDemoAutoscaler(
+  adminKubeconfig: string,
+  namespace: string,
+  name: string,
+): Promise<string> {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(adminKubeconfig);
+  const hpa = await kc
+    .makeApiClient(k8s.AutoscalingV2Api)
+    .readNamespacedHorizontalPodAutoscaler({ name, namespace });
+  const target = hpa.spec?.scaleTargetRef.name ?? '?';
+  const dep = await kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: target, namespace });
+  return `hpa/${name} targets deployment ${target}: ${dep.spec?.replicas ?? 0} replicas, it wants ${hpa.status?.desiredReplicas ?? '?'}`;
 }
 
 /**

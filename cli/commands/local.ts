@@ -29,6 +29,9 @@ export const LOCAL_SERVICE = {
   repository: 'registry.local/shop/storefront',
   initialTag: 'v1.0.0',
   replicas: 4,
+  /** `--hpa`: 4 to 8 replicas at 100m CPU per pod; the demo's pods are given 150m, above it. */
+  autoscaler: { minReplicas: 4, maxReplicas: 8, cpuPerPod: '100m' },
+  loadPerPod: '150m',
 } as const;
 
 /** Scenarios beyond the traffic profiles: `crash` also gives the new image a `-crash` tag. */
@@ -49,6 +52,8 @@ export interface LocalOptions {
   readonly changeRef?: string;
   readonly recordOut?: string;
   readonly report?: string;
+  /** Put a HorizontalPodAutoscaler on the demo service (and, when deployed here, load above its target). */
+  readonly hpa?: boolean;
 }
 
 const ROLE_MANIFEST = fileURLToPath(new URL('../../infra/k8s/tps-deploy-role.yaml', import.meta.url));
@@ -180,7 +185,9 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
 
   // Dynamic imports: the cluster and CDK modules are heavy, and only `local` needs them.
   const clusterModule = await import('../../local/cluster/index.js');
-  const { createDemoApp } = await import('../../local/demo-app.js');
+  const { createDemoApp, createDemoAutoscaler, describeDemoAutoscaler } = await import(
+    '../../local/demo-app.js'
+  );
   const { LocalEnvironment } = await import('../../local/environment.js');
 
   let startedCluster: string | null = null;
@@ -238,7 +245,17 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
         image: current,
         replicas: LOCAL_SERVICE.replicas,
         roleManifest: ROLE_MANIFEST,
+        // Above the HPA's target: on the embedded cluster (KWOK usage, metrics-server) the HPA
+        // scales the service up while the release runs. Inert elsewhere.
+        ...(opts.hpa ? { cpuUsage: LOCAL_SERVICE.loadPerPod } : {}),
       });
+    }
+    if (opts.hpa) {
+      const a = LOCAL_SERVICE.autoscaler;
+      const created = await createDemoAutoscaler(adminKubeconfig, opts.namespace, LOCAL_SERVICE.name, a);
+      say(
+        `==> ${created ? 'created' : 'kept the existing'} HorizontalPodAutoscaler ${opts.namespace}/${LOCAL_SERVICE.name} (${a.minReplicas}-${a.maxReplicas} replicas, ${a.cpuPerPod} CPU per pod): tps-deploy sizes the canary from the count it sets and never scales the stable version`,
+      );
     }
     let image = opts.image ?? nextImage(current);
     if (crash) image = withCrashTag(image);
@@ -274,6 +291,9 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
     say(
       `==> execution ${result.status}${result.error ? ` (${result.error})` : ''} in ${(result.realMs / 1000).toFixed(1)} s real, ${Math.round(result.virtualSeconds / 60)} min virtual`,
     );
+    if (opts.hpa) {
+      say(`==> ${await describeDemoAutoscaler(adminKubeconfig, opts.namespace, LOCAL_SERVICE.name)}`);
+    }
     const record = result.record;
     if (!record) {
       throw new CliError(

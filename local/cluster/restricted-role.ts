@@ -54,6 +54,7 @@ export const RESTRICTED_RULES: PolicyRule[] = [
   { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['get', 'list', 'watch'] },
 ];
 
 /** Role + RoleBinding without a namespace: `applyRestrictedRole` places them. */

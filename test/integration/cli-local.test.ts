@@ -3,6 +3,9 @@
  * regression release (the JSON record checked), and `abort` / `rollback` acting on real
  * Deployments through the same performRollback as the state machine.
  */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CloudWatchClient,
   DescribeAlarmsCommand,
@@ -94,9 +97,10 @@ async function cli(argv: string[], io: Parameters<typeof run>[1] extends infer T
 }
 
 /** `tps-deploy local` on the test cluster: admin sets up, the functions act as the restricted identity. */
-async function local(scenario: string, namespace: string) {
+async function local(scenario: string, namespace: string, extra: string[] = []) {
   const env = clusterEnv();
   const r = await cli([
+    ...extra,
     'local',
     '--scenario',
     scenario,
@@ -170,6 +174,32 @@ describe('tps-deploy local', () => {
     expect(j.phases[0]?.decisions[0]).toMatch(/^fail: .*p99/);
     expect(j.finalImage).toBe('registry.local/shop/storefront:v1.0.0');
     expect(await liveImage(ns, 'storefront', 'storefront')).toBe('registry.local/shop/storefront:v1.0.0');
+  });
+});
+
+describe('tps-deploy local --hpa', () => {
+  it('the demo service under a HorizontalPodAutoscaler that scales it during the release: promoted, stable never scaled by tps-deploy, the HPA in control after', async () => {
+    const ns = uniqueNamespace('cli-hpa');
+    const out = join(mkdtempSync(join(tmpdir(), 'tps-hpa-')), 'record.json');
+    const r = await local('healthy', ns, ['--hpa', '--speed', '400', '--record-out', out]);
+    const events = (JSON.parse(readFileSync(out, 'utf8')) as { events: { message: string }[] }).events;
+    expect(r.stderr).toContain(`created HorizontalPodAutoscaler ${ns}/storefront (4-8 replicas, 100m CPU per pod)`);
+    expect(r.stderr).toMatch(/execution SUCCEEDED/);
+    expect(r.code).toBe(0);
+    const j = r.json!;
+    expect(j.outcome).toBe('SUCCEEDED');
+    const shifts = events.filter((e) => / requested; /.test(e.message)).map((e) => e.message);
+    expect(shifts).toHaveLength(3);
+    for (const m of shifts)
+      expect(m).toMatch(/hpa\/storefront \(4-8\) scales deployment storefront \(live \d+\): stable not scaled/);
+    expect(events.filter((e) => /drift/.test(e.message)).map((e) => e.message)).toEqual([]);
+    expect(await liveImage(ns, 'storefront', 'storefront')).toBe('registry.local/shop/storefront:v1.1.0');
+    // The pods run above the HPA's target: it grew the service, and it still targets it.
+    expect(r.stderr).toMatch(/==> hpa\/storefront targets deployment storefront: (\d+) replicas, it wants \d+/);
+    const rescaled = (await adminApis().core.listNamespacedEvent({ namespace: ns })).items.some(
+      (e) => e.reason === 'SuccessfulRescale' && e.involvedObject.name === 'storefront',
+    );
+    expect(rescaled).toBe(true);
   });
 });
 

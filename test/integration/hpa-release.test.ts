@@ -35,11 +35,15 @@ const TRACK = K8S_LABELS.track;
 /** Per pod; KWOK gives each of the fixture's two containers the annotated usage. */
 const TARGET_AVERAGE = '100m';
 const HIGH_USAGE = '200m';
+const LOW_USAGE = '10m';
 
 const autoscaling = () => adminKubeConfig().makeApiClient(k8s.AutoscalingV2Api);
 
 /** A person's HPA on the stable Deployment: min 4 (the fixture's count), max 8, 100m per pod. */
-async function createHpa(app: AppFixture, opts: { min?: number; max?: number } = {}): Promise<void> {
+async function createHpa(
+  app: AppFixture,
+  opts: { min?: number; max?: number; scaleDownAfterSeconds?: number } = {},
+): Promise<void> {
   await autoscaling().createNamespacedHorizontalPodAutoscaler({
     namespace: app.namespace,
     body: {
@@ -54,6 +58,12 @@ async function createHpa(app: AppFixture, opts: { min?: number; max?: number } =
             resource: { name: 'cpu', target: { type: 'AverageValue', averageValue: TARGET_AVERAGE } },
           },
         ],
+        // The default scale-down stabilization is 5 minutes (kube-controller-manager's
+        // --horizontal-pod-autoscaler-downscale-stabilization); a test that wants a scale-down
+        // inside one validation window sets a shorter one.
+        ...(opts.scaleDownAfterSeconds === undefined
+          ? {}
+          : { behavior: { scaleDown: { stabilizationWindowSeconds: opts.scaleDownAfterSeconds } } }),
       },
     },
   });
@@ -269,7 +279,7 @@ describe('a whole release with an HPA (replica-ratio)', () => {
     }
   });
 
-  test('the HPA scales stable up during the canary window: no drift, the release finishes, the HPA keeps what it grew', async () => {
+  test('the HPA scales stable up during the canary window and down during staging: no drift, the release finishes, the HPA is in control at the count it wants', async () => {
     f = await releaseFixture('hpa-e2e', 'replica-ratio', {
       service: {
         approval: false,
@@ -286,21 +296,42 @@ describe('a whole release with an HPA (replica-ratio)', () => {
       },
     });
     const app = f.app;
-    await createHpa(app);
+    await createHpa(app, { scaleDownAfterSeconds: 5 });
     let raised: Promise<unknown> | null = null;
+    let lowered: Promise<unknown> | null = null;
+    /** The stable spec.replicas when staging's window opens and its lowest value during it. */
+    const staging = { atStart: 0, lowest: Number.POSITIVE_INFINITY, sampling: false };
+    let stagingLoop: Promise<void> | null = null;
     const run = await f.env.run(
       { ...ATTESTED, service: 'shop', images: NEW_IMAGES, requestedBy: 'e2e' },
       {
         executionName: 'hpa-e2e',
-        // The canary window lasts long enough in real time for metrics-server and the HPA.
-        waitMs: { 'Canary Validation Window': 45_000 },
+        // The windows last long enough in real time for metrics-server and the HPA.
+        waitMs: { 'Canary Validation Window': 45_000, 'Staging Validation Window': 45_000 },
         onState: (name) => {
           if (name === 'Canary Validation Window' && !raised) {
             raised = setCpuUsage(app.namespace, app.name, HIGH_USAGE, { template: false });
           }
+          if (name === 'Staging Validation Window' && !lowered) {
+            // Load falls: every pod (stable and canary) well under the target.
+            lowered = setCpuUsage(app.namespace, app.name, LOW_USAGE, { template: false });
+            staging.sampling = true;
+            stagingLoop = (async () => {
+              staging.atStart = (await specReplicas(app.namespace, app.name)) ?? 0;
+              while (staging.sampling) {
+                staging.lowest = Math.min(staging.lowest, (await specReplicas(app.namespace, app.name)) ?? 0);
+                await new Promise((r) => setTimeout(r, 500));
+              }
+            })();
+          } else if (name !== 'Staging Validation Window') {
+            staging.sampling = false;
+          }
         },
       },
     );
+    staging.sampling = false;
+    await stagingLoop;
+    await lowered;
     await raised;
     expect(run.cause).toBeNull();
     expect(run.status).toBe('SUCCEEDED');
@@ -311,19 +342,41 @@ describe('a whole release with an HPA (replica-ratio)', () => {
     expect(shifts).toHaveLength(3);
     for (const m of shifts)
       expect(m).toMatch(/hpa\/shop \(4-8\) scales deployment shop \(live \d+\): stable not scaled/);
-    // At 100% the canary runs the live stable count (the HPA's, grown by then).
+    // Staging's canary was sized from the count the HPA had grown; at 100% the canary runs the
+    // live stable count (the HPA's, after its scale-down).
+    const stagingShift = /replicas canary (\d+), stable (\d+)/.exec(shifts[1] ?? '');
+    expect(Number(stagingShift?.[2])).toBeGreaterThan(4);
     const production = /replicas canary (\d+), stable (\d+)/.exec(shifts[2] ?? '');
     expect(production?.[1]).toBe(production?.[2]);
-    expect(Number(production?.[2])).toBeGreaterThan(4);
-    // The HPA grew stable during the release, and the release left it there.
-    const scaledUp = (await adminApis().core.listNamespacedEvent({ namespace: app.namespace })).items.some(
+    // The HPA grew stable in the canary window and shrank it in staging's, as its controller.
+    const rescales = (await adminApis().core.listNamespacedEvent({ namespace: app.namespace })).items.filter(
       (e) => e.reason === 'SuccessfulRescale' && e.involvedObject.name === app.name,
     );
-    expect(scaledUp).toBe(true);
-    expect(await specReplicas(app.namespace, app.name)).toBeGreaterThan(4);
+    expect(rescales.some((e) => /above target/.test(e.message ?? ''))).toBe(true);
+    expect(rescales.some((e) => /below target/.test(e.message ?? ''))).toBe(true);
+    expect({ grewBeforeStaging: staging.atStart > 4 }).toEqual({ grewBeforeStaging: true });
+    expect(staging.lowest).toBeLessThan(staging.atStart);
+    // After the release: one HPA, on the Deployment it targeted before, in control: the count
+    // is the one it wants (low load: its minimum), reached by the HPA, not written back by us.
     const left = await hpas(app.namespace);
     expect(left.map((h) => `${h.metadata?.name}->${h.spec?.scaleTargetRef.name}`)).toEqual([
       `${app.name}->${app.name}`,
     ]);
+    await eventually(
+      'the HPA in control at the count it wants',
+      async () => {
+        const h = await autoscaling().readNamespacedHorizontalPodAutoscaler({
+          name: app.name,
+          namespace: app.namespace,
+        });
+        const able = h.status?.conditions?.find((c) => c.type === 'AbleToScale')?.status;
+        const active = h.status?.conditions?.find((c) => c.type === 'ScalingActive')?.status;
+        const spec = await specReplicas(app.namespace, app.name);
+        return able === 'True' && active === 'True' && spec === h.status?.desiredReplicas && spec === 4
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
   });
 });

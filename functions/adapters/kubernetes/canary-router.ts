@@ -21,12 +21,14 @@
  */
 import type { V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { autoscaledCanaryReplicas, endReplicas, type RouterKind } from '../../domain/autoscaling.js';
+import { KubernetesTransientError } from '../../domain/errors.js';
 import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
 import type { CleanupReport } from '../../ports/router.js';
 import { autoscalerNote, boundsOf, describeAutoscaler, findAutoscaler } from './autoscaler.js';
 import { deleteCanaryIfPresent, releaseLeftovers, targetWeightOf } from './canary.js';
 import type { KubeClients } from './client.js';
 import {
+  readDeployment,
   readDeploymentOrNull,
   replicasOf,
   setDeploymentState,
@@ -34,6 +36,7 @@ import {
   templateWithImages,
   waitRolledOut,
 } from './deployment.js';
+import { checkPodRemoval } from './disruption-budgets.js';
 import type { PlainObject } from './generic.js';
 import { canaryName } from './labels.js';
 import { DEFAULT_ENDPOINTS_SETTLE_MS, DEFAULT_WAITS, type RouterOptions, type Waits } from './waits.js';
@@ -140,6 +143,7 @@ export abstract class CanaryRouter {
     log.note(await this.unpinStable(target));
     log.note(await this.restoreTraffic(target));
     log.note(await this.deleteOwnObjects(target));
+    log.note(await this.keepsBudgets(target, plan));
     log.note(await this.deleteCanary(target));
     return this.cleanupReport(target, log);
   }
@@ -164,6 +168,7 @@ export abstract class CanaryRouter {
     const first = this.rollbackStartsWith === 'deployment' ? [recorded, traffic] : [traffic, recorded];
     log.note(...(await Promise.all(first.map((step) => step()))));
     log.note(`stable ready: ${await this.rolledOut(target, end.wait)}`);
+    log.note(await this.keepsBudgets(target, plan));
     log.note(...(await Promise.all([this.deleteCanary(target), this.deleteOwnObjects(target)])));
     log.note(await this.unpinStable(target));
     return this.cleanupReport(target, log);
@@ -198,6 +203,43 @@ export abstract class CanaryRouter {
         ? `${describeAutoscaler(hpa)} targets deployment ${target.deployment}: left as it is; the stable count is kept at the pods serving now (up to its max), never below recorded or live`
         : null,
     };
+  }
+
+  /**
+   * Before the canary's pods go: the PodDisruptionBudgets over the service's pods
+   * (disruption-budgets.ts) must keep enough healthy pods without them. A budget that objects
+   * while the stable version still has fewer healthy pods than it ran before the release stops the
+   * step (KubernetesTransientError: nothing is forced, a retry resumes once they are Ready). One
+   * that asks for more than the service ran before the release cannot be met by any step; the
+   * canary goes, back to that state, and the note says so.
+   */
+  private async keepsBudgets(target: ReleaseTarget, plan: RollbackPlan): Promise<string | null> {
+    const canary = await readDeploymentOrNull(this.clients, target.namespace, canaryName(target.deployment));
+    if (!canary) return null;
+    const original = await readDeployment(this.clients, target.namespace, target.deployment);
+    const labels = (original.spec?.template?.metadata?.labels ?? {}) as Record<string, string>;
+    const removing = canary.status?.readyReplicas ?? 0;
+    const checks = await checkPodRemoval(
+      this.clients,
+      target.namespace,
+      labels,
+      removing,
+      specReplicas(original),
+    );
+    if (checks.length === 0) return null;
+    const texts: string[] = [];
+    for (const c of checks) {
+      if (c.allowed) texts.push(c.text);
+      else if (c.left >= plan.replicas)
+        texts.push(
+          `${c.text}: it asks for more than the ${plan.replicas} pods the service ran before the release; the canary goes, back to that state`,
+        );
+      else
+        throw new KubernetesTransientError(
+          `${c.text} if the canary's ${removing} Ready pods went now: canary kept until the stable version has its pods Ready (nothing forced)`,
+        );
+    }
+    return `disruption budgets kept with the canary's ${removing} pods gone: ${texts.join('; ')}`;
   }
 
   private rolledOut(target: ReleaseTarget, wait: number | 'spec'): Promise<string> {

@@ -20,6 +20,7 @@ import {
   type Middleware,
   NetworkingV1Api,
   PatchStrategy,
+  PolicyV1Api,
   ServerConfiguration,
   setHeaderOptions,
 } from '@kubernetes/client-node';
@@ -293,6 +294,8 @@ export interface KubeClients {
   readonly batch: BatchV1Api;
   /** HorizontalPodAutoscalers: read the stable one, create and delete the canary's copy. */
   readonly autoscaling: AutoscalingV2Api;
+  /** PodDisruptionBudgets: read, to keep them through every step that removes pods. */
+  readonly policy: PolicyV1Api;
   readonly call: KubeCall;
 }
 
@@ -361,6 +364,7 @@ export function createKubeClients(
     networking: new NetworkingV1Api(config()),
     batch: new BatchV1Api(config()),
     autoscaling: new AutoscalingV2Api(config()),
+    policy: new PolicyV1Api(config()),
     call: new KubeCall(full, runtime),
   };
 }

@@ -27,6 +27,7 @@ import {
   scaleOriginal,
   specReplicas,
 } from './deployment.js';
+import { checkPodRemoval } from './disruption-budgets.js';
 import { pollUntil } from './generic.js';
 import { CANARY_TRACK, canaryName, K8S_ANNOTATIONS, selectorString } from './labels.js';
 import { podsOfDeployment } from './pods.js';
@@ -106,9 +107,14 @@ export class ReplicaRatioRouter extends CanaryRouter implements TrafficRouter {
     if (weight < 100) {
       log.note(await restoreServiceSelector(this.clients, namespace, this.config.service));
       // Keep capacity: the stable version shrinks only by as many pods as the canary has Ready.
-      const stable = ready.done ? split.stable : Math.max(split.stable, plan.replicas - ready.ready);
+      const wanted = ready.done ? split.stable : Math.max(split.stable, plan.replicas - ready.ready);
+      const budget = await this.budgetFor(original, wanted, split.canary);
+      const stable = budget.blocked ? Math.max(wanted, specReplicas(original)) : wanted;
+      log.note(budget.note);
       log.note(await scaleOriginal(this.clients, namespace, deployment, stable));
-      if (!ready.done) {
+      if (budget.blocked) {
+        pending = `${budget.blocked}: stable kept at ${stable} instead of ${split.stable}, nothing forced; call again to finish`;
+      } else if (!ready.done) {
         pending = `canary ${ready.ready}/${split.canary} Ready after ${this.waits.canaryReadyMs / 1000} s: stable kept at ${stable} instead of ${split.stable}; call again to finish`;
       }
     } else if (ready.done) {
@@ -120,6 +126,34 @@ export class ReplicaRatioRouter extends CanaryRouter implements TrafficRouter {
     }
     const expected = pending === null ? split.share : null;
     return this.report(target, weight, log.actions, pending, expected);
+  }
+
+  /**
+   * Whether scaling the stable version from its spec down to `stable` (with `canary` canary pods
+   * expected) keeps every PodDisruptionBudget over its pods. `blocked` names the first that
+   * objects; `note` lists what was checked.
+   */
+  private async budgetFor(
+    original: V1Deployment,
+    stable: number,
+    canary: number,
+  ): Promise<{ blocked: string | null; note: string | null }> {
+    const removing = specReplicas(original) - stable;
+    if (removing <= 0) return { blocked: null, note: null };
+    const labels = (original.spec?.template?.metadata?.labels ?? {}) as Record<string, string>;
+    const checks = await checkPodRemoval(
+      this.clients,
+      original.metadata?.namespace ?? '',
+      labels,
+      removing,
+      stable + canary,
+    );
+    if (checks.length === 0) return { blocked: null, note: null };
+    const refused = checks.find((c) => !c.allowed);
+    return {
+      blocked: refused ? `${refused.text} if ${removing} stable pods went` : null,
+      note: `disruption budgets with ${removing} stable pods gone: ${checks.map((c) => c.text).join('; ')}`,
+    };
   }
 
   /**
