@@ -100,7 +100,6 @@ async function cli(argv: string[], io: Parameters<typeof run>[1] extends infer T
 async function local(scenario: string, namespace: string, extra: string[] = []) {
   const env = clusterEnv();
   const r = await cli([
-    ...extra,
     'local',
     '--scenario',
     scenario,
@@ -113,6 +112,7 @@ async function local(scenario: string, namespace: string, extra: string[] = []) 
     '--change-ref',
     'CHG-7',
     '--json',
+    ...extra,
   ]);
   return { ...r, json: r.stdout ? (JSON.parse(r.stdout) as RecordJson) : null };
 }
@@ -183,7 +183,9 @@ describe('tps-deploy local --hpa', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'tps-hpa-')), 'record.json');
     const r = await local('healthy', ns, ['--hpa', '--speed', '400', '--record-out', out]);
     const events = (JSON.parse(readFileSync(out, 'utf8')) as { events: { message: string }[] }).events;
-    expect(r.stderr).toContain(`created HorizontalPodAutoscaler ${ns}/storefront (4-8 replicas, 100m CPU per pod)`);
+    expect(r.stderr).toContain(
+      `created HorizontalPodAutoscaler ${ns}/storefront (4-8 replicas, 100m CPU per pod)`,
+    );
     expect(r.stderr).toMatch(/execution SUCCEEDED/);
     expect(r.code).toBe(0);
     const j = r.json!;
@@ -191,11 +193,15 @@ describe('tps-deploy local --hpa', () => {
     const shifts = events.filter((e) => / requested; /.test(e.message)).map((e) => e.message);
     expect(shifts).toHaveLength(3);
     for (const m of shifts)
-      expect(m).toMatch(/hpa\/storefront \(4-8\) scales deployment storefront \(live \d+\): stable not scaled/);
+      expect(m).toMatch(
+        /hpa\/storefront \(4-8\) scales deployment storefront \(live \d+\): stable not scaled/,
+      );
     expect(events.filter((e) => /drift/.test(e.message)).map((e) => e.message)).toEqual([]);
     expect(await liveImage(ns, 'storefront', 'storefront')).toBe('registry.local/shop/storefront:v1.1.0');
     // The pods run above the HPA's target: it grew the service, and it still targets it.
-    expect(r.stderr).toMatch(/==> hpa\/storefront targets deployment storefront: (\d+) replicas, it wants \d+/);
+    expect(r.stderr).toMatch(
+      /==> hpa\/storefront targets deployment storefront: (\d+) replicas, it wants \d+/,
+    );
     const rescaled = (await adminApis().core.listNamespacedEvent({ namespace: ns })).items.some(
       (e) => e.reason === 'SuccessfulRescale' && e.involvedObject.name === 'storefront',
     );
