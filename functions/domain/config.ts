@@ -240,6 +240,13 @@ const serviceSchema = z
     /** Containers whose image a release changes; the first is the default for `image`. */
     containers: z.array(k8sLabel).min(1),
     router: z.discriminatedUnion('type', [replicaRatioRouter, albRouter]),
+    /**
+     * The GitOps controller that applies this service from Git, told to stand off the objects a
+     * release changes while it runs: 'flux' sets `kustomize.toolkit.fluxcd.io/reconcile: disabled`
+     * on them from the first shift until Clean Up or Roll Back (docs/deploying.md, "Flux").
+     * Argo CD needs no annotation: see docs/examples/argocd-application.yaml.
+     */
+    gitops: z.enum(['flux']).optional(),
     slo: z.object({ p99Ms: z.number().positive() }).strict(),
     metrics: z.discriminatedUnion('source', [cloudWatchMetrics, syntheticMetrics]),
     /**

@@ -35,6 +35,7 @@ import { ActionLog, CanaryRouter } from './canary-router.js';
 import { type KubeClients, MERGE_PATCH, nullIfNotFound } from './client.js';
 import { readDeployment, readDeploymentOrNull, replicasOf } from './deployment.js';
 import { deepEqual, pollUntil } from './generic.js';
+import type { StandOffObject } from './gitops.js';
 import {
   CANARY_TRACK,
   canaryName,
@@ -124,6 +125,7 @@ export class AlbRouter extends CanaryRouter implements TrafficRouter {
 
     // Before the first write: a canary object of a person's stops the release with nothing changed.
     await this.refuseUnmanagedCanaryObjects(target);
+    log.note(await this.holdGitOps(target));
     // Pin first, so no canary pod is ever an endpoint of the stable Service.
     const hash = await currentPodTemplateHash(this.clients, original);
     log.note(
@@ -350,6 +352,14 @@ export class AlbRouter extends CanaryRouter implements TrafficRouter {
   }
 
   /** The canary Service, the stable Service's pin and the Ingress weights, where still there. */
+  protected standOffObjects(target: ReleaseTarget): StandOffObject[] {
+    return [
+      { kind: 'Deployment', name: target.deployment },
+      { kind: 'Service', name: this.config.stableService },
+      { kind: 'Ingress', name: this.config.ingress },
+    ];
+  }
+
   protected async routerLeftovers(target: ReleaseTarget): Promise<string[]> {
     const out: string[] = [];
     const canarySvc = await readServiceOrNull(this.clients, target.namespace, this.canaryService);

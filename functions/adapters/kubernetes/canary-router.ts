@@ -38,6 +38,7 @@ import {
 } from './deployment.js';
 import { checkPodRemoval } from './disruption-budgets.js';
 import type { PlainObject } from './generic.js';
+import { holdGitOps, releaseGitOps, type StandOffObject } from './gitops.js';
 import { canaryName } from './labels.js';
 import { DEFAULT_ENDPOINTS_SETTLE_MS, DEFAULT_WAITS, type RouterOptions, type Waits } from './waits.js';
 
@@ -59,6 +60,7 @@ export abstract class CanaryRouter {
   protected readonly waits: Waits;
   /** After a change, how long setWeight waits for the EndpointSlices to show it. */
   protected readonly settleMs: number;
+  private readonly gitops: RouterOptions['gitops'];
 
   protected constructor(
     protected readonly clients: KubeClients,
@@ -66,6 +68,17 @@ export abstract class CanaryRouter {
   ) {
     this.waits = { ...DEFAULT_WAITS, ...options.waits };
     this.settleMs = options.endpointsSettleMs ?? DEFAULT_ENDPOINTS_SETTLE_MS;
+    this.gitops = options.gitops;
+  }
+
+  /** The objects a shift changes that a GitOps controller applies from Git. */
+  protected abstract standOffObjects(target: ReleaseTarget): StandOffObject[];
+
+  /** Before a shift's first write: tells the GitOps controller (if any) to stand off. */
+  protected holdGitOps(target: ReleaseTarget): Promise<string | null> {
+    return this.gitops === 'flux'
+      ? holdGitOps(this.clients, target.namespace, this.standOffObjects(target))
+      : Promise.resolve(null);
   }
 
   /**
@@ -145,6 +158,7 @@ export abstract class CanaryRouter {
     log.note(await this.deleteOwnObjects(target));
     log.note(await this.keepsBudgets(target, plan));
     log.note(await this.deleteCanary(target));
+    log.note(await this.releaseGitOps(target));
     return this.cleanupReport(target, log);
   }
 
@@ -171,7 +185,15 @@ export abstract class CanaryRouter {
     log.note(await this.keepsBudgets(target, plan));
     log.note(...(await Promise.all([this.deleteCanary(target), this.deleteOwnObjects(target)])));
     log.note(await this.unpinStable(target));
+    log.note(await this.releaseGitOps(target));
     return this.cleanupReport(target, log);
+  }
+
+  /** Last in Clean Up and Roll Back, once the objects are final: the GitOps controller goes on. */
+  private releaseGitOps(target: ReleaseTarget): Promise<string | null> {
+    return this.gitops === 'flux'
+      ? releaseGitOps(this.clients, target.namespace, this.standOffObjects(target))
+      : Promise.resolve(null);
   }
 
   /**

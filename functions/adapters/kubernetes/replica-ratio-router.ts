@@ -29,6 +29,7 @@ import {
 } from './deployment.js';
 import { checkPodRemoval } from './disruption-budgets.js';
 import { pollUntil } from './generic.js';
+import type { StandOffObject } from './gitops.js';
 import { CANARY_TRACK, canaryName, K8S_ANNOTATIONS, selectorString } from './labels.js';
 import { podsOfDeployment } from './pods.js';
 import {
@@ -80,9 +81,11 @@ export class ReplicaRatioRouter extends CanaryRouter implements TrafficRouter {
     const svc = await readService(this.clients, namespace, this.config.service);
     const selector = originalSelector(svc);
     const hpa = await findAutoscaler(this.clients, namespace, deployment);
-    if (hpa) return this.setAutoscaledWeight(target, plan, weight, original, selector, hpa);
+    const held = weight === 0 ? null : await this.holdGitOps(target);
+    if (hpa) return this.setAutoscaledWeight(target, plan, weight, original, selector, hpa, held);
     const split = splitReplicas(plan.replicas, weight);
     const log = new ActionLog();
+    log.note(held);
 
     if (weight === 0) {
       log.note(await restoreServiceSelector(this.clients, namespace, this.config.service));
@@ -172,9 +175,11 @@ export class ReplicaRatioRouter extends CanaryRouter implements TrafficRouter {
     original: V1Deployment,
     selector: Readonly<Record<string, string>>,
     hpa: V2HorizontalPodAutoscaler,
+    held: string | null,
   ): Promise<TrafficStatus> {
     const { namespace, deployment } = target;
     const log = new ActionLog();
+    log.note(held);
     if (weight === 0) {
       log.note(await restoreServiceSelector(this.clients, namespace, this.config.service));
       log.note(await deleteCanaryIfPresent(this.clients, target, this.waits));
@@ -218,6 +223,13 @@ export class ReplicaRatioRouter extends CanaryRouter implements TrafficRouter {
   }
 
   /** The Service selector still changed (pinned to the canary track), if it is. */
+  protected standOffObjects(target: ReleaseTarget): StandOffObject[] {
+    return [
+      { kind: 'Deployment', name: target.deployment },
+      { kind: 'Service', name: this.config.service },
+    ];
+  }
+
   protected async routerLeftovers(target: ReleaseTarget): Promise<string[]> {
     const svc = await readServiceOrNull(this.clients, target.namespace, this.config.service);
     if (svc?.metadata?.annotations?.[K8S_ANNOTATIONS.originalSelector] === undefined) return [];

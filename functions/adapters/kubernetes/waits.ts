@@ -41,4 +41,9 @@ export interface RouterOptions {
    * it reports what they show. @default 8000
    */
   readonly endpointsSettleMs?: number;
+  /**
+   * The GitOps controller to tell to stand off the objects a release changes while it runs
+   * (gitops.ts); none by default.
+   */
+  readonly gitops?: 'flux';
 }

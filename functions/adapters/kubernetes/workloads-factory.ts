@@ -25,7 +25,7 @@ export function kubeWorkloads(
   clients: KubeClients,
   opts: KubeWorkloadsOptions = {},
 ): Workloads {
-  const router = createRouter(svc.router, clients);
+  const router = createRouter(svc.router, clients, svc.gitops ? { gitops: svc.gitops } : {});
   return {
     cluster: new KubernetesClusterClient(clients, opts.clock ?? systemClock),
     router: opts.wrapRouter ? opts.wrapRouter(router, svc) : router,
