@@ -379,4 +379,59 @@ describe('a whole release with an HPA (replica-ratio)', () => {
       { timeoutMs: 60_000, intervalMs: 500 },
     );
   });
+
+  test('a crashing image while the HPA has grown the service: rolled back at the canary, and the rollback leaves at least the live count Ready', async () => {
+    const g = await releaseFixture('hpa-bad', 'replica-ratio', {
+      service: {
+        approval: false,
+        onCall: {
+          schedule: [
+            {
+              who: 'e2e',
+              days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+              start: '00:00',
+              end: '24:00',
+            },
+          ],
+        },
+      },
+    });
+    try {
+      const app = g.app;
+      await createHpa(app);
+      // Load above the target before the release: the HPA grows the service past the recorded 4.
+      const grown = await growStable(app);
+      const s = sampler(app);
+      const run = await g.env.run(
+        {
+          ...ATTESTED,
+          service: 'shop',
+          images: { ...NEW_IMAGES, api: 'registry.local/shop/api:v2-crash' },
+          requestedBy: 'e2e',
+        },
+        { executionName: 'hpa-bad' },
+      );
+      const samples = await s.done();
+      expect(run.status).toBe('FAILED');
+      expect(run.error).toBe('ReleaseRolledBack');
+      expect(run.record?.rollback?.phase).toBe('canary');
+      // Never fewer Ready stable pods than the HPA had grown it to, from the start to the end.
+      const lowestStable = Math.min(...samples.map((x) => x.stableReady));
+      expect({ lowestStable }).toEqual({ lowestStable: expect.any(Number) });
+      expect(lowestStable).toBeGreaterThanOrEqual(grown);
+      const dep = await adminApis().apps.readNamespacedDeployment({
+        name: app.name,
+        namespace: app.namespace,
+      });
+      expect(dep.spec?.replicas).toBeGreaterThanOrEqual(grown);
+      expect(dep.status?.readyReplicas).toBeGreaterThanOrEqual(grown);
+      const left = await hpas(app.namespace);
+      expect(left.map((h) => `${h.metadata?.name}->${h.spec?.scaleTargetRef.name}`)).toEqual([
+        `${app.name}->${app.name}`,
+      ]);
+    } finally {
+      await g.env.stop();
+      await deleteNamespace(g.app.namespace);
+    }
+  });
 });
