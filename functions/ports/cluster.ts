@@ -43,4 +43,15 @@ export interface ClusterClient {
    * changed by someone else); empty when there is no drift.
    */
   drift(target: ReleaseTarget, plan: RollbackPlan, expected: 'recorded' | 'finalized'): Promise<string[]>;
+  /** {@link drift}, with who made the changes: what a rollback keeps. */
+  driftDetail(target: ReleaseTarget, plan: RollbackPlan, expected: 'recorded' | 'finalized'): Promise<Drift>;
+}
+
+/** Differences from what the release expects, and whether someone else made them. */
+export interface Drift {
+  readonly changes: readonly string[];
+  /** A writer other than tps-deploy changed the template since the plan was recorded. */
+  readonly templateByOthers: boolean;
+  /** The count differs and was set by a writer other than tps-deploy or an autoscaler. */
+  readonly replicasByOthers: boolean;
 }

@@ -9,7 +9,7 @@ import { addEvent, markFailed, markSucceeded } from '../domain/record-transition
 import type { ReleasePorts } from '../ports/release.js';
 import { assertNoDrift } from './drift.js';
 import { restoreLatencyAlarm } from './latency-alarm.js';
-import { CleanupIncompleteError } from './rollback.js';
+import { CleanupIncompleteError, undoTo } from './rollback.js';
 import { causeText, loadPlan, loadRecord, recordEnd, serviceOf, targetOf } from './support.js';
 import { changeCluster } from './write-ahead.js';
 
@@ -29,7 +29,7 @@ export async function finalizeRelease(
   const { result: report, record } = await changeCluster(ports, plan, {
     intent: `clean up: deployment ${plan.namespace}/${plan.deployment} runs ${JSON.stringify(plan.images)} at ${rb.replicas} replicas; canary objects removed`,
     apply: () => router.finalize(target, rb),
-    undo: () => router.rollback(target, rb),
+    undo: () => undoTo(cluster, router, target, rb),
   }).catch(async (e: unknown) => {
     if (e instanceof DriftDetectedError) await assertNoDrift(ports, cluster, plan, rb, 'clean up');
     throw e;

@@ -27,8 +27,9 @@ import {
 import type { ReleasePlan } from '../domain/input.js';
 import { type DeploymentRecord, STATE_MACHINE_TRIGGER } from '../domain/record.js';
 import { addEvent, markRolledBack } from '../domain/record-transitions.js';
-import type { RollbackPlan } from '../ports/cluster.js';
+import type { ClusterClient, ReleaseTarget, RollbackPlan } from '../ports/cluster.js';
 import type { ReleasePorts } from '../ports/release.js';
+import type { TrafficRouter } from '../ports/router.js';
 import { restoreLatencyAlarm } from './latency-alarm.js';
 import { causeText, recordEnd } from './support.js';
 
@@ -75,6 +76,60 @@ export interface RollbackResult {
   readonly superseded?: string;
 }
 
+/** A step's undo when a rollback overtook it: the same plan the rollback restores. */
+export async function undoTo(
+  cluster: ClusterClient,
+  router: TrafficRouter,
+  target: ReleaseTarget,
+  rb: RollbackPlan,
+): Promise<unknown> {
+  return router.rollback(
+    target,
+    (await planToRestore(cluster, target, rb, { finalized: false, trigger: 'undo' })).plan,
+  );
+}
+
+/**
+ * The plan a rollback restores: the recorded one, except what a person changed, which is kept.
+ * During the phases (and Clean Up) a template that is neither the recorded one nor the one Clean Up
+ * writes is a person's, and so is a count that neither tps-deploy nor an autoscaler set (whatever
+ * triggered the rollback); `keepLiveTemplate` (the release stopped on their drift) keeps the live
+ * template in any case. After Clean Up (the watch) any change since is theirs. Every path that
+ * restores the cluster uses it: the rollback, and a step that undoes its change because a
+ * rollback overtook it (write-ahead.ts), so neither overwrites what the other kept.
+ */
+export async function planToRestore(
+  cluster: ClusterClient,
+  target: ReleaseTarget,
+  rb: RollbackPlan,
+  opts: { readonly finalized: boolean; readonly keepLiveTemplate?: boolean; readonly trigger: string },
+): Promise<{ plan: RollbackPlan; kept: RollbackPlan | null; note: string | null }> {
+  const where = `deployment ${rb.namespace}/${rb.deployment}`;
+  if (opts.keepLiveTemplate || !opts.finalized) {
+    const drift = await cluster.driftDetail(target, rb, 'recorded');
+    if (!opts.keepLiveTemplate && !drift.templateByOthers && !drift.replicasByOthers) {
+      return { plan: rb, kept: null, note: null };
+    }
+    const kept = await cluster.recordPlan(rb.namespace, rb.deployment);
+    const replicas = drift.replicasByOthers ? kept.replicas : rb.replicas;
+    return {
+      plan: { ...rb, template: kept.template, images: kept.images, replicas },
+      kept,
+      note: opts.keepLiveTemplate
+        ? null
+        : `rollback by ${opts.trigger}: someone changed ${where} during the release: ${drift.changes.join('; ')}; their change is kept`,
+    };
+  }
+  const changes = await cluster.drift(target, rb, 'finalized');
+  if (changes.length === 0) return { plan: rb, kept: null, note: null };
+  const kept = await cluster.recordPlan(rb.namespace, rb.deployment);
+  return {
+    plan: { ...rb, template: kept.template, images: kept.images, replicas: kept.replicas },
+    kept,
+    note: `rollback by ${opts.trigger}: someone changed ${where} after Clean Up: ${changes.join('; ')}; their change is kept`,
+  };
+}
+
 /**
  * Restores the recorded plan. Shared by the state machine's "Roll Back", the alarm function and
  * the CLI. Safe to run twice at once: the router's rollback is idempotent and only the claimant
@@ -112,26 +167,14 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
       deployment: rb.deployment,
       images: record.images,
     };
-    let keptCount: number | null = null;
-    if (req.keepLiveTemplate) {
-      kept = await cluster.recordPlan(rb.namespace, rb.deployment);
-      // A count a person set (not tps-deploy's, not an autoscaler's) is kept too.
-      const drift = await cluster.drift(target, rb, 'recorded');
-      if (drift.some((c) => c.startsWith('replicas:'))) keptCount = kept.replicas;
-    }
-    // After Clean Up (the watch): a person's change since is theirs, template and count.
-    if (!kept && record.finalImage !== null) {
-      const changes = await cluster.drift(target, rb, 'finalized');
-      if (changes.length > 0) {
-        kept = await cluster.recordPlan(rb.namespace, rb.deployment);
-        keptCount = kept.replicas;
-        keptNote = `rollback by ${req.trigger}: someone changed deployment ${rb.namespace}/${rb.deployment} after Clean Up: ${changes.join('; ')}; their change is kept`;
-      }
-    }
-    const report = await router.rollback(
-      target,
-      kept ? { ...rb, template: kept.template, images: kept.images, replicas: keptCount ?? rb.replicas } : rb,
-    );
+    const restore = await planToRestore(cluster, target, rb, {
+      finalized: record.finalImage !== null,
+      keepLiveTemplate: req.keepLiveTemplate === true,
+      trigger: req.trigger,
+    });
+    kept = restore.kept;
+    keptNote = restore.note;
+    const report = await router.rollback(target, restore.plan);
     actions = report.actions;
     if (report.leftovers.length > 0) {
       throw new CleanupIncompleteError(report.leftovers);

@@ -10,6 +10,7 @@ import { addEvent, failPhase, openPhase, phaseOf, recordPods } from '../domain/r
 import type { ReleasePorts } from '../ports/release.js';
 import type { TrafficStatus } from '../ports/router.js';
 import { assertNoDrift } from './drift.js';
+import { undoTo } from './rollback.js';
 import { loadPlan, loadRecord, serviceOf, targetOf } from './support.js';
 import { changeCluster } from './write-ahead.js';
 
@@ -31,7 +32,7 @@ export async function shiftTraffic(
   const { result: status, record } = await changeCluster(ports, plan, {
     intent: `${phase}: send ${weight}% of traffic to ${plan.version}`,
     apply: () => router.setWeight(target, rb, weight),
-    undo: () => router.rollback(target, rb),
+    undo: () => undoTo(cluster, router, target, rb),
   });
   const now = ports.clock.now();
   openPhase(record, phase, weight, now);
@@ -84,7 +85,7 @@ export async function checkReadiness(
     const { result: traffic } = await changeCluster(ports, plan, {
       intent: `${phase}: new pods ready; complete the shift to ${weight}%`,
       apply: () => router.setWeight(target, rb, weight),
-      undo: () => router.rollback(target, rb),
+      undo: () => undoTo(cluster, router, target, rb),
     });
     reason = `${reason}; ${traffic.detail}`;
   }

@@ -104,7 +104,8 @@ describe.each(['replica-ratio', 'alb'] as const)('%s router, gitops flux', (kind
         });
       }
       // A second shift leaves them as they are (no second write).
-      await w.router.setWeight(target, plan, 50);
+      const second = await w.router.setWeight(target, plan, 50);
+      expect(second.detail).not.toMatch(/flux told to stand off/);
       const report =
         end === 'clean up' ? await w.router.finalize(target, plan) : await w.router.rollback(target, plan);
       expect(report.leftovers).toEqual([]);
@@ -149,4 +150,74 @@ test('without gitops in the catalog nothing is annotated', async () => {
   await w.router.setWeight(target, plan, 10);
   for (const meta of Object.values(await objects('replica-ratio', app))) expect(fluxValue(meta)).toBeNull();
   await w.router.rollback(target, plan);
+});
+
+describe('an object another release or a person already opted out', () => {
+  const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+  test('an Ingress another service’s release holds (shared Ingress): this release joins and leaves; the opt-out stays for the other', async () => {
+    const { app, w, plan, target } = await setup('alb', true);
+    await adminApis().networking.patchNamespacedIngress(
+      {
+        name: app.ingress,
+        namespace: ns,
+        fieldManager: 'tps-deploy',
+        body: {
+          metadata: {
+            annotations: {
+              [FLUX_RECONCILE_ANNOTATION]: 'disabled',
+              [STAND_OFF_MARKER]: 'flux:other-service',
+            },
+          },
+        },
+      },
+      merge,
+    );
+    const shift = await w.router.setWeight(target, plan, 10);
+    expect(shift.detail).toMatch(/ingress \S+ \(also held by other-service\)/);
+    expect((await objects('alb', app)).ingress?.annotations?.[STAND_OFF_MARKER]).toBe(
+      `flux:${app.name},other-service`,
+    );
+    const report = await w.router.finalize(target, plan);
+    expect(report.actions.join('; ')).toMatch(/still held by other-service/);
+    const after = await objects('alb', app);
+    expect(fluxValue(after.ingress)).toBe('disabled');
+    expect(after.ingress?.annotations?.[STAND_OFF_MARKER]).toBe('flux:other-service');
+    // The objects only this release held are freed.
+    expect(fluxValue(after.deployment)).toBeNull();
+  });
+
+  test('a value other than disabled set by someone else is left, and the shift says Flux may revert the release there', async () => {
+    const { app, w, plan, target } = await setup('replica-ratio', true);
+    await adminApis().core.patchNamespacedService(
+      {
+        name: app.service,
+        namespace: ns,
+        fieldManager: 'kustomize-controller',
+        body: { metadata: { annotations: { [FLUX_RECONCILE_ANNOTATION]: 'enabled' } } },
+      },
+      merge,
+    );
+    const shift = await w.router.setWeight(target, plan, 10);
+    expect(shift.detail).toMatch(
+      new RegExp(
+        `service ${app.service} has kustomize.toolkit.fluxcd.io/reconcile: enabled, set by someone else: left as it is, so Flux may revert this release there`,
+      ),
+    );
+    await w.router.rollback(target, plan);
+    expect(fluxValue((await objects('replica-ratio', app)).service)).toBe('enabled');
+  });
+
+  test('gitops removed from the catalog mid-release: the rollback still frees what the release held', async () => {
+    const held = await setup('replica-ratio', true);
+    await held.w.router.setWeight(held.target, held.plan, 10);
+    const catalog = parseCatalog({
+      appName: 'tps-gitops',
+      services: { [held.app.name]: serviceFor(held.app, 'replica-ratio') },
+    });
+    const plain = kubeWorkloads(catalog.services[held.app.name]!, restrictedClients());
+    await plain.router.rollback(held.target, held.plan);
+    for (const meta of Object.values(await objects('replica-ratio', held.app)))
+      expect(fluxValue(meta)).toBeNull();
+  });
 });

@@ -238,7 +238,8 @@ describe.each(['replica-ratio', 'alb'] as const)('%s router with an HPA on the s
     await r.router.finalize(r.target, r.plan);
     const samples = await s.done();
     const lowestSpec = Math.min(...samples.map((x) => x.stableSpec ?? 0));
-    expect({ lowestSpec }).toEqual({ lowestSpec: expect.any(Number) });
+    expect(samples.length).toBeGreaterThan(3);
+    expect(Number.isFinite(lowestSpec)).toBe(true);
     expect(lowestSpec).toBeGreaterThanOrEqual(grown);
     expect(await specReplicas(ns, r.app.name)).toBeGreaterThanOrEqual(grown);
     const left = await hpas(ns);
@@ -417,7 +418,8 @@ describe('a whole release with an HPA (replica-ratio)', () => {
       expect(run.record?.rollback?.phase).toBe('canary');
       // Never fewer Ready stable pods than the HPA had grown it to, from the start to the end.
       const lowestStable = Math.min(...samples.map((x) => x.stableReady));
-      expect({ lowestStable }).toEqual({ lowestStable: expect.any(Number) });
+      expect(samples.length).toBeGreaterThan(3);
+      expect(Number.isFinite(lowestStable)).toBe(true);
       expect(lowestStable).toBeGreaterThanOrEqual(grown);
       const dep = await adminApis().apps.readNamespacedDeployment({
         name: app.name,

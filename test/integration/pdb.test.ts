@@ -147,7 +147,6 @@ describe.each(['replica-ratio', 'alb'] as const)(
       const seen = await w.done();
       expect(report.leftovers).toEqual([]);
       expect(seen.events).toBeGreaterThan(8);
-      expect({ lowest: seen.lowest }).toEqual({ lowest: expect.any(Number) });
       expect(seen.lowest).toBeGreaterThanOrEqual(3);
       // The budget was read at the step that removes the canary's pods (and, for the replica-ratio
       // router, at each shift that scaled stable down).
@@ -204,8 +203,7 @@ describe('a budget the shift cannot keep (replica-ratio)', () => {
       })
     ).items.find(healthy);
     expect(stablePod).toBeDefined();
-    // 6 healthy (4 stable + 2 canary), 5 required: one eviction is allowed, the second is not —
-    // exactly what scaling stable down by 2 would have needed.
+    // The Eviction API, used below once the rollback is done, is the real arbiter of the budget.
     const evict = (name: string) =>
       adminApis()
         .core.createNamespacedPodEviction({

@@ -110,6 +110,37 @@ describe('a person during Clean Up', () => {
     expect(rec.events.some((e) => /template written by kubectl/.test(e.message))).toBe(true);
   });
 
+  test('a kubectl scale between Clean Up’s read and its write of the Deployment is kept; the release stops and says so', async () => {
+    let f!: ReleaseFixture;
+    const person = new PersonBefore(
+      (method, path) => method === 'PATCH' && path === deploymentPath(f),
+      async () => {
+        await kubectl(f, 'scale', `deployment/${f.app.name}`, '--replicas=2');
+      },
+    );
+    f = await fixture('ppl-clean-scale', person);
+    const run = await f.env.run(
+      { ...ATTESTED, service: 'shop', images: NEW_IMAGES },
+      {
+        executionName: 'ppl-clean-scale-1',
+        speed: 100_000,
+        onState: (name) => {
+          if (name === 'Clean Up') person.armed = true;
+        },
+      },
+    );
+    expect(person.done).toBe(true);
+    expect(run.status).toBe('FAILED');
+    expect(run.cause).toMatch(/DriftDetectedError/);
+    // Their count is kept, not overwritten with max(recorded, live) by the retried write.
+    expect((await live(f)).spec?.replicas).toBe(2);
+    const rec = run.record!;
+    expect(rec.outcome).toBe('ROLLED_BACK');
+    expect(rec.events.some((e) => /replicas: expected \d+, live 2 \(set by kubectl/.test(e.message))).toBe(
+      true,
+    );
+  });
+
   test('a kubectl scale just before Clean Up is detected at its start; the count is kept', async () => {
     let f!: ReleaseFixture;
     const person = new PersonBefore(
@@ -187,5 +218,40 @@ describe('a person during the post-deployment watch', () => {
     const rec = (await f.env.store.get('shop', 'ppl-wa-1'))!;
     expect(rec.outcome).toBe('ROLLED_BACK');
     expect(rec.events.some((e) => /left as the person changed it/.test(e.message))).toBe(true);
+  });
+});
+
+describe('a person during a phase, then a rollback they did not cause', () => {
+  test('an alarm rollback in the canary window after a person’s image edit keeps their template and removes the canary', async () => {
+    const f = await fixture('ppl-phase-alarm');
+    const running = f.env.run(
+      { ...ATTESTED, service: 'shop', images: NEW_IMAGES },
+      { executionName: 'ppl-pa-1', speed: 100_000, waitMs: { 'Canary Validation Window': 60_000 } },
+    );
+    await recordWhen(f, 'ppl-pa-1', 'the canary window', (r) => r.phases.some((p) => p.name === 'canary'));
+    await kubectl(f, 'set', 'image', `deployment/${f.app.name}`, 'api=registry.local/shop/api:v1-hotfix');
+    const outcome = await STEPS.alarmRollback(
+      f.env.ports,
+      JSON.parse(JSON.stringify(alarmEvent('tps-test', 'shop', 'errorRate', f.env.clock.now()))),
+    );
+    expect(outcome).toMatchObject({ action: 'rolled-back', deploymentId: 'ppl-pa-1' });
+    const run = await running;
+    expect(run.status).toBe('ABORTED');
+    const dep = await live(f);
+    // Their hotfix is kept, not overwritten with the recorded template.
+    expect(apiContainer(dep)?.image).toBe('registry.local/shop/api:v1-hotfix');
+    const canary = await adminApis()
+      .apps.readNamespacedDeployment({ name: `${f.app.name}-tps-canary`, namespace: f.app.namespace })
+      .then(
+        () => 'present',
+        (e: { code?: number }) => e.code,
+      );
+    expect(canary).toBe(404);
+    const rec = (await f.env.store.get('shop', 'ppl-pa-1'))!;
+    expect(rec.outcome).toBe('ROLLED_BACK');
+    const note = rec.events.find((e) => /during the release: .*their change is kept/.test(e.message));
+    expect(note?.message).toMatch(
+      /rollback by alarm:\S+: someone changed deployment \S+ during the release: container api image: expected registry\.local\/shop\/api:v1, live registry\.local\/shop\/api:v1-hotfix/,
+    );
   });
 });

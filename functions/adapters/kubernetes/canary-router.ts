@@ -77,7 +77,7 @@ export abstract class CanaryRouter {
   /** Before a shift's first write: tells the GitOps controller (if any) to stand off. */
   protected holdGitOps(target: ReleaseTarget): Promise<string | null> {
     return this.gitops === 'flux'
-      ? holdGitOps(this.clients, target.namespace, this.standOffObjects(target))
+      ? holdGitOps(this.clients, target.namespace, target.service, this.standOffObjects(target))
       : Promise.resolve(null);
   }
 
@@ -150,6 +150,7 @@ export abstract class CanaryRouter {
     log.note(
       await setDeploymentState(this.clients, namespace, deployment, template, end.replicas, {
         replaces: [plan.template as PlainObject],
+        recordedReplicas: plan.replicas,
       }),
     );
     log.note(`rolled out: ${await this.rolledOut(target, end.wait)}`);
@@ -189,11 +190,12 @@ export abstract class CanaryRouter {
     return this.cleanupReport(target, log);
   }
 
-  /** Last in Clean Up and Roll Back, once the objects are final: the GitOps controller goes on. */
+  /**
+   * Last in Clean Up and Roll Back, once the objects are final: the GitOps controller goes on.
+   * By the marker, whatever the catalog says now (gitops may have been removed mid-release).
+   */
   private releaseGitOps(target: ReleaseTarget): Promise<string | null> {
-    return this.gitops === 'flux'
-      ? releaseGitOps(this.clients, target.namespace, this.standOffObjects(target))
-      : Promise.resolve(null);
+    return releaseGitOps(this.clients, target.namespace, target.service, this.standOffObjects(target));
   }
 
   /**

@@ -3,7 +3,13 @@
  * version's pods and detects changes someone else made to the Deployment during a release.
  */
 import { type Clock, systemClock } from '../../ports/clock.js';
-import type { ClusterClient, ReleaseTarget, RollbackPlan, WorkloadHealth } from '../../ports/cluster.js';
+import type {
+  ClusterClient,
+  Drift,
+  ReleaseTarget,
+  RollbackPlan,
+  WorkloadHealth,
+} from '../../ports/cluster.js';
 import type { KubeClients } from './client.js';
 import {
   imagesOf,
@@ -15,11 +21,11 @@ import {
 import {
   describeWriter,
   FIELD_MANAGER,
-  isAutoscaler,
+  replicasDrift,
   replicasOwner,
   templateWritersSince,
 } from './field-owners.js';
-import { diffPaths, type PlainObject, toPlain } from './generic.js';
+import { deepEqual, diffPaths, type PlainObject, toPlain } from './generic.js';
 import { canaryName, MANAGED_REPLICAS_ANNOTATION } from './labels.js';
 import { podsOfDeployment, workloadHealth } from './pods.js';
 
@@ -75,6 +81,14 @@ export class KubernetesClusterClient implements ClusterClient {
     plan: RollbackPlan,
     expected: 'recorded' | 'finalized',
   ): Promise<string[]> {
+    return [...(await this.driftDetail(target, plan, expected)).changes];
+  }
+
+  async driftDetail(
+    target: ReleaseTarget,
+    plan: RollbackPlan,
+    expected: 'recorded' | 'finalized',
+  ): Promise<Drift> {
     const dep = await readDeployment(this.clients, target.namespace, target.deployment);
     const want: PlainObject =
       expected === 'recorded'
@@ -96,20 +110,30 @@ export class KubernetesClusterClient implements ClusterClient {
       if (!/^spec\.template\.spec\.containers\[\d+\]\.image$/.test(path)) changes.push(`${path} changed`);
     }
     // Who wrote the template since the plan was recorded: the record says who changed it.
+    // The template differs and is neither the recorded one nor the one Clean Up writes (the
+    // recorded one with the release's images): someone else wrote it. Decided on content, not on
+    // managedFields times (second granularity; a local run's clock is virtual).
+    const templateByOthers =
+      changes.length > 0 &&
+      !deepEqual(live, templateWithImages(plan.template as PlainObject, target.images) as PlainObject);
     if (changes.length > 0) {
       const writers = templateWritersSince(dep.metadata?.managedFields, plan.recordedAt);
       if (writers.length > 0) changes.push(`template written by ${writers.map(describeWriter).join(', ')}`);
     }
-    const marker = dep.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION];
-    const wantReplicas = expected === 'recorded' && marker !== undefined ? Number(marker) : plan.replicas;
     const owner = replicasOwner(dep.metadata?.managedFields);
-    // An autoscaler's count is not a person's edit: the release follows it instead of stopping.
-    if (specReplicas(dep) !== wantReplicas && !isAutoscaler(owner)) {
+    const count = replicasDrift({
+      expected,
+      recorded: plan.replicas,
+      marker: dep.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION],
+      live: specReplicas(dep),
+      owner,
+    });
+    if (count.drift) {
       changes.push(
-        `replicas: expected ${wantReplicas}, live ${specReplicas(dep)}${owner && owner.manager !== FIELD_MANAGER ? ` (set by ${describeWriter(owner)})` : ''}`,
+        `replicas: expected ${count.want}, live ${specReplicas(dep)}${owner && owner.manager !== FIELD_MANAGER ? ` (set by ${describeWriter(owner)})` : ''}`,
       );
     }
     if (dep.spec?.paused) changes.push('deployment is paused');
-    return changes;
+    return { changes, templateByOthers, replicasByOthers: count.byOthers };
   }
 }

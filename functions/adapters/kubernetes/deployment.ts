@@ -12,6 +12,7 @@ import {
   TargetNotFoundError,
 } from '../../domain/errors.js';
 import { JSON_PATCH, type KubeClients, MERGE_PATCH, nullIfNotFound } from './client.js';
+import { describeWriter, replicasDrift, replicasOwner } from './field-owners.js';
 import { deepEqual, jsonPointerToken, type PlainObject, pollUntil, toPlain } from './generic.js';
 import { MANAGED_REPLICAS_ANNOTATION } from './labels.js';
 import type { Waits } from './waits.js';
@@ -95,6 +96,13 @@ export interface SetStateOptions {
    * nothing written. @default any
    */
   readonly replaces?: readonly PlainObject[];
+  /**
+   * The count recorded when the release began (Clean Up): a count set since by someone other
+   * than tps-deploy or an autoscaler (a person's `kubectl scale`, also one made between this
+   * step's read and its write, seen when the generation test sends it back to the read) is
+   * theirs: DriftDetectedError, nothing written. @default not checked
+   */
+  readonly recordedReplicas?: number;
 }
 
 /**
@@ -119,6 +127,20 @@ export async function setDeploymentState(
     if (!templateSame && opts.replaces && !opts.replaces.some((t) => deepEqual(liveTemplate, t))) {
       const why = `deployment ${namespace}/${name}: its template is not the one tps-deploy would replace (someone changed it); not overwriting it`;
       throw new DriftDetectedError(why, [why]);
+    }
+    if (opts.recordedReplicas !== undefined) {
+      const owner = replicasOwner(dep.metadata?.managedFields);
+      const count = replicasDrift({
+        expected: 'recorded',
+        recorded: opts.recordedReplicas,
+        marker: dep.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION],
+        live: specReplicas(dep),
+        owner,
+      });
+      if (count.byOthers && owner) {
+        const why = `deployment ${namespace}/${name}: replicas: expected ${count.want}, live ${specReplicas(dep)} (set by ${describeWriter(owner)}); not overwriting them`;
+        throw new DriftDetectedError(why, [why]);
+      }
     }
     const replicasSame = specReplicas(dep) === replicas;
     const marked = dep.metadata?.annotations?.[MANAGED_REPLICAS_ANNOTATION] !== undefined;

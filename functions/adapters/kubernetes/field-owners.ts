@@ -60,11 +60,33 @@ export function templateWritersSince(
   entries: readonly V1ManagedFieldsEntry[] | undefined,
   since: string,
 ): FieldWriter[] {
-  const after = Date.parse(since);
+  // managedFields times are whole seconds: a write in the same second as `since` counts.
+  const after = Math.floor(Date.parse(since) / 1000) * 1000;
   return (entries ?? [])
     .filter((m) => m.manager !== FIELD_MANAGER && owns(m.fieldsV1, ['f:spec', 'f:template']))
     .map(writerOf)
     .filter((w) => w.time !== null && Date.parse(w.time) >= after);
+}
+
+/**
+ * Whether a live count is drift, and the count expected. During the phases (`recorded`) the
+ * expected count is the one tps-deploy last set (its annotation `marker`) or the recorded one;
+ * after Clean Up (`finalized`) the recorded one, unless tps-deploy itself owns the count: Clean Up
+ * may write more than recorded (the pods serving, with an HPA), and that count is the release's.
+ * An autoscaler's count is never drift.
+ */
+export function replicasDrift(args: {
+  readonly expected: 'recorded' | 'finalized';
+  readonly recorded: number;
+  readonly marker: string | undefined;
+  readonly live: number;
+  readonly owner: FieldWriter | null;
+}): { readonly want: number; readonly drift: boolean; readonly byOthers: boolean } {
+  const { expected, recorded, marker, live, owner } = args;
+  const want = expected === 'recorded' && marker !== undefined ? Number(marker) : recorded;
+  const ours = owner !== null && owner.manager === FIELD_MANAGER;
+  const drift = live !== want && !isAutoscaler(owner) && !(expected === 'finalized' && ours);
+  return { want, drift, byOthers: drift && owner !== null && !ours };
 }
 
 /** `kubectl (Update, 2026-12-05T10:00:00.000Z)`: a writer in words. */

@@ -50,44 +50,95 @@ function api(clients: KubeClients, namespace: string, obj: StandOffObject) {
 
 const label = (obj: StandOffObject) => `${obj.kind.toLowerCase()} ${obj.name}`;
 
-/** Sets the opt-out on each object that has none. Returns what it did, or null. */
+/** The services holding an opt-out tps-deploy set: the marker is `flux:<service>,<service>`. */
+export function holdersOf(marker: string | undefined): string[] {
+  if (marker === undefined) return [];
+  const list = marker.startsWith('flux:') ? marker.slice('flux:'.length) : '';
+  return list === '' ? [] : list.split(',');
+}
+
+const markerOf = (holders: readonly string[]) => `flux:${[...holders].sort().join(',')}`;
+
+/**
+ * Sets the opt-out on each object that has none, for `service`. An object another release of
+ * tps-deploy holds (an Ingress two services share) gets `service` added to its holders; one whose
+ * opt-out someone else set is left as it is (and said so when its value is not `disabled`).
+ * Returns what it did, or null.
+ */
 export async function holdGitOps(
   clients: KubeClients,
   namespace: string,
+  service: string,
   objects: readonly StandOffObject[],
 ): Promise<string | null> {
   const set: string[] = [];
+  const notes: string[] = [];
   for (const obj of objects) {
     const { read, patch } = api(clients, namespace, obj);
     const live = await clients.call.run(`read ${namespace}/${label(obj)}`, () => nullIfNotFound(read));
-    if (!live || live.metadata?.annotations?.[FLUX_RECONCILE_ANNOTATION] !== undefined) continue;
-    await clients.call.run(`annotate ${namespace}/${label(obj)}`, () =>
-      patch({
-        metadata: { annotations: { [FLUX_RECONCILE_ANNOTATION]: 'disabled', [STAND_OFF_MARKER]: 'flux' } },
-      }),
-    );
-    set.push(label(obj));
+    if (!live) continue;
+    const annotations = live.metadata?.annotations ?? {};
+    const value = annotations[FLUX_RECONCILE_ANNOTATION];
+    const marker = annotations[STAND_OFF_MARKER];
+    if (value === undefined) {
+      await clients.call.run(`annotate ${namespace}/${label(obj)}`, () =>
+        patch({
+          metadata: {
+            annotations: { [FLUX_RECONCILE_ANNOTATION]: 'disabled', [STAND_OFF_MARKER]: markerOf([service]) },
+          },
+        }),
+      );
+      set.push(label(obj));
+    } else if (marker !== undefined) {
+      const holders = holdersOf(marker);
+      if (holders.includes(service)) continue;
+      await clients.call.run(`annotate ${namespace}/${label(obj)}`, () =>
+        patch({ metadata: { annotations: { [STAND_OFF_MARKER]: markerOf([...holders, service]) } } }),
+      );
+      set.push(`${label(obj)} (also held by ${holders.join(', ')})`);
+    } else if (value !== 'disabled') {
+      notes.push(
+        `${label(obj)} has ${FLUX_RECONCILE_ANNOTATION}: ${value}, set by someone else: left as it is, so Flux may revert this release there`,
+      );
+    }
   }
-  return set.length === 0
-    ? null
-    : `flux told to stand off (${FLUX_RECONCILE_ANNOTATION}: disabled) ${set.join(', ')}`;
+  const parts = [
+    ...(set.length > 0
+      ? [`flux told to stand off (${FLUX_RECONCILE_ANNOTATION}: disabled) ${set.join(', ')}`]
+      : []),
+    ...notes,
+  ];
+  return parts.length === 0 ? null : parts.join('; ');
 }
 
-/** Removes the opt-out from each object where tps-deploy set it. Returns what it did, or null. */
+/**
+ * Takes `service` off the holders of each object's opt-out; the last holder removes the opt-out.
+ * Returns what it did, or null.
+ */
 export async function releaseGitOps(
   clients: KubeClients,
   namespace: string,
+  service: string,
   objects: readonly StandOffObject[],
 ): Promise<string | null> {
   const freed: string[] = [];
   for (const obj of objects) {
     const { read, patch } = api(clients, namespace, obj);
     const live = await clients.call.run(`read ${namespace}/${label(obj)}`, () => nullIfNotFound(read));
-    if (live?.metadata?.annotations?.[STAND_OFF_MARKER] === undefined) continue;
+    const holders = holdersOf(live?.metadata?.annotations?.[STAND_OFF_MARKER]);
+    if (!holders.includes(service)) continue;
+    const rest = holders.filter((h) => h !== service);
     await clients.call.run(`unannotate ${namespace}/${label(obj)}`, () =>
-      patch({ metadata: { annotations: { [FLUX_RECONCILE_ANNOTATION]: null, [STAND_OFF_MARKER]: null } } }),
+      patch({
+        metadata: {
+          annotations:
+            rest.length === 0
+              ? { [FLUX_RECONCILE_ANNOTATION]: null, [STAND_OFF_MARKER]: null }
+              : { [STAND_OFF_MARKER]: markerOf(rest) },
+        },
+      }),
     );
-    freed.push(label(obj));
+    freed.push(rest.length === 0 ? label(obj) : `${label(obj)} (still held by ${rest.join(', ')})`);
   }
   return freed.length === 0 ? null : `flux reconciles again ${freed.join(', ')}`;
 }
