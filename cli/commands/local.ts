@@ -188,7 +188,7 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
   let env: LocalEnvironmentType | undefined;
   try {
     let adminKubeconfig: string;
-    let functionsKubeconfig: string;
+    let functionsKubeconfig: string | undefined;
     if (opts.kubeconfig) {
       adminKubeconfig = opts.kubeconfig;
       if (opts.context) {
@@ -212,7 +212,7 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
         adminKubeconfig = join(tmpDir, 'kubeconfig');
         await writeFile(adminKubeconfig, kc.exportConfig(), { mode: 0o600 });
       }
-      functionsKubeconfig = opts.functionsKubeconfig ?? adminKubeconfig;
+      functionsKubeconfig = opts.functionsKubeconfig;
     } else {
       const name = `tps-local-${process.pid}`;
       say(`==> starting the embedded local control plane (${name}); the first run builds it (minutes)`);
@@ -223,7 +223,7 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
       });
       startedCluster = name;
       adminKubeconfig = info.kubeconfig;
-      functionsKubeconfig = opts.functionsKubeconfig ?? info.restrictedKubeconfig;
+      functionsKubeconfig = opts.functionsKubeconfig;
     }
 
     let current = await currentImage(adminKubeconfig, opts.namespace);
@@ -238,6 +238,7 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
         image: current,
         replicas: LOCAL_SERVICE.replicas,
         roleManifest: ROLE_MANIFEST,
+        appName: catalog.appName ?? 'tps-local',
       });
     }
     let image = opts.image ?? nextImage(current);
@@ -247,7 +248,11 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
     say('==> synthesizing the CDK app and loading the state machine into aws-local-stepfunctions');
     env = await LocalEnvironment.start({
       catalog,
-      kubeconfig: functionsKubeconfig,
+      kubeconfigs: functionsKubeconfig
+        ? { read: functionsKubeconfig, write: functionsKubeconfig }
+        : clusterModule.canMintFunctionIdentities(adminKubeconfig)
+          ? await clusterModule.mintFunctionIdentities(adminKubeconfig, catalog.appName ?? 'tps-local')
+          : { read: adminKubeconfig, write: adminKubeconfig },
       profiles: { [LOCAL_SERVICE.name]: profile },
       // The progress above is this command's output; the functions' JSON lines would bury it.
       functionOutput: discardLines,

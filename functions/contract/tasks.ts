@@ -85,12 +85,16 @@ export const CLUSTER_TASKS: readonly TaskKey[] = [
   'standDown',
 ];
 
+/** A cluster task's access: `read` only looks, `write` changes workloads. */
+export type ClusterAccess = 'read' | 'write';
+export const CLUSTER_ACCESS_KINDS: readonly ClusterAccess[] = ['read', 'write'];
+
 /**
  * What each cluster task may do on the cluster: `read` tasks only look (their Kubernetes group is
  * bound to the read-only Role), `write` tasks change Deployments, Services, Ingresses or Jobs.
  * Every task in {@link CLUSTER_TASKS} has an entry; the others have no cluster access at all.
  */
-export const CLUSTER_ACCESS: Readonly<Partial<Record<TaskKey, 'read' | 'write'>>> = {
+export const CLUSTER_ACCESS: Readonly<Partial<Record<TaskKey, ClusterAccess>>> = {
   checkGates: 'read',
   checkReadiness: 'read',
   validateWindow: 'read',

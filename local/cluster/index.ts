@@ -20,6 +20,13 @@ export {
   stopClusterSync,
 } from './cluster.js';
 export {
+  canMintFunctionIdentities,
+  type FunctionKubeconfigs,
+  functionKubeconfigPaths,
+  functionUser,
+  mintFunctionIdentities,
+} from './identities.js';
+export {
   HPA_SYNC_PERIOD,
   METRIC_RESOLUTION_SECONDS,
   METRICS_API_SERVICE,
@@ -27,7 +34,9 @@ export {
 } from './metrics.js';
 export {
   applyRestrictedRole,
+  APP_NAME_PLACEHOLDER,
   DEFAULT_RESTRICTED_ROLE_MANIFEST,
+  fillAppName,
   RESTRICTED_GROUP,
   RESTRICTED_ROLE_NAME,
   RESTRICTED_RULES,

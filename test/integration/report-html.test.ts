@@ -20,6 +20,7 @@ import { LocalEnvironment } from '../../local/environment.js';
 import { renderReportHtml } from '../../report/html.js';
 import { reportModel } from '../../report/model.js';
 import { clusterEnv, deleteNamespace } from '../helpers/cluster-env.js';
+import { mintFunctionIdentities } from '../../local/cluster/identities.js';
 import { ROLE_MANIFEST } from '../helpers/k8s.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -50,6 +51,7 @@ beforeAll(async () => {
     image: 'registry.local/shop/storefront:v1.0.0',
     replicas: 4,
     roleManifest: ROLE_MANIFEST,
+    appName: 'tps-report',
   });
   const catalog: CatalogInput = {
     appName: 'tps-report',
@@ -79,7 +81,7 @@ beforeAll(async () => {
   };
   const env = await LocalEnvironment.start({
     catalog,
-    kubeconfig: cluster.restrictedKubeconfig,
+    kubeconfigs: await mintFunctionIdentities(cluster.kubeconfig, 'tps-report'),
     profiles: { storefront: loadProfile('late-degradation') },
     functionOutput: discardLines,
   });
