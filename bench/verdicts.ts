@@ -48,7 +48,12 @@ import type { DeploymentRecord } from '../functions/domain/record.js';
 import type { AlarmOutcome } from '../functions/release/alarm.js';
 import { STEPS } from '../functions/release/registry.js';
 import { alarmEvent, cwTime } from '../local/alarm-event.js';
-import { type ClusterInfo, mintFunctionIdentities, startCluster, stopCluster } from '../local/cluster/index.js';
+import {
+  type ClusterInfo,
+  mintFunctionIdentities,
+  startCluster,
+  stopCluster,
+} from '../local/cluster/index.js';
 import { albIngress } from '../local/demo-app.js';
 import { type LocalDynamo, startLocalDynamo } from '../local/dynalite.js';
 import { LocalEnvironment } from '../local/environment.js';

@@ -303,7 +303,12 @@ export class LocalEnvironment {
     env.portsFactory = (o) =>
       makePorts(
         new DynamoDbDeploymentStore({ client: o.dynamoClient ?? dynamo.client, tableName }),
-        createKubeClients(o.kubeAccess ?? kcOf.write, opts.kubeRetry ?? {}, undefined, o.kubeMiddleware ?? []),
+        createKubeClients(
+          o.kubeAccess ?? kcOf.write,
+          opts.kubeRetry ?? {},
+          undefined,
+          o.kubeMiddleware ?? [],
+        ),
         o.readinessWait,
       );
     for (const service of Object.keys(catalog.services)) {

@@ -51,7 +51,9 @@ export async function mintFunctionIdentities(
   appName: string,
 ): Promise<FunctionKubeconfigs> {
   if (!/^[A-Za-z][A-Za-z0-9-]{0,30}$/.test(appName)) {
-    throw new Error(`invalid appName ${JSON.stringify(appName)}: use a letter, then up to 30 letters, digits or '-'`);
+    throw new Error(
+      `invalid appName ${JSON.stringify(appName)}: use a letter, then up to 30 letters, digits or '-'`,
+    );
   }
   const certsDir = join(dirname(adminKubeconfig), 'certs');
   if (!canMintFunctionIdentities(adminKubeconfig)) {
@@ -88,7 +90,11 @@ export async function mintFunctionIdentities(
       });
       await rename(tmp, target);
     } finally {
-      await Promise.all([rm(pair.cert, { force: true }), rm(pair.key, { force: true }), rm(tmp, { force: true })]);
+      await Promise.all([
+        rm(pair.cert, { force: true }),
+        rm(pair.key, { force: true }),
+        rm(tmp, { force: true }),
+      ]);
     }
   }
   return paths;

@@ -33,8 +33,8 @@ export {
   USAGE_ANNOTATIONS,
 } from './metrics.js';
 export {
-  applyRestrictedRole,
   APP_NAME_PLACEHOLDER,
+  applyRestrictedRole,
   DEFAULT_RESTRICTED_ROLE_MANIFEST,
   fillAppName,
   RESTRICTED_GROUP,

@@ -97,7 +97,9 @@ export function fillAppName(manifestYaml: string, appName: string | undefined): 
     );
   }
   if (!/^[A-Za-z][A-Za-z0-9-]{0,30}$/.test(appName)) {
-    throw new Error(`invalid appName ${JSON.stringify(appName)}: use a letter, then up to 30 letters, digits or '-'`);
+    throw new Error(
+      `invalid appName ${JSON.stringify(appName)}: use a letter, then up to 30 letters, digits or '-'`,
+    );
   }
   return manifestYaml.replaceAll(APP_NAME_PLACEHOLDER, appName);
 }

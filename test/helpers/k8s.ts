@@ -50,8 +50,14 @@ export function functionIdentities(appName: string = TEST_APP_NAME): Promise<Fun
  * A fresh namespace with infra/k8s/tps-deploy-role.yaml applied by the admin for `appName`, whose
  * function identities are minted.
  */
-export async function namespaceWithShippedRole(prefix: string, appName: string = TEST_APP_NAME): Promise<string> {
-  const [ns] = await Promise.all([createNamespace(prefix, { restricted: false }), functionIdentities(appName)]);
+export async function namespaceWithShippedRole(
+  prefix: string,
+  appName: string = TEST_APP_NAME,
+): Promise<string> {
+  const [ns] = await Promise.all([
+    createNamespace(prefix, { restricted: false }),
+    functionIdentities(appName),
+  ]);
   await applyRestrictedRole(clusterEnv().kubeconfig, ns, ROLE_MANIFEST, appName);
   return ns;
 }

@@ -56,7 +56,10 @@ export async function releaseFixture(
     profile?: TrafficProfileInput;
     service?: Partial<ServiceConfigInput>;
     /** More LocalEnvironment options (a table endpoint, request middleware). */
-    env?: Pick<LocalEnvironmentOptions, 'dynamo' | 'kubeMiddleware' | 'functionOutput' | 'taskKubeMiddleware'>;
+    env?: Pick<
+      LocalEnvironmentOptions,
+      'dynamo' | 'kubeMiddleware' | 'functionOutput' | 'taskKubeMiddleware'
+    >;
   } = {},
 ): Promise<ReleaseFixture> {
   const ns = await namespaceWithShippedRole(prefix);

@@ -23,7 +23,13 @@ import { RELEASE_METRICS } from '../../functions/domain/release-metrics.js';
 import { LocalEnvironment } from '../../local/environment.js';
 import { adminKubeConfig, clusterEnv, deleteNamespace, eventually } from '../helpers/cluster-env.js';
 import { type LocalDynamo, startDynalite } from '../helpers/dynalite.js';
-import { adminApis, createApp, functionIdentities, namespaceWithShippedRole, OLD_IMAGES } from '../helpers/k8s.js';
+import {
+  adminApis,
+  createApp,
+  functionIdentities,
+  namespaceWithShippedRole,
+  OLD_IMAGES,
+} from '../helpers/k8s.js';
 import { serviceFor } from '../helpers/release.js';
 import { Collect } from '../unit/cli-harness.js';
 

@@ -15,12 +15,12 @@ import { discardLines } from '../../functions/adapters/powertools/output.js';
 import { loadProfile } from '../../functions/adapters/synthetic/index.js';
 import type { CatalogInput } from '../../functions/domain/config.js';
 import type { DeploymentRecord } from '../../functions/domain/record.js';
+import { mintFunctionIdentities } from '../../local/cluster/identities.js';
 import { createDemoApp } from '../../local/demo-app.js';
 import { LocalEnvironment } from '../../local/environment.js';
 import { renderReportHtml } from '../../report/html.js';
 import { reportModel } from '../../report/model.js';
 import { clusterEnv, deleteNamespace } from '../helpers/cluster-env.js';
-import { mintFunctionIdentities } from '../../local/cluster/identities.js';
 import { ROLE_MANIFEST } from '../helpers/k8s.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
