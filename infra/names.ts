@@ -8,7 +8,11 @@
  */
 export { type AlarmSignal, alarmName } from '../functions/domain/alarms.js';
 
-/** The Kubernetes group the functions' EKS access entry puts them in (bound by infra/k8s/tps-deploy-role.yaml). */
+/**
+ * The single Kubernetes group the stack's EKS access entry still uses.
+ * @deprecated infra/k8s/tps-deploy-role.yaml no longer binds it: it binds {@link kubernetesGroup}
+ * of each access, which the access entries must use instead.
+ */
 export const K8S_GROUP = 'tps-deploy';
 
 /**
