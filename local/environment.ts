@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Middleware } from '@kubernetes/client-node';
+import type { KubeConfig, Middleware } from '@kubernetes/client-node';
 import { createTableIfMissing, DynamoDbDeploymentStore } from '../functions/adapters/aws/dynamodb-store.js';
 import { CollectingNotifier } from '../functions/adapters/collecting-notifier.js';
 import {
@@ -55,7 +55,7 @@ export interface PortsOptions {
    * Another credential for the same cluster, renewable after a 401 (fault tests: tokens the API
    * server stops accepting). @default the environment's write identity
    */
-  readonly kubeAccess?: RenewableKubeConfig;
+  readonly kubeAccess?: RenewableKubeConfig | KubeConfig;
   /** The in-task readiness wait the AWS runtime uses (absent locally: one check per call). */
   readonly readinessWait?: ReadinessWait;
 }

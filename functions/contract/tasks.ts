@@ -96,7 +96,6 @@ export const CLUSTER_ACCESS_KINDS: readonly ClusterAccess[] = ['read', 'write'];
  */
 export const CLUSTER_ACCESS: Readonly<Partial<Record<TaskKey, ClusterAccess>>> = {
   checkGates: 'read',
-  checkReadiness: 'read',
   validateWindow: 'read',
   checkTests: 'read',
   checkMigration: 'read',
@@ -104,6 +103,9 @@ export const CLUSTER_ACCESS: Readonly<Partial<Record<TaskKey, ClusterAccess>>> =
   standDown: 'read',
   beginRelease: 'write',
   shiftTraffic: 'write',
+  // Finishes a shift the router held back until the new pods were Ready (scales stable down,
+  // switches the Service or the Ingress weights): a write, though it is mostly a look.
+  checkReadiness: 'write',
   finalize: 'write',
   rollBack: 'write',
   alarmRollback: 'write',

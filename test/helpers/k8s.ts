@@ -86,7 +86,7 @@ export interface AppFixture {
 export async function createApp(
   namespace: string,
   name: string,
-  opts: { replicas?: number; ingress?: boolean } = {},
+  opts: { replicas?: number; ingress?: boolean; podAnnotations?: Record<string, string> } = {},
 ): Promise<AppFixture> {
   const replicas = opts.replicas ?? 4;
   const { core, apps, networking } = adminApis();
@@ -99,7 +99,7 @@ export async function createApp(
         replicas,
         selector: { matchLabels: { app: name } },
         template: {
-          metadata: { labels, annotations: { 'example.com/owner': 'team-shop' } },
+          metadata: { labels, annotations: { 'example.com/owner': 'team-shop', ...opts.podAnnotations } },
           spec: {
             containers: [
               {

@@ -56,6 +56,8 @@ export async function releaseFixture(
     profile?: TrafficProfileInput;
     service?: Partial<ServiceConfigInput>;
     /** More LocalEnvironment options (a table endpoint, request middleware). */
+    /** Annotations on the fixture Deployment's pods (e.g. the local cluster's ready delay). */
+    podAnnotations?: Record<string, string>;
     env?: Pick<
       LocalEnvironmentOptions,
       'dynamo' | 'kubeMiddleware' | 'functionOutput' | 'taskKubeMiddleware'
@@ -63,7 +65,11 @@ export async function releaseFixture(
   } = {},
 ): Promise<ReleaseFixture> {
   const ns = await namespaceWithShippedRole(prefix);
-  const app = await createApp(ns, 'shop', { replicas: 4, ingress: router === 'alb' });
+  const app = await createApp(ns, 'shop', {
+    replicas: 4,
+    ingress: router === 'alb',
+    ...(opts.podAnnotations ? { podAnnotations: opts.podAnnotations } : {}),
+  });
   const catalog: CatalogInput = {
     appName: TEST_APP_NAME,
     services: { shop: serviceFor(app, router, opts.service) },

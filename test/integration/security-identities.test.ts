@@ -14,13 +14,23 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
+import { KubernetesRequestError } from '../../functions/adapters/kubernetes/client.js';
 import { CLUSTER_ACCESS, CLUSTER_ACCESS_KINDS, CLUSTER_TASKS } from '../../functions/contract/tasks.js';
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
 import { NotConfiguredError } from '../../functions/domain/errors.js';
+import { parseExecutionInput } from '../../functions/domain/input.js';
+import { beginRelease } from '../../functions/release/begin.js';
+import { checkReadiness, shiftTraffic } from '../../functions/release/shift.js';
 import { kubernetesGroup } from '../../infra/names.js';
 import { functionUser } from '../../local/cluster/identities.js';
 import { applyRestrictedRole } from '../../local/cluster/restricted-role.js';
-import { clusterEnv, createNamespace, deleteNamespace, TEST_APP_NAME } from '../helpers/cluster-env.js';
+import {
+  clusterEnv,
+  createNamespace,
+  deleteNamespace,
+  eventually,
+  TEST_APP_NAME,
+} from '../helpers/cluster-env.js';
 import {
   adminApis,
   functionIdentities,
@@ -159,8 +169,55 @@ describe('two apps in one cluster', () => {
   });
 });
 
+describe('Check Pods Ready changes the cluster when it finishes a held-back shift', () => {
+  test('so it needs the write identity: the read identity is refused (403), the write one completes the shift', async () => {
+    // Pods Ready only after 35 s: longer than the shift's canary wait (30 s), so the staging shift
+    // (50%) keeps the stable Deployment at its size and leaves the rest to "Check Staging Pods Ready".
+    const f = await releaseFixture('ids-held', 'replica-ratio', {
+      service: { approval: false, onCall: ALWAYS_ON_CALL },
+      podAnnotations: { 'local.tps-deploy.dev/ready-delay': '35s' },
+    });
+    fixtures.push(f);
+    const plan = parseExecutionInput(
+      { ...ATTESTED, service: 'shop', images: NEW_IMAGES },
+      f.env.catalog,
+      'ids-held-1',
+    );
+    await beginRelease(f.env.portsFor('beginRelease'), { plan, executionArn: null });
+    const weight = plan.phases.staging.weight;
+    const shift = await shiftTraffic(f.env.portsFor('shiftTraffic'), { plan, phase: 'staging', weight });
+    expect(shift.detail).toMatch(/stable kept at 4 instead of \d; call again to finish/);
+    expect(shift.stableReplicas).toBe(4);
+    const { apps } = adminApis();
+    await eventually(
+      'the canary pods Ready',
+      async () =>
+        (
+          await apps.readNamespacedDeployment({
+            name: `${f.app.name}-tps-canary`,
+            namespace: f.app.namespace,
+          })
+        ).status?.readyReplicas === shift.canaryReplicas,
+      { timeoutMs: 90_000 },
+    );
+    const event = { plan, phase: 'staging' as const, since: shift.shiftedAt };
+    const asReader = f.env.portsWith({ kubeAccess: kubeConfigOf((await functionIdentities()).read) });
+    const refused = await checkReadiness(asReader, event).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(KubernetesRequestError);
+    expect((refused as KubernetesRequestError).failure).toMatchObject({ status: 403 });
+
+    expect(CLUSTER_ACCESS.checkReadiness).toBe('write');
+    const done = await checkReadiness(f.env.portsFor('checkReadiness'), event);
+    expect(done.status).toBe('ready');
+    const stable = await apps.readNamespacedDeployment({ name: f.app.name, namespace: f.app.namespace });
+    expect(stable.spec?.replicas).toBe(4 - shift.canaryReplicas);
+  });
+});
+
 describe('the Roles are exactly what the tasks call', () => {
   const recorder = requestRecorder();
+  let jobsFixture: ReleaseFixture | undefined;
+  let albFixture: ReleaseFixture | undefined;
 
   test('releases and rollbacks under split identities: every request recorded, union per access = its Role', async () => {
     // Replica-ratio with a test Job and a migration before the deploy; then a rollback.
@@ -169,12 +226,14 @@ describe('the Roles are exactly what the tasks call', () => {
       env: { taskKubeMiddleware: recorder.middleware },
     });
     fixtures.push(jobs);
+    jobsFixture = jobs;
     // ALB: the canary Service and the Ingress's forward action; then a rollback.
     const alb = await releaseFixture('ids-alb', 'alb', {
       service: { approval: false, onCall: ALWAYS_ON_CALL },
       env: { taskKubeMiddleware: recorder.middleware },
     });
     fixtures.push(alb);
+    albFixture = alb;
 
     const runs = [
       await jobs.env.run({ ...ATTESTED, service: 'shop', images: NEW_IMAGES, migration: MIGRATION }),
@@ -244,7 +303,7 @@ describe('the Roles are exactly what the tasks call', () => {
   });
 
   test('a task with no cluster access gets no Kubernetes client at all', async () => {
-    const f = fixtures[0]!;
+    const f = jobsFixture!;
     const svc = f.env.catalog.services.shop!;
     for (const task of ['validateInput', 'requestApproval', 'completeRelease', 'snapshotDatabase'] as const) {
       expect(CLUSTER_ACCESS[task]).toBeUndefined();
@@ -254,7 +313,7 @@ describe('the Roles are exactly what the tasks call', () => {
   });
 
   test('a write Role lacking a verb the write tasks need fails the release with Forbidden, changing nothing', async () => {
-    const f = fixtures[1]!;
+    const f = albFixture!;
     const before = await liveTemplate(f.app.namespace, f.app.name);
     // The write Role narrowed to the read Role's rules (the binding is unchanged).
     const manifest = readFileSync(ROLE_MANIFEST, 'utf8');
