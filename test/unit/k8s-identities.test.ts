@@ -10,6 +10,7 @@ import { describe, expect, test } from '@jest/globals';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { CLUSTER_ACCESS, CLUSTER_TASKS, TASK_KEYS } from '../../functions/contract/tasks.js';
 import { kubernetesGroup } from '../../infra/names.js';
+import { canMintFunctionIdentities, mintFunctionIdentities } from '../../local/cluster/identities.js';
 import {
   APP_NAME_PLACEHOLDER,
   fillAppName,
@@ -81,6 +82,19 @@ describe('the shipped manifest', () => {
     // Only the groups and comments carry the placeholder: the Role names are the same for every app.
     const docs = loadAllYaml(raw) as { metadata: { name: string } }[];
     for (const d of docs) expect(d.metadata.name).not.toContain(APP_NAME_PLACEHOLDER);
+  });
+});
+
+describe('function identities off a tps-deploy cluster', () => {
+  test('are not minted without the cluster CA key beside the admin kubeconfig, with an error saying so', async () => {
+    const kubeconfig = '/nonexistent-tps-cluster/admin.kubeconfig';
+    expect(canMintFunctionIdentities(kubeconfig)).toBe(false);
+    await expect(mintFunctionIdentities(kubeconfig, 'payments')).rejects.toThrow(
+      /no cluster CA key at \/nonexistent-tps-cluster\/certs\/ca.key: function identities can be minted only for a local cluster started by tps-deploy/,
+    );
+    await expect(mintFunctionIdentities(kubeconfig, 'bad name')).rejects.toThrow(
+      /invalid appName "bad name"/,
+    );
   });
 });
 
