@@ -25,6 +25,7 @@ import { TASKS, type TaskKey } from '../functions/contract/tasks.js';
 import { type CatalogInput, parseCatalog, type ServiceConfig } from '../functions/domain/config.js';
 import { RUNBOOK } from '../functions/domain/defaults.js';
 import type { MetricsQuery } from '../functions/ports/metrics.js';
+import { mintFunctionIdentities } from '../local/cluster/identities.js';
 import { startLocalDynamo } from '../local/dynalite.js';
 import { LocalEnvironment } from '../local/environment.js';
 import { extractAsl, synthTemplate, taskOfFunction } from '../local/synth.js';
@@ -190,7 +191,7 @@ export async function costBenchmark(opts: { releases?: number } = {}): Promise<s
   const dynamoCounts = instrumentDynamo(dynamo.client);
   const env = await LocalEnvironment.start({
     catalog,
-    kubeconfig: cluster.restrictedKubeconfig,
+    kubeconfigs: await mintFunctionIdentities(cluster.kubeconfig, workloads.APP_NAME),
     dynamo,
     functionOutput: discardLines,
   });

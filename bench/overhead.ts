@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { discardLines } from '../functions/adapters/powertools/output.js';
 import { PHASE_NAMES } from '../functions/domain/defaults.js';
+import { mintFunctionIdentities } from '../local/cluster/identities.js';
 import { LocalEnvironment } from '../local/environment.js';
 import { benchCluster } from './lib/cluster.js';
 import { startMark, type TargetCheck, writeResult } from './lib/results.js';
@@ -121,7 +122,7 @@ export async function overheadBenchmark(opts: { releases?: number } = {}): Promi
         }),
       },
     },
-    kubeconfig: cluster.restrictedKubeconfig,
+    kubeconfigs: await mintFunctionIdentities(cluster.kubeconfig, workloads.APP_NAME),
     functionOutput: discardLines,
   });
   const tracker = await NamespaceTracker.start(admin, NAMESPACE);

@@ -22,6 +22,7 @@ import { capitalise } from '../functions/domain/text.js';
 import type { AlarmOutcome } from '../functions/release/alarm.js';
 import { STEPS } from '../functions/release/registry.js';
 import { alarmEvent } from '../local/alarm-event.js';
+import { mintFunctionIdentities } from '../local/cluster/identities.js';
 import { LocalEnvironment } from '../local/environment.js';
 import { benchCluster } from './lib/cluster.js';
 import { kubectlPath, runKubectl } from './lib/kubectl.js';
@@ -89,7 +90,7 @@ export async function rollbackBenchmark(opts: { runs?: number } = {}): Promise<s
       appName: workloads.APP_NAME,
       services: { [SERVICE]: workloads.benchService(NAMESPACE, SERVICE, { readinessTimeoutSeconds: 600 }) },
     },
-    kubeconfig: cluster.restrictedKubeconfig,
+    kubeconfigs: await mintFunctionIdentities(cluster.kubeconfig, workloads.APP_NAME),
     functionOutput: discardLines,
   });
   const tracker = await NamespaceTracker.start(admin, NAMESPACE);

@@ -12,6 +12,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import * as k8s from '@kubernetes/client-node';
 import { discardLines } from '../functions/adapters/powertools/output.js';
 import { RUNBOOK } from '../functions/domain/defaults.js';
+import { mintFunctionIdentities } from '../local/cluster/identities.js';
 import { LocalEnvironment } from '../local/environment.js';
 import { ClientRequestCounter, delta, serverRequestTotals } from './lib/api-requests.js';
 import { benchCluster } from './lib/cluster.js';
@@ -60,7 +61,7 @@ export async function scaleBenchmark(opts: { services?: number } = {}): Promise<
         ]),
       ),
     },
-    kubeconfig: cluster.restrictedKubeconfig,
+    kubeconfigs: await mintFunctionIdentities(cluster.kubeconfig, workloads.APP_NAME),
     functionOutput: discardLines,
   });
   const synthSeconds = round((performance.now() - synthStart) / 1000, 1);
@@ -158,7 +159,9 @@ export async function scaleBenchmark(opts: { services?: number } = {}): Promise<
     for (const r of releases.filter((x) => !x.ok))
       say(`  wrong: ${r.name} expected ${r.expected}, got ${r.outcome} (${r.status}), image ${r.image}`);
 
-    polling = await pollingBaseline(cluster.restrictedKubeconfig, kubectl, admin, names, counter);
+    // The naive loop acts as the app's write identity, as the pipeline's writes do.
+    const identities = await mintFunctionIdentities(cluster.kubeconfig, workloads.APP_NAME);
+    polling = await pollingBaseline(identities.write, kubectl, admin, names, counter);
     say(
       `polling baseline: ${polling.client} requests for ${n} rollouts in ${polling.seconds.toFixed(1)} s (${(polling.client / n).toFixed(0)} per rollout)`,
     );

@@ -48,7 +48,12 @@ import type { DeploymentRecord } from '../functions/domain/record.js';
 import type { AlarmOutcome } from '../functions/release/alarm.js';
 import { STEPS } from '../functions/release/registry.js';
 import { alarmEvent, cwTime } from '../local/alarm-event.js';
-import { type ClusterInfo, startCluster, stopCluster } from '../local/cluster/index.js';
+import {
+  type ClusterInfo,
+  mintFunctionIdentities,
+  startCluster,
+  stopCluster,
+} from '../local/cluster/index.js';
 import { albIngress } from '../local/demo-app.js';
 import { type LocalDynamo, startLocalDynamo } from '../local/dynalite.js';
 import { LocalEnvironment } from '../local/environment.js';
@@ -569,7 +574,7 @@ export async function runVerdicts(opts: VerdictsOptions = {}): Promise<string> {
       Array.from({ length: perLane }, (_, i) => `svc-${l + 1}${String.fromCharCode(97 + i)}`),
     );
     log(`namespace ${NAMESPACE}: ${lanes * perLane} Deployments of ${REPLICAS} pods, ALB router`);
-    await workloads.freshNamespace(kubeconfig, NAMESPACE);
+    await workloads.freshNamespace(kubeconfig, NAMESPACE, APP_NAME);
     for (const name of names.flat()) {
       await workloads.createWorkload(
         kubeconfig,
@@ -605,7 +610,7 @@ export async function runVerdicts(opts: VerdictsOptions = {}): Promise<string> {
       envs.push(
         await LocalEnvironment.start({
           catalog,
-          kubeconfig: cluster.restrictedKubeconfig,
+          kubeconfigs: await mintFunctionIdentities(cluster.kubeconfig, APP_NAME),
           kubeRetry: { baseDelayMs: 50, maxDelayMs: 500 },
           dynamo,
           tableName: 'tps-verdicts',

@@ -245,7 +245,7 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
     .option('--context <name>', 'context of --kubeconfig')
     .option(
       '--functions-kubeconfig <file>',
-      'identity the release functions act with (default: --kubeconfig)',
+      'one identity every cluster task acts with (default: a read and a write identity of the app, minted on a tps-deploy local cluster; else --kubeconfig)',
     )
     .option('--namespace <ns>', 'namespace of the demo service', 'tps-local')
     .option('--requested-by <who>', 'who (default: $USER)')

@@ -8,8 +8,22 @@
  */
 export { type AlarmSignal, alarmName } from '../functions/domain/alarms.js';
 
-/** The Kubernetes group the functions' EKS access entry puts them in (bound by infra/k8s/tps-deploy-role.yaml). */
+/**
+ * The single Kubernetes group the stack's EKS access entry still uses.
+ * @deprecated infra/k8s/tps-deploy-role.yaml no longer binds it: it binds {@link kubernetesGroup}
+ * of each access, which the access entries must use instead.
+ */
 export const K8S_GROUP = 'tps-deploy';
+
+/**
+ * The Kubernetes group of one app's functions of one cluster access (`read` or `write`, as
+ * functions/contract/tasks.ts CLUSTER_ACCESS assigns it): `tps-deploy-<appName>-<access>`. The
+ * RoleBindings of infra/k8s/tps-deploy-role.yaml bind exactly these two groups, so two apps in one
+ * cluster never act in each other's namespaces.
+ */
+export function kubernetesGroup(appName: string, access: 'read' | 'write'): string {
+  return `tps-deploy-${appName}-${access}`;
+}
 
 /** Name of the release state machine of one service: `<appName>-<service>`. */
 export function stateMachineName(appName: string, service: string): string {

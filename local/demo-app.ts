@@ -13,8 +13,9 @@ export interface DemoApp {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Creates namespace, Deployment and Service (as admin), binds the product's Role
- * (infra/k8s/tps-deploy-role.yaml) to the restricted identity, and waits until every pod is Ready.
+ * Creates namespace, Deployment and Service (as admin), binds the product's Roles
+ * (infra/k8s/tps-deploy-role.yaml, filled with `appName`) to the app's function groups, and waits
+ * until every pod is Ready.
  */
 export async function createDemoApp(
   adminKubeconfig: string,
@@ -26,6 +27,8 @@ export async function createDemoApp(
     roleManifest: string;
     /** Emulated CPU per pod (KWOK's usage annotation on the pod template), e.g. '150m'. */
     cpuUsage?: string;
+    /** The catalog's appName: the Roles are bound to its groups. */
+    appName: string;
   },
 ): Promise<DemoApp> {
   const kc = new k8s.KubeConfig();
@@ -44,7 +47,7 @@ export async function createDemoApp(
     if (ok) break;
     await sleep(100);
   }
-  await applyRestrictedRole(adminKubeconfig, namespace, opts.roleManifest);
+  await applyRestrictedRole(adminKubeconfig, namespace, opts.roleManifest, opts.appName);
   await createWorkload(adminKubeconfig, namespace, name, image, replicas, opts.cpuUsage);
   for (let i = 0; i < 600; i++) {
     const d = await apps.readNamespacedDeployment({ name, namespace });

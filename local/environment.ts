@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Middleware } from '@kubernetes/client-node';
+import type { KubeConfig, Middleware } from '@kubernetes/client-node';
 import { createTableIfMissing, DynamoDbDeploymentStore } from '../functions/adapters/aws/dynamodb-store.js';
 import { CollectingNotifier } from '../functions/adapters/collecting-notifier.js';
 import {
@@ -17,6 +17,7 @@ import { loadProfile } from '../functions/adapters/synthetic/index.js';
 import type { TrafficProfile } from '../functions/adapters/synthetic/profile.js';
 import { SyntheticMetricsSource } from '../functions/adapters/synthetic/source.js';
 import { composePorts } from '../functions/compose.js';
+import { CLUSTER_ACCESS, type ClusterAccess, type TaskKey } from '../functions/contract/tasks.js';
 import {
   type Catalog,
   type CatalogInput,
@@ -52,9 +53,9 @@ export interface PortsOptions {
   readonly kubeMiddleware?: readonly Middleware[];
   /**
    * Another credential for the same cluster, renewable after a 401 (fault tests: tokens the API
-   * server stops accepting). @default the environment's kubeconfig
+   * server stops accepting). @default the environment's write identity
    */
-  readonly kubeAccess?: RenewableKubeConfig;
+  readonly kubeAccess?: RenewableKubeConfig | KubeConfig;
   /** The in-task readiness wait the AWS runtime uses (absent locally: one check per call). */
   readonly readinessWait?: ReadinessWait;
 }
@@ -62,8 +63,13 @@ export interface PortsOptions {
 export interface LocalEnvironmentOptions {
   /** The service catalog (as in tps.config.ts). */
   readonly catalog: CatalogInput;
-  /** kubeconfig of the cluster the functions act on (the restricted identity in tests). */
-  readonly kubeconfig: string;
+  /**
+   * kubeconfig of each cluster access (functions/contract/tasks.ts, CLUSTER_ACCESS): every cluster
+   * task acts as the identity of its access, as each function does on EKS through its own IAM role
+   * and Kubernetes group; the other tasks get no cluster access. On the local control plane these
+   * are the app's identities from local/cluster/identities.ts (`mintFunctionIdentities`).
+   */
+  readonly kubeconfigs: Readonly<Record<ClusterAccess, string>>;
   /** Synthetic traffic per service; default: the profile named in the service's metrics config. */
   readonly profiles?: Readonly<Record<string, TrafficProfile>>;
   /** Retry policy of the Kubernetes client (tests shorten it). */
@@ -72,6 +78,11 @@ export interface LocalEnvironmentOptions {
   readonly tableName?: string;
   /** Middleware on every Kubernetes API request of the functions (fault tests log mutations). */
   readonly kubeMiddleware?: readonly Middleware[];
+  /**
+   * More middleware on the Kubernetes API requests of one task's function (after `kubeMiddleware`):
+   * tests record what each task really sends.
+   */
+  readonly taskKubeMiddleware?: (task: TaskKey, access: ClusterAccess) => readonly Middleware[];
   /** An already running DynamoDB-compatible endpoint to use instead of starting dynalite. */
   readonly dynamo?: LocalDynamo;
   /**
@@ -92,6 +103,10 @@ export class LocalEnvironment {
 
   private constructor(
     readonly catalog: Catalog,
+    /**
+     * Ports with the write identity's cluster access, for tests and tools that run a step directly;
+     * the executors give each task its own ({@link portsFor}).
+     */
     readonly ports: ReleasePorts,
     readonly store: DynamoDbDeploymentStore,
     readonly notifier: CollectingNotifier,
@@ -108,6 +123,11 @@ export class LocalEnvironment {
     readonly snapshots: LocalDatabaseSnapshots,
     /** The task functions, invoked as Lambda invokes them (instrumented, logged). */
     readonly functions: LocalFunctions,
+    /**
+     * The ports `task`'s function gets: its cluster access's identity for a cluster task, no
+     * cluster access for the others (the executors invoke every task with these).
+     */
+    readonly portsFor: (task: TaskKey) => ReleasePorts,
   ) {}
 
   /**
@@ -140,8 +160,15 @@ export class LocalEnvironment {
     const store = new DynamoDbDeploymentStore({ client: dynamo.client, tableName });
     const notifier = new CollectingNotifier();
     const clock = new VirtualClock();
-    const kc = kubeConfigFromFile(opts.kubeconfig);
-    const clients = createKubeClients(kc, opts.kubeRetry ?? {}, undefined, opts.kubeMiddleware ?? []);
+    const kcOf: Record<ClusterAccess, ReturnType<typeof kubeConfigFromFile>> = {
+      read: kubeConfigFromFile(opts.kubeconfigs.read),
+      write: kubeConfigFromFile(opts.kubeconfigs.write),
+    };
+    const clientsOf = (access: ClusterAccess, extra: readonly Middleware[] = []) =>
+      createKubeClients(kcOf[access], opts.kubeRetry ?? {}, undefined, [
+        ...(opts.kubeMiddleware ?? []),
+        ...extra,
+      ]);
     let env: LocalEnvironment | undefined;
     const profiles = new Map<string, TrafficProfile>(Object.entries(opts.profiles ?? {}));
     // The canary's real weight over (virtual) time, per service: what the synthetic traffic splits by.
@@ -196,7 +223,7 @@ export class LocalEnvironment {
     };
     const makePorts = (
       store: DeploymentStore,
-      clients: KubeClients,
+      clients: KubeClients | null,
       readinessWait?: ReadinessWait,
     ): ReleasePorts =>
       composePorts({
@@ -204,7 +231,8 @@ export class LocalEnvironment {
         store,
         notifier,
         clock,
-        workloads: async (svc) => kubeWorkloads(svc, clients, { clock, wrapRouter }),
+        // No clients: the ports of a task with no cluster access, whose steps fail NotConfigured there.
+        ...(clients ? { workloads: async (svc) => kubeWorkloads(svc, clients, { clock, wrapRouter }) } : {}),
         metrics,
         telemetry,
         ...(readinessWait ? { readinessWait } : {}),
@@ -230,7 +258,22 @@ export class LocalEnvironment {
           },
         },
       });
-    const ports = makePorts(store, clients);
+    // The write identity's ports: what tests use to drive a step directly (env.ports).
+    const ports = makePorts(store, clientsOf('write'));
+    // Each task's ports: a cluster task's clients act as the identity of its access (with the
+    // task's own middleware), every other task gets none.
+    const taskPorts = new Map<TaskKey, ReleasePorts>();
+    const noCluster = makePorts(store, null);
+    const portsFor = (task: TaskKey): ReleasePorts => {
+      const access = CLUSTER_ACCESS[task];
+      if (!access) return noCluster;
+      let p = taskPorts.get(task);
+      if (!p) {
+        p = makePorts(store, clientsOf(access, opts.taskKubeMiddleware?.(task, access) ?? []));
+        taskPorts.set(task, p);
+      }
+      return p;
+    };
     // The template first: the functions are named after its resources.
     const template = synthTemplate({ catalog: opts.catalog });
     const tasks = functionTasks(template);
@@ -255,11 +298,17 @@ export class LocalEnvironment {
       alarmStates,
       snapshots,
       functions,
+      portsFor,
     );
     env.portsFactory = (o) =>
       makePorts(
         new DynamoDbDeploymentStore({ client: o.dynamoClient ?? dynamo.client, tableName }),
-        createKubeClients(o.kubeAccess ?? kc, opts.kubeRetry ?? {}, undefined, o.kubeMiddleware ?? []),
+        createKubeClients(
+          o.kubeAccess ?? kcOf.write,
+          opts.kubeRetry ?? {},
+          undefined,
+          o.kubeMiddleware ?? [],
+        ),
         o.readinessWait,
       );
     for (const service of Object.keys(catalog.services)) {
@@ -267,7 +316,7 @@ export class LocalEnvironment {
         asl: extractAsl(template, service) as SynthesizedMachine['asl'],
         resourceTasks,
       };
-      env.executors.set(service, new LocalExecutor(machine, ports, clock, functions));
+      env.executors.set(service, new LocalExecutor(machine, portsFor, clock, functions));
     }
     return env;
   }
@@ -294,7 +343,7 @@ export class LocalEnvironment {
         },
       };
       try {
-        await this.functions.invoke('executionStopped', this.ports, event);
+        await this.functions.invoke('executionStopped', this.portsFor('executionStopped'), event);
       } catch (error) {
         this.undelivered.push({ event, error: String(error) });
       }
@@ -328,7 +377,11 @@ export class LocalEnvironment {
     for (const p of pending) {
       try {
         outcomes.push(
-          (await this.functions.invoke('executionStopped', this.ports, p.event)) as StoppedOutcome,
+          (await this.functions.invoke(
+            'executionStopped',
+            this.portsFor('executionStopped'),
+            p.event,
+          )) as StoppedOutcome,
         );
       } catch (error) {
         this.undelivered.push({ event: p.event, error: String(error) });

@@ -140,7 +140,8 @@ export class LocalExecutor {
 
   constructor(
     private readonly machine: SynthesizedMachine,
-    private readonly ports: ReleasePorts,
+    /** The ports each task's function gets (its own cluster identity, or none). */
+    private readonly portsFor: (task: TaskKey) => ReleasePorts,
     private readonly clock: VirtualClock,
     /** Every task runs as its Lambda function would (functions/invoke.ts): instrumented, logged. */
     private readonly functions: LocalFunctions,
@@ -207,7 +208,7 @@ export class LocalExecutor {
     // Wait overrides: windows compressed by `speed`, polls at a fixed real interval.
     let planSeconds: Record<string, number> = {};
     try {
-      const plan = parseExecutionInput(input, this.ports.catalog, name);
+      const plan = parseExecutionInput(input, this.portsFor('validateInput').catalog, name);
       planSeconds = Object.fromEntries(
         Object.entries(states)
           .filter(([, s]) => s.Type === 'Wait')
@@ -246,7 +247,11 @@ export class LocalExecutor {
         const started = (payload as { executionStartTime?: unknown }).executionStartTime;
         if (typeof started === 'string') executionStartTime = started;
         // JSON round trips, as between Step Functions and Lambda.
-        const result = await this.functions.invoke(task, this.ports, JSON.parse(JSON.stringify(payload)));
+        const result = await this.functions.invoke(
+          task,
+          this.portsFor(task),
+          JSON.parse(JSON.stringify(payload)),
+        );
         return result === undefined ? null : JSON.parse(JSON.stringify(result));
       };
     }
@@ -385,7 +390,7 @@ export class LocalExecutor {
       });
       answered.catch(() => undefined);
       try {
-        await this.functions.invoke(task, this.ports, payload);
+        await this.functions.invoke(task, this.portsFor(task), payload);
       } catch (e) {
         const pending = this.tokens.get(token);
         if (pending) clearTimeout(pending.timer);

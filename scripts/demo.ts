@@ -9,7 +9,7 @@ import { discardLines } from '../functions/adapters/powertools/output.js';
 import { loadProfile } from '../functions/adapters/synthetic/index.js';
 import type { CatalogInput } from '../functions/domain/config.js';
 import { renderRecordText } from '../functions/domain/record-json.js';
-import { startCluster, stopCluster } from '../local/cluster/index.js';
+import { mintFunctionIdentities, startCluster, stopCluster } from '../local/cluster/index.js';
 import { createDemoApp } from '../local/demo-app.js';
 import { LocalEnvironment } from '../local/environment.js';
 
@@ -32,6 +32,7 @@ async function main() {
       image: 'registry.local/shop/storefront:v1.0.0',
       replicas: 4,
       roleManifest: ROLE,
+      appName: 'tps-demo',
     });
     const catalog: CatalogInput = {
       appName: 'tps-demo',
@@ -66,7 +67,7 @@ async function main() {
     // The demo narrates; the functions' JSON lines would bury it.
     env = await LocalEnvironment.start({
       catalog,
-      kubeconfig: cluster.restrictedKubeconfig,
+      kubeconfigs: await mintFunctionIdentities(cluster.kubeconfig, 'tps-demo'),
       functionOutput: discardLines,
     });
     const progress = (state: string, type: string, at: Date) => {

@@ -1,6 +1,6 @@
 /**
  * The services the benchmarks release: a Deployment and a Service per name (as local/demo-app.ts
- * creates them), the shipped Role bound to the restricted identity, and a catalog entry that
+ * creates them), the shipped Roles bound to the app's function groups, and a catalog entry that
  * passes the pre-deployment gates without a person (no approval, someone always on call).
  */
 import { fileURLToPath } from 'node:url';
@@ -33,8 +33,15 @@ export function adminApis(kubeconfig: string): AdminApis {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Creates the namespace (if missing), waits for its default ServiceAccount, binds the shipped Role. */
-export async function ensureNamespace(kubeconfig: string, namespace: string): Promise<void> {
+/**
+ * Creates the namespace (if missing), waits for its default ServiceAccount, binds the shipped
+ * Roles to `appName`'s groups.
+ */
+export async function ensureNamespace(
+  kubeconfig: string,
+  namespace: string,
+  appName: string = APP_NAME,
+): Promise<void> {
   const { core } = adminApis(kubeconfig);
   await core.createNamespace({ body: { metadata: { name: namespace } } }).catch((e: { code?: number }) => {
     if (e.code !== 409) throw e;
@@ -48,14 +55,18 @@ export async function ensureNamespace(kubeconfig: string, namespace: string): Pr
     if (i > 300) throw new Error(`namespace ${namespace}: no default ServiceAccount after 30 s`);
     await sleep(100);
   }
-  await applyRestrictedRole(kubeconfig, namespace, ROLE_MANIFEST);
+  await applyRestrictedRole(kubeconfig, namespace, ROLE_MANIFEST, appName);
 }
 
 /**
  * A namespace of this run only: one left by an earlier, interrupted run is deleted first (and
  * waited for), then it is created with the shipped Role bound.
  */
-export async function freshNamespace(kubeconfig: string, namespace: string): Promise<void> {
+export async function freshNamespace(
+  kubeconfig: string,
+  namespace: string,
+  appName: string = APP_NAME,
+): Promise<void> {
   const { core } = adminApis(kubeconfig);
   await deleteNamespace(kubeconfig, namespace);
   for (let i = 0; ; i++) {
@@ -67,7 +78,7 @@ export async function freshNamespace(kubeconfig: string, namespace: string): Pro
     if (i > 1200) throw new Error(`namespace ${namespace} still terminating after 120 s`);
     await sleep(100);
   }
-  await ensureNamespace(kubeconfig, namespace);
+  await ensureNamespace(kubeconfig, namespace, appName);
 }
 
 /** Deletes a namespace and does not wait. */

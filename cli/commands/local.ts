@@ -195,7 +195,7 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
   let env: LocalEnvironmentType | undefined;
   try {
     let adminKubeconfig: string;
-    let functionsKubeconfig: string;
+    let functionsKubeconfig: string | undefined;
     if (opts.kubeconfig) {
       adminKubeconfig = opts.kubeconfig;
       if (opts.context) {
@@ -219,7 +219,7 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
         adminKubeconfig = join(tmpDir, 'kubeconfig');
         await writeFile(adminKubeconfig, kc.exportConfig(), { mode: 0o600 });
       }
-      functionsKubeconfig = opts.functionsKubeconfig ?? adminKubeconfig;
+      functionsKubeconfig = opts.functionsKubeconfig;
     } else {
       const name = `tps-local-${process.pid}`;
       say(`==> starting the embedded local control plane (${name}); the first run builds it (minutes)`);
@@ -230,7 +230,7 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
       });
       startedCluster = name;
       adminKubeconfig = info.kubeconfig;
-      functionsKubeconfig = opts.functionsKubeconfig ?? info.restrictedKubeconfig;
+      functionsKubeconfig = opts.functionsKubeconfig;
     }
 
     let current = await currentImage(adminKubeconfig, opts.namespace);
@@ -248,6 +248,7 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
         // Above the HPA's target: on the embedded cluster (KWOK usage, metrics-server) the HPA
         // scales the service up while the release runs. Inert elsewhere.
         ...(opts.hpa ? { cpuUsage: LOCAL_SERVICE.loadPerPod } : {}),
+        appName: catalog.appName ?? 'tps-local',
       });
     }
     if (opts.hpa) {
@@ -264,7 +265,11 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
     say('==> synthesizing the CDK app and loading the state machine into aws-local-stepfunctions');
     env = await LocalEnvironment.start({
       catalog,
-      kubeconfig: functionsKubeconfig,
+      kubeconfigs: functionsKubeconfig
+        ? { read: functionsKubeconfig, write: functionsKubeconfig }
+        : clusterModule.canMintFunctionIdentities(adminKubeconfig)
+          ? await clusterModule.mintFunctionIdentities(adminKubeconfig, catalog.appName ?? 'tps-local')
+          : { read: adminKubeconfig, write: adminKubeconfig },
       profiles: { [LOCAL_SERVICE.name]: profile },
       // The progress above is this command's output; the functions' JSON lines would bury it.
       functionOutput: discardLines,

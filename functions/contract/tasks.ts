@@ -85,14 +85,17 @@ export const CLUSTER_TASKS: readonly TaskKey[] = [
   'standDown',
 ];
 
+/** A cluster task's access: `read` only looks, `write` changes workloads. */
+export type ClusterAccess = 'read' | 'write';
+export const CLUSTER_ACCESS_KINDS: readonly ClusterAccess[] = ['read', 'write'];
+
 /**
  * What each cluster task may do on the cluster: `read` tasks only look (their Kubernetes group is
  * bound to the read-only Role), `write` tasks change Deployments, Services, Ingresses or Jobs.
  * Every task in {@link CLUSTER_TASKS} has an entry; the others have no cluster access at all.
  */
-export const CLUSTER_ACCESS: Readonly<Partial<Record<TaskKey, 'read' | 'write'>>> = {
+export const CLUSTER_ACCESS: Readonly<Partial<Record<TaskKey, ClusterAccess>>> = {
   checkGates: 'read',
-  checkReadiness: 'read',
   validateWindow: 'read',
   checkTests: 'read',
   checkMigration: 'read',
@@ -100,6 +103,9 @@ export const CLUSTER_ACCESS: Readonly<Partial<Record<TaskKey, 'read' | 'write'>>
   standDown: 'read',
   beginRelease: 'write',
   shiftTraffic: 'write',
+  // Finishes a shift the router held back until the new pods were Ready (scales stable down,
+  // switches the Service or the Ingress weights): a write, though it is mostly a look.
+  checkReadiness: 'write',
   finalize: 'write',
   rollBack: 'write',
   alarmRollback: 'write',

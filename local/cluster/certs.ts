@@ -140,6 +140,19 @@ function makeCa(dir: string, stem: string, commonName: string): Promise<void> {
   );
 }
 
+/**
+ * Signs one more client certificate with the cluster CA of an existing certs directory (made by
+ * {@link generateCerts}): `<file>.crt` / `<file>.key` in `dir`. Used for identities a cluster
+ * gets after it started (the functions of each app, identities.ts).
+ */
+export function signClientCert(dir: string, client: ClientIdentity): Promise<{ cert: string; key: string }> {
+  return signLeaf(dir, client.file, subject(client.commonName, client.organizations), [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=clientAuth',
+  ]);
+}
+
 /** Generates every certificate and key into `dir` (created if needed). */
 export async function generateCerts(
   dir: string,

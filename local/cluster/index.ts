@@ -20,14 +20,23 @@ export {
   stopClusterSync,
 } from './cluster.js';
 export {
+  canMintFunctionIdentities,
+  type FunctionKubeconfigs,
+  functionKubeconfigPaths,
+  functionUser,
+  mintFunctionIdentities,
+} from './identities.js';
+export {
   HPA_SYNC_PERIOD,
   METRIC_RESOLUTION_SECONDS,
   METRICS_API_SERVICE,
   USAGE_ANNOTATIONS,
 } from './metrics.js';
 export {
+  APP_NAME_PLACEHOLDER,
   applyRestrictedRole,
   DEFAULT_RESTRICTED_ROLE_MANIFEST,
+  fillAppName,
   RESTRICTED_GROUP,
   RESTRICTED_ROLE_NAME,
   RESTRICTED_RULES,

@@ -1,8 +1,12 @@
 /**
- * The restricted identity the product's functions use (client certificate CN=tps-deploy-functions,
- * O=tps-deploy) and the RBAC it gets in each namespace it deploys to. The default manifest below
- * is what the local cluster applies; the product's shipped manifest (infra/k8s/tps-deploy-role.yaml)
- * can be passed instead as `manifestYaml`.
+ * RBAC in the namespaces the functions deploy to. Two kinds of manifest are applied here:
+ * - the product's shipped manifest (infra/k8s/tps-deploy-role.yaml): a read and a write Role bound
+ *   to the app's groups `tps-deploy-<appName>-read|write`; its placeholder {@link APP_NAME_PLACEHOLDER}
+ *   is filled with the app name, as the documented `sed` step does (docs/deploying.md). The local
+ *   identities of those groups are minted by identities.ts.
+ * - the default manifest below: a generic restricted identity (client certificate
+ *   CN=tps-deploy-functions, O=tps-deploy) that the local cluster binds in `default`, for tools and
+ *   tests that need a non-admin identity but not the product's.
  */
 import { readFile } from 'node:fs/promises';
 import {
@@ -18,6 +22,8 @@ export const RESTRICTED_USER = 'tps-deploy-functions';
 export const RESTRICTED_GROUP = 'tps-deploy';
 export const RESTRICTED_ROLE_NAME = 'tps-deploy-functions';
 export const FIELD_MANAGER = 'tps-deploy-local-cluster';
+/** Names of the shipped manifest's Roles (and RoleBindings), per cluster access. */
+export const SHIPPED_ROLE_NAMES = { read: 'tps-deploy-read', write: 'tps-deploy-write' } as const;
 
 interface PolicyRule {
   apiGroups: string[];
@@ -76,6 +82,29 @@ export const DEFAULT_RESTRICTED_ROLE_MANIFEST: string = [
   .map((d) => dumpYaml(d))
   .join('---\n');
 
+/** The placeholder of the app name in the shipped manifest (infra/k8s/tps-deploy-role.yaml). */
+export const APP_NAME_PLACEHOLDER = 'TPS_APP_NAME';
+
+/**
+ * The manifest with every {@link APP_NAME_PLACEHOLDER} replaced by `appName` (what
+ * `sed 's/TPS_APP_NAME/<appName>/g'` does). A manifest with the placeholder and no app name is
+ * refused: applied as it is, it would bind groups no function is in.
+ */
+export function fillAppName(manifestYaml: string, appName: string | undefined): string {
+  if (!manifestYaml.includes(APP_NAME_PLACEHOLDER)) return manifestYaml;
+  if (appName === undefined) {
+    throw new Error(
+      `the manifest names its groups with the placeholder ${APP_NAME_PLACEHOLDER}: pass the catalog's appName to fill it`,
+    );
+  }
+  if (!/^[A-Za-z][A-Za-z0-9-]{0,30}$/.test(appName)) {
+    throw new Error(
+      `invalid appName ${JSON.stringify(appName)}: use a letter, then up to 30 letters, digits or '-'`,
+    );
+  }
+  return manifestYaml.replaceAll(APP_NAME_PLACEHOLDER, appName);
+}
+
 const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'Namespace']);
 
 /**
@@ -86,8 +115,9 @@ const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'Namespace'
 export function restrictedRoleObjects(
   namespace: string,
   manifestYaml: string = DEFAULT_RESTRICTED_ROLE_MANIFEST,
+  appName?: string,
 ): KubernetesObject[] {
-  const docs = loadAllYaml(manifestYaml).filter(
+  const docs = loadAllYaml(fillAppName(manifestYaml, appName)).filter(
     (d): d is KubernetesObject => d !== null && typeof d === 'object' && 'kind' in d,
   );
   if (docs.length === 0) throw new Error('the restricted role manifest contains no objects');
@@ -108,13 +138,15 @@ export function restrictedRoleObjects(
 
 /**
  * Applies the restricted identity's Role + RoleBinding (or the objects of `manifestYaml`, a
- * multi-document YAML string or a path ending in .yaml/.yml) in `namespace` with server-side
- * apply, as the identity of `kubeconfigPath` (an admin). Idempotent.
+ * multi-document YAML string or a path ending in .yaml/.yml, with its app-name placeholder filled
+ * with `appName`) in `namespace` with server-side apply, as the identity of `kubeconfigPath` (an
+ * admin). Idempotent.
  */
 export async function applyRestrictedRole(
   kubeconfigPath: string,
   namespace: string,
   manifestYaml?: string,
+  appName?: string,
 ): Promise<KubernetesObject[]> {
   let manifest = manifestYaml;
   if (manifest !== undefined && /\.ya?ml$/.test(manifest) && !manifest.includes('\n')) {
@@ -124,7 +156,7 @@ export async function applyRestrictedRole(
   kc.loadFromFile(kubeconfigPath);
   const client = KubernetesObjectApi.makeApiClient(kc);
   const applied: KubernetesObject[] = [];
-  for (const obj of restrictedRoleObjects(namespace, manifest)) {
+  for (const obj of restrictedRoleObjects(namespace, manifest, appName)) {
     applied.push(
       await client.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
     );

@@ -4,7 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
+import { functionKubeconfigPaths } from '../../local/cluster/identities.js';
 import { applyRestrictedRole } from '../../local/cluster/restricted-role.js';
+
+/** The catalog appName of the test fixtures: the shipped Role is bound to its groups. */
+export const TEST_APP_NAME = 'tps-test';
 
 export interface ClusterEnv {
   /** Admin kubeconfig (system:masters). */
@@ -60,9 +64,23 @@ export function adminKubeConfig(): k8s.KubeConfig {
   return kc;
 }
 
-export function restrictedKubeConfig(): k8s.KubeConfig {
+/**
+ * The local cluster's generic restricted identity tps-deploy-functions (group tps-deploy), bound in
+ * namespaces made by `createNamespace` (local/cluster/restricted-role.ts, the default manifest).
+ */
+export function genericRestrictedKubeConfig(): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(clusterEnv().restrictedKubeconfig);
+  return kc;
+}
+
+/**
+ * The write identity of the test app's functions (group tps-deploy-tps-test-write), bound by the
+ * shipped Role in namespaces made by `namespaceWithShippedRole` (which mints it).
+ */
+export function restrictedKubeConfig(): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(functionKubeconfigPaths(clusterEnv().kubeconfig, TEST_APP_NAME).write);
   return kc;
 }
 

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { createKubeClients, type KubeClients } from '../../functions/adapters/kubernetes/client.js';
 import type { ReleaseTarget } from '../../functions/ports/cluster.js';
+import { type FunctionKubeconfigs, mintFunctionIdentities } from '../../local/cluster/identities.js';
 import { applyRestrictedRole } from '../../local/cluster/restricted-role.js';
 import { albIngress } from '../../local/demo-app.js';
 import {
@@ -16,11 +17,12 @@ import {
   deleteNamespace,
   eventually,
   restrictedKubeConfig,
+  TEST_APP_NAME,
 } from './cluster-env.js';
 
 export { deleteNamespace, eventually };
 
-/** The product's shipped Role + RoleBinding. */
+/** The product's shipped Roles + RoleBindings (the app name a placeholder). */
 export const ROLE_MANIFEST = fileURLToPath(new URL('../../infra/k8s/tps-deploy-role.yaml', import.meta.url));
 
 /** Admin API clients (test setup and checks only; the code under test uses the restricted ones). */
@@ -34,15 +36,29 @@ export function adminApis() {
   };
 }
 
-/** The adapters' clients as the restricted identity tps-deploy-functions. */
+/** The adapters' clients as the test app's write identity (group tps-deploy-tps-test-write). */
 export function restrictedClients(): KubeClients {
   return createKubeClients(restrictedKubeConfig(), { baseDelayMs: 50, maxDelayMs: 1000 });
 }
 
-/** A fresh namespace with infra/k8s/tps-deploy-role.yaml applied by the admin. */
-export async function namespaceWithShippedRole(prefix: string): Promise<string> {
-  const ns = await createNamespace(prefix, { restricted: false });
-  await applyRestrictedRole(clusterEnv().kubeconfig, ns, ROLE_MANIFEST);
+/** The read and write identities of `appName`'s functions on the test cluster (minted if missing). */
+export function functionIdentities(appName: string = TEST_APP_NAME): Promise<FunctionKubeconfigs> {
+  return mintFunctionIdentities(clusterEnv().kubeconfig, appName);
+}
+
+/**
+ * A fresh namespace with infra/k8s/tps-deploy-role.yaml applied by the admin for `appName`, whose
+ * function identities are minted.
+ */
+export async function namespaceWithShippedRole(
+  prefix: string,
+  appName: string = TEST_APP_NAME,
+): Promise<string> {
+  const [ns] = await Promise.all([
+    createNamespace(prefix, { restricted: false }),
+    functionIdentities(appName),
+  ]);
+  await applyRestrictedRole(clusterEnv().kubeconfig, ns, ROLE_MANIFEST, appName);
   return ns;
 }
 
@@ -70,7 +86,7 @@ export interface AppFixture {
 export async function createApp(
   namespace: string,
   name: string,
-  opts: { replicas?: number; ingress?: boolean } = {},
+  opts: { replicas?: number; ingress?: boolean; podAnnotations?: Record<string, string> } = {},
 ): Promise<AppFixture> {
   const replicas = opts.replicas ?? 4;
   const { core, apps, networking } = adminApis();
@@ -83,7 +99,7 @@ export async function createApp(
         replicas,
         selector: { matchLabels: { app: name } },
         template: {
-          metadata: { labels, annotations: { 'example.com/owner': 'team-shop' } },
+          metadata: { labels, annotations: { 'example.com/owner': 'team-shop', ...opts.podAnnotations } },
           spec: {
             containers: [
               {

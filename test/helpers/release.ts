@@ -7,8 +7,8 @@ import type { TrafficProfileInput } from '../../functions/adapters/synthetic/pro
 import { parseProfile } from '../../functions/adapters/synthetic/profile.js';
 import type { CatalogInput, ServiceConfigInput } from '../../functions/domain/config.js';
 import { LocalEnvironment, type LocalEnvironmentOptions } from '../../local/environment.js';
-import { clusterEnv } from './cluster-env.js';
-import { type AppFixture, createApp, namespaceWithShippedRole } from './k8s.js';
+import { TEST_APP_NAME } from './cluster-env.js';
+import { type AppFixture, createApp, functionIdentities, namespaceWithShippedRole } from './k8s.js';
 
 export type RouterKind = 'replica-ratio' | 'alb';
 
@@ -56,18 +56,28 @@ export async function releaseFixture(
     profile?: TrafficProfileInput;
     service?: Partial<ServiceConfigInput>;
     /** More LocalEnvironment options (a table endpoint, request middleware). */
-    env?: Pick<LocalEnvironmentOptions, 'dynamo' | 'kubeMiddleware' | 'functionOutput'>;
+    /** Annotations on the fixture Deployment's pods (e.g. the local cluster's ready delay). */
+    podAnnotations?: Record<string, string>;
+    env?: Pick<
+      LocalEnvironmentOptions,
+      'dynamo' | 'kubeMiddleware' | 'functionOutput' | 'taskKubeMiddleware'
+    >;
   } = {},
 ): Promise<ReleaseFixture> {
   const ns = await namespaceWithShippedRole(prefix);
-  const app = await createApp(ns, 'shop', { replicas: 4, ingress: router === 'alb' });
+  const app = await createApp(ns, 'shop', {
+    replicas: 4,
+    ingress: router === 'alb',
+    ...(opts.podAnnotations ? { podAnnotations: opts.podAnnotations } : {}),
+  });
   const catalog: CatalogInput = {
-    appName: 'tps-test',
+    appName: TEST_APP_NAME,
     services: { shop: serviceFor(app, router, opts.service) },
   };
   const env = await LocalEnvironment.start({
     catalog,
-    kubeconfig: clusterEnv().restrictedKubeconfig,
+    // Each task acts as the test app's read or write identity, bound by the shipped Roles.
+    kubeconfigs: await functionIdentities(TEST_APP_NAME),
     kubeRetry: { baseDelayMs: 50, maxDelayMs: 500 },
     // The functions' log lines and metrics are checked by test/integration/observability.test.ts;
     // elsewhere they would only bury the test output.

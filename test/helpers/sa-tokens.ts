@@ -7,7 +7,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { RenewableKubeConfig } from '../../functions/adapters/kubernetes/credential.js';
-import { RESTRICTED_ROLE_NAME } from '../../local/cluster/restricted-role.js';
+import { SHIPPED_ROLE_NAMES } from '../../local/cluster/restricted-role.js';
 import { adminKubeConfig, eventually, restrictedKubeConfig } from './cluster-env.js';
 import { adminApis } from './k8s.js';
 
@@ -15,8 +15,8 @@ import { adminApis } from './k8s.js';
 export const TOKEN_SERVICE_ACCOUNT = 'tps-deploy-token';
 
 /**
- * Creates {@link TOKEN_SERVICE_ACCOUNT} in `namespace` and binds it to the Role the restricted
- * identity has there (the shipped Role), so a token acts exactly as the functions do.
+ * Creates {@link TOKEN_SERVICE_ACCOUNT} in `namespace` and binds it to the shipped write Role, so a
+ * token acts exactly as the functions that change the cluster do.
  */
 export async function createTokenServiceAccount(namespace: string): Promise<void> {
   const { core } = adminApis();
@@ -30,7 +30,7 @@ export async function createTokenServiceAccount(namespace: string): Promise<void
       namespace,
       body: {
         metadata: { name: TOKEN_SERVICE_ACCOUNT },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: RESTRICTED_ROLE_NAME },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: SHIPPED_ROLE_NAMES.write },
         subjects: [{ kind: 'ServiceAccount', name: TOKEN_SERVICE_ACCOUNT, namespace }],
       },
     });

@@ -12,7 +12,7 @@ import { RELEASE_METRICS } from '../../functions/domain/release-metrics.js';
 import { ALARM_EVENT_DELIVERY, EVENT_PATTERN_MAX_CHARS } from '../../infra/constructs/alarm-rollback-rule.js';
 import { OOM_KILLED_METRIC } from '../../infra/constructs/service-alarms.js';
 import { RELEASE_HEALTH_TITLES } from '../../infra/constructs/service-dashboard.js';
-import { K8S_GROUP } from '../../infra/names.js';
+import { K8S_GROUP, kubernetesGroup } from '../../infra/names.js';
 import { STORE_ACTIONS } from '../../infra/release-stack.js';
 import sample from '../../tps.config.js';
 import {
@@ -646,21 +646,22 @@ describe('permissions', () => {
     });
   });
 
-  test('the shipped Kubernetes RoleBinding binds the group the access entry puts the functions in', () => {
+  test('the shipped Kubernetes RoleBindings bind the app read and write groups (kubernetesGroup), namespaced only', () => {
     const file = resolve(import.meta.dirname, '..', '..', 'infra', 'k8s', 'tps-deploy-role.yaml');
-    const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS());
-    const role = docs.find((d) => d.kind === 'Role');
-    const binding = docs.find((d) => d.kind === 'RoleBinding');
-    expect(binding.roleRef).toEqual({
-      apiGroup: 'rbac.authorization.k8s.io',
-      kind: 'Role',
-      name: role.metadata.name,
-    });
-    expect(binding.subjects).toEqual(
-      expect.arrayContaining([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: K8S_GROUP }]),
-    );
-    // Namespaced only: the access entry grants nothing cluster-wide.
-    expect(docs.map((d) => d.kind).sort()).toEqual(['Role', 'RoleBinding']);
+    const filled = readFileSync(file, 'utf8').replaceAll('TPS_APP_NAME', 'tps-test');
+    const docs = parseAllDocuments(filled).map((d) => d.toJS());
+    for (const access of ['read', 'write'] as const) {
+      const binding = docs.find(
+        (d) => d.kind === 'RoleBinding' && d.metadata.name === `tps-deploy-${access}`,
+      );
+      const role = docs.find((d) => d.kind === 'Role' && d.metadata.name === binding.roleRef.name);
+      expect(role).toBeDefined();
+      expect(binding.subjects).toEqual([
+        { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: kubernetesGroup('tps-test', access) },
+      ]);
+    }
+    // Namespaced only: the access entries grant nothing cluster-wide.
+    expect(docs.map((d) => d.kind).sort()).toEqual(['Role', 'Role', 'RoleBinding', 'RoleBinding']);
   });
 
   test('an environment-agnostic stack carries a rule pinning the clusters region', () => {

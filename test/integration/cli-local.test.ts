@@ -26,7 +26,13 @@ import { RELEASE_METRICS } from '../../functions/domain/release-metrics.js';
 import { LocalEnvironment } from '../../local/environment.js';
 import { adminKubeConfig, clusterEnv, deleteNamespace, eventually } from '../helpers/cluster-env.js';
 import { type LocalDynamo, startDynalite } from '../helpers/dynalite.js';
-import { adminApis, createApp, namespaceWithShippedRole, OLD_IMAGES } from '../helpers/k8s.js';
+import {
+  adminApis,
+  createApp,
+  functionIdentities,
+  namespaceWithShippedRole,
+  OLD_IMAGES,
+} from '../helpers/k8s.js';
 import { serviceFor } from '../helpers/release.js';
 import { Collect } from '../unit/cli-harness.js';
 
@@ -96,7 +102,7 @@ async function cli(argv: string[], io: Parameters<typeof run>[1] extends infer T
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
-/** `tps-deploy local` on the test cluster: admin sets up, the functions act as the restricted identity. */
+/** `tps-deploy local` on the test cluster: admin sets up, each task acts as the app's read or write identity. */
 async function local(scenario: string, namespace: string, extra: string[] = []) {
   const env = clusterEnv();
   const r = await cli([
@@ -105,8 +111,6 @@ async function local(scenario: string, namespace: string, extra: string[] = []) 
     scenario,
     '--kubeconfig',
     env.kubeconfig,
-    '--functions-kubeconfig',
-    env.restrictedKubeconfig,
     '--namespace',
     namespace,
     '--change-ref',
@@ -227,7 +231,7 @@ describe('abort and rollback on the local cluster', () => {
     // One table per test: each test sees only its own deployments.
     const table = `${prefix}-deployments`;
     await createTableIfMissing(dynamo.client, table);
-    const ns = await namespaceWithShippedRole(prefix);
+    const ns = await namespaceWithShippedRole(prefix, 'tps-it');
     namespaces.push(ns);
     const app = await createApp(ns, 'shop', { replicas: 4 });
     const catalog = {
@@ -250,7 +254,7 @@ describe('abort and rollback on the local cluster', () => {
     };
     const env = await LocalEnvironment.start({
       catalog,
-      kubeconfig: clusterEnv().restrictedKubeconfig,
+      kubeconfigs: await functionIdentities('tps-it'),
       kubeRetry: { baseDelayMs: 50, maxDelayMs: 500 },
       dynamo,
       tableName: table,
@@ -267,7 +271,8 @@ describe('abort and rollback on the local cluster', () => {
       '--table',
       table,
       '--kubeconfig',
-      clusterEnv().restrictedKubeconfig,
+      // The CLI's abort rolls back as the app's write identity (the shipped Role is bound to it).
+      (await functionIdentities('tps-it')).write,
       '--requested-by',
       'oncall',
     ];

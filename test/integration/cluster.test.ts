@@ -20,7 +20,7 @@ import {
   createNamespace,
   deleteNamespace,
   eventually,
-  restrictedKubeConfig,
+  genericRestrictedKubeConfig,
 } from '../helpers/cluster-env.js';
 
 const run = promisify(execFile);
@@ -325,7 +325,7 @@ describe('local control plane', () => {
   test('the restricted identity is refused outside its Role and allowed inside it', async () => {
     const allowedNs = await ns('rbac');
     const otherNs = await ns('rbac-other', { restricted: false });
-    const kc = restrictedKubeConfig();
+    const kc = genericRestrictedKubeConfig();
     const rApps = kc.makeApiClient(k8s.AppsV1Api);
     const rCore = kc.makeApiClient(k8s.CoreV1Api);
 

@@ -21,7 +21,7 @@ import type { PlainObject } from '../../functions/adapters/kubernetes/generic.js
 import { MANAGED_REPLICAS_ANNOTATION } from '../../functions/adapters/kubernetes/labels.js';
 import { createRouter } from '../../functions/adapters/kubernetes/router-factory.js';
 import { ERROR_NAMES, KubernetesTransientError, TargetNotFoundError } from '../../functions/domain/errors.js';
-import { clusterEnv } from '../helpers/cluster-env.js';
+import { restrictedKubeConfig } from '../helpers/cluster-env.js';
 import {
   adminApis,
   createApp,
@@ -263,8 +263,7 @@ describe('failures from the real API server', () => {
       },
       post: async (r) => r,
     };
-    const kc = new k8s.KubeConfig();
-    kc.loadFromFile(clusterEnv().restrictedKubeconfig);
+    const kc = restrictedKubeConfig();
     const clients = createKubeClients(kc, { baseDelayMs: 10, maxDelayMs: 50 }, undefined, [meddler]);
     const action = await setDeploymentState(clients, ns, app.name, template, 2);
     expect(action).toMatch(/replicas 5 -> 2/);

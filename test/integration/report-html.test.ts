@@ -15,6 +15,7 @@ import { discardLines } from '../../functions/adapters/powertools/output.js';
 import { loadProfile } from '../../functions/adapters/synthetic/index.js';
 import type { CatalogInput } from '../../functions/domain/config.js';
 import type { DeploymentRecord } from '../../functions/domain/record.js';
+import { mintFunctionIdentities } from '../../local/cluster/identities.js';
 import { createDemoApp } from '../../local/demo-app.js';
 import { LocalEnvironment } from '../../local/environment.js';
 import { renderReportHtml } from '../../report/html.js';
@@ -50,6 +51,7 @@ beforeAll(async () => {
     image: 'registry.local/shop/storefront:v1.0.0',
     replicas: 4,
     roleManifest: ROLE_MANIFEST,
+    appName: 'tps-report',
   });
   const catalog: CatalogInput = {
     appName: 'tps-report',
@@ -79,7 +81,7 @@ beforeAll(async () => {
   };
   const env = await LocalEnvironment.start({
     catalog,
-    kubeconfig: cluster.restrictedKubeconfig,
+    kubeconfigs: await mintFunctionIdentities(cluster.kubeconfig, 'tps-report'),
     profiles: { storefront: loadProfile('late-degradation') },
     functionOutput: discardLines,
   });

@@ -1,21 +1,26 @@
 /**
- * Security on the local control plane: the functions act as the restricted identity bound by the
- * shipped Role (infra/k8s/tps-deploy-role.yaml) and nothing more; a full release and a rollback work
- * with it; Secrets and other namespaces are Forbidden; and nothing a run logs or records carries a
- * credential.
+ * Security on the local control plane: each cluster task acts as its app's read or write identity
+ * (groups tps-deploy-<appName>-read|write) bound by the shipped Roles
+ * (infra/k8s/tps-deploy-role.yaml) and nothing more; a full release and a rollback work with them;
+ * Secrets and other namespaces are Forbidden; and nothing a run logs or records carries a credential.
+ * (test/integration/security-identities.test.ts compares the identities' rules with the Roles.)
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { stdoutLines } from '../../functions/adapters/powertools/output.js';
+import { CLUSTER_ACCESS_KINDS } from '../../functions/contract/tasks.js';
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
+import { kubernetesGroup } from '../../infra/names.js';
+import { functionUser } from '../../local/cluster/identities.js';
 import {
   adminKubeConfig,
   clusterEnv,
   createNamespace,
   restrictedKubeConfig,
+  TEST_APP_NAME,
 } from '../helpers/cluster-env.js';
-import { adminApis, deleteNamespace, liveTemplate, OLD_IMAGES } from '../helpers/k8s.js';
+import { adminApis, deleteNamespace, functionIdentities, liveTemplate, OLD_IMAGES } from '../helpers/k8s.js';
 import { type ReleaseFixture, releaseFixture } from '../helpers/release.js';
 import { ALWAYS_ON_CALL, ATTESTED, NEW_IMAGES } from '../helpers/runbook.js';
 
@@ -57,28 +62,32 @@ afterAll(async () => {
   if (otherNs) await deleteNamespace(otherNs);
 });
 
-describe('the restricted identity', () => {
-  test('the environment acts as tps-deploy-functions (group tps-deploy), not as an administrator', async () => {
-    // The kubeconfig the release fixture hands to LocalEnvironment is the restricted one.
-    expect(clusterEnv().restrictedKubeconfig).not.toBe(clusterEnv().kubeconfig);
-    const auth = restrictedKubeConfig().makeApiClient(k8s.AuthenticationV1Api);
-    const review = await auth.createSelfSubjectReview({
-      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
-    });
-    const user = review.status?.userInfo;
-    expect(user?.username).toBe('tps-deploy-functions');
-    expect(user?.groups).toContain('tps-deploy');
-    expect(user?.groups).not.toContain('system:masters');
+describe("the app's function identities", () => {
+  test('the environment acts as tps-deploy-tps-test-read|write-functions (groups tps-deploy-tps-test-read|write), not as an administrator', async () => {
+    // The kubeconfigs the release fixture hands to LocalEnvironment are the app's two identities.
+    const ids = await functionIdentities();
+    for (const access of CLUSTER_ACCESS_KINDS) {
+      expect(ids[access]).not.toBe(clusterEnv().kubeconfig);
+      const kc = new k8s.KubeConfig();
+      kc.loadFromFile(ids[access]);
+      const review = await kc.makeApiClient(k8s.AuthenticationV1Api).createSelfSubjectReview({
+        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+      });
+      const user = review.status?.userInfo;
+      expect(user?.username).toBe(functionUser(TEST_APP_NAME, access));
+      expect(user?.groups).toContain(kubernetesGroup(TEST_APP_NAME, access));
+      expect(user?.groups).not.toContain('system:masters');
+    }
     // The admin kubeconfig is a different identity (sanity check of the comparison itself).
     const admin = await adminKubeConfig()
       .makeApiClient(k8s.AuthenticationV1Api)
       .createSelfSubjectReview({
         body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
       });
-    expect(admin.status?.userInfo?.username).not.toBe('tps-deploy-functions');
+    expect(admin.status?.userInfo?.username).not.toMatch(/^tps-deploy-/);
   });
 
-  test('the shipped Role allows what a release needs and nothing on Secrets or other namespaces', async () => {
+  test('the shipped write Role allows what a release needs and nothing on Secrets or other namespaces', async () => {
     const authz = restrictedKubeConfig().makeApiClient(k8s.AuthorizationV1Api);
     const can = async (namespace: string, group: string, resource: string, verb: string) =>
       (
@@ -122,6 +131,31 @@ describe('the restricted identity', () => {
     ).toBe(403);
     expect(await statusOf(core.listNamespace())).toBe(403);
     expect(await statusOf(apps.listNamespacedDeployment({ namespace: ns }))).toBe('ok');
+
+    // The read identity looks, and is refused every change.
+    const reader = new k8s.KubeConfig();
+    reader.loadFromFile((await functionIdentities()).read);
+    const readAuthz = reader.makeApiClient(k8s.AuthorizationV1Api);
+    const readerCan = async (group: string, resource: string, verb: string) =>
+      (
+        await readAuthz.createSelfSubjectAccessReview({
+          body: { spec: { resourceAttributes: { namespace: ns, group, resource, verb } } },
+        })
+      ).status?.allowed === true;
+    expect(await readerCan('apps', 'deployments', 'get')).toBe(true);
+    expect(await readerCan('apps', 'deployments', 'patch')).toBe(false);
+    expect(await readerCan('', 'services', 'patch')).toBe(false);
+    expect(await readerCan('batch', 'jobs', 'create')).toBe(false);
+    expect(await readerCan('', 'secrets', 'get')).toBe(false);
+    const readApps = reader.makeApiClient(k8s.AppsV1Api);
+    expect(
+      await statusOf(
+        readApps.patchNamespacedDeployment(
+          { name: f.app.name, namespace: ns, body: { spec: { replicas: 1 } } },
+          k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+        ),
+      ),
+    ).toBe(403);
   });
 
   test('a full release and a rollback work with it, and nothing logged or recorded carries a credential', async () => {
@@ -187,10 +221,11 @@ describe('the restricted identity', () => {
     expect(history.length).toBe(2);
     expect(f.env.notifier.notifications.length).toBeGreaterThan(3);
 
-    // The credentials that exist here: the restricted kubeconfig's client key (and its decoded
+    // The credentials that exist here: the function identities' client keys (and their decoded
     // PEM), the admin's, plus the shapes of EKS tokens, AWS secret keys and any PEM block.
     const secrets: string[] = [];
-    for (const path of [clusterEnv().restrictedKubeconfig, clusterEnv().kubeconfig]) {
+    const ids = await functionIdentities();
+    for (const path of [ids.read, ids.write, clusterEnv().kubeconfig]) {
       const kc = new k8s.KubeConfig();
       kc.loadFromFile(path);
       for (const u of kc.getUsers()) {
@@ -199,7 +234,7 @@ describe('the restricted identity', () => {
         if (u.keyFile) secrets.push(readFileSync(u.keyFile, 'utf8').split('\n')[1]!);
       }
     }
-    expect(secrets.length).toBeGreaterThanOrEqual(2);
+    expect(secrets.length).toBeGreaterThanOrEqual(3);
     for (const s of secrets) {
       expect(s.length).toBeGreaterThan(20);
       expect(haystack.includes(s)).toBe(false);
