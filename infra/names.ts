@@ -6,10 +6,26 @@
  *
  * This module has no CDK imports: the functions and the CLI may import it.
  */
+import type { ClusterAccessLevel } from '../functions/contract/tasks.js';
+
 export { type AlarmSignal, alarmName } from '../functions/domain/alarms.js';
 
-/** The Kubernetes group the functions' EKS access entry puts them in (bound by infra/k8s/tps-deploy-role.yaml). */
+/**
+ * The Kubernetes group the single shared access entry used to put every function in, before
+ * access was split by task (#15); only the shipped RoleBinding (infra/k8s/tps-deploy-role.yaml,
+ * changed with the Kubernetes side of the split) still binds it.
+ */
 export const K8S_GROUP = 'tps-deploy';
+
+/**
+ * The Kubernetes group a cluster task's EKS access entry puts its function in:
+ * `tps-deploy-<appName>-read` or `tps-deploy-<appName>-write` (functions/contract/tasks.ts
+ * `CLUSTER_ACCESS`). The app name keeps two tps-deploy apps in one cluster apart; the shipped
+ * Kubernetes Roles bind these groups.
+ */
+export function kubernetesGroup(appName: string, access: ClusterAccessLevel): string {
+  return `tps-deploy-${appName}-${access}`;
+}
 
 /** Name of the release state machine of one service: `<appName>-<service>`. */
 export function stateMachineName(appName: string, service: string): string {

@@ -85,12 +85,15 @@ export const CLUSTER_TASKS: readonly TaskKey[] = [
   'standDown',
 ];
 
+/** A cluster task's access: `read` only looks, `write` changes workloads and Jobs. */
+export type ClusterAccessLevel = 'read' | 'write';
+
 /**
  * What each cluster task may do on the cluster: `read` tasks only look (their Kubernetes group is
  * bound to the read-only Role), `write` tasks change Deployments, Services, Ingresses or Jobs.
  * Every task in {@link CLUSTER_TASKS} has an entry; the others have no cluster access at all.
  */
-export const CLUSTER_ACCESS: Readonly<Partial<Record<TaskKey, 'read' | 'write'>>> = {
+export const CLUSTER_ACCESS: Readonly<Partial<Record<TaskKey, ClusterAccessLevel>>> = {
   checkGates: 'read',
   checkReadiness: 'read',
   validateWindow: 'read',
@@ -108,6 +111,15 @@ export const CLUSTER_ACCESS: Readonly<Partial<Record<TaskKey, 'read' | 'write'>>
   startMigration: 'write',
   startMigrationRollback: 'write',
 };
+
+/** The cluster access of a cluster task; a task outside {@link CLUSTER_TASKS} has none. */
+export function clusterAccessOf(task: TaskKey): ClusterAccessLevel {
+  const access = CLUSTER_ACCESS[task];
+  if (access === undefined) {
+    throw new Error(`task ${task} has no cluster access; only CLUSTER_TASKS act on the cluster`);
+  }
+  return access;
+}
 
 /** Tasks started by EventBridge rules, not by the state machine. */
 export const EVENT_TASKS: readonly TaskKey[] = ['alarmRollback', 'executionStopped'];
