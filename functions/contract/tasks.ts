@@ -95,14 +95,16 @@ export type ClusterAccessLevel = 'read' | 'write';
  */
 export const CLUSTER_ACCESS: Readonly<Partial<Record<TaskKey, ClusterAccessLevel>>> = {
   checkGates: 'read',
-  checkReadiness: 'read',
+  // Records the Deployment's template and replicas: reads only (cluster.recordPlan).
+  beginRelease: 'read',
   validateWindow: 'read',
   checkTests: 'read',
   checkMigration: 'read',
   checkMigrationRollback: 'read',
   standDown: 'read',
-  beginRelease: 'write',
   shiftTraffic: 'write',
+  // Completes the shift once the new pods are Ready (router.setWeight, through the write-ahead).
+  checkReadiness: 'write',
   finalize: 'write',
   rollBack: 'write',
   alarmRollback: 'write',

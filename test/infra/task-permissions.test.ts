@@ -146,6 +146,39 @@ describe('the table is what the code calls', () => {
     }
   });
 
+  /**
+   * The cluster port methods that change the cluster (the Kubernetes verbs behind them are the
+   * shipped Roles' business); every other method of these ports only reads. A method in neither
+   * list fails below, so a new one must be placed.
+   */
+  const CLUSTER_WRITES = [
+    'TrafficRouter.setWeight',
+    'TrafficRouter.finalize',
+    'TrafficRouter.rollback',
+    'JobRunner.start',
+  ];
+  const CLUSTER_READS = [
+    'ClusterClient.recordPlan',
+    'ClusterClient.health',
+    'ClusterClient.drift',
+    'TrafficRouter.status',
+    'JobRunner.status',
+  ];
+
+  test.each(CLUSTER_TASKS)(
+    '%s: CLUSTER_ACCESS is write exactly when its step can change the cluster',
+    (task) => {
+      const cluster = [...reached[task]].filter((c) => /^(ClusterClient|TrafficRouter|JobRunner)\./.test(c));
+      expect(cluster.filter((c) => !CLUSTER_WRITES.includes(c) && !CLUSTER_READS.includes(c))).toEqual([]);
+      const writes = cluster.filter((c) => CLUSTER_WRITES.includes(c));
+      expect({ task, access: CLUSTER_ACCESS[task], writes }).toEqual({
+        task,
+        access: writes.length > 0 ? 'write' : 'read',
+        writes,
+      });
+    },
+  );
+
   test('the tasks that reach the cluster are CLUSTER_TASKS, and only their handlers get EKS access', () => {
     const reaching = TASK_KEYS.filter((t) => reached[t].has('ReleasePorts.workloads'));
     expect(sorted(reaching)).toEqual(sorted(CLUSTER_TASKS));
