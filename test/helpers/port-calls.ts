@@ -8,6 +8,8 @@
  *   functions/ it names, transitively (all branches, as IAM must allow every branch). A call
  *   `x.m(...)` counts as `Port.m` when `m` is declared by an interface in functions/ports/,
  *   whatever `x` is called (`ports.store`, a destructured `store`, a `Pick<ReleasePorts, ...>`).
+ *   A call through another interface of functions/ cannot be followed into its implementations;
+ *   it is reported as `unfollowed Interface.method`, so the test refuses it rather than miss it.
  * - {@link SourceIndex.sdkActions}: from an adapter method, every AWS SDK command it can send
  *   (`new GetCommand(...)`, `paginateGetMetricData(...)`), transitively through the adapter's own helpers, as IAM actions.
  */
@@ -111,9 +113,30 @@ export class SourceIndex {
         if (ts.isCallExpression(n) && ts.isPropertyAccessExpression(n.expression)) {
           for (const d of this.declarationsOf(n.expression.name)) {
             const owner = d.parent;
-            if (d.getSourceFile().fileName.startsWith(PORTS) && owner && ts.isInterfaceDeclaration(owner)) {
+            if (!owner || !ts.isInterfaceDeclaration(owner)) continue;
+            const file = d.getSourceFile().fileName;
+            if (file.startsWith(PORTS)) {
               calls.add(`${owner.name.text}.${n.expression.name.text}`);
+            } else if (file.startsWith(FUNCTIONS)) {
+              // A call through one of our own interfaces outside functions/ports: the reading cannot
+              // tell which implementation runs, so it reports the call for the test to refuse.
+              calls.add(`unfollowed ${owner.name.text}.${n.expression.name.text}`);
             }
+          }
+        }
+        // `const { workloads } = ports` or `({ notify }: Notifier) =>`: a port method taken out of
+        // its object is not called as `x.m(...)`, so the reading reports it instead of missing it.
+        if ((ts.isVariableDeclaration(n) || ts.isParameter(n)) && ts.isObjectBindingPattern(n.name)) {
+          const type = this.checker.getTypeAtLocation(n.name);
+          for (const element of n.name.elements) {
+            const name = (element.propertyName ?? element.name).getText();
+            const member = type.getProperty(name);
+            const owner = member?.declarations?.[0]?.parent;
+            if (!member || !owner || !ts.isInterfaceDeclaration(owner)) continue;
+            if (!owner.getSourceFile().fileName.startsWith(PORTS)) continue;
+            const callable =
+              this.checker.getTypeOfSymbolAtLocation(member, element).getCallSignatures().length > 0;
+            if (callable) calls.add(`unfollowed destructured ${owner.name.text}.${name}`);
           }
         }
         ts.forEachChild(n, visit);
