@@ -93,7 +93,7 @@ export class TaskFunctions extends Construct {
         role,
         'AwsSolutions-IAM5',
         'Resource::*',
-        'X-Ray PutTraceSegments/PutTelemetryRecords (added by active tracing) have no resource types, and cloudwatch:GetMetricData has none for the classic metric queries the functions send (its only, optional, resource type `dataset` is for PromQL queries): "*" is the only valid resource.',
+        'X-Ray PutTraceSegments/PutTelemetryRecords (added by active tracing) have no resource types, and cloudwatch:GetMetricData (on the roles of the tasks that read metrics) has none for the classic metric queries they send (its only, optional, resource type `dataset` is for PromQL queries): "*" is the only valid resource.',
       );
       functions[key] = new NodejsFunction(this, id, {
         entry: join(props.projectRoot, task.entry),
