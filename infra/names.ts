@@ -6,22 +6,17 @@
  *
  * This module has no CDK imports: the functions and the CLI may import it.
  */
+import type { ClusterAccessLevel } from '../functions/contract/tasks.js';
+
 export { type AlarmSignal, alarmName } from '../functions/domain/alarms.js';
 
 /**
- * The single Kubernetes group the stack's EKS access entry still uses.
- * @deprecated infra/k8s/tps-deploy-role.yaml no longer binds it: it binds {@link kubernetesGroup}
- * of each access, which the access entries must use instead.
+ * The Kubernetes group a cluster task's EKS access entry puts its function in:
+ * `tps-deploy-<appName>-read` or `tps-deploy-<appName>-write` (functions/contract/tasks.ts
+ * `CLUSTER_ACCESS`). The app name keeps two tps-deploy apps in one cluster apart; the shipped
+ * Kubernetes Roles bind these groups.
  */
-export const K8S_GROUP = 'tps-deploy';
-
-/**
- * The Kubernetes group of one app's functions of one cluster access (`read` or `write`, as
- * functions/contract/tasks.ts CLUSTER_ACCESS assigns it): `tps-deploy-<appName>-<access>`. The
- * RoleBindings of infra/k8s/tps-deploy-role.yaml bind exactly these two groups, so two apps in one
- * cluster never act in each other's namespaces.
- */
-export function kubernetesGroup(appName: string, access: 'read' | 'write'): string {
+export function kubernetesGroup(appName: string, access: ClusterAccessLevel): string {
   return `tps-deploy-${appName}-${access}`;
 }
 

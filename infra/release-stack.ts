@@ -8,6 +8,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import type { GrantTarget } from '../functions/contract/permissions.js';
+import { CLUSTER_TASKS, clusterAccessOf } from '../functions/contract/tasks.js';
 import { alarmName } from '../functions/domain/alarms.js';
 import { executionTimeoutSeconds } from '../functions/domain/budget.js';
 import { type Catalog, resolvePhase } from '../functions/domain/config.js';
@@ -26,24 +28,15 @@ import { ReleasePipeline } from './constructs/release-pipeline.js';
 import { type RollbackTriggers, ServiceAlarms } from './constructs/service-alarms.js';
 import { ServiceDashboard } from './constructs/service-dashboard.js';
 import { TaskFunctions } from './constructs/task-functions.js';
-import { acknowledgeNag, nagResource } from './nag.js';
+import { TaskPermissions } from './constructs/task-permissions.js';
 import {
   dashboardName,
-  K8S_GROUP,
+  kubernetesGroup,
   stateMachineLogGroupName,
   stateMachineName,
   tableName,
   topicName,
 } from './names.js';
-
-/** The DynamoDB actions of functions/adapters/aws/dynamodb-store.ts (Get, Put, Update, Delete, Query). */
-export const STORE_ACTIONS: readonly string[] = [
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:Query',
-];
 
 /** Environment variables the task functions read. */
 export const FUNCTION_ENV = {
@@ -149,28 +142,6 @@ export class ReleaseStack extends Stack {
       serviceName: appName,
       logRetention: props.logRetention,
     });
-    const role = this.functions.role;
-    // Exactly the item operations the DynamoDB adapter performs, on the table and its indexes.
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadWriteDeployments',
-        actions: [...STORE_ACTIONS],
-        resources: [
-          this.table.table.tableArn,
-          ...this.table.indexNames.map((index) => `${this.table.table.tableArn}/index/${index}`),
-        ],
-      }),
-    );
-    // DynamoDB uses the table's key on the caller's behalf (the set CDK's table grants use).
-    key.grant(
-      role,
-      'kms:Decrypt',
-      'kms:DescribeKey',
-      'kms:Encrypt',
-      'kms:ReEncrypt*',
-      'kms:GenerateDataKey*',
-    );
-    this.topic.grantPublish(role);
 
     // ---- per service: state machine, alarms, dashboard -----------------------------------------
     const pipelines: Record<string, ReleasePipeline> = {};
@@ -248,109 +219,41 @@ export class ReleaseStack extends Stack {
       ],
     });
 
-    // ---- the rest of the functions' permissions ------------------------------------------------
+    // ---- each function's permissions: functions/contract/permissions.ts -------------------------
     // ARNs are built from names, not from the state machines and alarms themselves: the state
     // machines depend on the functions, so referencing them back would be a cycle.
     const clusters = services.map(([, s]) => s.cluster);
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'DescribeCatalogClusters',
-        actions: ['eks:DescribeCluster'],
-        resources: [...new Set(clusters.map((c) => `${c.region}/${c.name}`))].map((rn) => {
-          const [region, clusterName] = rn.split('/') as [string, string];
-          return this.formatArn({ service: 'eks', region, resource: 'cluster', resourceName: clusterName });
-        }),
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadServiceMetrics',
-        // GetMetricData: classic metric queries name no resource (the only resource type, the
-        // optional `dataset`, is for PromQL queries), so "*" is the only valid resource.
-        actions: ['cloudwatch:GetMetricData'],
-        resources: ['*'],
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'SetLatencyAlarmBaseline',
-        // The configured threshold is kept in the alarm's tags so restore is exact
-        // (functions/adapters/aws/alarm-thresholds.ts).
-        actions: [
-          'cloudwatch:DescribeAlarms',
-          'cloudwatch:PutMetricAlarm',
-          'cloudwatch:ListTagsForResource',
-          'cloudwatch:TagResource',
-          'cloudwatch:UntagResource',
-        ],
-        resources: services.map(([name]) =>
-          this.formatArn({
-            service: 'cloudwatch',
-            resource: 'alarm',
-            resourceName: alarmName(appName, name, 'latency'),
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ),
-      }),
-    );
-    // The monitoring gate reads the state of every alarm of the service (functions/release/gates.ts).
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadServiceAlarmStates',
-        actions: ['cloudwatch:DescribeAlarms'],
-        resources: services.flatMap(([name, svc]) =>
-          serviceAlarmNames(appName, name, svc).map((alarm) =>
-            this.formatArn({
-              service: 'cloudwatch',
-              resource: 'alarm',
-              resourceName: alarm,
-              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-            }),
-          ),
-        ),
-      }),
-    );
+    const alarmArn = (alarm: string) =>
+      this.formatArn({
+        service: 'cloudwatch',
+        resource: 'alarm',
+        resourceName: alarm,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
     // Snapshots before migrations: only of the databases the catalog lists, only snapshots named
     // like the ones the functions create (`tps-<service>-<deployment id>`, functions/release/migration.ts).
-    const snapshotResources = (kind: 'rds-instance' | 'aurora-cluster') =>
-      services.flatMap(([name, svc]) =>
-        (svc.databases ?? [])
-          .filter((d) => d.kind === kind)
-          .flatMap((d) => [
-            this.formatArn({
-              service: 'rds',
-              resource: kind === 'rds-instance' ? 'db' : 'cluster',
-              resourceName: d.identifier,
-              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-            }),
-            this.formatArn({
-              service: 'rds',
-              resource: kind === 'rds-instance' ? 'snapshot' : 'cluster-snapshot',
-              resourceName: `${snapshotPrefix(name)}*`,
-              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-            }),
-          ]),
-      );
-    for (const [kind, sid, actions] of [
-      ['rds-instance', 'SnapshotCatalogDatabases', ['rds:CreateDBSnapshot', 'rds:DescribeDBSnapshots']],
-      [
-        'aurora-cluster',
-        'SnapshotCatalogClusters',
-        ['rds:CreateDBClusterSnapshot', 'rds:DescribeDBClusterSnapshots'],
-      ],
-    ] as const) {
-      const resources = [...new Set(snapshotResources(kind))];
-      if (resources.length === 0) continue;
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions: [...actions], resources }));
-      for (const arn of resources.filter((r) => r.endsWith('*'))) {
-        acknowledgeNag(
-          role,
-          'AwsSolutions-IAM5',
-          nagResource(this, arn),
-          'Snapshots of this service named tps-<service>-<deployment id>: the deployment id is chosen at start time, so the names cannot be listed in advance.',
-        );
-      }
-    }
+    const databases = (kind: 'rds-instance' | 'aurora-cluster') => [
+      ...new Set(
+        services.flatMap(([name, svc]) =>
+          (svc.databases ?? [])
+            .filter((d) => d.kind === kind)
+            .flatMap((d) => [
+              this.formatArn({
+                service: 'rds',
+                resource: kind === 'rds-instance' ? 'db' : 'cluster',
+                resourceName: d.identifier,
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              }),
+              this.formatArn({
+                service: 'rds',
+                resource: kind === 'rds-instance' ? 'snapshot' : 'cluster-snapshot',
+                resourceName: `${snapshotPrefix(name)}*`,
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              }),
+            ]),
+        ),
+      ),
+    ];
     const executions = services.map(([name]) =>
       this.formatArn({
         service: 'states',
@@ -359,41 +262,53 @@ export class ReleaseStack extends Stack {
         arnFormat: ArnFormat.COLON_RESOURCE_NAME,
       }),
     );
-    // Only StopExecution: the alarm function stops the release it rolls back
-    // (functions/handlers/aws-runtime.ts); no function reads an execution (the CLI does, as its user).
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'StopReleaseExecutions',
-        actions: ['states:StopExecution'],
-        resources: executions,
+    const grantTargets: Record<GrantTarget, string[]> = {
+      deploymentsTable: [this.table.table.tableArn],
+      deploymentsHistory: this.table.indexNames.map((index) => `${this.table.table.tableArn}/index/${index}`),
+      notificationsTopic: [this.topic.topicArn],
+      anyResource: ['*'],
+      latencyAlarms: services.map(([name]) => alarmArn(alarmName(appName, name, 'latency'))),
+      serviceAlarms: services.flatMap(([name, svc]) => serviceAlarmNames(appName, name, svc).map(alarmArn)),
+      releaseExecutions: executions,
+      catalogClusters: [...new Set(clusters.map((c) => `${c.region}/${c.name}`))].map((rn) => {
+        const [region, clusterName] = rn.split('/') as [string, string];
+        return this.formatArn({ service: 'eks', region, resource: 'cluster', resourceName: clusterName });
       }),
-    );
+      instanceDatabases: databases('rds-instance'),
+      clusterDatabases: databases('aurora-cluster'),
+    };
+    const wildcardReasons: Record<string, string> = {};
     for (const arn of executions) {
-      acknowledgeNag(
-        role,
-        'AwsSolutions-IAM5',
-        nagResource(this, arn),
-        'Executions of the tps-deploy state machines only; execution names are chosen at start time, so they cannot be listed in advance.',
-      );
+      wildcardReasons[arn] =
+        'Executions of the tps-deploy state machines only; execution names are chosen at start time, so they cannot be listed in advance.';
     }
-    for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
-      acknowledgeNag(
-        role,
-        'AwsSolutions-IAM5',
-        `Action::${action}`,
-        'Data-key actions (GenerateDataKey*, ReEncrypt*) on the one key that encrypts the table and the topic, as DynamoDB and SNS require of callers of a KMS-encrypted table and topic.',
-      );
+    for (const arn of [...grantTargets.instanceDatabases, ...grantTargets.clusterDatabases].filter((r) =>
+      r.endsWith('*'),
+    )) {
+      wildcardReasons[arn] =
+        'Snapshots of this service named tps-<service>-<deployment id>: the deployment id is chosen at start time, so the names cannot be listed in advance.';
     }
-    new ClusterAccess(this, 'ClusterAccess', { clusters, role, kubernetesGroups: [K8S_GROUP] });
+    new TaskPermissions(this, 'Permissions', {
+      roles: this.functions.roles,
+      targets: grantTargets,
+      dataKey: key,
+      wildcardReasons,
+    });
+
+    // ---- each cluster task's access to the catalog clusters, as its own Kubernetes group ---------
+    new ClusterAccess(this, 'ClusterAccess', {
+      clusters,
+      principals: CLUSTER_TASKS.map((task) => ({
+        id: pascalCase(task),
+        role: this.functions.roles[task],
+        kubernetesGroups: [kubernetesGroup(appName, clusterAccessOf(task))],
+      })),
+    });
 
     new CfnOutput(this, 'TableName', { description: 'Deployments table', value: this.table.table.tableName });
     new CfnOutput(this, 'TopicArn', {
       description: 'Release notifications topic',
       value: this.topic.topicArn,
-    });
-    new CfnOutput(this, 'FunctionRoleArn', {
-      description: 'Execution role of the task functions (the EKS access entry principal)',
-      value: role.roleArn,
     });
   }
 }

@@ -85,8 +85,10 @@ export const CLUSTER_TASKS: readonly TaskKey[] = [
   'standDown',
 ];
 
-/** A cluster task's access: `read` only looks, `write` changes workloads. */
-export type ClusterAccess = 'read' | 'write';
+/** A cluster task's access: `read` only looks, `write` changes workloads and Jobs. */
+export type ClusterAccessLevel = 'read' | 'write';
+/** The same, as the Kubernetes side names it. */
+export type ClusterAccess = ClusterAccessLevel;
 export const CLUSTER_ACCESS_KINDS: readonly ClusterAccess[] = ['read', 'write'];
 
 /**
@@ -94,17 +96,17 @@ export const CLUSTER_ACCESS_KINDS: readonly ClusterAccess[] = ['read', 'write'];
  * bound to the read-only Role), `write` tasks change Deployments, Services, Ingresses or Jobs.
  * Every task in {@link CLUSTER_TASKS} has an entry; the others have no cluster access at all.
  */
-export const CLUSTER_ACCESS: Readonly<Partial<Record<TaskKey, ClusterAccess>>> = {
+export const CLUSTER_ACCESS: Readonly<Partial<Record<TaskKey, ClusterAccessLevel>>> = {
   checkGates: 'read',
+  // Records the Deployment's template and replicas: reads only (cluster.recordPlan).
+  beginRelease: 'read',
   validateWindow: 'read',
   checkTests: 'read',
   checkMigration: 'read',
   checkMigrationRollback: 'read',
   standDown: 'read',
-  beginRelease: 'write',
   shiftTraffic: 'write',
-  // Finishes a shift the router held back until the new pods were Ready (scales stable down,
-  // switches the Service or the Ingress weights): a write, though it is mostly a look.
+  // Completes the shift once the new pods are Ready (router.setWeight, through the write-ahead).
   checkReadiness: 'write',
   finalize: 'write',
   rollBack: 'write',
@@ -114,6 +116,15 @@ export const CLUSTER_ACCESS: Readonly<Partial<Record<TaskKey, ClusterAccess>>> =
   startMigration: 'write',
   startMigrationRollback: 'write',
 };
+
+/** The cluster access of a cluster task; a task outside {@link CLUSTER_TASKS} has none. */
+export function clusterAccessOf(task: TaskKey): ClusterAccessLevel {
+  const access = CLUSTER_ACCESS[task];
+  if (access === undefined) {
+    throw new Error(`task ${task} has no cluster access; only CLUSTER_TASKS act on the cluster`);
+  }
+  return access;
+}
 
 /** Tasks started by EventBridge rules, not by the state machine. */
 export const EVENT_TASKS: readonly TaskKey[] = ['alarmRollback', 'executionStopped'];

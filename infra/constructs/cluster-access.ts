@@ -10,21 +10,30 @@ export interface ClusterRef {
   readonly region: string;
 }
 
+/** One IAM principal that gets into the clusters, and as which Kubernetes groups. */
+export interface ClusterPrincipal {
+  /** Stable PascalCase ID of the principal (its entries are `<id><Cluster>`). */
+  readonly id: string;
+  /** The execution role of one task function. */
+  readonly role: iam.IRole;
+  /** Kubernetes groups of its access entries; the shipped Roles and RoleBindings bind them. */
+  readonly kubernetesGroups: readonly string[];
+}
+
 /** Props of {@link ClusterAccess}. */
 export interface ClusterAccessProps {
   /** The clusters of the catalog's services (duplicates are fine). */
   readonly clusters: readonly ClusterRef[];
-  /** The functions' execution role. */
-  readonly role: iam.IRole;
-  /** Kubernetes groups of the access entry; the shipped Role and RoleBinding bind them. */
-  readonly kubernetesGroups: readonly string[];
+  /** The roles that get in, each with its own groups (one access entry per role and cluster). */
+  readonly principals: readonly ClusterPrincipal[];
 }
 
 /**
- * Gives the functions' role access to each catalog cluster through an EKS access entry of type
+ * Gives each principal access to each catalog cluster through an EKS access entry of type
  * STANDARD with no access policy: the role becomes the Kubernetes groups given, and what those
- * groups may do is exactly what the RoleBindings of infra/k8s/tps-deploy-role.yaml grant in the
- * namespaces where they are applied. The clusters need authentication mode API or
+ * groups may do is exactly what the RoleBindings of infra/k8s grant in the namespaces where they
+ * are applied. EKS allows one access entry per principal and cluster, so each role has one entry
+ * per cluster, with all its groups. The clusters need authentication mode API or
  * API_AND_CONFIG_MAP.
  *
  * AWS::EKS::AccessEntry is regional, so the stack must be deployed in the clusters' region. A
@@ -32,14 +41,22 @@ export interface ClusterAccessProps {
  * CloudFormation rule that fails the deployment before any change, naming the region to use.
  */
 export class ClusterAccess extends Construct {
-  /** Access entries by cluster name. */
-  readonly entries: Readonly<Record<string, eks.CfnAccessEntry>>;
+  /** Access entries by principal ID, then by cluster name. */
+  readonly entries: Readonly<Record<string, Readonly<Record<string, eks.CfnAccessEntry>>>>;
 
   constructor(scope: Construct, id: string, props: ClusterAccessProps) {
     super(scope, id);
-    if (props.kubernetesGroups.length === 0) {
+    const empty = props.principals.filter((p) => p.kubernetesGroups.length === 0).map((p) => p.id);
+    if (empty.length > 0) {
       throw new Error(
-        'ClusterAccess: kubernetesGroups is empty; a STANDARD access entry without groups or policies grants nothing. Pass the group bound by infra/k8s/tps-deploy-role.yaml.',
+        `ClusterAccess: kubernetesGroups is empty for ${empty.join(', ')}; a STANDARD access entry without groups or policies grants nothing. Pass the groups bound by the shipped Roles (kubernetesGroup in infra/names.ts).`,
+      );
+    }
+    const principalIds = props.principals.map((p) => p.id);
+    const twice = principalIds.filter((p, i) => principalIds.indexOf(p) !== i);
+    if (twice.length > 0) {
+      throw new Error(
+        `ClusterAccess: principal IDs ${[...new Set(twice)].join(', ')} are given more than once; EKS allows one access entry per principal and cluster. Give each role once, with all its groups.`,
       );
     }
     const byName = new Map<string, ClusterRef>();
@@ -79,10 +96,9 @@ export class ClusterAccess extends Construct {
       }
     }
 
-    const entries: Record<string, eks.CfnAccessEntry> = {};
     const ids = new Map<string, string>();
     for (const c of byName.values()) {
-      const id = `Entry${pascalCase(c.name)}`;
+      const id = pascalCase(c.name);
       const clash = ids.get(id);
       if (clash !== undefined) {
         throw new Error(
@@ -90,12 +106,19 @@ export class ClusterAccess extends Construct {
         );
       }
       ids.set(id, c.name);
-      entries[c.name] = new eks.CfnAccessEntry(this, id, {
-        clusterName: c.name,
-        principalArn: props.role.roleArn,
-        type: 'STANDARD',
-        kubernetesGroups: [...props.kubernetesGroups],
-      });
+    }
+    const entries: Record<string, Record<string, eks.CfnAccessEntry>> = {};
+    for (const p of props.principals) {
+      const mine: Record<string, eks.CfnAccessEntry> = {};
+      for (const [clusterId, clusterName] of ids) {
+        mine[clusterName] = new eks.CfnAccessEntry(this, `${p.id}${clusterId}`, {
+          clusterName,
+          principalArn: p.role.roleArn,
+          type: 'STANDARD',
+          kubernetesGroups: [...p.kubernetesGroups],
+        });
+      }
+      entries[p.id] = mine;
     }
     this.entries = entries;
   }

@@ -33,13 +33,14 @@ export interface TaskFunctionsProps {
 }
 
 /**
- * One NodejsFunction per task of statemachine/tasks.ts, all sharing one execution role. The role
- * starts with only the permission to write the functions' own log groups (and X-Ray, added by
- * active tracing); the stack grants the rest to {@link TaskFunctions.role}.
+ * One NodejsFunction per task of functions/contract/tasks.ts, each with its own execution role.
+ * A role starts with only the permission to write its function's own log group (and X-Ray, added
+ * by active tracing); the stack grants each the rest from functions/contract/permissions.ts
+ * (infra/constructs/task-permissions.ts), so a task can do only what its own code calls.
  */
 export class TaskFunctions extends Construct {
-  /** The shared execution role (also the principal of the EKS access entries). */
-  readonly role: iam.Role;
+  /** The execution role of each task's function (also the principal of its EKS access entries). */
+  readonly roles: Readonly<Record<TaskKey, iam.Role>>;
   /** The function of each task, by task key. */
   readonly functions: Readonly<Record<TaskKey, NodejsFunction>>;
   /** The log group of each task's function. */
@@ -64,13 +65,9 @@ export class TaskFunctions extends Construct {
       );
     }
 
-    this.role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Execution role of the tps-deploy task functions (least privilege, granted by the stack).',
-    });
-
     const functions: Partial<Record<TaskKey, NodejsFunction>> = {};
     const logGroups: Partial<Record<TaskKey, logs.LogGroup>> = {};
+    const roles: Partial<Record<TaskKey, iam.Role>> = {};
     for (const key of TASK_KEYS) {
       const task = TASKS[key];
       const id = pascalCase(key);
@@ -79,6 +76,25 @@ export class TaskFunctions extends Construct {
         removalPolicy: RemovalPolicy.DESTROY,
       });
       logGroups[key] = logGroup;
+      const role = new iam.Role(this, `${id}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `Execution role of the tps-deploy task ${key} (only what its code calls).`,
+      });
+      roles[key] = role;
+      // Lambda writes to the explicit log group; nothing else needs CloudWatch Logs access.
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'WriteOwnLogs',
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [logGroup.logGroupArn],
+        }),
+      );
+      acknowledgeNag(
+        role,
+        'AwsSolutions-IAM5',
+        'Resource::*',
+        'X-Ray PutTraceSegments/PutTelemetryRecords (added by active tracing) have no resource types, and cloudwatch:GetMetricData (on the roles of the tasks that read metrics) has none for the classic metric queries they send (its only, optional, resource type `dataset` is for PromQL queries): "*" is the only valid resource.',
+      );
       functions[key] = new NodejsFunction(this, id, {
         entry: join(props.projectRoot, task.entry),
         handler: 'handler',
@@ -89,7 +105,7 @@ export class TaskFunctions extends Construct {
         memorySize: task.memoryMb,
         timeout: Duration.seconds(task.timeoutSeconds),
         tracing: lambda.Tracing.ACTIVE,
-        role: this.role,
+        role,
         logGroup,
         description: `tps-deploy task ${key}`,
         environment: {
@@ -115,20 +131,6 @@ export class TaskFunctions extends Construct {
     }
     this.functions = functions as Record<TaskKey, NodejsFunction>;
     this.logGroups = logGroups as Record<TaskKey, logs.LogGroup>;
-
-    // Lambda writes to the explicit log groups; nothing else needs CloudWatch Logs access.
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'WriteOwnLogs',
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: Object.values(logGroups).map((g) => g!.logGroupArn),
-      }),
-    );
-    acknowledgeNag(
-      this.role,
-      'AwsSolutions-IAM5',
-      'Resource::*',
-      'X-Ray PutTraceSegments/PutTelemetryRecords (added by active tracing) have no resource types, and cloudwatch:GetMetricData has none for the classic metric queries the functions send (its only, optional, resource type `dataset` is for PromQL queries): "*" is the only valid resource.',
-    );
+    this.roles = roles as Record<TaskKey, iam.Role>;
   }
 }

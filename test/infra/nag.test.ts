@@ -28,7 +28,7 @@ describe('cdk-nag AWS Solutions checks', () => {
 
   test('the check is live: an unacknowledged wildcard permission fails synthesis', () => {
     const { stack } = buildApp({ catalog: parseCatalog(sample), appProps: noBundling, env: {} });
-    stack.functions.role.addToPrincipalPolicy(
+    stack.functions.roles.validateInput.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::some-bucket/*'] }),
     );
     expect(() => Template.fromStack(stack)).toThrow(

@@ -1,6 +1,7 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { CLUSTER_TASKS } from '../../functions/contract/tasks.js';
 import type { CatalogInput } from '../../functions/domain/config.js';
 import { parseCatalog } from '../../functions/domain/config.js';
 import { RUNBOOK } from '../../functions/domain/defaults.js';
@@ -42,13 +43,13 @@ describe('region of the EKS clusters', () => {
     expect(JSON.stringify(json.Rules ?? {})).not.toContain('EKS clusters are in');
   });
 
-  test('one access entry per distinct cluster', () => {
+  test('one access entry per cluster task and distinct cluster', () => {
     const catalog = withServices({
       api,
       other: { ...api, cluster: { name: 'second-eks', region: 'us-east-1' } },
     });
     const { template } = synthStack({ catalog });
-    template.resourceCountIs('AWS::EKS::AccessEntry', 2);
+    template.resourceCountIs('AWS::EKS::AccessEntry', 2 * CLUSTER_TASKS.length);
     template.hasResourceProperties('AWS::EKS::AccessEntry', { ClusterName: 'second-eks' });
   });
 
@@ -62,13 +63,30 @@ describe('region of the EKS clusters', () => {
             { name: 'x', region: 'us-east-1' },
             { name: 'x', region: 'us-west-2' },
           ],
-          role,
-          kubernetesGroups: ['tps-deploy'],
+          principals: [{ id: 'Task', role, kubernetesGroups: ['tps-deploy-app-read'] }],
         }),
     ).toThrow(/cluster "x" is listed in two regions \(us-east-1 and us-west-2\)/);
-    expect(() => new ClusterAccess(stack, 'D', { clusters: [], role, kubernetesGroups: [] })).toThrow(
-      /kubernetesGroups is empty/,
-    );
+    expect(
+      () =>
+        new ClusterAccess(stack, 'D', {
+          clusters: [],
+          principals: [
+            { id: 'A', role, kubernetesGroups: [] },
+            { id: 'B', role, kubernetesGroups: [] },
+          ],
+        }),
+    ).toThrow(/kubernetesGroups is empty for A, B/);
+    // EKS allows one access entry per principal and cluster.
+    expect(
+      () =>
+        new ClusterAccess(stack, 'E', {
+          clusters: [{ name: 'x', region: 'us-east-1' }],
+          principals: [
+            { id: 'A', role, kubernetesGroups: ['g'] },
+            { id: 'A', role, kubernetesGroups: ['h'] },
+          ],
+        }),
+    ).toThrow(/principal IDs A are given more than once/);
   });
 });
 

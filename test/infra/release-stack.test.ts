@@ -3,17 +3,25 @@ import { resolve } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { parseAllDocuments } from 'yaml';
 import { TABLE_KEYS } from '../../functions/adapters/aws/dynamodb-store.js';
-import { EVENT_TASKS, TASK_ENV, TASK_KEYS, TASKS } from '../../functions/contract/tasks.js';
+import { TASK_AWS_CALLS } from '../../functions/contract/permissions.js';
+import {
+  CLUSTER_ACCESS,
+  CLUSTER_TASKS,
+  EVENT_TASKS,
+  TASK_ENV,
+  TASK_KEYS,
+  TASKS,
+} from '../../functions/contract/tasks.js';
 import { ALARM_SIGNALS } from '../../functions/domain/alarms.js';
 import { executionTimeoutSeconds } from '../../functions/domain/budget.js';
 import { parseCatalog } from '../../functions/domain/config.js';
 import { RUNBOOK } from '../../functions/domain/defaults.js';
 import { RELEASE_METRICS } from '../../functions/domain/release-metrics.js';
+import { pascalCase } from '../../functions/domain/text.js';
 import { ALARM_EVENT_DELIVERY, EVENT_PATTERN_MAX_CHARS } from '../../infra/constructs/alarm-rollback-rule.js';
 import { OOM_KILLED_METRIC } from '../../infra/constructs/service-alarms.js';
 import { RELEASE_HEALTH_TITLES } from '../../infra/constructs/service-dashboard.js';
-import { K8S_GROUP, kubernetesGroup } from '../../infra/names.js';
-import { STORE_ACTIONS } from '../../infra/release-stack.js';
+import { kubernetesGroup } from '../../infra/names.js';
 import sample from '../../tps.config.js';
 import {
   type CfnResource,
@@ -83,11 +91,13 @@ describe('task functions', () => {
     }
   });
 
-  test('all functions share one role', () => {
-    const roles = new Set(
-      resourcesWhere('AWS::Lambda::Function', () => true).map((f) => JSON.stringify(f.Properties?.Role)),
-    );
-    expect(roles.size).toBe(1);
+  test('each task function has a role of its own', () => {
+    const roles = resourcesWhere(
+      'AWS::Lambda::Function',
+      (f) => f.Properties?.Environment?.Variables?.[TASK_ENV],
+    ).map((f) => JSON.stringify(f.Properties?.Role));
+    expect(roles).toHaveLength(TASK_KEYS.length);
+    expect(new Set(roles).size).toBe(TASK_KEYS.length);
   });
 });
 
@@ -515,7 +525,7 @@ describe('permissions', () => {
   /** Every statement of the functions' role, flattened. */
   function roleStatements(): { Action: string | string[]; Resource: unknown; Sid?: string }[] {
     const policies = resourcesWhere('AWS::IAM::Policy', (p) =>
-      JSON.stringify(p.Properties?.Roles).includes('TasksRole'),
+      /"Tasks[A-Za-z]+Role[0-9A-F]{8}"/.test(JSON.stringify(p.Properties?.Roles)),
     );
     return policies.flatMap((p) => p.Properties!.PolicyDocument.Statement);
   }
@@ -524,10 +534,12 @@ describe('permissions', () => {
   test('every Resource "*" statement in the template is on the allow-list', () => {
     // Identity policies and resource policies alike. Each entry is justified where it is granted.
     const allowed = [
-      // X-Ray from active tracing on the functions: no resource-level permissions.
-      'AWS::IAM::Policy:Allow:xray:PutTelemetryRecords,xray:PutTraceSegments',
-      // GetMetricData: no resource-level permissions.
-      'AWS::IAM::Policy:Allow:cloudwatch:GetMetricData',
+      // X-Ray from active tracing on each function's role: no resource-level permissions.
+      ...TASK_KEYS.map(() => 'AWS::IAM::Policy:Allow:xray:PutTelemetryRecords,xray:PutTraceSegments'),
+      // GetMetricData (the roles of the tasks that read metrics): no resource-level permissions.
+      ...TASK_KEYS.filter((t) => TASK_AWS_CALLS[t].includes('MetricsSource.window')).map(
+        () => 'AWS::IAM::Policy:Allow:cloudwatch:GetMetricData',
+      ),
       // State machine log delivery and X-Ray (one each per state machine): no resource-level permissions.
       'AWS::IAM::Policy:Allow:logs:CreateLogDelivery,logs:DeleteLogDelivery,logs:DescribeLogGroups,logs:DescribeResourcePolicies,logs:GetLogDelivery,logs:ListLogDeliveries,logs:PutResourcePolicy,logs:UpdateLogDelivery',
       'AWS::IAM::Policy:Allow:logs:CreateLogDelivery,logs:DeleteLogDelivery,logs:DescribeLogGroups,logs:DescribeResourcePolicies,logs:GetLogDelivery,logs:ListLogDeliveries,logs:PutResourcePolicy,logs:UpdateLogDelivery',
@@ -561,19 +573,34 @@ describe('permissions', () => {
     expect(found.sort()).toEqual(allowed);
   });
 
-  test('functions: DynamoDB item operations on the table and its indexes, nothing else on DynamoDB', () => {
+  test('functions: DynamoDB item operations on the table, Query only on the history index, nothing else on DynamoDB', () => {
     const ddb = roleStatements().filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
-    expect(ddb).toHaveLength(1);
-    expect(actionsOf(ddb[0]!).sort()).toEqual([...STORE_ACTIONS].sort());
-    expect(JSON.stringify(ddb[0]!.Resource)).toContain('/index/history');
-    expect(JSON.stringify(ddb[0]!.Resource)).not.toContain('/index/*');
+    expect(ddb.length).toBeGreaterThan(TASK_KEYS.length / 2);
+    const actions = new Set(ddb.flatMap(actionsOf));
+    expect([...actions].sort()).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
+    for (const st of ddb) {
+      const on = JSON.stringify(st.Resource);
+      if (actionsOf(st).includes('dynamodb:Query')) {
+        expect(actionsOf(st)).toEqual(['dynamodb:Query']);
+        expect(on).toContain('/index/history');
+      } else {
+        expect(on).not.toContain('/index/');
+      }
+      expect(on).not.toContain('*');
+    }
   });
 
   test('functions: publish to the topic, describe only the catalog clusters', () => {
     const s = roleStatements();
     const publish = s.find((x) => actionsOf(x).includes('sns:Publish'));
     expect(publish?.Resource).toEqual({ Ref: expect.stringMatching(/^Notifications/) });
-    const eks = s.find((x) => x.Sid === 'DescribeCatalogClusters');
+    const eks = s.find((x) => x.Sid === 'CatalogClusters');
     expect(actionsOf(eks!)).toEqual(['eks:DescribeCluster']);
     expect(JSON.stringify(eks!.Resource)).toContain(':eks:us-east-1:');
     expect(JSON.stringify(eks!.Resource)).toContain(':cluster/prod-eks');
@@ -581,17 +608,20 @@ describe('permissions', () => {
 
   test('functions: PutMetricAlarm only on the latency alarms, StopExecution only on our executions', () => {
     const s = roleStatements();
-    const put = s.find((x) => actionsOf(x).includes('cloudwatch:PutMetricAlarm'))!;
-    const putTargets = JSON.stringify(put.Resource);
-    for (const svc of services) expect(putTargets).toContain(`:alarm:${catalog.appName}-${svc}-latency`);
-    expect(putTargets.match(/:alarm:/g)).toHaveLength(services.length);
+    const puts = s.filter((x) => actionsOf(x).includes('cloudwatch:PutMetricAlarm'));
+    expect(puts.length).toBeGreaterThan(0);
+    for (const put of puts) {
+      const putTargets = JSON.stringify(put.Resource);
+      for (const svc of services) expect(putTargets).toContain(`:alarm:${catalog.appName}-${svc}-latency`);
+      expect(putTargets.match(/:alarm:/g)).toHaveLength(services.length);
+    }
     // The configured threshold lives in the alarm's tags, on the same alarms only.
     for (const action of [
       'cloudwatch:ListTagsForResource',
       'cloudwatch:TagResource',
       'cloudwatch:UntagResource',
     ]) {
-      expect(actionsOf(put)).toContain(action);
+      expect(puts.some((put) => actionsOf(put).includes(action))).toBe(true);
     }
     const stop = s.find((x) => actionsOf(x).includes('states:StopExecution'))!;
     const stopTargets = JSON.stringify(stop.Resource);
@@ -635,15 +665,17 @@ describe('permissions', () => {
     }
   });
 
-  test('EKS access entry: the functions role, STANDARD, in the tps-deploy group, no access policy', () => {
-    template.resourceCountIs('AWS::EKS::AccessEntry', 1);
-    template.hasResourceProperties('AWS::EKS::AccessEntry', {
-      ClusterName: 'prod-eks',
-      Type: 'STANDARD',
-      KubernetesGroups: [K8S_GROUP],
-      PrincipalArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^TasksRole'), 'Arn'] },
-      AccessPolicies: Match.absent(),
-    });
+  test('EKS access entries: one per cluster task, STANDARD, in its read or write group of this app, no access policy', () => {
+    template.resourceCountIs('AWS::EKS::AccessEntry', CLUSTER_TASKS.length);
+    for (const task of CLUSTER_TASKS) {
+      template.hasResourceProperties('AWS::EKS::AccessEntry', {
+        ClusterName: 'prod-eks',
+        Type: 'STANDARD',
+        KubernetesGroups: [`tps-deploy-${catalog.appName}-${CLUSTER_ACCESS[task]}`],
+        PrincipalArn: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^Tasks${pascalCase(task)}Role`), 'Arn'] },
+        AccessPolicies: Match.absent(),
+      });
+    }
   });
 
   test('the shipped Kubernetes RoleBindings bind the app read and write groups (kubernetesGroup), namespaced only', () => {

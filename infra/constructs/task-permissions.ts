@@ -1,0 +1,71 @@
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { DATA_KEY_ACTIONS, type GrantTarget, taskGrants } from '../../functions/contract/permissions.js';
+import { TASK_KEYS, type TaskKey } from '../../functions/contract/tasks.js';
+import { pascalCase } from '../../functions/domain/text.js';
+import { acknowledgeNag, nagResource } from '../nag.js';
+
+/** Props of {@link TaskPermissions}. */
+export interface TaskPermissionsProps {
+  /** The execution role of each task's function. */
+  readonly roles: Readonly<Record<TaskKey, iam.IRole>>;
+  /**
+   * The ARNs of each grant target (functions/contract/permissions.ts). A target with no ARNs (no
+   * databases in the catalog) is granted to nobody.
+   */
+  readonly targets: Readonly<Record<GrantTarget, readonly string[]>>;
+  /** The key that encrypts the table and the topic: granted with the targets it encrypts. */
+  readonly dataKey: kms.IKey;
+  /** Why each wildcard ARN of the targets cannot be narrower (cdk-nag acknowledgement), by ARN. */
+  readonly wildcardReasons: Readonly<Record<string, string>>;
+}
+
+/**
+ * Grants each task's role exactly what functions/contract/permissions.ts lists for the task: one
+ * statement per grant target (Sid = the target), the actions its port methods send, on that
+ * target's ARNs; and the data key's actions for the targets the key encrypts. Nothing is granted
+ * to all functions at once.
+ */
+export class TaskPermissions extends Construct {
+  constructor(scope: Construct, id: string, props: TaskPermissionsProps) {
+    super(scope, id);
+    const unexplained = Object.values(props.targets)
+      .flat()
+      .filter((arn) => arn !== '*' && /\*/.test(arn) && props.wildcardReasons[arn] === undefined);
+    if (unexplained.length > 0) {
+      throw new Error(
+        `TaskPermissions: wildcard ARNs without a reason: ${unexplained.join(', ')}. Add each to wildcardReasons with why it cannot be narrower.`,
+      );
+    }
+    for (const task of TASK_KEYS) {
+      const role = props.roles[task];
+      const keyActions = new Set<string>();
+      for (const grant of taskGrants(task)) {
+        const resources = props.targets[grant.on];
+        if (resources.length === 0) continue;
+        role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            sid: pascalCase(grant.on),
+            actions: [...grant.actions],
+            resources: [...resources],
+          }),
+        );
+        for (const a of DATA_KEY_ACTIONS[grant.on] ?? []) keyActions.add(a);
+        for (const arn of resources.filter((r) => r !== '*' && r.includes('*'))) {
+          acknowledgeNag(role, 'AwsSolutions-IAM5', nagResource(this, arn), props.wildcardReasons[arn]!);
+        }
+      }
+      if (keyActions.size === 0) continue;
+      props.dataKey.grant(role, ...[...keyActions].sort());
+      for (const action of [...keyActions].filter((a) => a.endsWith('*'))) {
+        acknowledgeNag(
+          role,
+          'AwsSolutions-IAM5',
+          `Action::${action}`,
+          'Data-key actions (GenerateDataKey*, ReEncrypt*) on the one key that encrypts the table and the topic, as DynamoDB and SNS require of callers of a KMS-encrypted table and topic; only roles that use the table or publish get them.',
+        );
+      }
+    }
+  }
+}
