@@ -27,7 +27,6 @@ beforeEach(() => {
 
 const steer = (argv: string[]) => cli(argv, { dynamo, io: { now: () => NOW } });
 const pending = {
-  taskToken: TOKEN,
   requestedAt: '2026-11-20T10:20:00.000Z',
   expiresAt: '2026-11-20T11:20:00.000Z',
 };
@@ -35,6 +34,7 @@ const pending = {
 describe('approve and reject', () => {
   it('approve answers the stored task token with SendTaskSuccess', async () => {
     await store.put(record({ deploymentId: 'ap-1', pendingApproval: pending }));
+    await store.saveTaskToken('api', 'ap-1', TOKEN);
     const r = await steer([
       'approve',
       'ap-1',
@@ -57,6 +57,7 @@ describe('approve and reject', () => {
 
   it('reject answers with SendTaskFailure and the error the state machine catches', async () => {
     await store.put(record({ deploymentId: 'ap-2', pendingApproval: pending }));
+    await store.saveTaskToken('api', 'ap-2', TOKEN);
     const r = await steer(['reject', 'ap-2', '--reason', 'not during the sale']);
     expect(r.code).toBe(0);
     expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, {
@@ -81,6 +82,7 @@ describe('approve and reject', () => {
 
   it('explains a token that is no longer open (TaskTimedOut)', async () => {
     await store.put(record({ deploymentId: 'ap-5', pendingApproval: pending }));
+    await store.saveTaskToken('api', 'ap-5', TOKEN);
     sfn
       .on(SendTaskSuccessCommand)
       .rejects(Object.assign(new Error('Task Timed Out'), { name: 'TaskTimedOut', $fault: 'client' }));
@@ -127,11 +129,12 @@ describe('hold and promote', () => {
           requestedBy: 'sre',
           at: NOW.toISOString(),
           reason: null,
-          pending: { taskToken: TOKEN, phase: 'canary', since: 'x', expiresAt: 'y', cause: 'requested' },
+          pending: { phase: 'canary', since: 'x', expiresAt: 'y', cause: 'requested' },
           decision: null,
         },
       }),
     );
+    await store.saveTaskToken('api', 'h-2', TOKEN);
     const r = await steer(['promote', 'h-2']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('api h-2: hold at canary promoted by tester; the release goes on');
