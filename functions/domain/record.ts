@@ -1,5 +1,5 @@
 import type { PhaseName } from './defaults.js';
-import type { ReleasePlan } from './input.js';
+import type { Provenance, ReleasePlan } from './input.js';
 
 /** Pass, fail or inconclusive: missing data is never a pass. */
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
@@ -209,6 +209,8 @@ export interface DeploymentRecord {
   events: { at: string; message: string }[];
   /** The pre-deployment gates, every one with its evidence. */
   gates?: GateResult[];
+  /** Where the attestations came from, as the input gave it (absent in older records). */
+  attestationProvenance?: { testsPassed?: Provenance; reviewers?: Provenance } | null;
   /** Owed after the release (a hotfix's skipped review, a release during a freeze). */
   followUps?: FollowUp[];
   /** The approval request a person has to answer ("Request Approval" waits for it). */
@@ -259,6 +261,7 @@ export function newRecord(plan: ReleasePlan, execution: ExecutionIdentity, now: 
     mode: plan.mode,
     requestedBy: plan.requestedBy,
     requester: { principal: plan.requestedBy, verified: false },
+    attestationProvenance: plan.input.attestations?.provenance ?? null,
     changeRef: plan.changeRef,
     image: firstImage,
     images: plan.images,
