@@ -91,6 +91,10 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
     )
     .option('--name <name>', 'execution name = deployment id (default: generated)')
     .option('--state-machine-arn <arn>', 'state machine (default: <appName>-<service> via ListStateMachines)')
+    .option(
+      '--answer-url <url>',
+      'start through the answer endpoint, as your verified AWS identity (default: $TPS_ANSWER_URL; without one: StartExecution, requester unverified)',
+    )
     .option('--follow', 'show phases, waits and verdicts until the execution ends; exit with its outcome')
     .option(
       '--poll-interval <seconds>',

@@ -222,7 +222,7 @@ export class ReleaseStack extends Stack {
       projectRoot: props.projectRoot ?? PROJECT_ROOT,
       table: this.table.table,
       key,
-      stateMachines: Object.values(pipelines).map((p) => p.stateMachine),
+      stateMachines: Object.fromEntries(Object.entries(pipelines).map(([name, p]) => [name, p.stateMachine])),
       environment: { [FUNCTION_ENV.tableName]: this.table.table.tableName },
       serviceName: appName,
       logRetention: props.logRetention,

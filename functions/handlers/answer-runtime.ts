@@ -13,6 +13,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import catalogInput from '../../tps.config.js';
 import { DynamoDbDeploymentStore } from '../adapters/aws/dynamodb-store.js';
+import { isConditionalCheckFailed } from '../adapters/aws/errors.js';
+import { SfnReleaseStarter } from '../adapters/aws/sfn-release-starter.js';
 import { SfnTaskTokens } from '../adapters/aws/task-tokens.js';
 import { createFunctionLogger, RELEASE_SERVICE_KEY } from '../adapters/powertools/function-logger.js';
 import { parseCatalog } from '../domain/config.js';
@@ -20,11 +22,22 @@ import type { VerifiedCaller } from '../domain/duties.js';
 import { ConfigError, ERROR_NAMES, InvalidInputError } from '../domain/errors.js';
 import type { LambdaContext } from '../invoke.js';
 import { systemClock } from '../ports/clock.js';
+import type { ReleaseStarter } from '../ports/executions.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { AnswerRefusedError, answerAsVerified, parseAnswerRequest } from '../release/answer.js';
+import {
+  AnswerRefusedError,
+  answerAsVerified,
+  parseAnswerRequest,
+  startAsVerified,
+} from '../release/answer.js';
 
-/** The ports the endpoint needs: the catalog, the table, SendTaskSuccess/Failure and a clock. */
-export type AnswerPorts = Pick<ReleasePorts, 'catalog' | 'store' | 'taskTokens' | 'clock'>;
+/**
+ * The ports the endpoint needs: the catalog, the table, SendTaskSuccess/Failure, a clock, and
+ * StartExecution for a verified start (without it, `start` is answered 501).
+ */
+export type AnswerPorts = Pick<ReleasePorts, 'catalog' | 'store' | 'taskTokens' | 'clock'> & {
+  readonly releases?: ReleaseStarter;
+};
 
 /** The parts of a function URL request (payload format 2.0) the endpoint reads. */
 export interface FunctionUrlRequest {
@@ -60,6 +73,9 @@ export function verifiedCallerOf(event: FunctionUrlRequest): VerifiedCaller | nu
   };
 }
 
+/** The environment variable with the release state machines' ARNs by service (JSON; set by infra/constructs/answer-endpoint.ts). */
+export const STATE_MACHINES_ENV = 'TPS_STATE_MACHINE_ARNS';
+
 function respond(statusCode: number, body: Record<string, unknown>): FunctionUrlResponse {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
@@ -90,6 +106,8 @@ export async function handleAnswer(
     return respond(400, { error: 'the body must be JSON: { service, deploymentId, action, reason? }' });
   }
   const keys = { principal: caller.arn };
+  const b = body as { action?: unknown; input?: unknown; name?: unknown } | null;
+  if (b && typeof b === 'object' && b.action === 'start') return start(ports, caller, b, logger);
   try {
     const request = parseAnswerRequest(body, ports.catalog);
     const where = {
@@ -126,6 +144,42 @@ export async function handleAnswer(
   }
 }
 
+/** A verified start: `{ action: 'start', input, name? }`. */
+async function start(
+  ports: AnswerPorts,
+  caller: VerifiedCaller,
+  body: { input?: unknown; name?: unknown },
+  logger: Logger,
+): Promise<FunctionUrlResponse> {
+  if (!ports.releases) return respond(501, { error: 'this endpoint cannot start releases' });
+  const input =
+    body.input !== null && typeof body.input === 'object' ? (body.input as Record<string, unknown>) : {};
+  try {
+    const result = await startAsVerified({ ...ports, releases: ports.releases }, caller, {
+      input,
+      ...(typeof body.name === 'string' ? { name: body.name } : {}),
+    });
+    logger.info('release started', {
+      principal: caller.arn,
+      [RELEASE_SERVICE_KEY]: result.service,
+      deploymentId: result.deploymentId,
+      action: 'start',
+    });
+    return respond(200, { action: 'start', ...result });
+  } catch (e) {
+    if (e instanceof InvalidInputError) return respond(400, { error: e.message, issues: e.issues });
+    if (isConditionalCheckFailed(e) || (e as { name?: string }).name === 'ExecutionAlreadyExists') {
+      return respond(409, { error: `a release named ${String(body.name)} was started already` });
+    }
+    logger.error('start failed', {
+      principal: caller.arn,
+      errorName: (e as Error).name,
+      errorMessage: (e as Error).message,
+    });
+    return respond(500, { error: `starting failed: ${(e as Error).name}` });
+  }
+}
+
 function env(name: string): string {
   const v = process.env[name];
   if (!v) throw new ConfigError(`environment variable ${name} is not set`);
@@ -134,11 +188,16 @@ function env(name: string): string {
 
 /** The AWS ports of the endpoint's container. */
 export function awsAnswerPorts(): AnswerPorts {
+  const sfn = new SFNClient({});
   return {
     catalog: parseCatalog(catalogInput),
     store: new DynamoDbDeploymentStore({ client: new DynamoDBClient({}), tableName: env('TPS_TABLE_NAME') }),
-    taskTokens: new SfnTaskTokens({ client: new SFNClient({}) }),
+    taskTokens: new SfnTaskTokens({ client: sfn }),
     clock: systemClock,
+    releases: new SfnReleaseStarter({
+      client: sfn,
+      stateMachineArns: JSON.parse(env(STATE_MACHINES_ENV)) as Record<string, string>,
+    }),
   };
 }
 

@@ -22,10 +22,11 @@ import {
   type VerifiedCaller,
 } from '../domain/duties.js';
 import { ERROR_NAMES, type FieldIssue, InvalidInputError, TpsError } from '../domain/errors.js';
-import type { ReleasePlan } from '../domain/input.js';
+import { parseExecutionInput, type ReleasePlan } from '../domain/input.js';
 import type { DeploymentRecord, VerifiedAnswer } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
 import { digest } from '../domain/text.js';
+import type { ReleaseStarter } from '../ports/executions.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { AnswerNotDeliveredError, answerPending } from './approval.js';
 
@@ -195,4 +196,41 @@ export async function requesterOf(ports: Pick<ReleasePorts, 'store'>, plan: Rele
   const start = await ports.store.verifiedStart(plan.service, plan.deploymentId);
   if (start && start.inputDigest === inputDigest(plan)) return { principal: start.principal, verified: true };
   return { principal: plan.requestedBy, verified: false };
+}
+
+/** A verified start: the input as for StartExecution, and an optional execution name. */
+export interface StartRequest {
+  readonly input: Record<string, unknown>;
+  readonly name?: string;
+}
+
+/** What a verified start started. */
+export interface StartResult {
+  readonly service: string;
+  readonly deploymentId: string;
+  readonly executionArn: string;
+  readonly principal: string;
+}
+
+/**
+ * Starts a release as `caller`: the input is validated as "Validate Input" validates it, with
+ * `requestedBy` set to the verified ARN (what the caller typed there is replaced); the verified
+ * start is written before StartExecution, so "Check Gates" records the requester as verified.
+ */
+export async function startAsVerified(
+  ports: Pick<ReleasePorts, 'catalog' | 'store' | 'clock'> & { readonly releases: ReleaseStarter },
+  caller: VerifiedCaller,
+  request: StartRequest,
+): Promise<StartResult> {
+  const input: Record<string, unknown> = { ...obj(request.input), requestedBy: caller.arn };
+  const name =
+    request.name ??
+    `${String(input.service ?? 'release').slice(0, 40)}-${ports.clock.now().getTime()}-${Math.random().toString(16).slice(2, 10)}`;
+  if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
+    throw new InvalidInputError([{ path: 'name', message: 'an execution name: 1-80 of A-Z a-z 0-9 - _' }]);
+  }
+  const plan = parseExecutionInput(input, ports.catalog, name);
+  await startVerified(ports, caller, plan);
+  const executionArn = await ports.releases.start(plan.service, name, input);
+  return { service: plan.service, deploymentId: name, executionArn, principal: caller.arn };
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -14,11 +14,28 @@ import { ESM_BANNER, TASK_RUNTIME } from './task-functions.js';
 /** The handler of the answer endpoint, relative to the repository root. */
 export const ANSWER_ENTRY = 'functions/handlers/answer.ts';
 
-/** The only actions the endpoint's role has on the state machines: answer a waiting task. */
-export const ANSWER_SFN_ACTIONS: readonly string[] = ['states:SendTaskSuccess', 'states:SendTaskFailure'];
+/**
+ * The only actions the endpoint's role has on the state machines: answer a waiting task, and start
+ * a release for a verified caller.
+ */
+export const ANSWER_SFN_ACTIONS: readonly string[] = [
+  'states:SendTaskSuccess',
+  'states:SendTaskFailure',
+  'states:StartExecution',
+];
 
-/** The table actions of what the endpoint's step does: read the record and the token, update the record. */
-export const ANSWER_TABLE_ACTIONS: readonly string[] = ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
+/** The environment variable with the state machines' ARNs by service (functions/handlers/answer-runtime.ts). */
+export const STATE_MACHINES_ENV = 'TPS_STATE_MACHINE_ARNS';
+
+/**
+ * The table actions of what the endpoint's steps do: read the record and the token, update the
+ * record, write a verified start.
+ */
+export const ANSWER_TABLE_ACTIONS: readonly string[] = [
+  'dynamodb:GetItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:PutItem',
+];
 
 /** Props of {@link AnswerEndpoint}. */
 export interface AnswerEndpointProps {
@@ -27,8 +44,8 @@ export interface AnswerEndpointProps {
   readonly table: dynamodb.ITable;
   /** The key that encrypts the table. */
   readonly key: kms.IKey;
-  /** The release state machines whose waiting tasks the endpoint answers. */
-  readonly stateMachines: readonly sfn.IStateMachine[];
+  /** The release state machine of each service: the endpoint answers their waiting tasks and starts them. */
+  readonly stateMachines: Readonly<Record<string, sfn.IStateMachine>>;
   /** Environment of the function (the table name). */
   readonly environment: Readonly<Record<string, string>>;
   /** `POWERTOOLS_SERVICE_NAME`. @default 'tps-deploy' */
@@ -52,7 +69,8 @@ export class AnswerEndpoint extends Construct {
 
   constructor(scope: Construct, id: string, props: AnswerEndpointProps) {
     super(scope, id);
-    if (props.stateMachines.length === 0) {
+    const machines = Object.values(props.stateMachines);
+    if (machines.length === 0) {
       throw new Error(
         'AnswerEndpoint: stateMachines is empty; pass the release state machine of every service.',
       );
@@ -79,7 +97,13 @@ export class AnswerEndpoint extends Construct {
       role: this.role,
       logGroup,
       description: 'tps-deploy answer endpoint (approve, reject, promote, abort as the verified caller)',
-      environment: { ...props.environment, POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'tps-deploy' },
+      environment: {
+        ...props.environment,
+        [STATE_MACHINES_ENV]: Stack.of(this).toJsonString(
+          Object.fromEntries(Object.entries(props.stateMachines).map(([s, m]) => [s, m.stateMachineArn])),
+        ),
+        POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'tps-deploy',
+      },
       bundling: {
         format: OutputFormat.ESM,
         banner: ESM_BANNER,
@@ -112,7 +136,7 @@ export class AnswerEndpoint extends Construct {
       new iam.PolicyStatement({
         sid: 'AnswerWaitingReleases',
         actions: [...ANSWER_SFN_ACTIONS],
-        resources: props.stateMachines.map((m) => m.stateMachineArn),
+        resources: machines.map((m) => m.stateMachineArn),
       }),
     );
     acknowledgeNag(

@@ -737,9 +737,13 @@ describe('answer endpoint', () => {
         expect(Object.keys(st.Principal ?? {})).toEqual(['Service']);
       }
     }
-    // And its SendTask* is on the release state machines only.
+    // And its SendTask* (and StartExecution, for a verified start) is on the release state machines only.
     const grant = statements().find((s) => s.roles.includes(answerRole!) && s.actions.some(sendTask))!;
-    expect(grant.actions.sort()).toEqual(['states:SendTaskFailure', 'states:SendTaskSuccess']);
+    expect(grant.actions.sort()).toEqual([
+      'states:SendTaskFailure',
+      'states:SendTaskSuccess',
+      'states:StartExecution',
+    ]);
     expect([grant.resources].flat()).toHaveLength(services.length);
     for (const r of [grant.resources].flat()) expect(JSON.stringify(r)).toMatch(/ReleaseStateMachine/);
   });

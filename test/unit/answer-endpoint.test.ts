@@ -4,9 +4,17 @@
  * a real table (dynalite); only Step Functions' SendTaskSuccess/Failure is mocked.
  */
 
-import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
+import { SfnReleaseStarter } from '../../functions/adapters/aws/sfn-release-starter.js';
+import { parseExecutionInput } from '../../functions/domain/input.js';
+import { requesterOf } from '../../functions/release/answer.js';
 import 'aws-sdk-client-mock-jest';
 import type { DynamoDbDeploymentStore } from '../../functions/adapters/aws/dynamodb-store.js';
 import { SfnTaskTokens } from '../../functions/adapters/aws/task-tokens.js';
@@ -133,6 +141,10 @@ beforeAll(async () => {
     store,
     taskTokens: new SfnTaskTokens({ client: sfn as unknown as SFNClient }),
     clock: { now: () => NOW },
+    releases: new SfnReleaseStarter({
+      client: new SFNClient({ region: 'us-east-1' }),
+      stateMachineArns: { api: 'arn:aws:states:us-east-1:123456789012:stateMachine:tps-test-api' },
+    }),
   };
   handler = answerHandler(
     () => ports,
@@ -146,6 +158,10 @@ beforeEach(() => {
   sfn.reset();
   sfn.on(SendTaskSuccessCommand).resolves({});
   sfn.on(SendTaskFailureCommand).resolves({});
+  sfn.on(StartExecutionCommand).callsFake((i: { stateMachineArn: string; name: string }) => ({
+    executionArn: `${i.stateMachineArn.replace(':stateMachine:', ':execution:')}:${i.name}`,
+    startDate: NOW,
+  }));
 });
 
 describe('answer endpoint (function URL, AWS_IAM)', () => {
@@ -266,5 +282,43 @@ describe('answer endpoint (function URL, AWS_IAM)', () => {
       expect(JSON.stringify(await store.get('api', id))).not.toContain(TOKEN);
     }
     expect(JSON.stringify(await store.history('api', 50))).not.toContain(TOKEN);
+  });
+});
+
+describe('verified start', () => {
+  const input = {
+    service: 'api',
+    image: 'repo/api:v2.0.0',
+    requestedBy: 'someone-typed-this',
+    attestations: { testsPassed: true, reviewers: ['ann', 'bo'] },
+  };
+
+  test('starts as the verified ARN: requestedBy replaced, the start recorded before StartExecution, Check Gates sees it verified', async () => {
+    const r = await call(urlEvent(DEV, { action: 'start', input, name: 'start-1' }));
+    expect(r.statusCode).toBe(200);
+    expect(r.json).toMatchObject({ action: 'start', deploymentId: 'start-1', principal: DEV });
+    const sent = sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input;
+    expect(sent.name).toBe('start-1');
+    expect(JSON.parse(sent.input!)).toEqual({ ...input, requestedBy: DEV });
+    const plan = parseExecutionInput({ ...input, requestedBy: DEV }, catalog, 'start-1');
+    expect(await requesterOf({ store }, plan)).toEqual({ principal: DEV, verified: true });
+    // Another input under the same name (someone else's StartExecution) is not taken for it.
+    const other = parseExecutionInput(
+      { ...input, requestedBy: DEV, image: 'repo/api:v9' },
+      catalog,
+      'start-1',
+    );
+    expect(await requesterOf({ store }, other)).toEqual({ principal: DEV, verified: false });
+  });
+
+  test('a second start under the same name is refused (409); a bad input names every field (400) and starts nothing', async () => {
+    expect((await call(urlEvent(DEV, { action: 'start', input, name: 'start-1' }))).statusCode).toBe(409);
+    const bad = await call(
+      urlEvent(DEV, { action: 'start', input: { service: 'api', mode: 'yolo' }, name: 'start-2' }),
+    );
+    expect(bad.statusCode).toBe(400);
+    expect((bad.json.issues as { path: string }[]).map((i) => i.path).sort()).toEqual(['image', 'mode']);
+    expect(await store.verifiedStart('api', 'start-2')).toBeNull();
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
   });
 });

@@ -5,9 +5,15 @@
  * ARN (test/helpers/function-url.ts); the table is dynalite, SendTaskSuccess/Failure are mocked.
  */
 
-import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
+import { SfnReleaseStarter } from '../../functions/adapters/aws/sfn-release-starter.js';
 import 'aws-sdk-client-mock-jest';
 import type { DynamoDbDeploymentStore } from '../../functions/adapters/aws/dynamodb-store.js';
 import { SfnTaskTokens } from '../../functions/adapters/aws/task-tokens.js';
@@ -39,6 +45,13 @@ const DEV: TestIdentity = {
   arn: `arn:aws:sts::${ACCOUNT}:assumed-role/Developer/dev@example.com`,
   accountId: ACCOUNT,
 };
+/** The developer under the lead's role: the same person (same session name). */
+const DEV_AS_LEAD: TestIdentity = {
+  accessKeyId: 'AKIASELF',
+  secretAccessKey: 'self',
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/TeamLead/dev@example.com`,
+  accountId: ACCOUNT,
+};
 const catalog = {
   ...CATALOG,
   services: {
@@ -54,9 +67,13 @@ beforeAll(async () => {
     store,
     taskTokens: new SfnTaskTokens({ client: new SFNClient({ region: REGION }) }),
     clock: { now: () => NOW },
+    releases: new SfnReleaseStarter({
+      client: new SFNClient({ region: REGION }),
+      stateMachineArns: { api: `arn:aws:states:${REGION}:123456789012:stateMachine:tps-test-api` },
+    }),
   };
   const logger = createFunctionLogger({ sink: discardLines });
-  endpoint = await startFunctionUrl((event) => handleAnswer(ports, event, logger), [LEAD, DEV]);
+  endpoint = await startFunctionUrl((event) => handleAnswer(ports, event, logger), [LEAD, DEV, DEV_AS_LEAD]);
 });
 afterAll(async () => {
   await endpoint.stop();
@@ -67,6 +84,10 @@ beforeEach(() => {
   // SendTaskSuccess / SendTaskFailure return an empty body on success.
   sfn.on(SendTaskSuccessCommand).resolves({});
   sfn.on(SendTaskFailureCommand).resolves({});
+  sfn.on(StartExecutionCommand).callsFake((i: { stateMachineArn: string; name: string }) => ({
+    executionArn: `${i.stateMachineArn.replace(':stateMachine:', ':execution:')}:${i.name}`,
+    startDate: NOW,
+  }));
 });
 
 /** The CLI signed in as `as` (its credentials are the SFN client's, as with a real profile). */
@@ -192,6 +213,45 @@ describe('approve and reject, through the answer endpoint', () => {
     expect(r.stderr).toMatch(
       /the request of ap-5 is no longer open \(TaskTimedOut\): answered already or timed out/,
     );
+  });
+});
+
+describe('start through the answer endpoint', () => {
+  it('starts as the verified requester; that person may not approve it', async () => {
+    const r = await steer(
+      [
+        'start',
+        '--service',
+        'api',
+        '--image',
+        'repo/api:v2.0.0',
+        '--tests-passed',
+        '--reviewers',
+        'ann,bo',
+        '--name',
+        'vs-1',
+      ],
+      DEV,
+    );
+    expect(r.stderr).toContain(`requested by ${DEV.arn} (verified)`);
+    expect(r.code).toBe(0);
+    const sent = sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input;
+    expect(JSON.parse(sent.input!).requestedBy).toBe(DEV.arn);
+    expect(await store.verifiedStart('api', 'vs-1')).toMatchObject({ principal: DEV.arn });
+    // What Check Gates then writes: the requester verified (functions/release/gates.ts).
+    await store.put(
+      record({
+        deploymentId: 'vs-1',
+        requestedBy: DEV.arn,
+        requester: { principal: DEV.arn, verified: true },
+        pendingApproval: pending,
+      }),
+    );
+    await store.saveTaskToken('api', 'vs-1', TOKEN);
+    const again = await steer(['approve', 'vs-1'], DEV_AS_LEAD);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/requested this release and may not approve it/);
+    expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
   });
 });
 
