@@ -91,6 +91,10 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
     )
     .option('--name <name>', 'execution name = deployment id (default: generated)')
     .option('--state-machine-arn <arn>', 'state machine (default: <appName>-<service> via ListStateMachines)')
+    .option(
+      '--answer-url <url>',
+      'start through the answer endpoint, as your verified AWS identity (default: $TPS_ANSWER_URL; without one: StartExecution, requester unverified)',
+    )
     .option('--follow', 'show phases, waits and verdicts until the execution ends; exit with its outcome')
     .option(
       '--poll-interval <seconds>',
@@ -206,6 +210,10 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
       .option('--service <name>', 'service (default: looked up in every service of the catalog)')
       .option('--requested-by <who>', 'who (default: $USER)')
       .option('--reason <text>', 'comment for the record')
+      .option(
+        '--answer-url <url>',
+        'the answer endpoint (default: $TPS_ANSWER_URL, the stack output AnswerUrl)',
+      )
       .action(
         act(async (ctx, id: string, opts: import('./commands/steer.js').SteerOptions) => {
           const m = await import('./commands/steer.js');
@@ -218,8 +226,8 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
           return fn(ctx, id, opts);
         }),
       );
-  steer('approve', 'approve a release waiting for approval, or promote a hold (SendTaskSuccess)');
-  steer('reject', 'reject a release waiting for approval, or abort a hold (SendTaskFailure)');
+  steer('approve', 'approve a release waiting for approval, or promote a hold (through the answer endpoint)');
+  steer('reject', 'reject a release waiting for approval, or abort a hold (through the answer endpoint)');
   steer('hold', 'hold the release after its next passing window, until promote or abort');
   steer('promote', 'promote a held release (or withdraw a hold not yet reached)');
 

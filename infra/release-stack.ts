@@ -22,6 +22,7 @@ import {
   retryFunctionErrors,
   STOPPED_EVENT_DELIVERY,
 } from './constructs/alarm-rollback-rule.js';
+import { AnswerEndpoint } from './constructs/answer-endpoint.js';
 import { ClusterAccess } from './constructs/cluster-access.js';
 import { DeploymentTable } from './constructs/deployment-table.js';
 import { ReleasePipeline } from './constructs/release-pipeline.js';
@@ -83,6 +84,8 @@ export class ReleaseStack extends Stack {
   readonly topic: sns.Topic;
   readonly alarms: Readonly<Record<string, ServiceAlarms>>;
   readonly alarmRule: AlarmRollbackRule;
+  /** The verified answer endpoint (function URL, AWS_IAM): the only way a person answers a release. */
+  readonly answerEndpoint: AnswerEndpoint;
 
   constructor(scope: Construct, id: string, props: ReleaseStackProps) {
     super(scope, id, props);
@@ -184,6 +187,22 @@ export class ReleaseStack extends Stack {
     }
     this.pipelines = pipelines;
     this.alarms = alarms;
+
+    // ---- the answer endpoint: approvals and holds answered by verified callers (#15) -------------
+    this.answerEndpoint = new AnswerEndpoint(this, 'Answer', {
+      projectRoot: props.projectRoot ?? PROJECT_ROOT,
+      table: this.table.table,
+      key,
+      stateMachines: Object.fromEntries(Object.entries(pipelines).map(([name, p]) => [name, p.stateMachine])),
+      environment: { [FUNCTION_ENV.tableName]: this.table.table.tableName },
+      serviceName: appName,
+      logRetention: props.logRetention,
+    });
+    new CfnOutput(this, 'AnswerUrl', {
+      description:
+        'Answer endpoint (function URL, AWS_IAM): tps-deploy approve/reject/promote sign their requests to it',
+      value: this.answerEndpoint.url.url,
+    });
 
     // ---- alarm -> rollback -------------------------------------------------------------------------
     this.alarmRule = new AlarmRollbackRule(this, 'AlarmRollback', {

@@ -30,6 +30,7 @@ import type { ReadinessWait, ReleasePorts } from '../functions/ports/release.js'
 import type { TrafficRouter } from '../functions/ports/router.js';
 import type { DeploymentStore } from '../functions/ports/store.js';
 import type { TaskTokens } from '../functions/ports/task-tokens.js';
+import { type AnswerRequest, type AnswerResult, answerAsVerified } from '../functions/release/answer.js';
 import type { StoppedOutcome } from '../functions/release/stopped.js';
 import { LocalAlarmThresholds } from './alarm-thresholds.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
@@ -145,6 +146,16 @@ export class LocalEnvironment {
       ERROR_NAMES.taskDoesNotExist,
       `no local execution waits for task token ${token}`,
     );
+  }
+
+  /**
+   * A person answers a waiting release (approve, reject, promote, abort) through the same step as
+   * the answer endpoint (functions/release/answer.ts), as `principal`: locally no SigV4 signature
+   * is checked, so the ARN given stands for the identity Lambda would verify; the catalog's
+   * `duties`, the requester rule and the token kept apart from the record apply as in AWS.
+   */
+  answer(request: AnswerRequest, principal: string): Promise<AnswerResult> {
+    return answerAsVerified(this.ports, { arn: principal, accountId: null, callerId: 'local' }, request);
   }
 
   /** Replaces the synthetic traffic of a service for the next runs (scenarios). */

@@ -1,8 +1,14 @@
-/** `tps-deploy start`: validates the release input like the state machine does, then StartExecution. */
+/**
+ * `tps-deploy start`: validates the release input like the state machine does, then starts it:
+ * through the answer endpoint when one is configured (`--answer-url` / TPS_ANSWER_URL: a signed
+ * request, so the record names the requester's verified ARN), else with StartExecution (the
+ * requester is then the name given, unverified).
+ */
 import { readFileSync } from 'node:fs';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { InvalidInputError } from '../../functions/domain/errors.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
+import { ANSWER_URL_ENV, answerUrl, postAnswer } from '../answer-client.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT_CODES, type ExitCode, line } from '../io.js';
 import { exitForOutcome, followExecution } from './follow.js';
@@ -23,6 +29,7 @@ export interface StartOptions {
   readonly pollInterval?: number;
   readonly stateMachineArn?: string;
   readonly json?: boolean;
+  readonly answerUrl?: string;
 }
 
 /** `c=img,c2=img2` as a record; a clear error names a malformed pair. */
@@ -93,16 +100,33 @@ export async function startCommand(ctx: CliContext, opts: StartOptions): Promise
     }
     throw error;
   }
-  const stateMachineArn = opts.stateMachineArn ?? (await ctx.stateMachineArn(opts.service));
-  const started = await ctx.aws('StartExecution', () =>
-    ctx.sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn,
-        input: JSON.stringify(input),
-        ...(opts.name ? { name: opts.name } : {}),
-      }),
-    ),
-  );
+  let started: { executionArn?: string; startDate?: Date };
+  if (opts.answerUrl || ctx.env[ANSWER_URL_ENV]) {
+    const r = await postAnswer(ctx, answerUrl(ctx, opts.answerUrl), {
+      action: 'start',
+      input,
+      ...(opts.name ? { name: opts.name } : {}),
+    });
+    if (r.status !== 200) {
+      throw new CliError(
+        `start refused (HTTP ${r.status}): ${String(r.body.error ?? r.body.Message ?? 'no reason given')} (nothing was started)`,
+        EXIT_CODES.failed,
+      );
+    }
+    line(ctx.io.stderr, `requested by ${String(r.body.principal)} (verified)`);
+    started = { executionArn: String(r.body.executionArn) };
+  } else {
+    const stateMachineArn = opts.stateMachineArn ?? (await ctx.stateMachineArn(opts.service));
+    started = await ctx.aws('StartExecution', () =>
+      ctx.sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn,
+          input: JSON.stringify(input),
+          ...(opts.name ? { name: opts.name } : {}),
+        }),
+      ),
+    );
+  }
   const executionArn = started.executionArn;
   if (!executionArn) throw new CliError('StartExecution returned no executionArn');
   const deploymentId = executionArn.split(':').at(-1)!;

@@ -1,21 +1,20 @@
 /**
  * `approve`, `reject`, `hold`, `promote`: a person steers a running release.
  *
- * The state machine waits for a person with a Step Functions task token (`.waitForTaskToken`)
- * and keeps the token in the record as `pendingApproval.taskToken` (with `phase` when it is a
- * hold). approve answers with SendTaskSuccess (`{ approved: true, by, at, comment }`), reject
- * with SendTaskFailure `ApprovalRejected`: for an approval request that approves or rejects the
- * release, for a hold it promotes or aborts it (functions/release/approval.ts `answerPending`).
- * `hold` writes the request into the record (`hold`, functions/release/hold.ts `requestHold`); it
- * takes effect after the next validation that passes. `promote` answers a hold the release waits
- * on, or withdraws a request not yet reached. Everything about those record fields the CLI touches
- * lives in this module, so it is the one place to adjust.
+ * The state machine waits for a person with a Step Functions task token (`.waitForTaskToken`),
+ * which it keeps in its own item of the table, never in the record; the record's
+ * `pendingApproval` says that it waits (with `phase` when it is a hold). approve and reject go
+ * through the answer endpoint (cli/answer-client.ts: a SigV4-signed POST to the stack's function
+ * URL), which verifies who you are, checks the service's `duties` in the catalog and answers the
+ * task itself: for an approval request they approve or reject the release, for a hold they
+ * promote or abort it. `hold` writes the request into the record (`hold`,
+ * functions/release/hold.ts `requestHold`); it takes effect after the next validation that passes.
+ * `promote` answers a hold the release waits on, or withdraws a request not yet reached.
  */
 import { RecordConflictError } from '../../functions/adapters/aws/dynamodb-store.js';
-import { SfnTaskTokens } from '../../functions/adapters/aws/task-tokens.js';
 import type { DeploymentRecord } from '../../functions/domain/record.js';
-import { AnswerNotDeliveredError, answerPending } from '../../functions/release/approval.js';
 import { requestHold } from '../../functions/release/hold.js';
+import { answerUrl, postAnswer } from '../answer-client.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT_CODES, type ExitCode, line } from '../io.js';
 
@@ -23,38 +22,34 @@ export interface SteerOptions {
   readonly service?: string;
   readonly requestedBy?: string;
   readonly reason?: string;
+  /** The answer endpoint's URL. @default $TPS_ANSWER_URL */
+  readonly answerUrl?: string;
 }
 
 async function answer(ctx: CliContext, id: string, opts: SteerOptions, yes: boolean) {
   const record = await ctx.findRecord(id, opts.service);
-  const who = ctx.who(opts.requestedBy);
-  try {
-    const result = await answerPending(
-      {
-        store: await ctx.store(),
-        taskTokens: new SfnTaskTokens({ client: ctx.sfn }),
-        clock: { now: () => ctx.now() },
-      },
-      {
-        service: record.service,
-        deploymentId: record.deploymentId,
-        yes,
-        by: who,
-        ...(opts.reason ? { comment: opts.reason } : {}),
-      },
-    );
-    return { record, who, ...result };
-  } catch (error) {
-    if (error instanceof AnswerNotDeliveredError)
-      throw new CliError(error.message, EXIT_CODES.failed, { cause: error });
+  const phase = record.pendingApproval?.phase ?? null;
+  const action = yes ? (phase ? 'promote' : 'approve') : phase ? 'abort' : 'reject';
+  const url = answerUrl(ctx, opts.answerUrl);
+  const r = await postAnswer(ctx, url, {
+    service: record.service,
+    deploymentId: record.deploymentId,
+    action,
+    ...(opts.reason ? { reason: opts.reason } : {}),
+  });
+  if (r.status !== 200) {
+    const what = r.status === 403 ? 'refused' : 'not delivered';
     throw new CliError(
-      `answering ${record.deploymentId} failed: ${(error as Error).message}`,
+      `${action} ${record.deploymentId} ${what} (HTTP ${r.status}): ${String(r.body.error ?? r.body.Message ?? 'no reason given')}`,
       EXIT_CODES.failed,
-      {
-        cause: error,
-      },
     );
   }
+  return {
+    record,
+    who: String(r.body.principal),
+    answered: phase ? ('hold' as const) : ('approval' as const),
+    phase,
+  };
 }
 
 export async function approveCommand(ctx: CliContext, id: string, opts: SteerOptions): Promise<ExitCode> {

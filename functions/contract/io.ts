@@ -32,6 +32,8 @@ export interface PersonAnswer {
   readonly comment?: unknown;
   readonly approved?: unknown;
   readonly at?: unknown;
+  /** True when `by` is the ARN AWS verified (sent only by the answer endpoint). */
+  readonly verified?: unknown;
 }
 
 /** Each task: its payload, and the part of its result the state machine reads. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RUNBOOK } from './defaults.js';
+import { dutiesSchema } from './duties.js';
 import { ConfigError, type FieldIssue } from './errors.js';
 import { imageRef } from './image.js';
 import { credentialIssues, jobEnvSchema } from './job-env.js';
@@ -331,6 +332,8 @@ const serviceSchema = z
      * another fails the gates).
      */
     databases: z.array(databaseRefSchema).optional(),
+    /** Separation of duties: who answers its releases, where attestations come from (domain/duties.ts). */
+    duties: dutiesSchema.optional(),
   })
   .strict();
 

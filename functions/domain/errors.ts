@@ -97,6 +97,13 @@ export const THROWN_ERROR_NAMES = {
    */
   answerNotDelivered: 'AnswerNotDeliveredError',
   /**
+   * AnswerRefusedError (functions/release/answer.ts): the answer endpoint refused a verified
+   * caller (not among the service's approvers, promoters or aborters; the requester approving
+   * their own release; the wrong answer for what the release waits for). Nothing was sent or
+   * written; the endpoint answers 403.
+   */
+  answerRefused: 'AnswerRefusedError',
+  /**
    * HoldRefusedError (functions/release/hold.ts): a hold asked for a release that does not exist
    * or has ended. Raised to the CLI's `hold`.
    */

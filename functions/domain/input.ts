@@ -27,10 +27,43 @@ const migrationSchema = z
   })
   .strict();
 
+/**
+ * Where an attestation came from: a CodePipeline action's execution, a CodeBuild report, or a
+ * person. Recorded with the release; `duties.requireTestsFrom` in the catalog can demand that
+ * `testsPassed` comes from a named pipeline action.
+ */
+export const provenanceSchema = z.discriminatedUnion('source', [
+  z
+    .object({
+      source: z.literal('codepipeline-action'),
+      /** The action's name in the pipeline (what `duties.requireTestsFrom` names). */
+      actionName: z.string().min(1).max(100),
+      /** CodePipeline's action execution id (`#{<namespace>.ActionExecutionId}` style variables). */
+      actionExecutionId: z.string().min(1).max(200),
+      pipelineExecutionId: z.string().min(1).max(200).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      source: z.literal('codebuild-report'),
+      reportArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:codebuild:[a-z0-9-]+:\d{12}:report\/.+$/, 'must be a CodeBuild report ARN'),
+    })
+    .strict(),
+  z.object({ source: z.literal('person'), principal: z.string().min(1).max(2048) }).strict(),
+]);
+export type Provenance = z.output<typeof provenanceSchema>;
+
 const attestationsSchema = z
   .object({
     testsPassed: z.boolean().optional(),
     reviewers: z.array(z.string().min(1)).optional(),
+    /** Where each attestation came from. */
+    provenance: z
+      .object({ testsPassed: provenanceSchema.optional(), reviewers: provenanceSchema.optional() })
+      .strict()
+      .optional(),
     /** Hotfix only: acknowledges the risk of shipping without the required reviews. */
     riskAcknowledgement: z.string().min(10).optional(),
     /** Where the evidence lives (CI run URL, pull request). */
@@ -131,6 +164,9 @@ export function parseExecutionInput(raw: unknown, catalog: Catalog, deploymentId
   if (data?.migration && data.migration.when === 'after' && data.mode === 'hotfix') {
     // allowed; recorded. (kept explicit: hotfix with migration after is a legitimate emergency path)
   }
+  // Looked at in the raw input, so it is named even when other fields are wrong too.
+  if (svc?.duties?.requireTestsFrom)
+    issues.push(...testsProvenanceIssues(rawObj, svc.duties.requireTestsFrom));
   if (issues.length > 0 || !data || !svc) {
     throw new InvalidInputError(dedupe(issues));
   }
@@ -163,6 +199,25 @@ export function parseExecutionInput(raw: unknown, catalog: Catalog, deploymentId
     watchSeconds: hotfix ? hotfixCfg.watchSeconds : (svc.watchSeconds ?? RUNBOOK.watchSeconds),
     input: data,
   };
+}
+
+/** `testsPassed` must come from the pipeline action the catalog names (`duties.requireTestsFrom`). */
+function testsProvenanceIssues(raw: Record<string, unknown>, action: string): FieldIssue[] {
+  const att = raw.attestations as { provenance?: { testsPassed?: unknown } } | null | undefined;
+  const parsed = provenanceSchema.safeParse(att?.provenance?.testsPassed);
+  const p = parsed.success ? parsed.data : undefined;
+  if (p?.source === 'codepipeline-action' && p.actionName === action) return [];
+  const got = !p
+    ? 'none given'
+    : p.source === 'codepipeline-action'
+      ? `action "${p.actionName}"`
+      : `a ${p.source}`;
+  return [
+    {
+      path: 'attestations.provenance.testsPassed',
+      message: `must come from the pipeline action "${action}" (catalog duties.requireTestsFrom), not from a person; got ${got}`,
+    },
+  ];
 }
 
 function dedupe(issues: FieldIssue[]): FieldIssue[] {

@@ -1,5 +1,5 @@
 import type { PhaseName } from './defaults.js';
-import type { ReleasePlan } from './input.js';
+import type { Provenance, ReleasePlan } from './input.js';
 
 /** Pass, fail or inconclusive: missing data is never a pass. */
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
@@ -98,6 +98,22 @@ export interface ApprovalDecision {
   readonly by: string | null;
   readonly at: string;
   readonly comment: string | null;
+  /** True when `by` is the ARN AWS verified (the answer endpoint); absent or false for a typed name. */
+  readonly verified?: boolean;
+}
+
+/**
+ * One answer through the verified endpoint (functions/release/answer.ts): approval, rejection,
+ * promotion or abort, with the ARN AWS verified and when.
+ */
+export interface VerifiedAnswer {
+  readonly action: 'approve' | 'reject' | 'promote' | 'abort';
+  /** `requestContext.authorizer.iam.userArn` of the caller. */
+  readonly principal: string;
+  readonly at: string;
+  readonly reason: string | null;
+  /** The phase of the hold answered; null for an approval. */
+  readonly phase: string | null;
 }
 
 /** A hold: keep the release where it is until a person promotes or aborts it. */
@@ -107,7 +123,6 @@ export interface HoldState {
   readonly reason?: string | null;
   /** Where the release waits, while it waits. */
   pending?: {
-    readonly taskToken: string;
     readonly phase: PhaseName;
     readonly since: string;
     readonly expiresAt: string;
@@ -172,6 +187,11 @@ export interface DeploymentRecord {
   readonly executionStartedAt?: string | null;
   readonly mode: 'standard' | 'hotfix';
   readonly requestedBy: string;
+  /**
+   * Who requested it and whether AWS verified that (a start through the answer endpoint); absent
+   * in records written before it was kept. Unverified: `requestedBy` is what the caller typed.
+   */
+  requester?: { readonly principal: string; readonly verified: boolean } | null;
   readonly changeRef: string | null;
   readonly image: string;
   readonly images: Readonly<Record<string, string>>;
@@ -189,17 +209,21 @@ export interface DeploymentRecord {
   events: { at: string; message: string }[];
   /** The pre-deployment gates, every one with its evidence. */
   gates?: GateResult[];
+  /** Where the attestations came from, as the input gave it (absent in older records). */
+  attestationProvenance?: { testsPassed?: Provenance; reviewers?: Provenance } | null;
   /** Owed after the release (a hotfix's skipped review, a release during a freeze). */
   followUps?: FollowUp[];
   /** The approval request a person has to answer ("Request Approval" waits for it). */
   pendingApproval?: {
-    taskToken: string;
+    /** The task token is not here: it is kept in its own item (functions/ports/store.ts `saveTaskToken`). */
     requestedAt: string;
     expiresAt: string;
     /** Set when the person is asked to promote or abort a hold at this phase. */
     phase?: PhaseName;
   } | null;
   approval?: ApprovalDecision | null;
+  /** Every answer given through the verified endpoint, oldest first. */
+  answers?: VerifiedAnswer[];
   hold?: HoldState | null;
   /** The post-deployment watch. */
   watch?: { startedAt: string; seconds: number; until: string; standDownAt: string | null } | null;
@@ -236,6 +260,8 @@ export function newRecord(plan: ReleasePlan, execution: ExecutionIdentity, now: 
     executionStartedAt: execution.executionStartTime,
     mode: plan.mode,
     requestedBy: plan.requestedBy,
+    requester: { principal: plan.requestedBy, verified: false },
+    attestationProvenance: plan.input.attestations?.provenance ?? null,
     changeRef: plan.changeRef,
     image: firstImage,
     images: plan.images,

@@ -7,3 +7,9 @@ export interface Executions {
   /** Where an execution is (DescribeExecution); UNKNOWN when it cannot be told. */
   status(executionArn: string): Promise<ExecutionState>;
 }
+
+/** Starts a release execution of a service (the answer endpoint's verified start). */
+export interface ReleaseStarter {
+  /** StartExecution of the service's state machine with this name and input; the execution ARN. */
+  start(service: string, name: string, input: Readonly<Record<string, unknown>>): Promise<string>;
+}

@@ -19,6 +19,17 @@ export interface RollbackClaim {
   readonly claimedAt: string;
 }
 
+/**
+ * A release started through the verified endpoint: who started it (the ARN AWS verified) and a
+ * digest of the input it started, kept apart from the record until "Check Gates" creates it.
+ */
+export interface VerifiedStart {
+  readonly principal: string;
+  readonly at: string;
+  /** `inputDigest` of the validated input (functions/domain/duties.ts), so another input with the same name is not taken for it. */
+  readonly inputDigest: string;
+}
+
 /** The deployments table (DynamoDB in AWS, dynalite locally). */
 export interface DeploymentStore {
   /**
@@ -52,4 +63,17 @@ export interface DeploymentStore {
   rollbackClaim(service: string, deploymentId: string): Promise<RollbackClaim | null>;
   /** Newest first. */
   history(service: string, limit: number): Promise<DeploymentRecord[]>;
+  /**
+   * Keeps the task token a release waits on (approval, hold) in its own item: never part of the
+   * record, never returned by `get` or `history` (functions/adapters/aws/dynamodb-store/waits.ts).
+   */
+  saveTaskToken(service: string, deploymentId: string, taskToken: string): Promise<void>;
+  /** The task token the release waits on, or null. */
+  taskToken(service: string, deploymentId: string): Promise<string | null>;
+  /** Forgets the task token (the wait is over). */
+  dropTaskToken(service: string, deploymentId: string): Promise<void>;
+  /** Records a verified start before its execution starts (the answer endpoint's `start`). */
+  saveVerifiedStart(service: string, deploymentId: string, start: VerifiedStart): Promise<void>;
+  /** The verified start of a deployment, or null when it was started some other way. */
+  verifiedStart(service: string, deploymentId: string): Promise<VerifiedStart | null>;
 }

@@ -1,8 +1,10 @@
 /**
- * The team lead's approval: "Request Approval" is a `.waitForTaskToken` task. Its step stores the
- * task token in the record (`pendingApproval`) and tells the team how to answer; a person answers
- * with SendTaskSuccess (approve) or SendTaskFailure `ApprovalRejected` (reject), through the CLI or
- * {@link answerPending}. No answer within the approval timeout is `States.Timeout`: rejected.
+ * The team lead's approval: "Request Approval" is a `.waitForTaskToken` task. Its step keeps the
+ * task token in its own item of the table (never in the record: `pendingApproval` says only that
+ * and until when the release waits) and tells the team how to answer; the answer endpoint
+ * (functions/release/answer.ts) checks who answers and delivers it with SendTaskSuccess (approve)
+ * or SendTaskFailure `ApprovalRejected` (reject) through {@link answerPending}. No answer within
+ * the approval timeout is `States.Timeout`: rejected.
  * The answer is recorded by the state machine's next task, so the pipeline is the record's only
  * writer while it runs.
  */
@@ -11,7 +13,7 @@ import type { PersonAnswer } from '../contract/io.js';
 import { RUNBOOK } from '../domain/defaults.js';
 import { ERROR_NAMES, TpsError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
-import type { ApprovalDecision } from '../domain/record.js';
+import type { ApprovalDecision, DeploymentRecord } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { loadRecord } from './support.js';
@@ -46,7 +48,9 @@ export async function requestApproval(
   const now = ports.clock.now();
   const expiresAt = new Date(now.getTime() + timeout * 1000).toISOString();
   const record = await loadRecord(ports, plan);
-  record.pendingApproval = { taskToken: event.taskToken, requestedAt: now.toISOString(), expiresAt };
+  // The token first: a record that says "waiting" always has a token to answer.
+  await ports.store.saveTaskToken(plan.service, plan.deploymentId, event.taskToken);
+  record.pendingApproval = { requestedAt: now.toISOString(), expiresAt };
   addEvent(record, now, `approval requested; unanswered by ${expiresAt} counts as rejected`);
   await ports.store.put(record);
   const gates = (record.gates ?? []).map((g) => `- ${g.name}: ${g.evidence}`).join('\n');
@@ -80,9 +84,11 @@ export async function recordApproval(
     by: typeof event.answer?.by === 'string' ? event.answer.by : null,
     at: now.toISOString(),
     comment: typeof event.answer?.comment === 'string' ? event.answer.comment : null,
+    verified: event.answer?.verified === true,
   };
   record.approval = decision;
   record.pendingApproval = null;
+  await ports.store.dropTaskToken(plan.service, plan.deploymentId);
   addEvent(
     record,
     now,
@@ -105,9 +111,12 @@ export interface RejectionResult {
   readonly reason: string;
 }
 
-/** Who rejected, from the CLI's cause `rejected by <who>: <reason>`; null when not in that form. */
+/**
+ * Who rejected, from the cause `rejected by <who>: <reason>`; null when not in that form. `<who>`
+ * may be an ARN (colons, no spaces): it ends at the first ": " or at the end.
+ */
 export function rejecterOf(cause: string): string | null {
-  const m = /^rejected by ([^:]+?)(?::|$)/.exec(cause.trim());
+  const m = /^rejected by (.+?)(?:: |:$|$)/.exec(cause.trim());
   return m ? m[1]!.trim() : null;
 }
 
@@ -127,17 +136,23 @@ export async function rejectRelease(
   let outcome: RejectionResult['outcome'] = 'REJECTED';
   let reason: string;
   let decision: ApprovalDecision | null = null;
+  const record = await ports.store.get(plan.service, plan.deploymentId);
   if (name === ERROR_NAMES.statesTimeout) {
     reason = `approval timed out: nobody approved within ${timeout} s`;
     decision = { decision: 'timed-out', by: null, at: now.toISOString(), comment: null };
   } else if (name === ERROR_NAMES.approvalRejected) {
     reason = cause || 'rejected';
-    decision = { decision: 'rejected', by: rejecterOf(cause), at: now.toISOString(), comment: cause || null };
+    decision = {
+      decision: 'rejected',
+      by: rejecterOf(cause),
+      at: now.toISOString(),
+      comment: cause || null,
+      verified: verifiedRejection(record?.answers, rejecterOf(cause)),
+    };
   } else {
     outcome = 'FAILED';
     reason = `approval could not be requested: ${name}: ${cause}`;
   }
-  const record = await ports.store.get(plan.service, plan.deploymentId);
   if (record && record.outcome === 'RUNNING') {
     record.outcome = outcome;
     record.endedAt = now.toISOString();
@@ -150,6 +165,7 @@ export async function rejectRelease(
     );
     await ports.store.put(record);
   }
+  await ports.store.dropTaskToken(plan.service, plan.deploymentId);
   await ports.store.release(plan.service, plan.deploymentId);
   await ports.notifier.notify({
     kind: 'finished',
@@ -159,6 +175,11 @@ export async function rejectRelease(
     message: reason,
   });
   return { outcome, reason };
+}
+
+/** Whether the rejecter named in the cause answered through the verified endpoint (its ARN is in `answers`). */
+function verifiedRejection(answers: DeploymentRecord['answers'], by: string | null): boolean {
+  return by !== null && (answers ?? []).some((a) => a.action === 'reject' && a.principal === by);
 }
 
 function causeOf(cause: unknown): string {
@@ -187,13 +208,22 @@ const CLOSED_TOKEN_ERRORS: readonly string[] = [
 ];
 
 /**
- * A person answers whatever the release waits for (the approval, or a hold at a phase): `yes`
- * approves / promotes (SendTaskSuccess), `no` rejects / aborts (SendTaskFailure ApprovalRejected).
- * Returns what was answered. The CLI's approve and reject send the same.
+ * Delivers an answer to whatever the release waits for (the approval, or a hold at a phase): `yes`
+ * approves / promotes (SendTaskSuccess), `no` rejects / aborts (SendTaskFailure ApprovalRejected),
+ * with the token from its own item. Returns what was answered. It checks nobody's identity: the
+ * answer endpoint's step (functions/release/answer.ts) decides who may answer and calls it with the
+ * verified ARN (`verified: true`); in AWS only that function may call SendTaskSuccess/Failure.
  */
 export async function answerPending(
   ports: Pick<ReleasePorts, 'store' | 'taskTokens' | 'clock'>,
-  request: { service: string; deploymentId: string; yes: boolean; by: string; comment?: string },
+  request: {
+    service: string;
+    deploymentId: string;
+    yes: boolean;
+    by: string;
+    comment?: string;
+    verified?: boolean;
+  },
 ): Promise<{ answered: 'approval' | 'hold'; phase: string | null }> {
   const record = await ports.store.get(request.service, request.deploymentId);
   if (!record) throw new AnswerNotDeliveredError(`no deployment ${request.service}/${request.deploymentId}`);
@@ -203,18 +233,25 @@ export async function answerPending(
       `${request.service}/${request.deploymentId} is not waiting for an answer (outcome ${record.outcome})`,
     );
   }
+  const taskToken = await ports.store.taskToken(request.service, request.deploymentId);
+  if (!taskToken) {
+    throw new AnswerNotDeliveredError(
+      `${request.service}/${request.deploymentId} has no open request to answer (answered already or timed out)`,
+    );
+  }
   const at = ports.clock.now().toISOString();
   try {
     if (request.yes) {
-      await ports.taskTokens.succeed(pending.taskToken, {
+      await ports.taskTokens.succeed(taskToken, {
         approved: true,
         by: request.by,
         at,
         ...(request.comment ? { comment: request.comment } : {}),
+        ...(request.verified ? { verified: true } : {}),
       });
     } else {
       await ports.taskTokens.fail(
-        pending.taskToken,
+        taskToken,
         ERROR_NAMES.approvalRejected,
         `rejected by ${request.by}${request.comment ? `: ${request.comment}` : ''}`,
       );

@@ -38,6 +38,7 @@ import { addEvent } from '../domain/record-transitions.js';
 import { onCallAt } from '../domain/schedule.js';
 import type { RollbackPlan } from '../ports/cluster.js';
 import type { ReleasePorts } from '../ports/release.js';
+import { requesterOf } from './answer.js';
 import { loadRecord, ownRecord, serviceOf, takeServiceLock } from './support.js';
 
 // ---- the step -------------------------------------------------------------------------------------
@@ -128,7 +129,10 @@ export async function checkGates(
     executionStartTime: event.executionStartTime ?? null,
   };
   const existing = await ownRecord(ports, plan, execution);
-  const tookOver = await takeServiceLock(ports, existing ?? newRecord(plan, execution, now));
+  const tookOver = await takeServiceLock(
+    ports,
+    existing ?? { ...newRecord(plan, execution, now), requester: await requesterOf(ports, plan) },
+  );
 
   const input = plan.input;
   const lookback = svc.gates?.metricsLookbackSeconds ?? RUNBOOK.gates.metricsLookbackSeconds;

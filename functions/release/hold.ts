@@ -4,8 +4,8 @@
  * "Hold At <Phase>" is a `.waitForTaskToken` task that waits for promote (continue with the next
  * phase) or abort (roll back), at most the hold timeout (then it rolls back: "hold timed out").
  * With `holdOnInconclusive: true` a window that stays inconclusive holds for a person instead of
- * failing safe. The waiting token is `pendingApproval` (with the phase), so the CLI's approve and
- * reject promote and abort a hold as they answer an approval.
+ * failing safe. The wait is `pendingApproval` (with the phase; the token in its own item), so the
+ * answer endpoint's promote and abort answer a hold as approve and reject answer an approval.
  */
 
 import type { HoldCause } from '../domain/decisions.js';
@@ -15,7 +15,7 @@ import type { ReleasePlan } from '../domain/input.js';
 import type { HoldState } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { answerCommands } from './approval.js';
+import { answerCommands, rejecterOf } from './approval.js';
 import { loadRecord, serviceOf } from './support.js';
 
 /** A hold was asked for a release that does not exist or has ended: nothing was written. */
@@ -51,10 +51,12 @@ export async function holdRelease(
   };
   record.hold = {
     ...hold,
-    pending: { taskToken: event.taskToken, phase, since: now.toISOString(), expiresAt, cause },
+    pending: { phase, since: now.toISOString(), expiresAt, cause },
     decision: null,
   };
-  record.pendingApproval = { taskToken: event.taskToken, requestedAt: now.toISOString(), expiresAt, phase };
+  // The token in its own item, never in the record (functions/adapters/aws/dynamodb-store/waits.ts).
+  await ports.store.saveTaskToken(plan.service, plan.deploymentId, event.taskToken);
+  record.pendingApproval = { requestedAt: now.toISOString(), expiresAt, phase };
   const why =
     cause === 'inconclusive'
       ? `the ${phase} window stayed inconclusive`
@@ -118,11 +120,12 @@ export async function recordHoldDecision(
         ? event.answer.by
         : null
       : decision === 'aborted'
-        ? (/^rejected by ([^:]+)/.exec(cause)?.[1]?.trim() ?? null)
+        ? rejecterOf(cause)
         : null;
   const base: HoldState = record.hold ?? { requestedBy: 'unknown', at: now.toISOString() };
   record.hold = { ...base, pending: null, decision: { decision, phase, by, at: now.toISOString() } };
   record.pendingApproval = null;
+  await ports.store.dropTaskToken(plan.service, plan.deploymentId);
   let outcome: HoldOutcome;
   if (decision === 'promoted') {
     addEvent(record, now, `hold at ${phase} promoted by ${by ?? 'someone'}: the release goes on`);

@@ -53,7 +53,8 @@ export function invokeUnqualifiedOnly(
 
 /**
  * The release state machine of one service: the runbook from statemachine/definition.ts as a
- * Standard workflow (executions last hours), logging every event to CloudWatch Logs and traced.
+ * Standard workflow (executions last hours), logging every event (without execution data) to
+ * CloudWatch Logs and traced.
  */
 export class ReleasePipeline extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -101,7 +102,10 @@ export class ReleasePipeline extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       timeout: props.timeout,
       tracingEnabled: true,
-      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      // No execution data in the logs: a `.waitForTaskToken` state's parameters carry the task
+      // token (`$$.Task.Token`), which must never reach a log (#15). The events keep their types,
+      // names and timestamps (the dashboard's query reads only those).
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       comment: `tps-deploy release runbook: ${props.stateMachineName}`,
     });
 

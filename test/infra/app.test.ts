@@ -51,7 +51,7 @@ test('infra/app.ts synthesizes the sample catalog without AWS credentials', () =
   expect(machines).toHaveLength(2);
 });
 
-test('the real synth bundles every task function with local esbuild as ESM', () => {
+test('the real synth bundles every task function and the answer endpoint with local esbuild as ESM', () => {
   // The CDK CLI sets this context by default; it records each function's asset folder.
   const { outdir, status, stderr } = runApp({ 'aws:cdk:enable-asset-metadata': true });
   expect(status).toBe(0);
@@ -60,7 +60,8 @@ test('the real synth bundles every task function with local esbuild as ESM', () 
   const functions = Object.values(template.Resources).filter(
     (r) => (r as { Type: string }).Type === 'AWS::Lambda::Function',
   ) as { Metadata: { 'aws:asset:path': string } }[];
-  expect(functions).toHaveLength(TASK_KEYS.length);
+  // Every task function and the answer endpoint's function (functions/handlers/answer.ts).
+  expect(functions).toHaveLength(TASK_KEYS.length + 1);
   for (const fn of functions) {
     const asset = join(outdir, fn.Metadata['aws:asset:path']);
     const bundle = join(asset, 'index.mjs');

@@ -405,7 +405,9 @@ describe('IAM least privilege on the synthesized template', () => {
   });
 
   test('the functions may stop and describe executions of the tps-deploy state machines and nothing else on Step Functions', () => {
+    // The answer endpoint's own role answers waiting tasks (test/infra/release-stack.test.ts, "answer endpoint").
     const states = policyDocuments(json)
+      .filter((d) => !d.where.startsWith('AnswerRole'))
       .flatMap((d) => d.doc.Statement ?? [])
       .flatMap(actionsOf)
       .filter((a) => a.startsWith('states:'));

@@ -53,9 +53,13 @@ function alarm(name: string): CfnResource {
   return found[0]!;
 }
 
+/** A task function (it carries TPS_TASK); the answer endpoint's function does not. */
+const isTask = (r: CfnResource) => typeof r.Properties?.Environment?.Variables?.[TASK_ENV] === 'string';
+
 describe('task functions', () => {
-  test('one function per task, each with its own TPS_TASK', () => {
-    template.resourceCountIs('AWS::Lambda::Function', TASK_KEYS.length);
+  test('one function per task, each with its own TPS_TASK (and the answer endpoint)', () => {
+    template.resourceCountIs('AWS::Lambda::Function', TASK_KEYS.length + 1);
+    expect(resourcesWhere('AWS::Lambda::Function', isTask)).toHaveLength(TASK_KEYS.length);
     const tasks = Object.values(functionTasks(json)).sort();
     expect(tasks).toEqual([...TASK_KEYS].sort());
   });
@@ -81,7 +85,7 @@ describe('task functions', () => {
   });
 
   test('every function logs to its own log group with a retention', () => {
-    const groups = resourcesWhere('AWS::Lambda::Function', () => true).map(
+    const groups = resourcesWhere('AWS::Lambda::Function', isTask).map(
       (f) => f.Properties?.LoggingConfig?.LogGroup?.Ref as string,
     );
     expect(new Set(groups).size).toBe(TASK_KEYS.length);
@@ -103,7 +107,7 @@ describe('task functions', () => {
 
 describe('state machines', () => {
   test.each(services)(
-    '%s: Standard, named <appName>-<service>, traced, logging ALL, timed out after its longest release',
+    '%s: Standard, named <appName>-<service>, traced, logging ALL without execution data, timed out after its longest release',
     (svc) => {
       template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
         StateMachineName: `${catalog.appName}-${svc}`,
@@ -111,7 +115,8 @@ describe('state machines', () => {
         TracingConfiguration: { Enabled: true },
         LoggingConfiguration: {
           Level: 'ALL',
-          IncludeExecutionData: true,
+          // The waiting states' parameters carry the task token: never into the logs.
+          IncludeExecutionData: false,
           Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }],
         },
       });
@@ -540,6 +545,8 @@ describe('permissions', () => {
       ...TASK_KEYS.filter((t) => TASK_AWS_CALLS[t].includes('MetricsSource.window')).map(
         () => 'AWS::IAM::Policy:Allow:cloudwatch:GetMetricData',
       ),
+      // The same on the answer endpoint's own role.
+      'AWS::IAM::Policy:Allow:xray:PutTelemetryRecords,xray:PutTraceSegments',
       // State machine log delivery and X-Ray (one each per state machine): no resource-level permissions.
       'AWS::IAM::Policy:Allow:logs:CreateLogDelivery,logs:DeleteLogDelivery,logs:DescribeLogGroups,logs:DescribeResourcePolicies,logs:GetLogDelivery,logs:ListLogDeliveries,logs:PutResourcePolicy,logs:UpdateLogDelivery',
       'AWS::IAM::Policy:Allow:logs:CreateLogDelivery,logs:DeleteLogDelivery,logs:DescribeLogGroups,logs:DescribeResourcePolicies,logs:GetLogDelivery,logs:ListLogDeliveries,logs:PutResourcePolicy,logs:UpdateLogDelivery',
@@ -702,5 +709,75 @@ describe('permissions', () => {
       JSON.stringify(r).includes('EKS clusters are in us-east-1'),
     );
     expect(region?.Assertions[0]?.Assert).toEqual({ 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] });
+  });
+});
+
+describe('answer endpoint', () => {
+  const answerFunctions = () => resourcesWhere('AWS::Lambda::Function', (r) => !isTask(r));
+
+  test('one function behind a function URL with AuthType AWS_IAM, its URL an output', () => {
+    expect(answerFunctions()).toHaveLength(1);
+    const [id] = resourcesOfType(json, 'AWS::Lambda::Function').filter((i) => !isTask(json.Resources[i]!));
+    template.resourceCountIs('AWS::Lambda::Url', 1);
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'AWS_IAM',
+      TargetFunctionArn: { 'Fn::GetAtt': [id, 'Arn'] },
+    });
+    template.hasOutput('AnswerUrl', {
+      Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AnswerFunctionFunctionUrl'), 'FunctionUrl'] },
+    });
+  });
+
+  /** Every statement of every policy the stack creates, with the roles it is attached to. */
+  function statements(): { roles: string[]; actions: string[]; resources: unknown }[] {
+    const out: { roles: string[]; actions: string[]; resources: unknown }[] = [];
+    for (const p of resourcesWhere('AWS::IAM::Policy', () => true)) {
+      const roles = ((p.Properties?.Roles ?? []) as { Ref: string }[]).map((r) => r.Ref);
+      for (const st of p.Properties?.PolicyDocument?.Statement ?? []) {
+        out.push({ roles, actions: [st.Action].flat(), resources: st.Resource });
+      }
+    }
+    for (const id of resourcesOfType(json, 'AWS::IAM::Role')) {
+      for (const inline of (json.Resources[id]!.Properties?.Policies ?? []) as {
+        PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] };
+      }[]) {
+        for (const st of inline.PolicyDocument.Statement) {
+          out.push({ roles: [id], actions: [st.Action].flat() as string[], resources: st.Resource });
+        }
+      }
+    }
+    return out;
+  }
+
+  test('no role the stack creates for people, or for any function but the endpoint, may call states:SendTask*', () => {
+    const sendTask = (a: string) => /^states:(SendTask|\*)/.test(a) || a === '*';
+    const holders = new Set(
+      statements()
+        .filter((s) => s.actions.some(sendTask))
+        .flatMap((s) => s.roles),
+    );
+    expect([...holders]).toHaveLength(1);
+    const [answerRole] = [...holders];
+    expect(answerRole).toMatch(/^AnswerRole/);
+    // That role is Lambda's, nobody else's: no person can assume it.
+    const trust = json.Resources[answerRole!]!.Properties?.AssumeRolePolicyDocument?.Statement;
+    expect(trust).toEqual([
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
+    ]);
+    // Every other role the stack creates is assumed by a service, never by an account or a user.
+    for (const id of resourcesOfType(json, 'AWS::IAM::Role')) {
+      for (const st of json.Resources[id]!.Properties?.AssumeRolePolicyDocument?.Statement ?? []) {
+        expect(Object.keys(st.Principal ?? {})).toEqual(['Service']);
+      }
+    }
+    // And its SendTask* (and StartExecution, for a verified start) is on the release state machines only.
+    const grant = statements().find((s) => s.roles.includes(answerRole!) && s.actions.some(sendTask))!;
+    expect(grant.actions.sort()).toEqual([
+      'states:SendTaskFailure',
+      'states:SendTaskSuccess',
+      'states:StartExecution',
+    ]);
+    expect([grant.resources].flat()).toHaveLength(services.length);
+    for (const r of [grant.resources].flat()) expect(JSON.stringify(r)).toMatch(/ReleaseStateMachine/);
   });
 });

@@ -1,21 +1,82 @@
-import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+/**
+ * approve, reject, hold, promote. approve and reject (and promote of a waiting hold) go through
+ * the answer endpoint: a SigV4-signed POST to a function URL with AWS_IAM auth, checked here by a
+ * loopback URL that verifies the signature as Lambda does and hands the real handler the signer's
+ * ARN (test/helpers/function-url.ts); the table is dynalite, SendTaskSuccess/Failure are mocked.
+ */
+
+import {
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
+import { SfnReleaseStarter } from '../../functions/adapters/aws/sfn-release-starter.js';
 import 'aws-sdk-client-mock-jest';
 import type { DynamoDbDeploymentStore } from '../../functions/adapters/aws/dynamodb-store.js';
+import { SfnTaskTokens } from '../../functions/adapters/aws/task-tokens.js';
+import { createFunctionLogger } from '../../functions/adapters/powertools/function-logger.js';
+import { discardLines } from '../../functions/adapters/powertools/output.js';
+import { parseCatalog } from '../../functions/domain/config.js';
 import { ERROR_NAMES } from '../../functions/domain/errors.js';
+import { handleAnswer } from '../../functions/handlers/answer-runtime.js';
 import type { LocalDynamo } from '../helpers/dynalite.js';
-import { cli, record, tableFixture } from './cli-harness.js';
+import { type LocalFunctionUrl, startFunctionUrl, type TestIdentity } from '../helpers/function-url.js';
+import { CATALOG, cli, REGION, record, tableFixture } from './cli-harness.js';
 
 const sfn = mockClient(SFNClient);
 let dynamo: LocalDynamo;
 let store: DynamoDbDeploymentStore;
+let endpoint: LocalFunctionUrl;
 const NOW = new Date('2026-11-20T10:30:00.000Z');
 const TOKEN = 'AQCEAAAAKgAAAAMAAAAAAAAAAd1example-task-token';
+const ACCOUNT = '111122223333';
+const LEAD: TestIdentity = {
+  accessKeyId: 'AKIALEAD',
+  secretAccessKey: 'lead-secret',
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/TeamLead/lead@example.com`,
+  accountId: ACCOUNT,
+};
+const DEV: TestIdentity = {
+  accessKeyId: 'AKIADEV',
+  secretAccessKey: 'dev-secret',
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/Developer/dev@example.com`,
+  accountId: ACCOUNT,
+};
+/** The developer under the lead's role: the same person (same session name). */
+const DEV_AS_LEAD: TestIdentity = {
+  accessKeyId: 'AKIASELF',
+  secretAccessKey: 'self',
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/TeamLead/dev@example.com`,
+  accountId: ACCOUNT,
+};
+const catalog = {
+  ...CATALOG,
+  services: {
+    ...CATALOG.services,
+    api: { ...CATALOG.services.api!, duties: { approvers: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`] } },
+  },
+};
 
 beforeAll(async () => {
   ({ dynamo, store } = await tableFixture());
+  const ports = {
+    catalog: parseCatalog(catalog),
+    store,
+    taskTokens: new SfnTaskTokens({ client: new SFNClient({ region: REGION }) }),
+    clock: { now: () => NOW },
+    releases: new SfnReleaseStarter({
+      client: new SFNClient({ region: REGION }),
+      stateMachineArns: { api: `arn:aws:states:${REGION}:123456789012:stateMachine:tps-test-api` },
+    }),
+  };
+  const logger = createFunctionLogger({ sink: discardLines });
+  endpoint = await startFunctionUrl((event) => handleAnswer(ports, event, logger), [LEAD, DEV, DEV_AS_LEAD]);
 });
 afterAll(async () => {
+  await endpoint.stop();
   await dynamo.stop();
 });
 beforeEach(() => {
@@ -23,47 +84,109 @@ beforeEach(() => {
   // SendTaskSuccess / SendTaskFailure return an empty body on success.
   sfn.on(SendTaskSuccessCommand).resolves({});
   sfn.on(SendTaskFailureCommand).resolves({});
+  sfn.on(StartExecutionCommand).callsFake((i: { stateMachineArn: string; name: string }) => ({
+    executionArn: `${i.stateMachineArn.replace(':stateMachine:', ':execution:')}:${i.name}`,
+    startDate: NOW,
+  }));
 });
 
-const steer = (argv: string[]) => cli(argv, { dynamo, io: { now: () => NOW } });
+/** The CLI signed in as `as` (its credentials are the SFN client's, as with a real profile). */
+const steer = (argv: string[], as: TestIdentity = LEAD, env: Record<string, string> = {}) =>
+  cli(argv, {
+    dynamo,
+    io: {
+      now: () => NOW,
+      catalog,
+      env: { USER: 'tester', TPS_ANSWER_URL: endpoint.url, AWS_REGION: REGION, ...env },
+      clients: {
+        sfn: new SFNClient({
+          region: REGION,
+          credentials: { accessKeyId: as.accessKeyId, secretAccessKey: as.secretAccessKey },
+        }),
+        dynamodb: dynamo.client,
+      },
+    },
+  });
 const pending = {
-  taskToken: TOKEN,
   requestedAt: '2026-11-20T10:20:00.000Z',
   expiresAt: '2026-11-20T11:20:00.000Z',
 };
 
-describe('approve and reject', () => {
-  it('approve answers the stored task token with SendTaskSuccess', async () => {
+describe('approve and reject, through the answer endpoint', () => {
+  it('approve: the signed request is answered as the verified lead (SendTaskSuccess by the endpoint)', async () => {
     await store.put(record({ deploymentId: 'ap-1', pendingApproval: pending }));
+    await store.saveTaskToken('api', 'ap-1', TOKEN);
     const r = await steer([
       'approve',
       'ap-1',
       '--requested-by',
-      'lead@example.com',
+      'somebody-else',
       '--reason',
       'numbers look fine',
     ]);
+    expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('api ap-1: approved by lead@example.com');
+    expect(r.stdout).toContain(`api ap-1: approved by ${LEAD.arn}`);
     const input = sfn.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input;
     expect(input.taskToken).toBe(TOKEN);
+    // The name the caller typed counts for nothing: the ARN AWS verified is the approver.
     expect(JSON.parse(input.output!)).toEqual({
       approved: true,
-      by: 'lead@example.com',
+      by: LEAD.arn,
       at: NOW.toISOString(),
       comment: 'numbers look fine',
+      verified: true,
     });
+    expect((await store.get('api', 'ap-1'))!.answers).toEqual([
+      {
+        action: 'approve',
+        principal: LEAD.arn,
+        at: NOW.toISOString(),
+        reason: 'numbers look fine',
+        phase: null,
+      },
+    ]);
   });
 
-  it('reject answers with SendTaskFailure and the error the state machine catches', async () => {
+  it('reject: SendTaskFailure naming the verified ARN', async () => {
     await store.put(record({ deploymentId: 'ap-2', pendingApproval: pending }));
+    await store.saveTaskToken('api', 'ap-2', TOKEN);
     const r = await steer(['reject', 'ap-2', '--reason', 'not during the sale']);
     expect(r.code).toBe(0);
     expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, {
       taskToken: TOKEN,
       error: ERROR_NAMES.approvalRejected,
-      cause: 'rejected by tester: not during the sale',
+      cause: `rejected by ${LEAD.arn}: not during the sale`,
     });
+  });
+
+  it('a developer not among the approvers is refused; nothing is sent', async () => {
+    await store.put(record({ deploymentId: 'ap-6', pendingApproval: pending }));
+    await store.saveTaskToken('api', 'ap-6', TOKEN);
+    const r = await steer(['approve', 'ap-6'], DEV);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `approve ap-6 refused (HTTP 403): ${DEV.arn} is not among the approvers of api`,
+    );
+    expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
+  });
+
+  it('a request signed with a wrong secret is refused by the URL before the function runs', async () => {
+    await store.put(record({ deploymentId: 'ap-7', pendingApproval: pending }));
+    await store.saveTaskToken('api', 'ap-7', TOKEN);
+    const before = endpoint.refused;
+    const r = await steer(['approve', 'ap-7'], { ...LEAD, secretAccessKey: 'guessed' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/approve ap-7 refused \(HTTP 403\): Forbidden/);
+    expect(endpoint.refused).toBe(before + 1);
+    expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
+  });
+
+  it('without an answer URL the CLI says where to get one and sends nothing', async () => {
+    await store.put(record({ deploymentId: 'ap-8', pendingApproval: pending }));
+    const r = await steer(['approve', 'ap-8'], LEAD, { TPS_ANSWER_URL: '' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no answer endpoint: set TPS_ANSWER_URL to the stack's AnswerUrl output/);
   });
 
   it('refuses when nothing waits for approval, or the release ended', async () => {
@@ -81,6 +204,7 @@ describe('approve and reject', () => {
 
   it('explains a token that is no longer open (TaskTimedOut)', async () => {
     await store.put(record({ deploymentId: 'ap-5', pendingApproval: pending }));
+    await store.saveTaskToken('api', 'ap-5', TOKEN);
     sfn
       .on(SendTaskSuccessCommand)
       .rejects(Object.assign(new Error('Task Timed Out'), { name: 'TaskTimedOut', $fault: 'client' }));
@@ -89,6 +213,45 @@ describe('approve and reject', () => {
     expect(r.stderr).toMatch(
       /the request of ap-5 is no longer open \(TaskTimedOut\): answered already or timed out/,
     );
+  });
+});
+
+describe('start through the answer endpoint', () => {
+  it('starts as the verified requester; that person may not approve it', async () => {
+    const r = await steer(
+      [
+        'start',
+        '--service',
+        'api',
+        '--image',
+        'repo/api:v2.0.0',
+        '--tests-passed',
+        '--reviewers',
+        'ann,bo',
+        '--name',
+        'vs-1',
+      ],
+      DEV,
+    );
+    expect(r.stderr).toContain(`requested by ${DEV.arn} (verified)`);
+    expect(r.code).toBe(0);
+    const sent = sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input;
+    expect(JSON.parse(sent.input!).requestedBy).toBe(DEV.arn);
+    expect(await store.verifiedStart('api', 'vs-1')).toMatchObject({ principal: DEV.arn });
+    // What Check Gates then writes: the requester verified (functions/release/gates.ts).
+    await store.put(
+      record({
+        deploymentId: 'vs-1',
+        requestedBy: DEV.arn,
+        requester: { principal: DEV.arn, verified: true },
+        pendingApproval: pending,
+      }),
+    );
+    await store.saveTaskToken('api', 'vs-1', TOKEN);
+    const again = await steer(['approve', 'vs-1'], DEV_AS_LEAD);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/requested this release and may not approve it/);
+    expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
   });
 });
 
@@ -127,23 +290,31 @@ describe('hold and promote', () => {
           requestedBy: 'sre',
           at: NOW.toISOString(),
           reason: null,
-          pending: { taskToken: TOKEN, phase: 'canary', since: 'x', expiresAt: 'y', cause: 'requested' },
+          pending: { phase: 'canary', since: 'x', expiresAt: 'y', cause: 'requested' },
           decision: null,
         },
       }),
     );
+    await store.saveTaskToken('api', 'h-2', TOKEN);
     const r = await steer(['promote', 'h-2']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('api h-2: hold at canary promoted by tester; the release goes on');
+    expect(r.stdout).toContain(`api h-2: hold at canary promoted by ${LEAD.arn}; the release goes on`);
     const input = sfn.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input;
     expect(input.taskToken).toBe(TOKEN);
-    expect(JSON.parse(input.output!)).toEqual({ approved: true, by: 'tester', at: NOW.toISOString() });
+    expect(JSON.parse(input.output!)).toEqual({
+      approved: true,
+      by: LEAD.arn,
+      at: NOW.toISOString(),
+      verified: true,
+    });
     const abort = await steer(['reject', 'h-2', '--reason', 'queue grows']);
-    expect(abort.stdout).toContain('api h-2: hold at canary aborted by tester: queue grows; it rolls back');
+    expect(abort.stdout).toContain(
+      `api h-2: hold at canary aborted by ${LEAD.arn}: queue grows; it rolls back`,
+    );
     expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, {
       taskToken: TOKEN,
       error: ERROR_NAMES.approvalRejected,
-      cause: 'rejected by tester: queue grows',
+      cause: `rejected by ${LEAD.arn}: queue grows`,
     });
   });
 

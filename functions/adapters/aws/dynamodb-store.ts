@@ -6,6 +6,7 @@
  * - `store.ts`: {@link DynamoDbDeploymentStore}, the port over the parts below;
  * - `lock.ts`: the service lock, its invariants in its opening comment;
  * - `rollback-claim.ts`: the rollback claim, its invariants in its opening comment;
+ * - `waits.ts`: the waiting task token and the verified start, items apart from the record;
  * - `records.ts`: records and rollback plans, optimistic updates ({@link RecordConflictError});
  * - `items.ts`: keys and items, pure ({@link TABLE_KEYS}, {@link ITEM_KEYS}, {@link fitRecord});
  * - `table.ts`: the document client and the one place failures become StoreUnavailableError;

@@ -31,6 +31,8 @@ export const ITEM_KEYS = {
   deployment: (deploymentId: string) => `DEPLOYMENT#${deploymentId}`,
   plan: (deploymentId: string) => `PLAN#${deploymentId}`,
   rollbackClaim: (deploymentId: string) => `ROLLBACK#${deploymentId}`,
+  taskToken: (deploymentId: string) => `TOKEN#${deploymentId}`,
+  verifiedStart: (deploymentId: string) => `START#${deploymentId}`,
   historyKey: (startedAt: string, deploymentId: string) => `${startedAt}#${deploymentId}`,
 } as const;
 

@@ -7,11 +7,23 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigError } from '../../../domain/errors.js';
 import type { DeploymentRecord } from '../../../domain/record.js';
 import type { RollbackPlan } from '../../../ports/cluster.js';
-import type { ActiveDeployment, DeploymentStore, RollbackClaim } from '../../../ports/store.js';
+import type {
+  ActiveDeployment,
+  DeploymentStore,
+  RollbackClaim,
+  VerifiedStart,
+} from '../../../ports/store.js';
 import { readLock, releaseLock, setLockStage, takeLock, takeOverLock } from './lock.js';
 import { Records } from './records.js';
 import { claimRollback, readRollbackClaim } from './rollback-claim.js';
 import { DeploymentsTable } from './table.js';
+import {
+  dropTaskToken,
+  readTaskToken,
+  readVerifiedStart,
+  saveTaskToken,
+  saveVerifiedStart,
+} from './waits.js';
 
 /** Where the store lives. */
 export interface DynamoDbDeploymentStoreProps {
@@ -95,5 +107,26 @@ export class DynamoDbDeploymentStore implements DeploymentStore {
 
   history(service: string, limit: number): Promise<DeploymentRecord[]> {
     return this.records.history(service, limit);
+  }
+
+  /** The waiting task token's own item; its rules open `waits.ts`. */
+  saveTaskToken(service: string, deploymentId: string, taskToken: string): Promise<void> {
+    return saveTaskToken(this.table, service, deploymentId, taskToken);
+  }
+
+  taskToken(service: string, deploymentId: string): Promise<string | null> {
+    return readTaskToken(this.table, service, deploymentId);
+  }
+
+  dropTaskToken(service: string, deploymentId: string): Promise<void> {
+    return dropTaskToken(this.table, service, deploymentId);
+  }
+
+  saveVerifiedStart(service: string, deploymentId: string, start: VerifiedStart): Promise<void> {
+    return saveVerifiedStart(this.table, service, deploymentId, start);
+  }
+
+  verifiedStart(service: string, deploymentId: string): Promise<VerifiedStart | null> {
+    return readVerifiedStart(this.table, service, deploymentId);
   }
 }

@@ -1,0 +1,101 @@
+/**
+ * The CLI's side of the answer endpoint: a POST of `{ service, deploymentId, action, reason? }`
+ * to the stack's function URL (the `AnswerUrl` output), signed with SigV4 (service `lambda`) with
+ * the caller's own AWS credentials (`--profile`, AWS_PROFILE, ...). Lambda verifies the signature
+ * and tells the function who signed; the CLI never holds a task token and needs no
+ * `states:SendTask*` permission.
+ */
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { CliContext } from './context.js';
+import { CliError, EXIT_CODES } from './io.js';
+
+/** The environment variable that holds the endpoint's URL. */
+export const ANSWER_URL_ENV = 'TPS_ANSWER_URL';
+
+/** What the endpoint answered. */
+export interface EndpointAnswer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+/** The region a function URL lives in (`<id>.lambda-url.<region>.on.aws`), else the CLI's region. */
+function regionOf(url: URL, fallback: string | undefined): string {
+  const m = /\.lambda-url\.([a-z0-9-]+)\.on\.aws$/.exec(url.hostname);
+  const region = m?.[1] ?? fallback;
+  if (!region) {
+    throw new CliError(
+      `cannot tell the region of ${url.origin}: pass --region or set AWS_REGION`,
+      EXIT_CODES.usage,
+    );
+  }
+  return region;
+}
+
+/** The endpoint's URL: `--answer-url`, else $TPS_ANSWER_URL. */
+export function answerUrl(ctx: CliContext, explicit?: string): URL {
+  const raw = explicit ?? ctx.env[ANSWER_URL_ENV];
+  if (!raw) {
+    throw new CliError(
+      `no answer endpoint: set ${ANSWER_URL_ENV} to the stack's AnswerUrl output (or pass --answer-url); answers go through it so your AWS identity is verified`,
+      EXIT_CODES.usage,
+    );
+  }
+  try {
+    return new URL(raw);
+  } catch {
+    throw new CliError(`--answer-url: "${raw}" is not a URL`, EXIT_CODES.usage);
+  }
+}
+
+/** POSTs `body` to the endpoint, signed with the caller's credentials. */
+export async function postAnswer(
+  ctx: CliContext,
+  url: URL,
+  body: Readonly<Record<string, unknown>>,
+): Promise<EndpointAnswer> {
+  const payload = JSON.stringify(body);
+  const region = regionOf(url, ctx.options.region ?? ctx.env.AWS_REGION ?? ctx.env.AWS_DEFAULT_REGION);
+  const signer = new SignatureV4({
+    // The same credentials every other call of this CLI uses (--profile, AWS_PROFILE, SSO, ...).
+    credentials: ctx.sfn.config.credentials,
+    region,
+    service: 'lambda',
+    sha256: Sha256,
+  });
+  const request = new HttpRequest({
+    method: 'POST',
+    protocol: url.protocol,
+    hostname: url.hostname,
+    ...(url.port ? { port: Number(url.port) } : {}),
+    path: url.pathname || '/',
+    headers: { host: url.host, 'content-type': 'application/json' },
+    body: payload,
+  });
+  const signed = await signer.sign(request);
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: signed.headers as Record<string, string>,
+      body: payload,
+    });
+  } catch (error) {
+    throw new CliError(
+      `the answer endpoint ${url.origin} cannot be reached: ${(error as Error).message}`,
+      EXIT_CODES.failed,
+      {
+        cause: error,
+      },
+    );
+  }
+  const text = await response.text();
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    parsed = { error: text.slice(0, 500) };
+  }
+  return { status: response.status, body: parsed };
+}

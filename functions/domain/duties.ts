@@ -1,0 +1,199 @@
+/**
+ * Separation of duties, pure: who may answer a waiting release, as IAM principals declared per
+ * service in the catalog (`duties`), and the decision on one answer from a verified caller.
+ *
+ * Rules (each one tested in test/unit/duties.test.ts):
+ * 1. Only a verified caller answers. The caller's ARN is the one the Lambda service put in the
+ *    function URL request (`requestContext.authorizer.iam.userArn`, AWS_IAM auth), never a name
+ *    the caller typed.
+ * 2. Approve and reject need a principal in `approvers`; promote needs `promoters`, abort
+ *    `aborters` (each defaults to `approvers`). A service without `duties.approvers` lets nobody
+ *    answer through the endpoint.
+ * 3. The requester never approves (or promotes) their own release, when the requester is known
+ *    from a verified start: the same ARN, or an assumed-role session with the same account and
+ *    session name (the same person under another role).
+ * 4. A principal pattern names a role, an IAM user or an assumed-role session, with a literal
+ *    partition and account; `*` (any characters) only in the part after the account. A role ARN
+ *    matches the sessions of that role: `arn:aws:iam::A:role/[path/]R` matches
+ *    `arn:aws:sts::A:assumed-role/R/<session>` (a session ARN does not carry the role's path, and
+ *    role names are unique in an account whatever their path).
+ */
+import { z } from 'zod';
+
+/** What a person answers. approve/reject answer an approval; promote/abort answer a hold. */
+export const ANSWER_ACTIONS = ['approve', 'reject', 'promote', 'abort'] as const;
+export type AnswerAction = (typeof ANSWER_ACTIONS)[number];
+
+const PRINCIPAL_PATTERN =
+  /^arn:(aws|aws-cn|aws-us-gov):(iam::\d{12}:(role|user)\/[^\s]+|sts::\d{12}:assumed-role\/[^\s/]+\/[^\s]+)$/;
+
+/** An IAM principal pattern of the catalog (rule 4). */
+export const principalPattern = z
+  .string()
+  .regex(
+    PRINCIPAL_PATTERN,
+    'must be a role, user or assumed-role ARN with a literal partition and 12-digit account, e.g. arn:aws:iam::123456789012:role/TeamLead or arn:aws:sts::123456789012:assumed-role/TeamLead/alice; "*" only after the account',
+  );
+
+/**
+ * The catalog's `duties` block of a service: who answers its releases, and where its attestations
+ * must come from. One block, so the separation of duties of a service reads in one place.
+ */
+export const dutiesSchema = z
+  .object({
+    /** Who approves or rejects a release (team leads), as IAM principals. */
+    approvers: z.array(principalPattern).min(1),
+    /** Who promotes a held release. @default approvers */
+    promoters: z.array(principalPattern).min(1).optional(),
+    /** Who aborts a held release (it rolls back). @default approvers */
+    aborters: z.array(principalPattern).min(1).optional(),
+    /**
+     * `attestations.testsPassed` must come from this CodePipeline action (its provenance names
+     * it), not from a person: Validate Input refuses the input otherwise.
+     */
+    requireTestsFrom: z.string().min(1).max(100).optional(),
+  })
+  .strict();
+
+export type DutiesConfig = z.output<typeof dutiesSchema>;
+
+/** A caller whose identity AWS verified (function URL with AWS_IAM auth), or the local stand-in. */
+export interface VerifiedCaller {
+  /** `requestContext.authorizer.iam.userArn`. */
+  readonly arn: string;
+  readonly accountId: string | null;
+  /** `requestContext.authorizer.iam.callerId` (for an assumed role: `<role id>:<session>`). */
+  readonly callerId: string | null;
+}
+
+/** Who asked for a release, and whether AWS verified it (`tps-deploy start` through the endpoint). */
+export interface Requester {
+  readonly principal: string;
+  readonly verified: boolean;
+}
+
+interface ParsedArn {
+  readonly partition: string;
+  readonly service: string;
+  readonly account: string;
+  readonly resource: string;
+}
+
+function parseArn(arn: string): ParsedArn | null {
+  const parts = arn.split(':');
+  if (parts.length < 6 || parts[0] !== 'arn') return null;
+  return {
+    partition: parts[1]!,
+    service: parts[2]!,
+    account: parts[4]!,
+    resource: parts.slice(5).join(':'),
+  };
+}
+
+/** `*` matches any characters (as in IAM policies); everything else literally. */
+function glob(pattern: string, value: string): boolean {
+  const re = pattern
+    .split('*')
+    .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${re}$`).test(value);
+}
+
+/** The role name and session of an assumed-role ARN, or null. */
+function assumedRole(arn: ParsedArn): { role: string; session: string } | null {
+  if (arn.service !== 'sts') return null;
+  const m = /^assumed-role\/([^/]+)\/(.+)$/.exec(arn.resource);
+  return m ? { role: m[1]!, session: m[2]! } : null;
+}
+
+/** Whether the caller ARN `caller` is the principal `pattern` names (rule 4). */
+export function principalMatches(pattern: string, caller: string): boolean {
+  const p = parseArn(pattern);
+  const c = parseArn(caller);
+  if (!p || !c || !PRINCIPAL_PATTERN.test(pattern)) return false;
+  if (p.partition !== c.partition || p.account !== c.account) return false;
+  if (p.service === 'iam' && p.resource.startsWith('role/')) {
+    const session = assumedRole(c);
+    if (!session) return false;
+    const roleName = p.resource.split('/').at(-1)!;
+    return glob(roleName, session.role);
+  }
+  if (p.service === 'iam' && p.resource.startsWith('user/')) {
+    return c.service === 'iam' && glob(p.resource, c.resource);
+  }
+  return c.service === 'sts' && glob(p.resource, c.resource);
+}
+
+/** Whether two verified ARNs are the same person (rule 3). */
+export function samePerson(a: string, b: string): boolean {
+  if (a === b) return true;
+  const pa = parseArn(a);
+  const pb = parseArn(b);
+  if (!pa || !pb || pa.partition !== pb.partition || pa.account !== pb.account) return false;
+  const sa = assumedRole(pa);
+  const sb = assumedRole(pb);
+  return sa !== null && sb !== null && sa.session === sb.session;
+}
+
+/** The principals allowed to take `action` on a service (rule 2). */
+export function allowedPrincipals(duties: DutiesConfig | undefined, action: AnswerAction): readonly string[] {
+  if (!duties) return [];
+  if (action === 'promote') return duties.promoters ?? duties.approvers;
+  if (action === 'abort') return duties.aborters ?? duties.approvers;
+  return duties.approvers;
+}
+
+/** What the release waits for, as the record says. */
+export type Waiting = { readonly kind: 'approval' } | { readonly kind: 'hold'; readonly phase: string };
+
+/** The decision on one answer: go on (with what to send) or refuse (with why). */
+export type AnswerDecision =
+  | { readonly allowed: true; readonly yes: boolean }
+  | { readonly allowed: false; readonly reason: string };
+
+/**
+ * Decides whether `caller` may take `action` on a release of `service` that waits for `waiting`
+ * (rules 1 to 3). Pure: the step reads the record and the catalog and acts on the decision.
+ */
+export function decideAnswer(args: {
+  readonly service: string;
+  readonly duties: DutiesConfig | undefined;
+  readonly action: AnswerAction;
+  readonly caller: VerifiedCaller;
+  readonly requester: Requester | null;
+  readonly waiting: Waiting;
+}): AnswerDecision {
+  const { action, caller, waiting } = args;
+  const forHold = action === 'promote' || action === 'abort';
+  if (forHold && waiting.kind !== 'hold') {
+    return { allowed: false, reason: `${action} answers a hold; this release waits for its approval` };
+  }
+  if (!forHold && waiting.kind !== 'approval') {
+    return {
+      allowed: false,
+      reason: `${action} answers an approval; this release is held at ${waiting.kind === 'hold' ? waiting.phase : '?'} (promote or abort)`,
+    };
+  }
+  const allowed = allowedPrincipals(args.duties, action);
+  if (allowed.length === 0) {
+    return {
+      allowed: false,
+      reason: `service ${args.service} declares no approvers (catalog services.${args.service}.duties.approvers): nobody may ${action} its releases`,
+    };
+  }
+  if (!allowed.some((p) => principalMatches(p, caller.arn))) {
+    const list = action === 'promote' ? 'promoters' : action === 'abort' ? 'aborters' : 'approvers';
+    return {
+      allowed: false,
+      reason: `${caller.arn} is not among the ${list} of ${args.service} (catalog services.${args.service}.duties)`,
+    };
+  }
+  const yes = action === 'approve' || action === 'promote';
+  if (yes && args.requester?.verified && samePerson(args.requester.principal, caller.arn)) {
+    return {
+      allowed: false,
+      reason: `${caller.arn} requested this release and may not ${action} it (separation of duties)`,
+    };
+  }
+  return { allowed: true, yes };
+}

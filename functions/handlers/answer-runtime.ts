@@ -1,0 +1,212 @@
+/**
+ * The answer endpoint's runtime: a Lambda function URL with AuthType AWS_IAM. Lambda checks the
+ * request's SigV4 signature before the function runs and puts the verified caller in
+ * `requestContext.authorizer.iam` (userArn, accountId, callerId, ...: the function URL request
+ * payload, format 2.0). The body is `{ service, deploymentId, action, reason? }`; the step
+ * (functions/release/answer.ts) decides and answers. HTTP statuses: 200 answered, 400 bad body,
+ * 401 no verified caller, 403 refused, 405 not a POST, 409 nothing waits, 500 anything else.
+ * Log lines carry the caller's ARN and the outcome, never the task token or the request body.
+ */
+
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import catalogInput from '../../tps.config.js';
+import { DynamoDbDeploymentStore } from '../adapters/aws/dynamodb-store.js';
+import { isConditionalCheckFailed } from '../adapters/aws/errors.js';
+import { SfnReleaseStarter } from '../adapters/aws/sfn-release-starter.js';
+import { SfnTaskTokens } from '../adapters/aws/task-tokens.js';
+import { createFunctionLogger, RELEASE_SERVICE_KEY } from '../adapters/powertools/function-logger.js';
+import { parseCatalog } from '../domain/config.js';
+import type { VerifiedCaller } from '../domain/duties.js';
+import { ConfigError, ERROR_NAMES, InvalidInputError } from '../domain/errors.js';
+import type { LambdaContext } from '../invoke.js';
+import { systemClock } from '../ports/clock.js';
+import type { ReleaseStarter } from '../ports/executions.js';
+import type { ReleasePorts } from '../ports/release.js';
+import {
+  AnswerRefusedError,
+  answerAsVerified,
+  parseAnswerRequest,
+  startAsVerified,
+} from '../release/answer.js';
+
+/**
+ * The ports the endpoint needs: the catalog, the table, SendTaskSuccess/Failure, a clock, and
+ * StartExecution for a verified start (without it, `start` is answered 501).
+ */
+export type AnswerPorts = Pick<ReleasePorts, 'catalog' | 'store' | 'taskTokens' | 'clock'> & {
+  readonly releases?: ReleaseStarter;
+};
+
+/** The parts of a function URL request (payload format 2.0) the endpoint reads. */
+export interface FunctionUrlRequest {
+  readonly body?: string | null;
+  readonly isBase64Encoded?: boolean;
+  readonly requestContext?: {
+    readonly http?: { readonly method?: string };
+    readonly authorizer?: {
+      readonly iam?: {
+        readonly userArn?: string | null;
+        readonly accountId?: string | null;
+        readonly callerId?: string | null;
+      } | null;
+    } | null;
+  };
+}
+
+/** What Lambda turns into the HTTP response. */
+export interface FunctionUrlResponse {
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** The caller AWS verified, or null when the request carries none (not AWS_IAM auth). */
+export function verifiedCallerOf(event: FunctionUrlRequest): VerifiedCaller | null {
+  const iam = event.requestContext?.authorizer?.iam;
+  if (!iam || typeof iam.userArn !== 'string' || !iam.userArn.startsWith('arn:')) return null;
+  return {
+    arn: iam.userArn,
+    accountId: typeof iam.accountId === 'string' ? iam.accountId : null,
+    callerId: typeof iam.callerId === 'string' ? iam.callerId : null,
+  };
+}
+
+/** The environment variable with the release state machines' ARNs by service (JSON; set by infra/constructs/answer-endpoint.ts). */
+export const STATE_MACHINES_ENV = 'TPS_STATE_MACHINE_ARNS';
+
+function respond(statusCode: number, body: Record<string, unknown>): FunctionUrlResponse {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+function parseBody(event: FunctionUrlRequest): unknown {
+  const raw = event.body ?? '';
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  return JSON.parse(text) as unknown;
+}
+
+/** One request: who, what, the step, and the HTTP answer. */
+export async function handleAnswer(
+  ports: AnswerPorts,
+  event: FunctionUrlRequest,
+  logger: Logger,
+): Promise<FunctionUrlResponse> {
+  const caller = verifiedCallerOf(event);
+  if (!caller) {
+    logger.warn('answer refused', { status: 401, reason: 'no verified caller in the request context' });
+    return respond(401, { error: 'no verified caller: the function URL must use AuthType AWS_IAM' });
+  }
+  const method = event.requestContext?.http?.method ?? '';
+  if (method !== 'POST') return respond(405, { error: `POST only (got ${method || 'no method'})` });
+  let body: unknown;
+  try {
+    body = parseBody(event);
+  } catch {
+    return respond(400, { error: 'the body must be JSON: { service, deploymentId, action, reason? }' });
+  }
+  const keys = { principal: caller.arn };
+  const b = body as { action?: unknown; input?: unknown; name?: unknown } | null;
+  if (b && typeof b === 'object' && b.action === 'start') return start(ports, caller, b, logger);
+  try {
+    const request = parseAnswerRequest(body, ports.catalog);
+    const where = {
+      ...keys,
+      [RELEASE_SERVICE_KEY]: request.service,
+      deploymentId: request.deploymentId,
+      action: request.action,
+    };
+    try {
+      const result = await answerAsVerified(ports, caller, request);
+      logger.info('answer delivered', where);
+      return respond(200, { ...result });
+    } catch (e) {
+      if (e instanceof AnswerRefusedError) {
+        logger.warn('answer refused', { ...where, status: 403, reason: e.message });
+        return respond(403, { error: e.message });
+      }
+      if ((e as { name?: string }).name === ERROR_NAMES.answerNotDelivered) {
+        logger.warn('answer not delivered', { ...where, status: 409, reason: (e as Error).message });
+        return respond(409, { error: (e as Error).message });
+      }
+      throw e;
+    }
+  } catch (e) {
+    if (e instanceof InvalidInputError) {
+      return respond(400, { error: e.message, issues: e.issues });
+    }
+    logger.error('answer failed', {
+      ...keys,
+      errorName: (e as Error).name,
+      errorMessage: (e as Error).message,
+    });
+    return respond(500, { error: `answering failed: ${(e as Error).name}` });
+  }
+}
+
+/** A verified start: `{ action: 'start', input, name? }`. */
+async function start(
+  ports: AnswerPorts,
+  caller: VerifiedCaller,
+  body: { input?: unknown; name?: unknown },
+  logger: Logger,
+): Promise<FunctionUrlResponse> {
+  if (!ports.releases) return respond(501, { error: 'this endpoint cannot start releases' });
+  const input =
+    body.input !== null && typeof body.input === 'object' ? (body.input as Record<string, unknown>) : {};
+  try {
+    const result = await startAsVerified({ ...ports, releases: ports.releases }, caller, {
+      input,
+      ...(typeof body.name === 'string' ? { name: body.name } : {}),
+    });
+    logger.info('release started', {
+      principal: caller.arn,
+      [RELEASE_SERVICE_KEY]: result.service,
+      deploymentId: result.deploymentId,
+      action: 'start',
+    });
+    return respond(200, { action: 'start', ...result });
+  } catch (e) {
+    if (e instanceof InvalidInputError) return respond(400, { error: e.message, issues: e.issues });
+    if (isConditionalCheckFailed(e) || (e as { name?: string }).name === 'ExecutionAlreadyExists') {
+      return respond(409, { error: `a release named ${String(body.name)} was started already` });
+    }
+    logger.error('start failed', {
+      principal: caller.arn,
+      errorName: (e as Error).name,
+      errorMessage: (e as Error).message,
+    });
+    return respond(500, { error: `starting failed: ${(e as Error).name}` });
+  }
+}
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new ConfigError(`environment variable ${name} is not set`);
+  return v;
+}
+
+/** The AWS ports of the endpoint's container. */
+export function awsAnswerPorts(): AnswerPorts {
+  const sfn = new SFNClient({});
+  return {
+    catalog: parseCatalog(catalogInput),
+    store: new DynamoDbDeploymentStore({ client: new DynamoDBClient({}), tableName: env('TPS_TABLE_NAME') }),
+    taskTokens: new SfnTaskTokens({ client: sfn }),
+    clock: systemClock,
+    releases: new SfnReleaseStarter({
+      client: sfn,
+      stateMachineArns: JSON.parse(env(STATE_MACHINES_ENV)) as Record<string, string>,
+    }),
+  };
+}
+
+/** The Lambda entry over `ports` (built once per container). */
+export function answerHandler(ports: () => AnswerPorts, logger: Logger = createFunctionLogger()) {
+  let cached: AnswerPorts | undefined;
+  return (event: FunctionUrlRequest, context: LambdaContext): Promise<FunctionUrlResponse> => {
+    logger.addContext(context as never);
+    cached ??= ports();
+    return handleAnswer(cached, event, logger);
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * Separation of duties on a real local run (synthesized state machine, local cluster, dynalite):
+ * a release started as a verified developer waits for approval; the requester and a principal
+ * outside the approvers are refused, a listed lead approves through the answer step, and the
+ * record names each verified ARN. The task token is in no log line the functions wrote and in no
+ * record.
+ */
+import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { parseCatalog } from '../../functions/domain/config.js';
+import { parseExecutionInput } from '../../functions/domain/input.js';
+import { AnswerRefusedError, startVerified } from '../../functions/release/answer.js';
+import { deleteNamespace } from '../helpers/k8s.js';
+import { type ReleaseFixture, releaseFixture } from '../helpers/release.js';
+import { ALWAYS_ON_CALL, ATTESTED, NEW_IMAGES, recordWhen } from '../helpers/runbook.js';
+
+jest.setTimeout(240_000);
+
+const ACCOUNT = '111122223333';
+const DEV = `arn:aws:sts::${ACCOUNT}:assumed-role/Developer/dana`;
+/** The requester under the lead's role: the same person (same session name). */
+const DEV_AS_LEAD = `arn:aws:sts::${ACCOUNT}:assumed-role/TeamLead/dana`;
+const OTHER = `arn:aws:sts::${ACCOUNT}:assumed-role/Developer/eve`;
+const LEAD = `arn:aws:sts::${ACCOUNT}:assumed-role/TeamLead/lee`;
+
+const lines: string[] = [];
+let f: ReleaseFixture;
+
+beforeAll(async () => {
+  f = await releaseFixture('sod', 'replica-ratio', {
+    service: { onCall: ALWAYS_ON_CALL, duties: { approvers: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`] } },
+    env: { functionOutput: (line) => lines.push(line) },
+  });
+});
+
+afterAll(async () => {
+  await f?.env.stop();
+  if (f) await deleteNamespace(f.app.namespace);
+});
+
+describe('separation of duties on a local run', () => {
+  test('requester and outsider refused, the lead approves; verified ARNs recorded; the token nowhere', async () => {
+    const name = 'sod-1';
+    const input = { service: 'shop', images: NEW_IMAGES, requestedBy: DEV, ...ATTESTED };
+    // The verified start the endpoint writes before StartExecution.
+    await startVerified(
+      f.env.ports,
+      { arn: DEV, accountId: ACCOUNT, callerId: null },
+      parseExecutionInput(input, parseCatalog(f.catalog), name),
+    );
+    const running = f.env.run(input, { executionName: name });
+    const waiting = await recordWhen(f, name, 'the approval request', (r) => !!r.pendingApproval);
+    expect(waiting.requester).toEqual({ principal: DEV, verified: true });
+    const token = (await f.env.store.taskToken('shop', name))!;
+    expect(token).toBeTruthy();
+
+    const ask = { service: 'shop', deploymentId: name, action: 'approve' } as const;
+    await expect(f.env.answer(ask, DEV_AS_LEAD)).rejects.toThrow(
+      new AnswerRefusedError(
+        `${DEV_AS_LEAD} requested this release and may not approve it (separation of duties)`,
+      ),
+    );
+    await expect(f.env.answer(ask, OTHER)).rejects.toThrow(/is not among the approvers of shop/);
+    expect((await f.env.store.get('shop', name))!.answers).toBeUndefined();
+
+    const answered = await f.env.answer({ ...ask, reason: 'go' }, LEAD);
+    expect(answered).toMatchObject({ action: 'approve', principal: LEAD, phase: null });
+    const run = await running;
+    expect(run.status).toBe('SUCCEEDED');
+    const rec = run.record!;
+    expect(rec.approval).toMatchObject({ decision: 'approved', by: LEAD, comment: 'go', verified: true });
+    expect(rec.answers).toEqual([
+      expect.objectContaining({ action: 'approve', principal: LEAD, reason: 'go' }),
+    ]);
+    expect(rec.requester).toEqual({ principal: DEV, verified: true });
+
+    // The token: gone from the table, and never in a record or a log line.
+    expect(await f.env.store.taskToken('shop', name)).toBeNull();
+    expect(lines.length).toBeGreaterThan(10);
+    expect(lines.filter((l) => l.includes(token))).toEqual([]);
+    expect(JSON.stringify(rec)).not.toContain(token);
+    expect(JSON.stringify(await f.env.store.history('shop', 10))).not.toContain(token);
+  });
+});

@@ -1,0 +1,324 @@
+/**
+ * The answer endpoint's handler fed function URL requests as the Lambda service delivers them with
+ * AuthType AWS_IAM (payload format 2.0, the verified caller in requestContext.authorizer.iam), over
+ * a real table (dynalite); only Step Functions' SendTaskSuccess/Failure is mocked.
+ */
+
+import {
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { mockClient } from 'aws-sdk-client-mock';
+import { SfnReleaseStarter } from '../../functions/adapters/aws/sfn-release-starter.js';
+import { parseExecutionInput } from '../../functions/domain/input.js';
+import { requesterOf } from '../../functions/release/answer.js';
+import 'aws-sdk-client-mock-jest';
+import type { DynamoDbDeploymentStore } from '../../functions/adapters/aws/dynamodb-store.js';
+import { SfnTaskTokens } from '../../functions/adapters/aws/task-tokens.js';
+import { CollectingNotifier } from '../../functions/adapters/collecting-notifier.js';
+import { createFunctionLogger } from '../../functions/adapters/powertools/function-logger.js';
+import { composePorts } from '../../functions/compose.js';
+import { parseCatalog } from '../../functions/domain/config.js';
+import { ERROR_NAMES } from '../../functions/domain/errors.js';
+import type { DeploymentRecord } from '../../functions/domain/record.js';
+import {
+  type AnswerPorts,
+  answerHandler,
+  type FunctionUrlRequest,
+  type FunctionUrlResponse,
+} from '../../functions/handlers/answer-runtime.js';
+import { recordApproval } from '../../functions/release/approval.js';
+import type { LocalDynamo } from '../helpers/dynalite.js';
+import { CATALOG, record, tableFixture } from './cli-harness.js';
+
+const ACCOUNT = '111122223333';
+const LEAD = `arn:aws:sts::${ACCOUNT}:assumed-role/TeamLead/alice`;
+const DEV = `arn:aws:sts::${ACCOUNT}:assumed-role/Developer/dev`;
+const TOKEN = 'AQCEAAAAKgAAAAMAAAAAAAAAAd1-the-secret-task-token';
+const NOW = new Date('2026-12-05T07:00:00.000Z');
+
+const catalog = parseCatalog({
+  ...CATALOG,
+  services: {
+    ...CATALOG.services,
+    api: {
+      ...CATALOG.services.api!,
+      duties: { approvers: [`arn:aws:iam::${ACCOUNT}:role/teams/TeamLead`] },
+    },
+  },
+});
+
+const sfn = mockClient(SFNClient);
+let dynamo: LocalDynamo;
+let store: DynamoDbDeploymentStore;
+let ports: AnswerPorts;
+const logLines: string[] = [];
+let handler: ReturnType<typeof answerHandler>;
+
+/** A function URL request as Lambda delivers it (AWS docs, "Request payload format"), signed by `userArn`. */
+function urlEvent(userArn: string | null, body: unknown, method = 'POST'): FunctionUrlRequest {
+  const event = {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: '/',
+    rawQueryString: '',
+    headers: {
+      'content-type': 'application/json',
+      host: 'abcdefghij.lambda-url.us-east-1.on.aws',
+      'x-amz-date': '20261205T070000Z',
+      authorization:
+        'AWS4-HMAC-SHA256 Credential=ASIA.../20261205/us-east-1/lambda/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=...',
+    },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abcdefghij',
+      authentication: null,
+      authorizer: userArn
+        ? {
+            iam: {
+              accessKey: 'ASIAEXAMPLE',
+              accountId: ACCOUNT,
+              callerId: 'AROAEXAMPLE:alice',
+              cognitoIdentity: null,
+              principalOrgId: null,
+              userArn,
+              userId: 'AROAEXAMPLE:alice',
+            },
+          }
+        : null,
+      domainName: 'abcdefghij.lambda-url.us-east-1.on.aws',
+      domainPrefix: 'abcdefghij',
+      http: { method, path: '/', protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'tps-deploy' },
+      requestId: 'req-1',
+      routeKey: '$default',
+      stage: '$default',
+      time: '05/Dec/2026:07:00:00 +0000',
+      timeEpoch: NOW.getTime(),
+    },
+    body: Buffer.from(JSON.stringify(body)).toString('base64'),
+    pathParameters: null,
+    isBase64Encoded: true,
+    stageVariables: null,
+  };
+  return event;
+}
+
+const context = {
+  functionName: 'TasksAnswer',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:TasksAnswer',
+  memoryLimitInMB: '256',
+  awsRequestId: 'req-1',
+};
+
+async function call(
+  event: FunctionUrlRequest,
+): Promise<FunctionUrlResponse & { json: Record<string, unknown> }> {
+  const r = await handler(event, context);
+  return { ...r, json: JSON.parse(r.body) as Record<string, unknown> };
+}
+
+async function waiting(id: string, over: Partial<DeploymentRecord> = {}): Promise<void> {
+  await store.put(
+    record({
+      deploymentId: id,
+      requestedBy: DEV,
+      requester: { principal: DEV, verified: true },
+      pendingApproval: { requestedAt: '2026-12-05T06:50:00.000Z', expiresAt: '2026-12-05T07:50:00.000Z' },
+      ...over,
+    }),
+  );
+  await store.saveTaskToken('api', id, TOKEN);
+}
+
+beforeAll(async () => {
+  ({ dynamo, store } = await tableFixture());
+  ports = {
+    catalog,
+    store,
+    taskTokens: new SfnTaskTokens({ client: sfn as unknown as SFNClient }),
+    clock: { now: () => NOW },
+    releases: new SfnReleaseStarter({
+      client: new SFNClient({ region: 'us-east-1' }),
+      stateMachineArns: { api: 'arn:aws:states:us-east-1:123456789012:stateMachine:tps-test-api' },
+    }),
+  };
+  handler = answerHandler(
+    () => ports,
+    createFunctionLogger({ appName: 'tps-test', sink: (l) => logLines.push(l) }),
+  );
+});
+afterAll(async () => {
+  await dynamo.stop();
+});
+beforeEach(() => {
+  sfn.reset();
+  sfn.on(SendTaskSuccessCommand).resolves({});
+  sfn.on(SendTaskFailureCommand).resolves({});
+  sfn.on(StartExecutionCommand).callsFake((i: { stateMachineArn: string; name: string }) => ({
+    executionArn: `${i.stateMachineArn.replace(':stateMachine:', ':execution:')}:${i.name}`,
+    startDate: NOW,
+  }));
+});
+
+describe('answer endpoint (function URL, AWS_IAM)', () => {
+  test('a listed approver approves: SendTaskSuccess with the token from its item, the verified ARN in the record', async () => {
+    await waiting('ok-1');
+    const r = await call(
+      urlEvent(LEAD, { service: 'api', deploymentId: 'ok-1', action: 'approve', reason: 'numbers fine' }),
+    );
+    expect(r.statusCode).toBe(200);
+    expect(r.json).toMatchObject({ action: 'approve', principal: LEAD, at: NOW.toISOString(), phase: null });
+    const input = sfn.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input;
+    expect(input.taskToken).toBe(TOKEN);
+    expect(JSON.parse(input.output!)).toEqual({
+      approved: true,
+      by: LEAD,
+      at: NOW.toISOString(),
+      comment: 'numbers fine',
+      verified: true,
+    });
+    const stored = (await store.get('api', 'ok-1'))!;
+    expect(stored.answers).toEqual([
+      { action: 'approve', principal: LEAD, at: NOW.toISOString(), reason: 'numbers fine', phase: null },
+    ]);
+    // What "Record Approval" then writes from that output: the verified ARN as the approver.
+    const composed = composePorts({
+      catalog,
+      store,
+      notifier: new CollectingNotifier(),
+      clock: { now: () => NOW },
+    });
+    const plan = { service: 'api', deploymentId: 'ok-1', version: 'v2.0.0' } as never;
+    await recordApproval(composed, { plan, answer: JSON.parse(input.output!) });
+    const approved = (await store.get('api', 'ok-1'))!;
+    expect(approved.approval).toMatchObject({ decision: 'approved', by: LEAD, verified: true });
+    expect(await store.taskToken('api', 'ok-1')).toBeNull();
+  });
+
+  test('approval by the requester is refused (403): nothing sent, nothing written', async () => {
+    await waiting('self-1', {
+      requestedBy: LEAD,
+      requester: { principal: `arn:aws:sts::${ACCOUNT}:assumed-role/Developer/alice`, verified: true },
+    });
+    const before = await store.get('api', 'self-1');
+    const r = await call(urlEvent(LEAD, { service: 'api', deploymentId: 'self-1', action: 'approve' }));
+    expect(r.statusCode).toBe(403);
+    expect(r.json.error).toMatch(/requested this release and may not approve it/);
+    expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
+    expect(await store.get('api', 'self-1')).toEqual(before);
+  });
+
+  test('approval by a principal not in the approvers is refused (403)', async () => {
+    await waiting('other-1');
+    const r = await call(
+      urlEvent(`arn:aws:sts::${ACCOUNT}:assumed-role/Developer/bob`, {
+        service: 'api',
+        deploymentId: 'other-1',
+        action: 'approve',
+      }),
+    );
+    expect(r.statusCode).toBe(403);
+    expect(r.json.error).toMatch(/is not among the approvers of api/);
+    expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
+    expect((await store.get('api', 'other-1'))!.answers).toBeUndefined();
+  });
+
+  test('a service without duties.approvers: nobody may answer', async () => {
+    await store.put(
+      record({
+        service: 'web',
+        deploymentId: 'web-1',
+        pendingApproval: { requestedAt: 'x', expiresAt: 'y' },
+      }),
+    );
+    const r = await call(urlEvent(LEAD, { service: 'web', deploymentId: 'web-1', action: 'approve' }));
+    expect(r.statusCode).toBe(403);
+    expect(r.json.error).toMatch(/declares no approvers/);
+  });
+
+  test('reject by an approver: SendTaskFailure ApprovalRejected naming the verified ARN', async () => {
+    await waiting('rej-1');
+    const r = await call(
+      urlEvent(LEAD, { service: 'api', deploymentId: 'rej-1', action: 'reject', reason: 'sale' }),
+    );
+    expect(r.statusCode).toBe(200);
+    expect(sfn).toHaveReceivedCommandWith(SendTaskFailureCommand, {
+      taskToken: TOKEN,
+      error: ERROR_NAMES.approvalRejected,
+      cause: `rejected by ${LEAD}: sale`,
+    });
+    expect((await store.get('api', 'rej-1'))!.answers).toEqual([
+      { action: 'reject', principal: LEAD, at: NOW.toISOString(), reason: 'sale', phase: null },
+    ]);
+  });
+
+  test('no verified caller (401), not a POST (405), a bad body naming every field (400), nothing waiting (409)', async () => {
+    expect((await call(urlEvent(null, { service: 'api' }))).statusCode).toBe(401);
+    expect((await call(urlEvent(LEAD, {}, 'GET'))).statusCode).toBe(405);
+    const bad = await call(urlEvent(LEAD, { service: 'nope', action: 'merge', extra: 1 }));
+    expect(bad.statusCode).toBe(400);
+    expect((bad.json.issues as { path: string }[]).map((i) => i.path).sort()).toEqual([
+      'action',
+      'deploymentId',
+      'extra',
+      'service',
+    ]);
+    await store.put(record({ deploymentId: 'idle-1' }));
+    const idle = await call(urlEvent(LEAD, { service: 'api', deploymentId: 'idle-1', action: 'approve' }));
+    expect(idle.statusCode).toBe(409);
+    expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
+  });
+
+  test('the task token is in no log line, no response and no record', async () => {
+    const lines = logLines.join('\n');
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(lines).not.toContain(TOKEN);
+    expect(lines).toContain(LEAD);
+    for (const id of ['ok-1', 'self-1', 'other-1', 'rej-1']) {
+      expect(JSON.stringify(await store.get('api', id))).not.toContain(TOKEN);
+    }
+    expect(JSON.stringify(await store.history('api', 50))).not.toContain(TOKEN);
+  });
+});
+
+describe('verified start', () => {
+  const input = {
+    service: 'api',
+    image: 'repo/api:v2.0.0',
+    requestedBy: 'someone-typed-this',
+    attestations: { testsPassed: true, reviewers: ['ann', 'bo'] },
+  };
+
+  test('starts as the verified ARN: requestedBy replaced, the start recorded before StartExecution, Check Gates sees it verified', async () => {
+    const r = await call(urlEvent(DEV, { action: 'start', input, name: 'start-1' }));
+    expect(r.statusCode).toBe(200);
+    expect(r.json).toMatchObject({ action: 'start', deploymentId: 'start-1', principal: DEV });
+    const sent = sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input;
+    expect(sent.name).toBe('start-1');
+    expect(JSON.parse(sent.input!)).toEqual({ ...input, requestedBy: DEV });
+    const plan = parseExecutionInput({ ...input, requestedBy: DEV }, catalog, 'start-1');
+    expect(await requesterOf({ store }, plan)).toEqual({ principal: DEV, verified: true });
+    // Another input under the same name (someone else's StartExecution) is not taken for it.
+    const other = parseExecutionInput(
+      { ...input, requestedBy: DEV, image: 'repo/api:v9' },
+      catalog,
+      'start-1',
+    );
+    expect(await requesterOf({ store }, other)).toEqual({ principal: DEV, verified: false });
+  });
+
+  test('a second start under the same name is refused (409); a bad input names every field (400) and starts nothing', async () => {
+    expect((await call(urlEvent(DEV, { action: 'start', input, name: 'start-1' }))).statusCode).toBe(409);
+    const bad = await call(
+      urlEvent(DEV, { action: 'start', input: { service: 'api', mode: 'yolo' }, name: 'start-2' }),
+    );
+    expect(bad.statusCode).toBe(400);
+    expect((bad.json.issues as { path: string }[]).map((i) => i.path).sort()).toEqual(['image', 'mode']);
+    expect(await store.verifiedStart('api', 'start-2')).toBeNull();
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+});

@@ -1,0 +1,191 @@
+/** Separation of duties, pure: principal patterns, the same person, and the decision on an answer. */
+import { describe, expect, test } from '@jest/globals';
+import { parseCatalog } from '../../functions/domain/config.js';
+import {
+  type DutiesConfig,
+  decideAnswer,
+  principalMatches,
+  samePerson,
+} from '../../functions/domain/duties.js';
+import { ConfigError } from '../../functions/domain/errors.js';
+import { CATALOG } from './cli-harness.js';
+
+const A = '123456789012';
+const LEAD_SESSION = `arn:aws:sts::${A}:assumed-role/TeamLead/alice`;
+
+describe('principalMatches', () => {
+  test.each([
+    // role ARN -> its sessions (the session ARN has no path)
+    [`arn:aws:iam::${A}:role/TeamLead`, LEAD_SESSION, true],
+    [`arn:aws:iam::${A}:role/teams/payments/TeamLead`, LEAD_SESSION, true],
+    [`arn:aws:iam::${A}:role/TeamLead`, `arn:aws:sts::${A}:assumed-role/Developer/alice`, false],
+    [`arn:aws:iam::${A}:role/TeamLead`, `arn:aws:sts::210987654321:assumed-role/TeamLead/alice`, false],
+    [`arn:aws:iam::${A}:role/TeamLead`, `arn:aws-cn:sts::${A}:assumed-role/TeamLead/alice`, false],
+    [`arn:aws:iam::${A}:role/TeamLead`, `arn:aws:iam::${A}:user/TeamLead`, false],
+    // patterns
+    [
+      `arn:aws:iam::${A}:role/AWSReservedSSO_Lead_*`,
+      `arn:aws:sts::${A}:assumed-role/AWSReservedSSO_Lead_ab12/bo@x.com`,
+      true,
+    ],
+    [
+      `arn:aws:iam::${A}:role/AWSReservedSSO_Lead_*`,
+      `arn:aws:sts::${A}:assumed-role/AWSReservedSSO_Dev_ab12/bo@x.com`,
+      false,
+    ],
+    [`arn:aws:sts::${A}:assumed-role/TeamLead/alice`, LEAD_SESSION, true],
+    [`arn:aws:sts::${A}:assumed-role/TeamLead/bob`, LEAD_SESSION, false],
+    [`arn:aws:sts::${A}:assumed-role/TeamLead/*`, LEAD_SESSION, true],
+    // users
+    [`arn:aws:iam::${A}:user/alice`, `arn:aws:iam::${A}:user/alice`, true],
+    [`arn:aws:iam::${A}:user/alice`, `arn:aws:iam::${A}:user/alicex`, false],
+    // a pattern with "*" in the account is not a pattern of the catalog
+    [`arn:aws:iam::*:role/TeamLead`, LEAD_SESSION, false],
+    ['not an arn', LEAD_SESSION, false],
+  ])('%s ~ %s: %s', (pattern, caller, expected) => {
+    expect(principalMatches(pattern, caller)).toBe(expected);
+  });
+});
+
+describe('samePerson', () => {
+  test.each([
+    [LEAD_SESSION, LEAD_SESSION, true],
+    // the same session name under another role of the account: the same person
+    [`arn:aws:sts::${A}:assumed-role/Developer/alice`, LEAD_SESSION, true],
+    [`arn:aws:sts::${A}:assumed-role/Developer/bob`, LEAD_SESSION, false],
+    [`arn:aws:sts::210987654321:assumed-role/Developer/alice`, LEAD_SESSION, false],
+    [`arn:aws:iam::${A}:user/alice`, LEAD_SESSION, false],
+  ])('%s / %s: %s', (a, b, expected) => {
+    expect(samePerson(a, b)).toBe(expected);
+  });
+});
+
+describe('decideAnswer', () => {
+  const duties: DutiesConfig = {
+    approvers: [`arn:aws:iam::${A}:role/TeamLead`],
+    aborters: [`arn:aws:iam::${A}:role/OnCall`],
+  };
+  const caller = (arn: string) => ({ arn, accountId: A, callerId: null });
+  const base = {
+    service: 'api',
+    duties,
+    requester: { principal: `arn:aws:sts::${A}:assumed-role/Developer/dev`, verified: true },
+    waiting: { kind: 'approval' } as const,
+  };
+
+  test('a listed approver approves; the answer is yes', () => {
+    expect(decideAnswer({ ...base, action: 'approve', caller: caller(LEAD_SESSION) })).toEqual({
+      allowed: true,
+      yes: true,
+    });
+  });
+
+  test('a principal not among the approvers is refused, naming the list', () => {
+    const d = decideAnswer({
+      ...base,
+      action: 'approve',
+      caller: caller(`arn:aws:sts::${A}:assumed-role/Developer/bob`),
+    });
+    expect(d).toEqual({ allowed: false, reason: expect.stringMatching(/is not among the approvers of api/) });
+  });
+
+  test('the verified requester may not approve their own release, under any role', () => {
+    const d = decideAnswer({
+      ...base,
+      requester: { principal: `arn:aws:sts::${A}:assumed-role/Developer/alice`, verified: true },
+      action: 'approve',
+      caller: caller(LEAD_SESSION),
+    });
+    expect(d).toEqual({
+      allowed: false,
+      reason: expect.stringMatching(/requested this release and may not approve/),
+    });
+    // An unverified requester's typed name proves nothing: not compared.
+    expect(
+      decideAnswer({
+        ...base,
+        requester: { principal: LEAD_SESSION, verified: false },
+        action: 'approve',
+        caller: caller(LEAD_SESSION),
+      }).allowed,
+    ).toBe(true);
+  });
+
+  test('the requester may reject their own release', () => {
+    expect(
+      decideAnswer({
+        ...base,
+        requester: { principal: LEAD_SESSION, verified: true },
+        action: 'reject',
+        caller: caller(LEAD_SESSION),
+      }),
+    ).toEqual({ allowed: true, yes: false });
+  });
+
+  test('abort needs an aborter, promote defaults to the approvers; each answers only a hold', () => {
+    const hold = { kind: 'hold', phase: 'canary' } as const;
+    expect(
+      decideAnswer({ ...base, waiting: hold, action: 'abort', caller: caller(LEAD_SESSION) }).allowed,
+    ).toBe(false);
+    expect(
+      decideAnswer({
+        ...base,
+        waiting: hold,
+        action: 'abort',
+        caller: caller(`arn:aws:sts::${A}:assumed-role/OnCall/sre`),
+      }),
+    ).toEqual({ allowed: true, yes: false });
+    expect(decideAnswer({ ...base, waiting: hold, action: 'promote', caller: caller(LEAD_SESSION) })).toEqual(
+      {
+        allowed: true,
+        yes: true,
+      },
+    );
+    expect(decideAnswer({ ...base, waiting: hold, action: 'approve', caller: caller(LEAD_SESSION) })).toEqual(
+      {
+        allowed: false,
+        reason: expect.stringMatching(/held at canary/),
+      },
+    );
+    expect(decideAnswer({ ...base, action: 'promote', caller: caller(LEAD_SESSION) }).allowed).toBe(false);
+  });
+
+  test('a service without duties lets nobody answer through the endpoint', () => {
+    expect(
+      decideAnswer({ ...base, duties: undefined, action: 'approve', caller: caller(LEAD_SESSION) }),
+    ).toEqual({
+      allowed: false,
+      reason: expect.stringMatching(/declares no approvers \(catalog services\.api\.duties\.approvers\)/),
+    });
+  });
+});
+
+describe('the catalog duties block', () => {
+  test('refuses principals that are not role, user or session ARNs, naming each field', () => {
+    const bad = {
+      ...CATALOG,
+      services: {
+        ...CATALOG.services,
+        api: {
+          ...CATALOG.services.api!,
+          duties: { approvers: ['alice', `arn:aws:iam::*:role/Lead`], promoters: [] },
+        },
+      },
+    };
+    let error: unknown;
+    try {
+      parseCatalog(bad);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const paths = (error as ConfigError).issues.map((i) => i.path);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'services.api.duties.approvers.0',
+        'services.api.duties.approvers.1',
+        'services.api.duties.promoters',
+      ]),
+    );
+  });
+});
