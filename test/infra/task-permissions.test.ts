@@ -194,6 +194,7 @@ describe('the table is what the code calls', () => {
     'ClusterClient.recordPlan',
     'ClusterClient.health',
     'ClusterClient.drift',
+    'ClusterClient.driftDetail',
     'TrafficRouter.status',
     'JobRunner.status',
   ];
