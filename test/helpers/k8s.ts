@@ -10,6 +10,10 @@ import type { ReleaseTarget } from '../../functions/ports/cluster.js';
 import { applyRestrictedRole } from '../../local/cluster/restricted-role.js';
 import { albIngress } from '../../local/demo-app.js';
 import {
+  RESTRICTED_POD_SECURITY_CONTEXT,
+  restrictedContainerSecurityContext,
+} from '../../local/pod-security.js';
+import {
   adminKubeConfig,
   clusterEnv,
   createNamespace,
@@ -39,10 +43,20 @@ export function restrictedClients(): KubeClients {
   return createKubeClients(restrictedKubeConfig(), { baseDelayMs: 50, maxDelayMs: 1000 });
 }
 
-/** A fresh namespace with infra/k8s/tps-deploy-role.yaml applied by the admin. */
+/** The ServiceAccount the release namespaces' Jobs run as (the fixtures' catalog `jobs` block). */
+export const JOBS_SERVICE_ACCOUNT = 'release-jobs';
+
+/**
+ * A fresh release namespace: infra/k8s/tps-deploy-role.yaml applied by the admin, PodSecurity
+ * `enforce: restricted` (local/pod-security.ts), and the Jobs' ServiceAccount (no RoleBinding).
+ */
 export async function namespaceWithShippedRole(prefix: string): Promise<string> {
-  const ns = await createNamespace(prefix, { restricted: false });
+  const ns = await createNamespace(prefix, { restricted: false, podSecurity: 'restricted' });
   await applyRestrictedRole(clusterEnv().kubeconfig, ns, ROLE_MANIFEST);
+  await adminApis().core.createNamespacedServiceAccount({
+    namespace: ns,
+    body: { metadata: { name: JOBS_SERVICE_ACCOUNT } },
+  });
   return ns;
 }
 
@@ -85,6 +99,8 @@ export async function createApp(
         template: {
           metadata: { labels, annotations: { 'example.com/owner': 'team-shop' } },
           spec: {
+            // Admitted in a release namespace (PodSecurity enforce: restricted).
+            securityContext: RESTRICTED_POD_SECURITY_CONTEXT,
             containers: [
               {
                 name: 'api',
@@ -93,8 +109,14 @@ export async function createApp(
                 env: [{ name: 'MODE', value: 'prod' }],
                 resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
                 readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 5 },
+                securityContext: restrictedContainerSecurityContext(),
               },
-              { name: 'sidecar', image: OLD_IMAGES.sidecar, ports: [{ containerPort: 9090, name: 'admin' }] },
+              {
+                name: 'sidecar',
+                image: OLD_IMAGES.sidecar,
+                ports: [{ containerPort: 9090, name: 'admin' }],
+                securityContext: restrictedContainerSecurityContext(),
+              },
             ],
           },
         },

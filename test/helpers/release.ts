@@ -8,7 +8,7 @@ import { parseProfile } from '../../functions/adapters/synthetic/profile.js';
 import type { CatalogInput, ServiceConfigInput } from '../../functions/domain/config.js';
 import { LocalEnvironment, type LocalEnvironmentOptions } from '../../local/environment.js';
 import { clusterEnv } from './cluster-env.js';
-import { type AppFixture, createApp, namespaceWithShippedRole } from './k8s.js';
+import { type AppFixture, createApp, JOBS_SERVICE_ACCOUNT, namespaceWithShippedRole } from './k8s.js';
 
 export type RouterKind = 'replica-ratio' | 'alb';
 
@@ -38,6 +38,12 @@ export function serviceFor(
     // A fixture on the local cluster: synthetic traffic is what the tests judge.
     sandbox: true,
     readinessTimeoutSeconds: 120,
+    // Test and migration Jobs run as the release namespace's Jobs ServiceAccount.
+    jobs: {
+      serviceAccountName: JOBS_SERVICE_ACCOUNT,
+      allowedImages: ['registry.local/shop/**'],
+      secrets: ['shop-db'],
+    },
     ...extra,
   };
 }
