@@ -94,6 +94,27 @@ export default defineCatalog({
         // enhanced observability (the amazon-cloudwatch-observability add-on).
         // containerInsightsCluster: 'prod-eks',
       },
+      // Optional: what the service's test and migration Jobs run as and may run. Without it the
+      // service runs no Jobs: `tests` below and a release's `migration` are refused. Every Job
+      // gets the restricted Pod Security profile (docs/deploying.md, "Test and migration Jobs").
+      jobs: {
+        // The ServiceAccount every Job runs as (never taken from a release's input). Create it in
+        // the namespace and bind it to nothing unless the Jobs need the Kubernetes API.
+        serviceAccountName: 'api-release-jobs',
+        // Repositories the test and migration images must come from, registry host included:
+        // `host/path` exactly, `host/path/*` one level below, `host/path/**` any depth below.
+        allowedImages: ['123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/**'],
+        // Kubernetes Secrets in the namespace the Jobs' env may reference as
+        // { secretKeyRef: { name, key } }; no credential is ever written in plaintext.
+        secrets: ['api-db'],
+        // Optional: requests and limits (defaults in functions/domain/defaults.ts, RUNBOOK.jobs),
+        // a UID for an image whose USER is root or a name, the API token (not mounted by default).
+        // resources: { limits: { memory: '1Gi' } },
+        // runAsUser: 10001,
+        // automountServiceAccountToken: false,
+      },
+      // Optional: a test Job per phase, from an allowed image, run during the phase's window.
+      // tests: { canary: { image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/smoke:v1' } },
       // Optional overrides of the runbook's phases (weights in percent, windows in seconds).
       // Weights must increase and production must be 100.
       // phases: { canary: { weight: 10, windowSeconds: 600 } },

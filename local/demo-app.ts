@@ -1,6 +1,11 @@
 import * as k8s from '@kubernetes/client-node';
 import { USAGE_ANNOTATIONS } from './cluster/metrics.js';
 import { applyRestrictedRole } from './cluster/restricted-role.js';
+import {
+  RESTRICTED_NAMESPACE_LABELS,
+  RESTRICTED_POD_SECURITY_CONTEXT,
+  restrictedContainerSecurityContext,
+} from './pod-security.js';
 
 /** A sample service on the local cluster: Deployment + Service, with the shipped Role bound. */
 export interface DemoApp {
@@ -13,9 +18,9 @@ export interface DemoApp {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Creates namespace, Deployment and Service (as admin), binds the product's Roles
- * (infra/k8s/tps-deploy-role.yaml, filled with `appName`) to the app's function groups, and waits
- * until every pod is Ready.
+ * Creates namespace (PodSecurity `enforce: restricted`), Deployment and Service (as admin), binds
+ * the product's Roles (infra/k8s/tps-deploy-role.yaml, filled with `appName`) to the app's
+ * function groups, and waits until every pod is Ready.
  */
 export async function createDemoApp(
   adminKubeconfig: string,
@@ -36,9 +41,11 @@ export async function createDemoApp(
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const apps = kc.makeApiClient(k8s.AppsV1Api);
   const { namespace, name, image, replicas } = opts;
-  await core.createNamespace({ body: { metadata: { name: namespace } } }).catch((e: { code?: number }) => {
-    if (e.code !== 409) throw e;
-  });
+  await core
+    .createNamespace({ body: { metadata: { name: namespace, labels: { ...RESTRICTED_NAMESPACE_LABELS } } } })
+    .catch((e: { code?: number }) => {
+      if (e.code !== 409) throw e;
+    });
   for (let i = 0; i < 100; i++) {
     const ok = await core
       .readNamespacedServiceAccount({ name: 'default', namespace })
@@ -57,7 +64,10 @@ export async function createDemoApp(
   throw new Error(`${namespace}/${name} did not become Ready within 60 s`);
 }
 
-/** Creates a Deployment `name` (one container `name`, port http 8080) and a Service `name` in front of it. */
+/**
+ * Creates a Deployment `name` (one container `name`, port http 8080, admitted by the restricted
+ * Pod Security profile) and a Service `name` in front of it.
+ */
 export async function createWorkload(
   adminKubeconfig: string,
   namespace: string,
@@ -84,12 +94,14 @@ export async function createWorkload(
             ...(cpuUsage ? { annotations: { [USAGE_ANNOTATIONS.cpu]: cpuUsage } } : {}),
           },
           spec: {
+            securityContext: RESTRICTED_POD_SECURITY_CONTEXT,
             containers: [
               {
                 name,
                 image,
                 ports: [{ containerPort: 8080, name: 'http' }],
                 resources: { requests: { cpu: '100m', memory: '128Mi' } },
+                securityContext: restrictedContainerSecurityContext(),
               },
             ],
           },

@@ -3,7 +3,8 @@ import { RUNBOOK } from './defaults.js';
 import { dutiesSchema } from './duties.js';
 import { ConfigError, type FieldIssue } from './errors.js';
 import { imageRef } from './image.js';
-import { credentialIssues, jobEnvSchema } from './job-env.js';
+import { jobEnvSchema } from './job-env.js';
+import { catalogJobIssues, jobsSchema } from './job-policy.js';
 import {
   albActionNameProblem,
   DNS1035_LABEL,
@@ -209,14 +210,15 @@ const freezeWindowSchema = z.union([
 
 const jobSpecSchema = z
   .object({
-    /** The test image, with a tag or digest (the same rule as a release's images). */
+    /** The test image, with a tag or digest, from a repository in `jobs.allowedImages`. */
     image: imageRef,
     /** Command (entrypoint override); the image's own when omitted. */
     command: z.array(z.string().min(1)).min(1).optional(),
     /**
      * The Job's environment: plaintext, or `{ secretKeyRef: { name, key } }` for a key of a
-     * Kubernetes Secret in the service's namespace. Plaintext that looks like a credential is
-     * refused (functions/domain/job-env.ts): the catalog is in the repository and the bundle.
+     * Kubernetes Secret in the service's namespace listed in `jobs.secrets`. Plaintext that looks
+     * like a credential is refused (functions/domain/job-env.ts): the catalog is in the repository
+     * and the bundle.
      */
     env: jobEnvSchema.optional(),
     /** @default RUNBOOK.tests.timeoutSeconds */
@@ -310,7 +312,12 @@ const serviceSchema = z
     onCall: onCallSchema.optional(),
     /** Change freezes: no standard release starts inside one. @default none */
     freezeWindows: z.array(freezeWindowSchema).optional(),
-    /** A test Job per phase, started with the validation window; a failing Job fails the phase. */
+    /**
+     * What the service's test and migration Jobs run as and may run (functions/domain/job-policy.ts).
+     * Without it the service runs no Jobs: `tests` is refused, and so is an input's `migration`.
+     */
+    jobs: jobsSchema.optional(),
+    /** A test Job per phase (needs `jobs`), started with the validation window; a failing Job fails the phase. */
     tests: z
       .object({
         canary: jobSpecSchema.optional(),
@@ -369,9 +376,9 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
  */
 export function parseCatalog(input: unknown): Catalog {
   const parsed = catalogSchema.safeParse(input);
-  const credentials = testEnvCredentialIssues(input);
-  if (!parsed.success || credentials.length > 0) {
-    const issues = [...(parsed.success ? [] : toFieldIssues(parsed.error)), ...credentials];
+  const jobIssues = catalogJobIssues(input);
+  if (!parsed.success || jobIssues.length > 0) {
+    const issues = [...(parsed.success ? [] : toFieldIssues(parsed.error)), ...jobIssues];
     throw new ConfigError(
       `invalid service catalog: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
       issues,
@@ -403,22 +410,6 @@ export function parseCatalog(input: unknown): Catalog {
     );
   }
   return parsed.data;
-}
-
-/**
- * Plaintext credentials in the test Jobs' env, looked for in the raw catalog so they are named
- * along with every other bad field (functions/domain/job-env.ts).
- */
-function testEnvCredentialIssues(input: unknown): FieldIssue[] {
-  const obj = (v: unknown): Record<string, unknown> =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-  const issues: FieldIssue[] = [];
-  for (const [name, svc] of Object.entries(obj(obj(input).services))) {
-    for (const [phase, spec] of Object.entries(obj(obj(svc).tests))) {
-      issues.push(...credentialIssues(obj(spec).env, `services.${name}.tests.${phase}.env`));
-    }
-  }
-  return issues;
 }
 
 /** Typed helper for `tps.config.ts`: returns its argument, so editors check the catalog. */

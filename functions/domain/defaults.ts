@@ -105,6 +105,18 @@ export const RUNBOOK = {
     /** A snapshot not available after this has failed (the migration does not run). */
     snapshotTimeoutSeconds: 3600,
   },
+  /**
+   * Test and migration Jobs (functions/domain/job-policy.ts): what a Job's container gets when the
+   * catalog's `jobs.resources` leaves a figure out, and the size of its writable `/tmp` (the root
+   * file system is read-only).
+   */
+  jobs: {
+    resources: {
+      requests: { cpu: '100m', memory: '128Mi' },
+      limits: { cpu: '1', memory: '512Mi' },
+    },
+    tmpSizeLimit: '64Mi',
+  },
 } as const;
 
 /** The phases that shift traffic, in runbook order. */

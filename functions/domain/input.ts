@@ -4,11 +4,13 @@ import { RUNBOOK } from './defaults.js';
 import { type FieldIssue, InvalidInputError } from './errors.js';
 import { imageRef, imageVersion } from './image.js';
 import { credentialIssues, jobEnvSchema } from './job-env.js';
+import { migrationJobIssues } from './job-policy.js';
 
 export { imageRef, imageVersion } from './image.js';
 
 const migrationSchema = z
   .object({
+    /** From a repository in the catalog's `jobs.allowedImages` of the service (checked with it). */
     image: imageRef,
     command: z.array(z.string().min(1)).min(1),
     rollbackCommand: z.array(z.string().min(1)).min(1),
@@ -20,8 +22,10 @@ const migrationSchema = z
       .optional(),
     /**
      * The Job's environment: plaintext, or `{ secretKeyRef: { name, key } }` for a key of a
-     * Kubernetes Secret in the service's namespace. Plaintext that looks like a credential is
-     * refused (functions/domain/job-env.ts): this input is kept in the execution history.
+     * Kubernetes Secret in the service's namespace that the catalog's `jobs.secrets` lists.
+     * Plaintext that looks like a credential is refused (functions/domain/job-env.ts): this input
+     * is kept in the execution history. What the Job runs as (its ServiceAccount, security
+     * context, resources) is the catalog's alone: the schema refuses any other field.
      */
     env: jobEnvSchema.default({}),
   })
@@ -160,6 +164,7 @@ export function parseExecutionInput(raw: unknown, catalog: Catalog, deploymentId
   const rawMigration = rawObj.migration as { env?: unknown } | null | undefined;
   if (rawMigration !== null && typeof rawMigration === 'object') {
     issues.push(...credentialIssues(rawMigration.env, 'migration.env'));
+    if (svc) issues.push(...migrationJobIssues(serviceName!, svc.jobs, rawMigration));
   }
   if (data?.migration && data.migration.when === 'after' && data.mode === 'hotfix') {
     // allowed; recorded. (kept explicit: hotfix with migration after is a legitimate emergency path)

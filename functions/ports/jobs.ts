@@ -1,4 +1,5 @@
 import type { JobEnv } from '../domain/job-env.js';
+import type { JobPodPolicy } from '../domain/job-policy.js';
 
 /** A Kubernetes Job to run once (restartPolicy Never, no retries). */
 export interface JobRequest {
@@ -14,6 +15,8 @@ export interface JobRequest {
   readonly service: string;
   /** activeDeadlineSeconds: Kubernetes fails the Job after this. */
   readonly timeoutSeconds: number;
+  /** The catalog's ServiceAccount, token mount, resources and user (never from the input). */
+  readonly pod: JobPodPolicy;
 }
 
 /** What a Job did so far. */

@@ -7,9 +7,10 @@
  */
 import type { TestJobConfig } from '../domain/config.js';
 import { type PhaseName, RUNBOOK } from '../domain/defaults.js';
-import { ConfigError } from '../domain/errors.js';
+import { ConfigError, InvalidInputError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
 import type { JobEnv } from '../domain/job-env.js';
+import { type JobsConfig, jobPodPolicy, jobSpecIssues } from '../domain/job-policy.js';
 import type { CheckResult, JobRun, PhaseRecord } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
 import type { JobRequest } from '../ports/jobs.js';
@@ -20,10 +21,14 @@ import { changeCluster } from './write-ahead.js';
 
 /**
  * The Job a release runs for one purpose (pure). Environment: the spec's (plaintext or Secret
- * references, passed on as they are) plus `TPS_*` facts.
+ * references, passed on as they are) plus `TPS_*` facts. What it runs as is the service's `jobs`
+ * block's alone. The catalog and Validate Input already refused an image or Secret the block does
+ * not allow; they are checked again here, against the catalog the function runs with, so no path
+ * to a Job skips the check.
  */
 export function releaseJob(
   plan: Pick<ReleasePlan, 'service' | 'namespace' | 'deployment' | 'deploymentId' | 'version'>,
+  jobs: JobsConfig | undefined,
   kind: JobKind,
   spec: {
     readonly image: string;
@@ -33,6 +38,14 @@ export function releaseJob(
   timeoutSeconds: number,
   extraEnv: Readonly<Record<string, string>> = {},
 ): JobRequest {
+  const where = `the catalog's services.${plan.service}.jobs`;
+  if (!jobs) {
+    throw new ConfigError(`service ${plan.service} declares no jobs block: it runs no ${kind} Job`, [
+      { path: `services.${plan.service}.jobs`, message: 'required to run Jobs' },
+    ]);
+  }
+  const issues = jobSpecIssues(jobs, spec, kind, where);
+  if (issues.length > 0) throw new InvalidInputError(issues, `${kind} Job`);
   return {
     namespace: plan.namespace,
     name: jobNameFor(plan.deployment, kind, plan.deploymentId),
@@ -48,6 +61,7 @@ export function releaseJob(
     kind,
     service: plan.service,
     timeoutSeconds,
+    pod: jobPodPolicy(jobs),
   };
 }
 
@@ -67,6 +81,7 @@ export async function startTests(
   const spec = testSpec(ports, plan, phase);
   const request = releaseJob(
     plan,
+    svc.jobs,
     `test-${phase}`,
     spec,
     spec.timeoutSeconds ?? RUNBOOK.tests.timeoutSeconds,

@@ -13,6 +13,7 @@
 import { RUNBOOK } from '../domain/defaults.js';
 import { InvalidInputError } from '../domain/errors.js';
 import type { ReleasePlan } from '../domain/input.js';
+import type { JobsConfig } from '../domain/job-policy.js';
 import type { JobRun, MigrationState, SnapshotInfo } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
 import { digest } from '../domain/text.js';
@@ -84,11 +85,12 @@ function stateOf(record: { migration?: MigrationState | null }, plan: ReleasePla
   );
 }
 
-/** The migration Job (or its rollback Job) of a release (pure). */
-export function migrationJob(plan: ReleasePlan, rollback: boolean): JobRequest {
+/** The migration Job (or its rollback Job) of a release, run as the service's `jobs` say (pure). */
+export function migrationJob(plan: ReleasePlan, jobs: JobsConfig | undefined, rollback: boolean): JobRequest {
   const m = migrationOf(plan);
   return releaseJob(
     plan,
+    jobs,
     rollback ? 'migrate-rollback' : 'migrate',
     { image: m.image, command: rollback ? m.rollbackCommand : m.command, env: m.env },
     RUNBOOK.migration.timeoutSeconds,
@@ -188,7 +190,7 @@ async function startJob(
   rollback: boolean,
 ): Promise<MigrationStepResult> {
   const svc = serviceOf(ports, plan);
-  const request = migrationJob(plan, rollback);
+  const request = migrationJob(plan, svc.jobs, rollback);
   const jobs = await jobRunnerOf(ports, svc);
   const { result: status, record } = await changeCluster(ports, plan, {
     intent: `${rollback ? 'migration rollback' : 'migration'}: start Job ${request.name}`,
@@ -224,7 +226,8 @@ async function checkJob(
   const record = await loadRecord(ports, plan);
   const state = stateOf(record, plan);
   const previous =
-    (rollback ? state.rollbackJob : state.job) ?? jobRunOf(migrationJob(plan, rollback), status, now);
+    (rollback ? state.rollbackJob : state.job) ??
+    jobRunOf(migrationJob(plan, svc.jobs, rollback), status, now);
   const run = updateJobRun(previous, status, now);
   let next: MigrationState = rollback ? { ...state, rollbackJob: run } : { ...state, job: run };
   let summary = `Job ${name} ${run.status}: ${run.detail}`;

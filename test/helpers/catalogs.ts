@@ -1,4 +1,10 @@
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
+import {
+  type JobPodPolicy,
+  type JobsConfigInput,
+  jobPodPolicy,
+  jobsSchema,
+} from '../../functions/domain/job-policy.js';
 import sample from '../../tps.config.js';
 
 const api = sample.services.api!;
@@ -43,3 +49,12 @@ export function albRouter(over: Record<string, unknown> = {}): ServiceConfigInpu
     ...over,
   } as ServiceConfigInput['router'];
 }
+
+/** A `jobs` block for test catalogs: ServiceAccount `release-jobs`, images from `registry.local`. */
+export const JOBS: JobsConfigInput = {
+  serviceAccountName: 'release-jobs',
+  allowedImages: ['registry.local/**'],
+};
+
+/** The pod policy of {@link JOBS}, for Job requests built by hand. */
+export const JOB_POD: JobPodPolicy = jobPodPolicy(jobsSchema.parse(JOBS));

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { functionKubeconfigPaths } from '../../local/cluster/identities.js';
 import { applyRestrictedRole } from '../../local/cluster/restricted-role.js';
+import { RESTRICTED_NAMESPACE_LABELS } from '../../local/pod-security.js';
 
 /** The catalog appName of the test fixtures: the shipped Role is bound to its groups. */
 export const TEST_APP_NAME = 'tps-test';
@@ -112,12 +113,21 @@ export async function eventually<T>(
 
 /**
  * Creates a fresh namespace, waits for its default ServiceAccount (pods cannot be created before
- * it exists) and, unless `restricted: false`, binds the restricted identity's Role in it.
+ * it exists) and, unless `restricted: false`, binds the restricted identity's Role in it
+ * (`restricted` is about RBAC). `podSecurity: 'restricted'` labels it for the PodSecurity
+ * admission (local/pod-security.ts): pods that do not meet the restricted profile are refused.
  */
-export async function createNamespace(prefix: string, opts: { restricted?: boolean } = {}): Promise<string> {
+export async function createNamespace(
+  prefix: string,
+  opts: { restricted?: boolean; podSecurity?: 'restricted' } = {},
+): Promise<string> {
   const name = `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`.slice(0, 63);
   const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name, labels: { 'tps-deploy.dev/test': 'true' } } } });
+  const labels = {
+    'tps-deploy.dev/test': 'true',
+    ...(opts.podSecurity === 'restricted' ? RESTRICTED_NAMESPACE_LABELS : {}),
+  };
+  await core.createNamespace({ body: { metadata: { name, labels } } });
   await eventually(`ServiceAccount default in ${name}`, async () =>
     core.readNamespacedServiceAccount({ name: 'default', namespace: name }).then(() => true),
   );

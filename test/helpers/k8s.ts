@@ -11,6 +11,10 @@ import { type FunctionKubeconfigs, mintFunctionIdentities } from '../../local/cl
 import { applyRestrictedRole } from '../../local/cluster/restricted-role.js';
 import { albIngress } from '../../local/demo-app.js';
 import {
+  RESTRICTED_POD_SECURITY_CONTEXT,
+  restrictedContainerSecurityContext,
+} from '../../local/pod-security.js';
+import {
   adminKubeConfig,
   clusterEnv,
   createNamespace,
@@ -46,19 +50,27 @@ export function functionIdentities(appName: string = TEST_APP_NAME): Promise<Fun
   return mintFunctionIdentities(clusterEnv().kubeconfig, appName);
 }
 
+/** The ServiceAccount the release namespaces' Jobs run as (the fixtures' catalog `jobs` block). */
+export const JOBS_SERVICE_ACCOUNT = 'release-jobs';
+
 /**
- * A fresh namespace with infra/k8s/tps-deploy-role.yaml applied by the admin for `appName`, whose
- * function identities are minted.
+ * A fresh release namespace: infra/k8s/tps-deploy-role.yaml applied by the admin for `appName`
+ * (whose function identities are minted), PodSecurity `enforce: restricted`
+ * (local/pod-security.ts), and the Jobs' ServiceAccount (no RoleBinding).
  */
 export async function namespaceWithShippedRole(
   prefix: string,
   appName: string = TEST_APP_NAME,
 ): Promise<string> {
   const [ns] = await Promise.all([
-    createNamespace(prefix, { restricted: false }),
+    createNamespace(prefix, { restricted: false, podSecurity: 'restricted' }),
     functionIdentities(appName),
   ]);
   await applyRestrictedRole(clusterEnv().kubeconfig, ns, ROLE_MANIFEST, appName);
+  await adminApis().core.createNamespacedServiceAccount({
+    namespace: ns,
+    body: { metadata: { name: JOBS_SERVICE_ACCOUNT } },
+  });
   return ns;
 }
 
@@ -101,6 +113,8 @@ export async function createApp(
         template: {
           metadata: { labels, annotations: { 'example.com/owner': 'team-shop', ...opts.podAnnotations } },
           spec: {
+            // Admitted in a release namespace (PodSecurity enforce: restricted).
+            securityContext: RESTRICTED_POD_SECURITY_CONTEXT,
             containers: [
               {
                 name: 'api',
@@ -109,8 +123,14 @@ export async function createApp(
                 env: [{ name: 'MODE', value: 'prod' }],
                 resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
                 readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 5 },
+                securityContext: restrictedContainerSecurityContext(),
               },
-              { name: 'sidecar', image: OLD_IMAGES.sidecar, ports: [{ containerPort: 9090, name: 'admin' }] },
+              {
+                name: 'sidecar',
+                image: OLD_IMAGES.sidecar,
+                ports: [{ containerPort: 9090, name: 'admin' }],
+                securityContext: restrictedContainerSecurityContext(),
+              },
             ],
           },
         },

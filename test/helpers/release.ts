@@ -7,8 +7,14 @@ import type { TrafficProfileInput } from '../../functions/adapters/synthetic/pro
 import { parseProfile } from '../../functions/adapters/synthetic/profile.js';
 import type { CatalogInput, ServiceConfigInput } from '../../functions/domain/config.js';
 import { LocalEnvironment, type LocalEnvironmentOptions } from '../../local/environment.js';
-import { TEST_APP_NAME } from './cluster-env.js';
-import { type AppFixture, createApp, functionIdentities, namespaceWithShippedRole } from './k8s.js';
+import { clusterEnv, TEST_APP_NAME } from './cluster-env.js';
+import {
+  type AppFixture,
+  createApp,
+  functionIdentities,
+  JOBS_SERVICE_ACCOUNT,
+  namespaceWithShippedRole,
+} from './k8s.js';
 
 export type RouterKind = 'replica-ratio' | 'alb';
 
@@ -38,6 +44,12 @@ export function serviceFor(
     // A fixture on the local cluster: synthetic traffic is what the tests judge.
     sandbox: true,
     readinessTimeoutSeconds: 120,
+    // Test and migration Jobs run as the release namespace's Jobs ServiceAccount.
+    jobs: {
+      serviceAccountName: JOBS_SERVICE_ACCOUNT,
+      allowedImages: ['registry.local/shop/**'],
+      secrets: ['shop-db'],
+    },
     ...extra,
   };
 }

@@ -16,6 +16,7 @@ import { KubernetesJobRunner } from '../../functions/adapters/kubernetes/jobs.js
 import { CANARY_SUFFIX } from '../../functions/adapters/kubernetes/labels.js';
 import { createRouter } from '../../functions/adapters/kubernetes/router-factory.js';
 import { AwsTransientError, ERROR_NAMES } from '../../functions/domain/errors.js';
+import { JOB_POD } from '../helpers/catalogs.js';
 import {
   type AppFixture,
   adminApis,
@@ -122,6 +123,7 @@ test('requests refused together (cluster client and Job runner) share one renewa
       kind: 'test-canary',
       service: app.name,
       timeoutSeconds: 60,
+      pod: JOB_POD,
     }),
   ]);
 

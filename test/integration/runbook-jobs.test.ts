@@ -6,7 +6,9 @@
 
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
+import { RUNBOOK } from '../../functions/domain/defaults.js';
 import { adminKubeConfig } from '../helpers/cluster-env.js';
+import { JOBS_SERVICE_ACCOUNT } from '../helpers/k8s.js';
 import {
   ATTESTED,
   appState,
@@ -130,6 +132,29 @@ describe('migrations', () => {
     const job = await batch().readNamespacedJob({ name: m.job!.name, namespace: f.app.namespace });
     expect(job.status?.succeeded).toBe(1);
     expect(job.spec!.template.spec!.containers[0]!.command).toEqual(['migrate', 'up']);
+    // The namespace enforces the restricted Pod Security profile, and the Job's pod was admitted
+    // there, running as the catalog's ServiceAccount with no token mounted.
+    const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
+    const ns = await core.readNamespace({ name: f.app.namespace });
+    expect(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    const pods = await core.listNamespacedPod({
+      namespace: f.app.namespace,
+      labelSelector: `job-name=${m.job!.name}`,
+    });
+    expect(pods.items).toHaveLength(1);
+    const pod = pods.items[0]!.spec!;
+    expect(pod.serviceAccountName).toBe(JOBS_SERVICE_ACCOUNT);
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(pod.containers[0]!.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(pod.containers[0]!.resources?.limits).toEqual(RUNBOOK.jobs.resources.limits);
   });
 
   test('after the deploy: the migration runs once the new code serves all traffic, before the watch', async () => {
@@ -200,6 +225,34 @@ describe('migrations', () => {
     expect(run.cause).not.toContain('postgres://');
     expect(run.states).toEqual(['Validate Input']);
     expect((await batch().listNamespacedJob({ namespace: f.app.namespace })).items).toEqual([]);
+  });
+
+  test('an image outside the allow-list is refused at Validate Input: no record, nothing on the cluster', async () => {
+    const f = await runbookFixture('rb-mig-image', { approval: false, databases: [DB] });
+    const before = await appState(f);
+    const run = await f.env.run(
+      {
+        service: 'shop',
+        images: NEW_IMAGES,
+        ...ATTESTED,
+        migration: {
+          ...migration('before', 'docker.io/attacker/miner:latest'),
+          env: { KEY: { secretKeyRef: { name: 'payments-signing-key', key: 'pem' } } },
+        },
+      },
+      { executionName: 'mig-image' },
+    );
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('InvalidInputError');
+    expect(run.cause).toContain(
+      "migration.image: docker.io/attacker/miner:latest is not from a repository in the catalog's services.shop.jobs.allowedImages (registry.local/shop/**)",
+    );
+    expect(run.cause).toContain('migration.env.KEY: Secret "payments-signing-key" is not in');
+    expect(run.states).toEqual(['Validate Input']);
+    expect(await f.env.store.get('shop', 'mig-image')).toBeNull();
+    expect(f.env.snapshots.taken).toEqual([]);
+    expect((await batch().listNamespacedJob({ namespace: f.app.namespace })).items).toEqual([]);
+    expect(await appState(f)).toEqual(before);
   });
 
   test('a failed migration runs its rollback Job and keeps the old code', async () => {

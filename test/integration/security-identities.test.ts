@@ -19,6 +19,7 @@ import { CLUSTER_ACCESS, CLUSTER_ACCESS_KINDS, CLUSTER_TASKS } from '../../funct
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
 import { NotConfiguredError } from '../../functions/domain/errors.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
+import { jobPodPolicy } from '../../functions/domain/job-policy.js';
 import { beginRelease } from '../../functions/release/begin.js';
 import { checkReadiness, shiftTraffic } from '../../functions/release/shift.js';
 import { kubernetesGroup } from '../../infra/names.js';
@@ -264,6 +265,7 @@ describe('the Roles are exactly what the tasks call', () => {
       kind: 'test-canary',
       service: 'shop',
       timeoutSeconds: 60,
+      pod: jobPodPolicy(svc.jobs!),
     };
     await runner.start(retried);
     expect((await runner.start(retried)).name).toBe(retried.name);

@@ -2,7 +2,7 @@
 import { executionTimeoutSeconds, longestReleaseSeconds } from '../../functions/domain/budget.js';
 import { type CatalogInput, parseCatalog, type ServiceConfig } from '../../functions/domain/config.js';
 import { RUNBOOK } from '../../functions/domain/defaults.js';
-import { serviceInput } from '../helpers/catalogs.js';
+import { JOBS, serviceInput } from '../helpers/catalogs.js';
 
 function service(over: Record<string, unknown> = {}): ServiceConfig {
   const input = {
@@ -24,7 +24,7 @@ describe('longestReleaseSeconds', () => {
     ['two-hour holds', { holdTimeoutSeconds: 7200 }, DEFAULT + 3 * 3600],
     [
       'a canary test Job',
-      { tests: { canary: { image: 'repo/t:1' } } },
+      { jobs: JOBS, tests: { canary: { image: 'registry.local/t:1' } } },
       DEFAULT + RUNBOOK.tests.timeoutSeconds,
     ],
     ['a longer staging window', { phases: { staging: { windowSeconds: 1800 } } }, DEFAULT + 900],

@@ -37,6 +37,7 @@ import {
   jobStatusOf,
 } from '../../functions/adapters/kubernetes/jobs.js';
 import { ERROR_NAMES } from '../../functions/domain/errors.js';
+import { JOB_POD } from '../helpers/catalogs.js';
 
 const throttled = () =>
   Object.assign(new Error('Rate exceeded'), {
@@ -339,6 +340,7 @@ describe('Kubernetes Job runner: manifest and status', () => {
         kind: 'migrate',
         service: 'shop',
         timeoutSeconds: 1800,
+        pod: JOB_POD,
       },
       { 'tps-deploy.io/job': 'migrate' },
     );

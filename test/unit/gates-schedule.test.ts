@@ -9,6 +9,7 @@ import {
   type WeeklyShift,
 } from '../../functions/domain/schedule.js';
 import sample from '../../tps.config.js';
+import { JOBS } from '../helpers/catalogs.js';
 
 const at = (iso: string) => new Date(iso);
 
@@ -115,6 +116,7 @@ describe('catalog fields of the gates', () => {
         { name: 'weekend', cron: '0 17 * * FRI', durationMinutes: 3840, allowHotfix: false },
       ],
       onCall: { url: 'https://oncall.example.com/api/now' },
+      jobs: JOBS,
       tests: {
         canary: { image: 'registry.local/smoke:v1', command: ['smoke', '--fast'], env: { TARGET: 'api' } },
       },
@@ -126,6 +128,7 @@ describe('catalog fields of the gates', () => {
   test('a test image needs a tag or digest, like a release image; each bad one is named', () => {
     expect(() =>
       parse({
+        jobs: { ...JOBS, allowedImages: ['registry.local:5000/team/*', 'docker.io/library/smoke'] },
         tests: {
           canary: { image: 'registry.local:5000/team/smoke:1.2.3' },
           staging: { image: `smoke@sha256:${'a'.repeat(64)}` },
@@ -134,7 +137,7 @@ describe('catalog fields of the gates', () => {
     ).not.toThrow();
     let message = '';
     try {
-      parse({ tests: { canary: { image: 'smoke' }, production: { image: 'Smoke:UPPER case' } } });
+      parse({ jobs: JOBS, tests: { canary: { image: 'smoke' }, production: { image: 'Smoke:UPPER case' } } });
     } catch (e) {
       message = (e as Error).message;
     }

@@ -11,10 +11,12 @@ import { type CatalogInput, parseCatalog } from '../../functions/domain/config.j
 import { ConfigError, InvalidInputError } from '../../functions/domain/errors.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
 import { migrationJob } from '../../functions/release/migration.js';
-import { serviceInput } from '../helpers/catalogs.js';
+import { JOB_POD, JOBS, serviceInput } from '../helpers/catalogs.js';
 
 const service = serviceInput;
-const CATALOG = parseCatalog({ services: { api: service() } } satisfies CatalogInput);
+const CATALOG = parseCatalog({
+  services: { api: service({ jobs: { ...JOBS, secrets: ['shop-db', 'shop-db.v2', 'x'] } }) },
+} satisfies CatalogInput);
 
 const migration = (env: Record<string, unknown>) => ({
   service: 'api',
@@ -101,7 +103,7 @@ describe('migration env: plaintext that looks like a credential is refused at Va
       CATALOG,
       'd-1',
     );
-    const job = migrationJob(plan, false);
+    const job = migrationJob(plan, CATALOG.services.api!.jobs, false);
     expect(job.env).toMatchObject({
       DB_PASSWORD: { secretKeyRef: { name: 'shop-db', key: 'password' } },
       DATABASE: 'shop',
@@ -140,6 +142,7 @@ describe('test Job env in the catalog', () => {
       parseCatalog({
         services: {
           api: service({
+            jobs: { ...JOBS, secrets: ['smoke'] },
             tests: {
               canary: {
                 image: 'registry.local/smoke:v1',
@@ -175,6 +178,7 @@ describe('the Job manifest', () => {
         kind: 'migrate',
         service: 'api',
         timeoutSeconds: 60,
+        pod: JOB_POD,
       },
       jobPodLabels({ kind: 'migrate' }),
     );

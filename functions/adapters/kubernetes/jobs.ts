@@ -3,8 +3,21 @@
  * finds the first one), never retried by Kubernetes (`backoffLimit: 0`, `restartPolicy: Never`:
  * a failed test or migration is a result, not something to try again behind the pipeline's back),
  * bounded by `activeDeadlineSeconds`, kept a day for diagnosis (`ttlSecondsAfterFinished`).
+ *
+ * Invariant: every Job meets the restricted Pod Security profile whatever the request says
+ * (non-root, no privilege escalation, read-only root file system, every capability dropped,
+ * seccomp RuntimeDefault, only an emptyDir volume), runs as the catalog's ServiceAccount with no
+ * API token unless the catalog mounts one, and has its resources set. A namespace labelled
+ * `pod-security.kubernetes.io/enforce: restricted` admits its pods.
  */
-import type { V1EnvVar, V1Job, V1JobCondition } from '@kubernetes/client-node';
+import type {
+  V1Container,
+  V1EnvVar,
+  V1Job,
+  V1JobCondition,
+  V1PodSecurityContext,
+} from '@kubernetes/client-node';
+import { RUNBOOK } from '../../domain/defaults.js';
 import type { JobEnvValue } from '../../domain/job-env.js';
 import type { JobRequest, JobRunner, JobStatus } from '../../ports/jobs.js';
 import { isAlreadyExists, isNotFound, type KubeClients } from './client.js';
@@ -50,8 +63,32 @@ export function envVar(name: string, value: JobEnvValue): V1EnvVar {
   };
 }
 
+/** The container security context of every Job (the restricted profile's container part). */
+export const JOB_CONTAINER_SECURITY_CONTEXT = {
+  runAsNonRoot: true,
+  privileged: false,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+} as const satisfies V1Container['securityContext'];
+
+/** The pod security context of a Job: non-root and seccomp RuntimeDefault, the catalog's user. */
+export function jobPodSecurityContext(job: Pick<JobRequest, 'pod'>): V1PodSecurityContext {
+  return {
+    runAsNonRoot: true,
+    seccompProfile: { type: 'RuntimeDefault' },
+    ...(job.pod.runAsUser !== undefined ? { runAsUser: job.pod.runAsUser } : {}),
+    ...(job.pod.runAsGroup !== undefined ? { runAsGroup: job.pod.runAsGroup } : {}),
+  };
+}
+
+/** The writable scratch directory of a Job (its root file system is read-only). */
+const TMP_VOLUME = 'tmp';
+
 /** The Job object of a request: labelled by {@link jobLabels}, its pods by `podLabels`. */
 export function jobManifest(job: JobRequest, podLabels: Readonly<Record<string, string>>): V1Job {
+  const { pod } = job;
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -64,14 +101,26 @@ export function jobManifest(job: JobRequest, podLabels: Readonly<Record<string, 
         metadata: { labels: { ...podLabels } },
         spec: {
           restartPolicy: 'Never',
+          serviceAccountName: pod.serviceAccountName,
+          automountServiceAccountToken: pod.automountServiceAccountToken,
+          securityContext: jobPodSecurityContext(job),
           containers: [
             {
               name: 'job',
               image: job.image,
               ...(job.command ? { command: [...job.command] } : {}),
               env: Object.entries(job.env).map(([name, value]) => envVar(name, value)),
+              resources: {
+                requests: { ...pod.resources.requests },
+                limits: { ...pod.resources.limits },
+              },
+              securityContext: structuredClone(
+                JOB_CONTAINER_SECURITY_CONTEXT,
+              ) as V1Container['securityContext'],
+              volumeMounts: [{ name: TMP_VOLUME, mountPath: '/tmp' }],
             },
           ],
+          volumes: [{ name: TMP_VOLUME, emptyDir: { sizeLimit: RUNBOOK.jobs.tmpSizeLimit } }],
         },
       },
     },
