@@ -7,7 +7,7 @@ import type { TrafficProfileInput } from '../../functions/adapters/synthetic/pro
 import { parseProfile } from '../../functions/adapters/synthetic/profile.js';
 import type { CatalogInput, ServiceConfigInput } from '../../functions/domain/config.js';
 import { LocalEnvironment, type LocalEnvironmentOptions } from '../../local/environment.js';
-import { clusterEnv, TEST_APP_NAME } from './cluster-env.js';
+import { TEST_APP_NAME } from './cluster-env.js';
 import {
   type AppFixture,
   createApp,
