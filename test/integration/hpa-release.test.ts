@@ -249,6 +249,55 @@ describe.each(['replica-ratio', 'alb'] as const)('%s router with an HPA on the s
   });
 });
 
+describe('why the canary gets no HPA of its own', () => {
+  test('a scaled copy of the HPA on the canary Deployment stops both HPAs (AmbiguousSelector): the real controller refuses overlapping pods', async () => {
+    const r = await routerRelease('replica-ratio', { hpa: true });
+    await r.router.setWeight(r.target, r.plan, 50);
+    const canary = `${r.app.name}-tps-canary`;
+    await autoscaling().createNamespacedHorizontalPodAutoscaler({
+      namespace: ns,
+      body: {
+        metadata: { name: canary },
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: canary },
+          minReplicas: 1,
+          maxReplicas: 8,
+          metrics: [
+            {
+              type: 'Resource',
+              resource: { name: 'cpu', target: { type: 'AverageValue', averageValue: TARGET_AVERAGE } },
+            },
+          ],
+        },
+      },
+    });
+    try {
+      const reasons = await eventually(
+        'both HPAs to report their scaling state',
+        async () => {
+          const out: Record<string, string> = {};
+          for (const name of [r.app.name, canary]) {
+            const h = await autoscaling().readNamespacedHorizontalPodAutoscaler({ name, namespace: ns });
+            const active = h.status?.conditions?.find((c) => c.type === 'ScalingActive');
+            if (!active) return undefined;
+            out[name] = `${active.status}/${active.reason}`;
+          }
+          return Object.values(out).every((v) => v === 'False/AmbiguousSelector') ? out : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
+      // The person's HPA stops scaling the service too: why tps-deploy never creates one.
+      expect(reasons).toEqual({
+        [r.app.name]: 'False/AmbiguousSelector',
+        [canary]: 'False/AmbiguousSelector',
+      });
+    } finally {
+      await autoscaling().deleteNamespacedHorizontalPodAutoscaler({ name: canary, namespace: ns });
+      await r.router.rollback(r.target, r.plan);
+    }
+  });
+});
+
 describe('replica-ratio rollback order without an HPA', () => {
   test('rollback at 50%: stable is back at its full count and Ready before any canary pod goes (sampled)', async () => {
     const r = await routerRelease('replica-ratio', { hpa: false });
