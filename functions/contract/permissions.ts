@@ -53,8 +53,8 @@ const table = (action: string): readonly Grant[] => [{ actions: [action], on: 'd
 /**
  * The AWS calls behind each port method in Lambda. Port methods whose adapters make no AWS call
  * (the cluster, the router, Jobs, the clock, EMF telemetry, the on-call HTTP directory) are in
- * {@link NO_AWS_PORTS}. `TaskTokens` is in neither: no function answers a task token (people do),
- * so a step that starts to fails the check until it is given a grant here.
+ * {@link NO_AWS_PORTS}. `TaskTokens` is in neither: no task function answers a task token (only the answer endpoint
+ * does, with its own role), so a step that starts to fails the check until it is given a grant here.
  */
 export const PORT_GRANTS = {
   'DeploymentStore.begin': [
