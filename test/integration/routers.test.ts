@@ -168,6 +168,9 @@ describe('cluster client', () => {
     const drift = await r.cluster.drift(r.target, r.plan, 'recorded');
     expect(drift).toEqual([
       `container sidecar image: expected ${OLD_IMAGES.sidecar}, live registry.local/shop/proxy:hotpatch`,
+      // Who wrote the template since the plan was recorded (managedFields keep whole seconds:
+      // a write in the plan's own second counts).
+      expect.stringMatching(/^template written by kubectl-patch \(Update, \d{4}-\d\d-\d\dT[\d:.]+Z\)$/),
       expect.stringMatching(
         /^replicas: expected 4, live 6 \(set by kubectl-patch \(Update, \d{4}-\d\d-\d\dT[\d:.]+Z\)\)$/,
       ),
