@@ -18,6 +18,7 @@ const config: Config = {
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   testTimeout: 120_000,
   maxWorkers: 2,
+  testSequencer: '<rootDir>/test/sequencer.mjs',
 };
 
 export default config;
