@@ -4,12 +4,12 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { acknowledgeNag } from '../nag.js';
-import { ESM_BANNER, TASK_RUNTIME } from './task-functions.js';
+import { FUNCTION_BUNDLING, TASK_RUNTIME } from './task-functions.js';
 
 /** The handler of the answer endpoint, relative to the repository root. */
 export const ANSWER_ENTRY = 'functions/handlers/answer.ts';
@@ -104,16 +104,7 @@ export class AnswerEndpoint extends Construct {
         ),
         POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'tps-deploy',
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        banner: ESM_BANNER,
-        mainFields: ['module', 'main'],
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
-        bundleAwsSDK: true,
-        externalModules: [],
-      },
+      bundling: FUNCTION_BUNDLING,
     });
     this.url = this.fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
 

@@ -3,7 +3,7 @@ import { isAbsolute, join } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { TASK_ENV, TASK_KEYS, TASKS, type TaskKey } from '../../functions/contract/tasks.js';
@@ -19,6 +19,20 @@ export const TASK_RUNTIME: lambda.Runtime = lambda.Runtime.NODEJS_24_X;
  */
 export const ESM_BANNER =
   "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+/** How every function of the stack is bundled (the task functions and the answer endpoint). */
+export const FUNCTION_BUNDLING: BundlingOptions = {
+  format: OutputFormat.ESM,
+  banner: ESM_BANNER,
+  mainFields: ['module', 'main'],
+  target: 'node24',
+  minify: true,
+  sourceMap: true,
+  // The SDK is bundled: the functions run the versions the tests ran (package-lock.json),
+  // not whichever v3 release the Lambda runtime happens to carry.
+  bundleAwsSDK: true,
+  externalModules: [],
+};
 
 /** Props of {@link TaskFunctions}. */
 export interface TaskFunctionsProps {
@@ -115,18 +129,7 @@ export class TaskFunctions extends Construct {
           // No --enable-source-maps: parsing the 9.6 MB map costs 70-150 ms of every cold start
           // (bench/results/coldstart.json); the map is still shipped for offline symbolication.
         },
-        bundling: {
-          format: OutputFormat.ESM,
-          banner: ESM_BANNER,
-          mainFields: ['module', 'main'],
-          target: 'node24',
-          minify: true,
-          sourceMap: true,
-          // The SDK is bundled: the functions run the versions the tests ran (package-lock.json),
-          // not whichever v3 release the Lambda runtime happens to carry.
-          bundleAwsSDK: true,
-          externalModules: [],
-        },
+        bundling: FUNCTION_BUNDLING,
       });
     }
     this.functions = functions as Record<TaskKey, NodejsFunction>;

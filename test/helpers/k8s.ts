@@ -6,7 +6,10 @@
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { createKubeClients, type KubeClients } from '../../functions/adapters/kubernetes/client.js';
+import { createRouter } from '../../functions/adapters/kubernetes/router-factory.js';
+import type { RouterOptions } from '../../functions/adapters/kubernetes/waits.js';
 import type { ReleaseTarget } from '../../functions/ports/cluster.js';
+import type { TrafficRouter } from '../../functions/ports/router.js';
 import { type FunctionKubeconfigs, mintFunctionIdentities } from '../../local/cluster/identities.js';
 import { applyRestrictedRole } from '../../local/cluster/restricted-role.js';
 import { albIngress } from '../../local/demo-app.js';
@@ -203,4 +206,29 @@ export async function liveTemplate(namespace: string, name: string): Promise<Rec
   const { apps } = adminApis();
   const dep = await apps.readNamespacedDeployment({ name, namespace });
   return JSON.parse(JSON.stringify(dep.spec?.template)) as Record<string, unknown>;
+}
+
+/**
+ * The router a service of `kind` would get for the fixture `app` (its Service, and with `alb` its
+ * Ingress and forward action), through the product's factory.
+ */
+export function appRouter(
+  kind: 'replica-ratio' | 'alb',
+  app: AppFixture,
+  clients: KubeClients,
+  options: RouterOptions = {},
+): TrafficRouter {
+  return createRouter(
+    kind === 'alb'
+      ? {
+          type: 'alb',
+          ingress: app.ingress,
+          actionName: app.actionName,
+          stableService: app.service,
+          servicePort: app.port,
+        }
+      : { type: 'replica-ratio', service: app.service },
+    clients,
+    options,
+  );
 }

@@ -9,13 +9,13 @@ import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals
 import * as k8s from '@kubernetes/client-node';
 import { KubernetesClusterClient } from '../../functions/adapters/kubernetes/cluster-client.js';
 import { K8S_LABELS } from '../../functions/adapters/kubernetes/labels.js';
-import { createRouter } from '../../functions/adapters/kubernetes/router-factory.js';
 import type { ReleaseTarget, RollbackPlan } from '../../functions/ports/cluster.js';
 import type { TrafficRouter } from '../../functions/ports/router.js';
 import { adminKubeConfig } from '../helpers/cluster-env.js';
 import {
   type AppFixture,
   adminApis,
+  appRouter,
   createApp,
   deleteNamespace,
   eventually,
@@ -25,7 +25,7 @@ import {
   restrictedClients,
 } from '../helpers/k8s.js';
 import { type ReleaseFixture, releaseFixture } from '../helpers/release.js';
-import { ATTESTED, NEW_IMAGES } from '../helpers/runbook.js';
+import { ALWAYS_ON_CALL, ATTESTED, NEW_IMAGES } from '../helpers/runbook.js';
 import { setCpuUsage } from '../helpers/usage.js';
 
 jest.setTimeout(300_000);
@@ -140,19 +140,7 @@ async function routerRelease(kind: 'replica-ratio' | 'alb', opts: { hpa: boolean
   });
   if (opts.hpa) await createHpa(app);
   const clients = restrictedClients();
-  const router = createRouter(
-    kind === 'alb'
-      ? {
-          type: 'alb',
-          ingress: app.ingress,
-          actionName: app.actionName,
-          stableService: app.service,
-          servicePort: app.port,
-        }
-      : { type: 'replica-ratio', service: app.service },
-    clients,
-    { waits: WAITS },
-  );
+  const router = appRouter(kind, app, clients, { waits: WAITS });
   const plan = await new KubernetesClusterClient(clients).recordPlan(ns, app.name);
   return { app, target: releaseTarget(app, NEW_IMAGES, `hpa-${seq}`), plan, router };
 }
@@ -333,16 +321,7 @@ describe('a whole release with an HPA (replica-ratio)', () => {
     f = await releaseFixture('hpa-e2e', 'replica-ratio', {
       service: {
         approval: false,
-        onCall: {
-          schedule: [
-            {
-              who: 'e2e',
-              days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
-              start: '00:00',
-              end: '24:00',
-            },
-          ],
-        },
+        onCall: ALWAYS_ON_CALL,
       },
     });
     const app = f.app;
@@ -434,16 +413,7 @@ describe('a whole release with an HPA (replica-ratio)', () => {
     const g = await releaseFixture('hpa-bad', 'replica-ratio', {
       service: {
         approval: false,
-        onCall: {
-          schedule: [
-            {
-              who: 'e2e',
-              days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
-              start: '00:00',
-              end: '24:00',
-            },
-          ],
-        },
+        onCall: ALWAYS_ON_CALL,
       },
     });
     try {

@@ -9,13 +9,13 @@
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { KubernetesClusterClient } from '../../functions/adapters/kubernetes/cluster-client.js';
-import { createRouter } from '../../functions/adapters/kubernetes/router-factory.js';
 import type { ReleaseTarget, RollbackPlan } from '../../functions/ports/cluster.js';
 import type { TrafficRouter } from '../../functions/ports/router.js';
 import { adminKubeConfig } from '../helpers/cluster-env.js';
 import {
   type AppFixture,
   adminApis,
+  appRouter,
   createApp,
   deleteNamespace,
   eventually,
@@ -105,19 +105,7 @@ async function fixture(kind: 'replica-ratio' | 'alb', budget: number): Promise<F
   });
   await createBudget(app, budget);
   const clients = restrictedClients();
-  const router = createRouter(
-    kind === 'alb'
-      ? {
-          type: 'alb',
-          ingress: app.ingress,
-          actionName: app.actionName,
-          stableService: app.service,
-          servicePort: app.port,
-        }
-      : { type: 'replica-ratio', service: app.service },
-    clients,
-    { waits: WAITS },
-  );
+  const router = appRouter(kind, app, clients, { waits: WAITS });
   const plan = await new KubernetesClusterClient(clients).recordPlan(ns, app.name);
   return { app, target: releaseTarget(app, NEW_IMAGES, `pdb-${seq}`), plan, router };
 }

@@ -9,7 +9,6 @@ import { KubernetesRequestError } from '../../functions/adapters/kubernetes/clie
 import { KubernetesClusterClient } from '../../functions/adapters/kubernetes/cluster-client.js';
 import { templateWithImages } from '../../functions/adapters/kubernetes/deployment.js';
 import { CANARY_SUFFIX, K8S_ANNOTATIONS, K8S_LABELS } from '../../functions/adapters/kubernetes/labels.js';
-import { createRouter } from '../../functions/adapters/kubernetes/router-factory.js';
 import {
   KubernetesTransientError,
   TargetNotFoundError,
@@ -21,6 +20,7 @@ import { restrictedKubeConfig } from '../helpers/cluster-env.js';
 import {
   type AppFixture,
   adminApis,
+  appRouter,
   createApp,
   deleteNamespace,
   eventually,
@@ -68,19 +68,7 @@ async function release(
   });
   const clients = restrictedClients();
   const cluster = new KubernetesClusterClient(clients);
-  const router = createRouter(
-    kind === 'alb'
-      ? {
-          type: 'alb',
-          ingress: app.ingress,
-          actionName: app.actionName,
-          stableService: app.service,
-          servicePort: app.port,
-        }
-      : { type: 'replica-ratio', service: app.service },
-    clients,
-    { waits: { ...WAITS, ...waits } },
-  );
+  const router = appRouter(kind, app, clients, { waits: { ...WAITS, ...waits } });
   const plan = await cluster.recordPlan(ns, app.name);
   return { app, target: releaseTarget(app, images, `rel-${seq}`), plan, router, cluster };
 }
@@ -402,17 +390,7 @@ describe('alb router', () => {
 
     // A finalize whose wait runs out (as when the Lambda's time is short) throws the retryable
     // error after starting the rollout; the state machine's retry calls again and it completes.
-    const impatient = createRouter(
-      {
-        type: 'alb',
-        ingress: r.app.ingress,
-        actionName: r.app.actionName,
-        stableService: r.app.service,
-        servicePort: 80,
-      },
-      restrictedClients(),
-      { waits: { ...WAITS, rolloutMs: 0 } },
-    );
+    const impatient = appRouter('alb', r.app, restrictedClients(), { waits: { ...WAITS, rolloutMs: 0 } });
     const timedOut = await impatient.finalize(r.target, r.plan).catch((e: unknown) => e);
     expect(timedOut).toBeInstanceOf(KubernetesTransientError);
     expect((timedOut as Error).message).toMatch(/not rolled out after 0 s .*calling again resumes/);

@@ -241,15 +241,8 @@ export abstract class CanaryRouter {
     const canary = await readDeploymentOrNull(this.clients, target.namespace, canaryName(target.deployment));
     if (!canary) return null;
     const original = await readDeployment(this.clients, target.namespace, target.deployment);
-    const labels = (original.spec?.template?.metadata?.labels ?? {}) as Record<string, string>;
     const removing = canary.status?.readyReplicas ?? 0;
-    const checks = await checkPodRemoval(
-      this.clients,
-      target.namespace,
-      labels,
-      removing,
-      specReplicas(original),
-    );
+    const checks = await checkPodRemoval(this.clients, original, removing, specReplicas(original));
     if (checks.length === 0) return null;
     const texts: string[] = [];
     for (const c of checks) {

@@ -3,7 +3,7 @@
  * pods keeps each of them. Scaling a Deployment down goes around the eviction API, so tps-deploy
  * checks the budgets itself (functions/domain/disruption.ts) before it takes pods away.
  */
-import type { V1LabelSelector, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type { V1Deployment, V1LabelSelector, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { type BudgetCheck, checkRemoval } from '../../domain/disruption.js';
 import type { KubeClients } from './client.js';
 import { selectorString } from './labels.js';
@@ -45,18 +45,19 @@ export async function budgetsSelecting(
 }
 
 /**
- * For each budget over pods labelled `podLabels`: would removing `removing` healthy pods keep it,
+ * For each budget over the pods of `deployment`'s template: would removing `removing` healthy pods keep it,
  * with `expectedAfter` pods expected once the step is done? Healthy = Ready and not terminating,
  * counted now from the pods the budget selects (not from its status, which the disruption
  * controller updates later).
  */
 export async function checkPodRemoval(
   clients: KubeClients,
-  namespace: string,
-  podLabels: Record<string, string>,
+  deployment: V1Deployment,
   removing: number,
   expectedAfter: number,
 ): Promise<BudgetCheck[]> {
+  const namespace = deployment.metadata?.namespace ?? '';
+  const podLabels = (deployment.spec?.template?.metadata?.labels ?? {}) as Record<string, string>;
   const budgets = await budgetsSelecting(clients, namespace, podLabels);
   return Promise.all(
     budgets.map(async (b) => {

@@ -143,14 +143,7 @@ export class ReplicaRatioRouter extends CanaryRouter implements TrafficRouter {
   ): Promise<{ blocked: string | null; note: string | null }> {
     const removing = specReplicas(original) - stable;
     if (removing <= 0) return { blocked: null, note: null };
-    const labels = (original.spec?.template?.metadata?.labels ?? {}) as Record<string, string>;
-    const checks = await checkPodRemoval(
-      this.clients,
-      original.metadata?.namespace ?? '',
-      labels,
-      removing,
-      stable + canary,
-    );
+    const checks = await checkPodRemoval(this.clients, original, removing, stable + canary);
     if (checks.length === 0) return { blocked: null, note: null };
     const refused = checks.find((c) => !c.allowed);
     return {
