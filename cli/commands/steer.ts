@@ -37,7 +37,7 @@ async function answer(ctx: CliContext, id: string, opts: SteerOptions, yes: bool
     action,
     ...(opts.reason ? { reason: opts.reason } : {}),
   });
-  if (r.status !== 200) {
+  if (r.status !== 200 && r.status !== 202) {
     const what = r.status === 403 ? 'refused' : 'not delivered';
     throw new CliError(
       `${action} ${record.deploymentId} ${what} (HTTP ${r.status}): ${String(r.body.error ?? r.body.Message ?? 'no reason given')}`,
@@ -49,16 +49,21 @@ async function answer(ctx: CliContext, id: string, opts: SteerOptions, yes: bool
     who: String(r.body.principal),
     answered: phase ? ('hold' as const) : ('approval' as const),
     phase,
+    /** Set when the yes was recorded but the release waits for another person (HTTP 202). */
+    more: r.status === 202 ? (r.body.approvals as { given: number; needed: number }) : null,
   };
 }
 
 export async function approveCommand(ctx: CliContext, id: string, opts: SteerOptions): Promise<ExitCode> {
   const r = await answer(ctx, id, opts, true);
+  const what = r.answered === 'hold' ? `hold at ${r.phase} promoted` : 'approved';
   line(
     ctx.io.stdout,
-    r.answered === 'hold'
-      ? `${r.record.service} ${r.record.deploymentId}: hold at ${r.phase} promoted by ${r.who}; the release goes on`
-      : `${r.record.service} ${r.record.deploymentId}: approved by ${r.who}`,
+    r.more
+      ? `${r.record.service} ${r.record.deploymentId}: ${what} by ${r.who}, ${r.more.given} of ${r.more.needed} different people (the requester is not verified); it waits for another`
+      : r.answered === 'hold'
+        ? `${r.record.service} ${r.record.deploymentId}: ${what} by ${r.who}; the release goes on`
+        : `${r.record.service} ${r.record.deploymentId}: ${what} by ${r.who}`,
   );
   return EXIT_CODES.ok;
 }

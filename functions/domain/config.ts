@@ -3,6 +3,7 @@ import { RUNBOOK } from './defaults.js';
 import { dutiesSchema } from './duties.js';
 import { ConfigError, type FieldIssue } from './errors.js';
 import { imageRef } from './image.js';
+import { allowedImageEntry } from './image-allow-list.js';
 import { jobEnvSchema } from './job-env.js';
 import { catalogJobIssues, jobsSchema } from './job-policy.js';
 import {
@@ -242,6 +243,13 @@ const serviceSchema = z
     deployment: k8sName.superRefine(nameFits(deploymentNameProblem)),
     /** Containers whose image a release changes; the first is the default for `image`. */
     containers: z.array(k8sLabel).min(1),
+    /**
+     * The repositories a release's images may come from, matched as `jobs.allowedImages` is
+     * (whole path segments, registry host included; `/*` one level, `/**` any depth below):
+     * Validate Input refuses any other image, naming each, before anything changes.
+     * @default any image (no check)
+     */
+    allowedImages: z.array(allowedImageEntry).min(1).optional(),
     router: z.discriminatedUnion('type', [replicaRatioRouter, albRouter]),
     /**
      * The GitOps controller that applies this service from Git, told to stand off the objects a

@@ -8,11 +8,20 @@
  *    the caller typed.
  * 2. Approve and reject need a principal in `approvers`; promote needs `promoters`, abort
  *    `aborters` (each defaults to `approvers`). A service without `duties.approvers` lets nobody
- *    answer through the endpoint.
+ *    answer through the endpoint. A start through the endpoint needs `starters` when the service
+ *    declares them.
  * 3. The requester never approves (or promotes) their own release, when the requester is known
- *    from a verified start: the same ARN, or an assumed-role session with the same account and
- *    session name (the same person under another role).
- * 4. A principal pattern names a role, an IAM user or an assumed-role session, with a literal
+ *    from a verified start (`samePerson`).
+ * 4. When the requester is not verified (a start with StartExecution directly, from the console or
+ *    a pipeline), nobody can tell whether an approver is the requester: a yes (approve, promote)
+ *    takes effect only once `unverifiedStartApprovals` different people (default 2) have given it,
+ *    so at least one of them is not the requester. A no (reject, abort) takes effect at once.
+ * 5. Who is a person: an IAM user is one; an assumed-role session is the person its session name
+ *    says when AWS sets that name (IAM Identity Center's `AWSReservedSSO_*` roles) or when the
+ *    catalog declares the role's trust policy enforces it (`personalSessionRoles`). Otherwise the
+ *    caller chose the session name, so two sessions of the same role count as the same person
+ *    (conservative), and two sessions with the same name under any roles too.
+ * 6. A principal pattern names a role, an IAM user or an assumed-role session, with a literal
  *    partition and account; `*` (any characters) only in the part after the account. A role ARN
  *    matches the sessions of that role: `arn:aws:iam::A:role/[path/]R` matches
  *    `arn:aws:sts::A:assumed-role/R/<session>` (a session ARN does not carry the role's path, and
@@ -27,7 +36,7 @@ export type AnswerAction = (typeof ANSWER_ACTIONS)[number];
 const PRINCIPAL_PATTERN =
   /^arn:(aws|aws-cn|aws-us-gov):(iam::\d{12}:(role|user)\/[^\s]+|sts::\d{12}:assumed-role\/[^\s/]+\/[^\s]+)$/;
 
-/** An IAM principal pattern of the catalog (rule 4). */
+/** An IAM principal pattern of the catalog (rule 6). */
 export const principalPattern = z
   .string()
   .regex(
@@ -47,6 +56,26 @@ export const dutiesSchema = z
     promoters: z.array(principalPattern).min(1).optional(),
     /** Who aborts a held release (it rolls back). @default approvers */
     aborters: z.array(principalPattern).min(1).optional(),
+    /**
+     * Who may start a release through the verified endpoint (`tps-deploy start`).
+     * @default anyone IAM lets invoke the endpoint's URL (`lambda:InvokeFunctionUrl`)
+     */
+    starters: z.array(principalPattern).min(1).optional(),
+    /**
+     * How many different people must approve (or promote) a release whose requester is not
+     * verified (started with StartExecution directly: console, pipeline), so that one of them is
+     * not the requester (rule 4). 1 accepts that the requester may approve their own release.
+     * @default 2
+     */
+    unverifiedStartApprovals: z.number().int().min(1).max(5).optional(),
+    /**
+     * Roles whose trust policy makes the session name the person's own (e.g. a condition on
+     * `sts:RoleSessionName` equal to `${aws:username}`, or a SAML/OIDC federation that sets it), as
+     * role ARNs. IAM Identity Center roles (`AWSReservedSSO_*`) are personal without being listed.
+     * Two sessions of a role not listed count as one person (rule 5).
+     * @default none
+     */
+    personalSessionRoles: z.array(principalPattern).optional(),
     /**
      * `attestations.testsPassed` must come from this CodePipeline action (its provenance names
      * it), not from a person: Validate Input refuses the input otherwise.
@@ -124,15 +153,32 @@ export function principalMatches(pattern: string, caller: string): boolean {
   return c.service === 'sts' && glob(p.resource, c.resource);
 }
 
-/** Whether two verified ARNs are the same person (rule 3). */
-export function samePerson(a: string, b: string): boolean {
+/** Whether AWS, or the role's trust policy, fixes the session name of `session`'s role (rule 5). */
+function personalSession(
+  arn: ParsedArn,
+  session: { role: string },
+  personalRoles: readonly string[],
+): boolean {
+  if (session.role.startsWith('AWSReservedSSO_')) return true;
+  const asArn = `arn:${arn.partition}:sts::${arn.account}:assumed-role/${session.role}/x`;
+  return personalRoles.some((p) => principalMatches(p, asArn));
+}
+
+/**
+ * Whether two verified ARNs may be the same person (rules 3 and 5): the same ARN; two sessions with
+ * the same session name in one account; two sessions of one role whose session names the caller
+ * chooses.
+ */
+export function samePerson(a: string, b: string, personalRoles: readonly string[] = []): boolean {
   if (a === b) return true;
   const pa = parseArn(a);
   const pb = parseArn(b);
   if (!pa || !pb || pa.partition !== pb.partition || pa.account !== pb.account) return false;
   const sa = assumedRole(pa);
   const sb = assumedRole(pb);
-  return sa !== null && sb !== null && sa.session === sb.session;
+  if (sa === null || sb === null) return false;
+  if (sa.session === sb.session) return true;
+  return sa.role === sb.role && !personalSession(pa, sa, personalRoles);
 }
 
 /** The principals allowed to take `action` on a service (rule 2). */
@@ -148,12 +194,23 @@ export type Waiting = { readonly kind: 'approval' } | { readonly kind: 'hold'; r
 
 /** The decision on one answer: go on (with what to send) or refuse (with why). */
 export type AnswerDecision =
-  | { readonly allowed: true; readonly yes: boolean }
+  | {
+      readonly allowed: true;
+      readonly yes: boolean;
+      /**
+       * Whether this answer ends the wait (it is sent to the state machine). False for a yes that
+       * still needs other people (rule 4): it is recorded and the release keeps waiting.
+       */
+      readonly deliver: boolean;
+      /** The different people who said yes to this wait, this answer included, and how many it needs. */
+      readonly approvals: { readonly given: number; readonly needed: number };
+    }
   | { readonly allowed: false; readonly reason: string };
 
 /**
  * Decides whether `caller` may take `action` on a release of `service` that waits for `waiting`
- * (rules 1 to 3). Pure: the step reads the record and the catalog and acts on the decision.
+ * (rules 1 to 5). `earlier` are the principals who already said yes to this same wait without
+ * ending it (rule 4). Pure: the step reads the record and the catalog and acts on the decision.
  */
 export function decideAnswer(args: {
   readonly service: string;
@@ -162,6 +219,7 @@ export function decideAnswer(args: {
   readonly caller: VerifiedCaller;
   readonly requester: Requester | null;
   readonly waiting: Waiting;
+  readonly earlier?: readonly string[];
 }): AnswerDecision {
   const { action, caller, waiting } = args;
   const forHold = action === 'promote' || action === 'abort';
@@ -189,11 +247,37 @@ export function decideAnswer(args: {
     };
   }
   const yes = action === 'approve' || action === 'promote';
-  if (yes && args.requester?.verified && samePerson(args.requester.principal, caller.arn)) {
+  if (!yes) return { allowed: true, yes, deliver: true, approvals: { given: 0, needed: 0 } };
+  const personal = args.duties?.personalSessionRoles ?? [];
+  if (args.requester?.verified && samePerson(args.requester.principal, caller.arn, personal)) {
     return {
       allowed: false,
       reason: `${caller.arn} requested this release and may not ${action} it (separation of duties)`,
     };
   }
-  return { allowed: true, yes };
+  const needed = args.requester?.verified ? 1 : (args.duties?.unverifiedStartApprovals ?? 2);
+  const earlier = args.earlier ?? [];
+  const twice = earlier.find((p) => samePerson(p, caller.arn, personal));
+  if (twice !== undefined) {
+    return {
+      allowed: false,
+      reason: `${caller.arn} already said yes to this wait${twice === caller.arn ? '' : ` (as ${twice}, the same person)`}: the requester is not verified, so ${needed} different people must ${action} it`,
+    };
+  }
+  const given = earlier.length + 1;
+  return { allowed: true, yes, deliver: given >= needed, approvals: { given, needed } };
+}
+
+/** Whether `caller` may start a release of a service through the verified endpoint (rule 2). */
+export function decideStart(
+  service: string,
+  duties: DutiesConfig | undefined,
+  caller: VerifiedCaller,
+): { readonly allowed: true } | { readonly allowed: false; readonly reason: string } {
+  const starters = duties?.starters;
+  if (!starters || starters.some((p) => principalMatches(p, caller.arn))) return { allowed: true };
+  return {
+    allowed: false,
+    reason: `${caller.arn} is not among the starters of ${service} (catalog services.${service}.duties.starters)`,
+  };
 }

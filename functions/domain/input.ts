@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { imageAllowed } from './image-allow-list.js';
 import { type Catalog, type ResolvedPhase, resolvePhase, type ServiceConfig } from './config.js';
 import { RUNBOOK } from './defaults.js';
 import { type FieldIssue, InvalidInputError } from './errors.js';
@@ -160,6 +161,7 @@ export function parseExecutionInput(raw: unknown, catalog: Catalog, deploymentId
       }
     }
   }
+  if (svc?.allowedImages) issues.push(...releaseImageIssues(rawObj, svc.allowedImages));
   // Looked at in the raw input, so a credential is named even when other fields are wrong too.
   const rawMigration = rawObj.migration as { env?: unknown } | null | undefined;
   if (rawMigration !== null && typeof rawMigration === 'object') {
@@ -204,6 +206,20 @@ export function parseExecutionInput(raw: unknown, catalog: Catalog, deploymentId
     watchSeconds: hotfix ? hotfixCfg.watchSeconds : (svc.watchSeconds ?? RUNBOOK.watchSeconds),
     input: data,
   };
+}
+
+/** Every image the release would run must come from the service's `allowedImages`. */
+function releaseImageIssues(raw: Record<string, unknown>, allowed: readonly string[]): FieldIssue[] {
+  const given: [string, unknown][] =
+    raw.images !== null && typeof raw.images === 'object'
+      ? Object.entries(raw.images as Record<string, unknown>).map(([c, i]) => [`images.${c}`, i])
+      : [['image', raw.image]];
+  return given
+    .filter((e): e is [string, string] => typeof e[1] === 'string' && !imageAllowed(e[1], allowed))
+    .map(([path, image]) => ({
+      path,
+      message: `${image} is not from a repository in the service's allowedImages (${allowed.join(', ')})`,
+    }));
 }
 
 /** `testsPassed` must come from the pipeline action the catalog names (`duties.requireTestsFrom`). */

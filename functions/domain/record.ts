@@ -114,6 +114,13 @@ export interface VerifiedAnswer {
   readonly reason: string | null;
   /** The phase of the hold answered; null for an approval. */
   readonly phase: string | null;
+  /**
+   * False for a yes recorded while the release waits for other people (the requester was not
+   * verified, so several must say yes: domain/duties.ts rule 4); absent or true when it was sent.
+   */
+  readonly delivered?: boolean;
+  /** For a yes: the different people who said it to this wait (this one included) and how many it needs. */
+  readonly approvals?: { readonly given: number; readonly needed: number };
 }
 
 /** A hold: keep the release where it is until a person promotes or aborts it. */

@@ -3,7 +3,8 @@
  * request's SigV4 signature before the function runs and puts the verified caller in
  * `requestContext.authorizer.iam` (userArn, accountId, callerId, ...: the function URL request
  * payload, format 2.0). The body is `{ service, deploymentId, action, reason? }`; the step
- * (functions/release/answer.ts) decides and answers. HTTP statuses: 200 answered, 400 bad body,
+ * (functions/release/answer.ts) decides and answers. HTTP statuses: 200 answered, 202 a yes
+ * recorded that waits for another person (the requester is not verified), 400 bad body,
  * 401 no verified caller, 403 refused, 405 not a POST, 409 nothing waits, 500 anything else.
  * Log lines carry the caller's ARN and the outcome, never the task token or the request body.
  */
@@ -118,6 +119,10 @@ export async function handleAnswer(
     };
     try {
       const result = await answerAsVerified(ports, caller, request);
+      if (!result.delivered) {
+        logger.info('answer recorded, waiting for another person', { ...where, ...result.approvals });
+        return respond(202, { ...result });
+      }
       logger.info('answer delivered', where);
       return respond(200, { ...result });
     } catch (e) {
@@ -168,6 +173,10 @@ async function start(
     return respond(200, { action: 'start', ...result });
   } catch (e) {
     if (e instanceof InvalidInputError) return respond(400, { error: e.message, issues: e.issues });
+    if (e instanceof AnswerRefusedError) {
+      logger.warn('start refused', { principal: caller.arn, status: 403, reason: e.message });
+      return respond(403, { error: e.message });
+    }
     if (isConditionalCheckFailed(e) || (e as { name?: string }).name === 'ExecutionAlreadyExists') {
       return respond(409, { error: `a release named ${String(body.name)} was started already` });
     }

@@ -9,6 +9,9 @@
  *    logged or written into the record.
  * 3. A delivered answer is in the record with the verified ARN and the time (`answers`), and the
  *    state machine's next task records the decision with `by` = that ARN, `verified: true`.
+ * 4. A yes that still needs other people (the requester is not verified: domain/duties.ts rule 4)
+ *    is in the record with `delivered: false` and sends nothing; the answers counted for a wait
+ *    are those given since it began, at its phase.
  *
  * The verified start (`startVerified`) writes the caller's ARN and the input's digest before the
  * execution starts, so "Check Gates" records the requester as verified (`requesterOf`).
@@ -18,6 +21,7 @@ import {
   ANSWER_ACTIONS,
   type AnswerAction,
   decideAnswer,
+  decideStart,
   type Requester,
   type VerifiedCaller,
 } from '../domain/duties.js';
@@ -53,6 +57,10 @@ export interface AnswerResult {
   readonly principal: string;
   readonly at: string;
   readonly phase: string | null;
+  /** False when the yes was recorded but the release waits for other people (invariant 4). */
+  readonly delivered: boolean;
+  /** The different people who said yes to this wait, and how many it needs. */
+  readonly approvals: { readonly given: number; readonly needed: number };
 }
 
 const obj = (v: unknown): Record<string, unknown> =>
@@ -116,8 +124,33 @@ export async function answerAsVerified(
     caller,
     requester: requesterOfRecord(record),
     waiting: pending.phase ? { kind: 'hold', phase: pending.phase } : { kind: 'approval' },
+    earlier: earlierYes(record, action),
   });
   if (!decision.allowed) throw new AnswerRefusedError(decision.reason);
+  const at = ports.clock.now().toISOString();
+  const { approvals } = decision;
+  if (!decision.deliver) {
+    const waitPhase = pending.phase ?? null;
+    await recordAnswer(ports, service, deploymentId, {
+      action,
+      principal: caller.arn,
+      at,
+      reason: request.reason ?? null,
+      phase: waitPhase,
+      delivered: false,
+      approvals,
+    });
+    return {
+      service,
+      deploymentId,
+      action,
+      principal: caller.arn,
+      at,
+      phase: waitPhase,
+      delivered: false,
+      approvals,
+    };
+  }
   const { phase } = await answerPending(ports, {
     service,
     deploymentId,
@@ -126,15 +159,27 @@ export async function answerAsVerified(
     ...(request.reason ? { comment: request.reason } : {}),
     verified: true,
   });
-  const at = ports.clock.now().toISOString();
   await recordAnswer(ports, service, deploymentId, {
     action,
     principal: caller.arn,
     at,
     reason: request.reason ?? null,
     phase,
+    ...(decision.yes ? { approvals } : {}),
   });
-  return { service, deploymentId, action, principal: caller.arn, at, phase };
+  return { service, deploymentId, action, principal: caller.arn, at, phase, delivered: true, approvals };
+}
+
+/** The people who already said `action` (a yes) to the current wait without ending it (invariant 4). */
+function earlierYes(record: DeploymentRecord, action: AnswerAction): string[] {
+  const pending = record.pendingApproval;
+  if (!pending || (action !== 'approve' && action !== 'promote')) return [];
+  const phase = pending.phase ?? null;
+  return (record.answers ?? [])
+    .filter(
+      (a) => a.action === action && a.delivered === false && a.phase === phase && a.at >= pending.requestedAt,
+    )
+    .map((a) => a.principal);
 }
 
 function requesterOfRecord(record: DeploymentRecord): Requester | null {
@@ -152,10 +197,14 @@ async function recordAnswer(
     const record = await ports.store.get(service, deploymentId);
     if (!record) return;
     record.answers = [...(record.answers ?? []), answer];
+    const counted =
+      answer.delivered === false && answer.approvals
+        ? `; ${answer.approvals.given} of ${answer.approvals.needed} different people (the requester is not verified), still waiting`
+        : '';
     addEvent(
       record,
       ports.clock.now(),
-      `${answer.action}${answer.phase ? ` (hold at ${answer.phase})` : ''} by ${answer.principal} (verified)${answer.reason ? `: ${answer.reason}` : ''}`,
+      `${answer.action}${answer.phase ? ` (hold at ${answer.phase})` : ''} by ${answer.principal} (verified)${answer.reason ? `: ${answer.reason}` : ''}${counted}`,
     );
     try {
       await ports.store.put(record);
@@ -230,6 +279,8 @@ export async function startAsVerified(
     throw new InvalidInputError([{ path: 'name', message: 'an execution name: 1-80 of A-Z a-z 0-9 - _' }]);
   }
   const plan = parseExecutionInput(input, ports.catalog, name);
+  const may = decideStart(plan.service, ports.catalog.services[plan.service]?.duties, caller);
+  if (!may.allowed) throw new AnswerRefusedError(may.reason);
   await startVerified(ports, caller, plan);
   const executionArn = await ports.releases.start(plan.service, name, input);
   return { service: plan.service, deploymentId: name, executionArn, principal: caller.arn };

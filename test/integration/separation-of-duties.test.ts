@@ -25,16 +25,34 @@ const LEAD = `arn:aws:sts::${ACCOUNT}:assumed-role/TeamLead/lee`;
 const lines: string[] = [];
 let f: ReleaseFixture;
 
-beforeAll(async () => {
-  f = await releaseFixture('sod', 'replica-ratio', {
-    service: { onCall: ALWAYS_ON_CALL, duties: { approvers: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`] } },
+const fixtures: ReleaseFixture[] = [];
+
+/** A namespace of its own per release (a second release of the same images would meet the first's). */
+async function sodFixture(name: string): Promise<ReleaseFixture> {
+  const made = await releaseFixture(name, 'replica-ratio', {
+    service: {
+      onCall: ALWAYS_ON_CALL,
+      duties: {
+        approvers: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`],
+        // The leads' role names each session after its person (its trust policy says so).
+        personalSessionRoles: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`],
+      },
+    },
     env: { functionOutput: (line) => lines.push(line) },
   });
+  fixtures.push(made);
+  return made;
+}
+
+beforeAll(async () => {
+  f = await sodFixture('sod');
 });
 
 afterAll(async () => {
-  await f?.env.stop();
-  if (f) await deleteNamespace(f.app.namespace);
+  for (const made of fixtures) {
+    await made.env.stop();
+    await deleteNamespace(made.app.namespace);
+  }
 });
 
 describe('separation of duties on a local run', () => {
@@ -79,5 +97,41 @@ describe('separation of duties on a local run', () => {
     expect(lines.filter((l) => l.includes(token))).toEqual([]);
     expect(JSON.stringify(rec)).not.toContain(token);
     expect(JSON.stringify(await f.env.store.history('shop', 10))).not.toContain(token);
+  });
+
+  test("a start not through the endpoint: one lead's approval is recorded and the release keeps waiting; a second lead's lets it go on", async () => {
+    const name = 'sod-2';
+    const f = await sodFixture('sod2');
+    const LEAD2 = `arn:aws:sts::${ACCOUNT}:assumed-role/TeamLead/liz`;
+    // StartExecution directly (console, pipeline): the input's requestedBy is a typed name.
+    const running = f.env.run(
+      { service: 'shop', images: NEW_IMAGES, requestedBy: 'lee', ...ATTESTED },
+      { executionName: name },
+    );
+    const waiting = await recordWhen(f, name, 'the approval request', (r) => !!r.pendingApproval);
+    expect(waiting.requester).toEqual({ principal: 'lee', verified: false });
+    const ask = { service: 'shop', deploymentId: name, action: 'approve' } as const;
+    expect(await f.env.answer(ask, LEAD)).toMatchObject({
+      delivered: false,
+      approvals: { given: 1, needed: 2 },
+    });
+    // Still waiting: nothing was sent to the state machine.
+    const still = (await f.env.store.get('shop', name))!;
+    expect(still.pendingApproval).toBeTruthy();
+    expect(still.approval ?? null).toBeNull();
+    expect(await f.env.store.taskToken('shop', name)).toBeTruthy();
+    await expect(f.env.answer(ask, LEAD)).rejects.toThrow(/already said yes to this wait/);
+
+    expect(await f.env.answer(ask, LEAD2)).toMatchObject({
+      delivered: true,
+      approvals: { given: 2, needed: 2 },
+    });
+    const run = await running;
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.record!.approval).toMatchObject({ decision: 'approved', by: LEAD2, verified: true });
+    expect(run.record!.answers!.map((a) => [a.principal, a.delivered ?? true])).toEqual([
+      [LEAD, false],
+      [LEAD2, true],
+    ]);
   });
 });

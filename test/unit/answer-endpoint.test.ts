@@ -183,7 +183,14 @@ describe('answer endpoint (function URL, AWS_IAM)', () => {
     });
     const stored = (await store.get('api', 'ok-1'))!;
     expect(stored.answers).toEqual([
-      { action: 'approve', principal: LEAD, at: NOW.toISOString(), reason: 'numbers fine', phase: null },
+      {
+        action: 'approve',
+        principal: LEAD,
+        at: NOW.toISOString(),
+        reason: 'numbers fine',
+        phase: null,
+        approvals: { given: 1, needed: 1 },
+      },
     ]);
     // What "Record Approval" then writes from that output: the verified ARN as the approver.
     const composed = composePorts({
@@ -210,6 +217,61 @@ describe('answer endpoint (function URL, AWS_IAM)', () => {
     expect(r.json.error).toMatch(/requested this release and may not approve it/);
     expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
     expect(await store.get('api', 'self-1')).toEqual(before);
+  });
+
+  test('a requester not verified (StartExecution directly): the first yes is recorded (202) and sends nothing; a second person ends the wait', async () => {
+    const lead2 = `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_Lead_ab12/bob@example.com`;
+    const lead3 = `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_Lead_ab12/carol@example.com`;
+    const sso = parseCatalog({
+      ...CATALOG,
+      services: {
+        ...CATALOG.services,
+        api: {
+          ...CATALOG.services.api!,
+          duties: { approvers: [`arn:aws:iam::${ACCOUNT}:role/AWSReservedSSO_Lead_*`] },
+        },
+      },
+    });
+    const two = answerHandler(
+      () => ({ ...ports, catalog: sso }),
+      createFunctionLogger({ appName: 'tps-test', sink: (l) => logLines.push(l) }),
+    );
+    const ask = async (arn: string) => {
+      const r = await two(
+        urlEvent(arn, { service: 'api', deploymentId: 'unv-1', action: 'approve' }),
+        context,
+      );
+      return { ...r, json: JSON.parse(r.body) as Record<string, unknown> };
+    };
+    // The input names bob as requester, but nothing verified it.
+    await waiting('unv-1', { requestedBy: lead2, requester: { principal: lead2, verified: false } });
+    const first = await ask(lead2);
+    expect(first.statusCode).toBe(202);
+    expect(first.json).toMatchObject({ delivered: false, approvals: { given: 1, needed: 2 } });
+    expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
+    expect((await store.get('api', 'unv-1'))!.pendingApproval).not.toBeNull();
+    // The same person again does not count twice: refused, nothing written.
+    const before = await store.get('api', 'unv-1');
+    const again = await ask(lead2);
+    expect(again.statusCode).toBe(403);
+    expect(again.json.error).toMatch(/already said yes to this wait/);
+    expect(await store.get('api', 'unv-1')).toEqual(before);
+    expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
+    // A different person ends the wait: one of the two is not the requester.
+    const second = await ask(lead3);
+    expect(second.statusCode).toBe(200);
+    expect(second.json).toMatchObject({ delivered: true, approvals: { given: 2, needed: 2 } });
+    expect(sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 1);
+    expect(JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input.output!)).toMatchObject({
+      approved: true,
+      by: lead3,
+      verified: true,
+    });
+    const answers = (await store.get('api', 'unv-1'))!.answers!;
+    expect(answers.map((a) => [a.principal, a.delivered ?? true, a.approvals])).toEqual([
+      [lead2, false, { given: 1, needed: 2 }],
+      [lead3, true, { given: 2, needed: 2 }],
+    ]);
   });
 
   test('approval by a principal not in the approvers is refused (403)', async () => {
@@ -309,6 +371,40 @@ describe('verified start', () => {
       'start-1',
     );
     expect(await requesterOf({ store }, other)).toEqual({ principal: DEV, verified: false });
+  });
+
+  test('a start by a principal not among the declared starters is refused (403): nothing written, nothing started', async () => {
+    const withStarters = parseCatalog({
+      ...CATALOG,
+      services: {
+        ...CATALOG.services,
+        api: {
+          ...CATALOG.services.api!,
+          duties: {
+            approvers: [`arn:aws:iam::${ACCOUNT}:role/teams/TeamLead`],
+            starters: [`arn:aws:iam::${ACCOUNT}:role/Releaser`],
+          },
+        },
+      },
+    });
+    const h = answerHandler(
+      () => ({ ...ports, catalog: withStarters }),
+      createFunctionLogger({ appName: 'tps-test', sink: (l) => logLines.push(l) }),
+    );
+    const r = await h(urlEvent(DEV, { action: 'start', input, name: 'start-s1' }), context);
+    expect(r.statusCode).toBe(403);
+    expect(JSON.parse(r.body).error).toMatch(/not among the starters of api/);
+    expect(await store.verifiedStart('api', 'start-s1')).toBeNull();
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+    const ok = await h(
+      urlEvent(`arn:aws:sts::${ACCOUNT}:assumed-role/Releaser/ci`, {
+        action: 'start',
+        input,
+        name: 'start-s2',
+      }),
+      context,
+    );
+    expect(ok.statusCode).toBe(200);
   });
 
   test('a second start under the same name is refused (409); a bad input names every field (400) and starts nothing', async () => {

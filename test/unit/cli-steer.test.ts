@@ -114,7 +114,13 @@ const pending = {
 
 describe('approve and reject, through the answer endpoint', () => {
   it('approve: the signed request is answered as the verified lead (SendTaskSuccess by the endpoint)', async () => {
-    await store.put(record({ deploymentId: 'ap-1', pendingApproval: pending }));
+    await store.put(
+      record({
+        deploymentId: 'ap-1',
+        pendingApproval: pending,
+        requester: { principal: DEV.arn, verified: true },
+      }),
+    );
     await store.saveTaskToken('api', 'ap-1', TOKEN);
     const r = await steer([
       'approve',
@@ -144,8 +150,26 @@ describe('approve and reject, through the answer endpoint', () => {
         at: NOW.toISOString(),
         reason: 'numbers look fine',
         phase: null,
+        approvals: { given: 1, needed: 1 },
       },
     ]);
+  });
+
+  it('approve of a release started without the endpoint: says it waits for another person, sends nothing', async () => {
+    await store.put(record({ deploymentId: 'ap-u', pendingApproval: pending }));
+    await store.saveTaskToken('api', 'ap-u', TOKEN);
+    const r = await steer(['approve', 'ap-u']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      `api ap-u: approved by ${LEAD.arn}, 1 of 2 different people (the requester is not verified); it waits for another`,
+    );
+    expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
+    // Another session of the same role, whose session names the caller chooses, is not another person.
+    const same = await steer(['approve', 'ap-u'], DEV_AS_LEAD);
+    expect(same.code).not.toBe(0);
+    expect(same.stderr).toMatch(/refused \(HTTP 403\).*the same person/);
+    expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
   });
 
   it('reject: SendTaskFailure naming the verified ARN', async () => {
@@ -203,7 +227,13 @@ describe('approve and reject, through the answer endpoint', () => {
   });
 
   it('explains a token that is no longer open (TaskTimedOut)', async () => {
-    await store.put(record({ deploymentId: 'ap-5', pendingApproval: pending }));
+    await store.put(
+      record({
+        deploymentId: 'ap-5',
+        pendingApproval: pending,
+        requester: { principal: DEV.arn, verified: true },
+      }),
+    );
     await store.saveTaskToken('api', 'ap-5', TOKEN);
     sfn
       .on(SendTaskSuccessCommand)
@@ -285,6 +315,7 @@ describe('hold and promote', () => {
     await store.put(
       record({
         deploymentId: 'h-2',
+        requester: { principal: DEV.arn, verified: true },
         pendingApproval: { ...pending, phase: 'canary' },
         hold: {
           requestedBy: 'sre',

@@ -4,6 +4,7 @@ import { parseCatalog } from '../../functions/domain/config.js';
 import {
   type DutiesConfig,
   decideAnswer,
+  decideStart,
   principalMatches,
   samePerson,
 } from '../../functions/domain/duties.js';
@@ -55,8 +56,34 @@ describe('samePerson', () => {
     [`arn:aws:sts::${A}:assumed-role/Developer/bob`, LEAD_SESSION, false],
     [`arn:aws:sts::210987654321:assumed-role/Developer/alice`, LEAD_SESSION, false],
     [`arn:aws:iam::${A}:user/alice`, LEAD_SESSION, false],
+    // two sessions of one role whose session names the caller chooses (plain AssumeRole): the
+    // caller could be anyone allowed to assume it, so they count as one person
+    [`arn:aws:sts::${A}:assumed-role/TeamLead/bob`, LEAD_SESSION, true],
+    // IAM Identity Center sets the session name to the user's: two names, two people
+    [
+      `arn:aws:sts::${A}:assumed-role/AWSReservedSSO_Lead_ab12/bob@x.com`,
+      `arn:aws:sts::${A}:assumed-role/AWSReservedSSO_Lead_ab12/alice@x.com`,
+      false,
+    ],
+    [
+      `arn:aws:sts::${A}:assumed-role/AWSReservedSSO_Dev_ab12/alice@x.com`,
+      `arn:aws:sts::${A}:assumed-role/AWSReservedSSO_Lead_ab12/alice@x.com`,
+      true,
+    ],
   ])('%s / %s: %s', (a, b, expected) => {
     expect(samePerson(a, b)).toBe(expected);
+  });
+
+  test('a role the catalog declares personal (its trust policy fixes the session name) tells its sessions apart', () => {
+    const bob = `arn:aws:sts::${A}:assumed-role/TeamLead/bob`;
+    expect(samePerson(bob, LEAD_SESSION, [`arn:aws:iam::${A}:role/TeamLead`])).toBe(false);
+    expect(samePerson(bob, LEAD_SESSION, [`arn:aws:iam::${A}:role/Other`])).toBe(true);
+    // the same name stays the same person
+    expect(
+      samePerson(`arn:aws:sts::${A}:assumed-role/Dev/alice`, LEAD_SESSION, [
+        `arn:aws:iam::${A}:role/TeamLead`,
+      ]),
+    ).toBe(true);
   });
 });
 
@@ -77,6 +104,8 @@ describe('decideAnswer', () => {
     expect(decideAnswer({ ...base, action: 'approve', caller: caller(LEAD_SESSION) })).toEqual({
       allowed: true,
       yes: true,
+      deliver: true,
+      approvals: { given: 1, needed: 1 },
     });
   });
 
@@ -100,15 +129,79 @@ describe('decideAnswer', () => {
       allowed: false,
       reason: expect.stringMatching(/requested this release and may not approve/),
     });
-    // An unverified requester's typed name proves nothing: not compared.
+  });
+
+  test('an unverified requester: a yes needs two different people, so one is not the requester', () => {
+    const unverified = { ...base, requester: { principal: LEAD_SESSION, verified: false } };
+    const personal = { ...duties, personalSessionRoles: [`arn:aws:iam::${A}:role/TeamLead`] };
+    // The typed name proves nothing, so it is not compared; the first yes is recorded, not sent.
+    expect(decideAnswer({ ...unverified, action: 'approve', caller: caller(LEAD_SESSION) })).toEqual({
+      allowed: true,
+      yes: true,
+      deliver: false,
+      approvals: { given: 1, needed: 2 },
+    });
+    // The same person again does not count twice.
     expect(
       decideAnswer({
-        ...base,
-        requester: { principal: LEAD_SESSION, verified: false },
+        ...unverified,
         action: 'approve',
         caller: caller(LEAD_SESSION),
-      }).allowed,
-    ).toBe(true);
+        earlier: [LEAD_SESSION],
+      }),
+    ).toEqual({
+      allowed: false,
+      reason: expect.stringMatching(/already said yes to this wait.*2 different people/),
+    });
+    // Another session of a role whose session names the caller chooses is not another person.
+    expect(
+      decideAnswer({
+        ...unverified,
+        action: 'approve',
+        caller: caller(`arn:aws:sts::${A}:assumed-role/TeamLead/bob`),
+        earlier: [LEAD_SESSION],
+      }),
+    ).toEqual({ allowed: false, reason: expect.stringMatching(/as .*TeamLead\/alice, the same person/) });
+    // A second person (the role is declared personal) ends the wait.
+    expect(
+      decideAnswer({
+        ...unverified,
+        duties: personal,
+        action: 'approve',
+        caller: caller(`arn:aws:sts::${A}:assumed-role/TeamLead/bob`),
+        earlier: [LEAD_SESSION],
+      }),
+    ).toEqual({ allowed: true, yes: true, deliver: true, approvals: { given: 2, needed: 2 } });
+    // The catalog may accept one approval (and the risk); a no takes effect at once.
+    expect(
+      decideAnswer({
+        ...unverified,
+        duties: { ...duties, unverifiedStartApprovals: 1 },
+        action: 'approve',
+        caller: caller(LEAD_SESSION),
+      }),
+    ).toEqual({ allowed: true, yes: true, deliver: true, approvals: { given: 1, needed: 1 } });
+    expect(decideAnswer({ ...unverified, action: 'reject', caller: caller(LEAD_SESSION) })).toMatchObject({
+      allowed: true,
+      yes: false,
+      deliver: true,
+    });
+  });
+
+  test('a start through the endpoint: anyone IAM lets in, or only the declared starters', () => {
+    const dev = caller(`arn:aws:sts::${A}:assumed-role/Developer/dev`);
+    expect(decideStart('api', duties, dev)).toEqual({ allowed: true });
+    expect(decideStart('api', undefined, dev)).toEqual({ allowed: true });
+    const starters = { ...duties, starters: [`arn:aws:iam::${A}:role/Releaser`] };
+    expect(decideStart('api', starters, dev)).toEqual({
+      allowed: false,
+      reason: expect.stringMatching(
+        /not among the starters of api \(catalog services\.api\.duties\.starters\)/,
+      ),
+    });
+    expect(decideStart('api', starters, caller(`arn:aws:sts::${A}:assumed-role/Releaser/ci`))).toEqual({
+      allowed: true,
+    });
   });
 
   test('the requester may reject their own release', () => {
@@ -119,7 +212,7 @@ describe('decideAnswer', () => {
         action: 'reject',
         caller: caller(LEAD_SESSION),
       }),
-    ).toEqual({ allowed: true, yes: false });
+    ).toMatchObject({ allowed: true, yes: false, deliver: true });
   });
 
   test('abort needs an aborter, promote defaults to the approvers; each answers only a hold', () => {
@@ -134,13 +227,10 @@ describe('decideAnswer', () => {
         action: 'abort',
         caller: caller(`arn:aws:sts::${A}:assumed-role/OnCall/sre`),
       }),
-    ).toEqual({ allowed: true, yes: false });
-    expect(decideAnswer({ ...base, waiting: hold, action: 'promote', caller: caller(LEAD_SESSION) })).toEqual(
-      {
-        allowed: true,
-        yes: true,
-      },
-    );
+    ).toMatchObject({ allowed: true, yes: false, deliver: true });
+    expect(
+      decideAnswer({ ...base, waiting: hold, action: 'promote', caller: caller(LEAD_SESSION) }),
+    ).toMatchObject({ allowed: true, yes: true, deliver: true });
     expect(decideAnswer({ ...base, waiting: hold, action: 'approve', caller: caller(LEAD_SESSION) })).toEqual(
       {
         allowed: false,

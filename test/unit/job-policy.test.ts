@@ -307,6 +307,56 @@ describe('Validate Input: the migration against the service jobs block', () => {
   });
 });
 
+describe("Validate Input: the release's own images against the service's allowedImages", () => {
+  const CATALOG = parseCatalog({
+    services: {
+      api: serviceInput({ containers: ['api', 'proxy'], allowedImages: [`${ECR}/shop/*`] }),
+      open: serviceInput({ deployment: 'open' }),
+    },
+  });
+  const refusal = (raw: unknown) =>
+    thrown(() => parseExecutionInput(raw, CATALOG, 'd-1')) as InvalidInputError;
+
+  test('an image from another repository is refused, each one named, with the other bad fields', () => {
+    const err = refusal({
+      service: 'api',
+      images: { api: 'docker.io/attacker/api:v2', proxy: `${ECR}/shop-evil/proxy:1` },
+      mode: 'yolo',
+    });
+    expect(err).toBeInstanceOf(InvalidInputError);
+    expect(err.issues).toEqual(
+      expect.arrayContaining([
+        {
+          path: 'images.api',
+          message: `docker.io/attacker/api:v2 is not from a repository in the service's allowedImages (${ECR}/shop/*)`,
+        },
+        {
+          path: 'images.proxy',
+          message: `${ECR}/shop-evil/proxy:1 is not from a repository in the service's allowedImages (${ECR}/shop/*)`,
+        },
+      ]),
+    );
+    expect(err.issues.map((i) => i.path).sort()).toEqual(['images.api', 'images.proxy', 'mode']);
+    expect(refusal({ service: 'api', image: 'nginx:1.27' }).issues.map((i) => i.path)).toEqual(['image']);
+  });
+
+  test('images from the listed repositories pass; a service without the list takes any image', () => {
+    expect(
+      parseExecutionInput({ service: 'api', images: { api: `${ECR}/shop/api:v2` } }, CATALOG, 'd-2').images,
+    ).toEqual({ api: `${ECR}/shop/api:v2` });
+    expect(parseExecutionInput({ service: 'open', image: 'nginx:1.27' }, CATALOG, 'd-3').images).toEqual({
+      api: 'nginx:1.27',
+    });
+  });
+
+  test('the catalog refuses an entry without its registry host', () => {
+    const err = thrown(() =>
+      parseCatalog({ services: { api: serviceInput({ allowedImages: ['shop/api'] }) } }),
+    ) as ConfigError;
+    expect(err.issues.map((i) => i.path)).toEqual(['services.api.allowedImages.0']);
+  });
+});
+
 describe('the Job manifest: the restricted Pod Security profile, always', () => {
   const jobs = parseCatalog({ services: { api: serviceInput({ jobs: { ...JOBS, runAsUser: 10001 } }) } })
     .services.api!.jobs;
