@@ -9,10 +9,12 @@
  * functions that never reach the cluster are bundled without @kubernetes/client-node.
  */
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { CodePipelineClient } from '@aws-sdk/client-codepipeline';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { CloudWatchAlarmStates } from './adapters/aws/alarm-states.js';
 import { CloudWatchAlarmThresholds } from './adapters/aws/alarm-thresholds.js';
+import { CodePipelineRecords } from './adapters/aws/codepipeline-records.js';
 import { RdsDatabaseSnapshots } from './adapters/aws/rds-snapshots.js';
 import { SfnExecutions } from './adapters/aws/sfn-executions.js';
 import { SfnTaskTokens } from './adapters/aws/task-tokens.js';
@@ -24,6 +26,7 @@ import {
   UnconfiguredAlarmStates,
   UnconfiguredAlarmThresholds,
   UnconfiguredExecutions,
+  UnconfiguredPipelineRecords,
   UnconfiguredSnapshots,
   UnconfiguredTaskTokens,
 } from './adapters/unconfigured.js';
@@ -48,6 +51,8 @@ export interface AwsClients {
   readonly sfn?: SFNClient;
   /** Database snapshots before migrations. */
   readonly rds?: RDSClient;
+  /** The pipeline records the tests-provenance gate reads. */
+  readonly codepipeline?: CodePipelineClient;
 }
 
 /** What a runtime feeds the composition root. */
@@ -76,7 +81,7 @@ export interface PortsSources {
   readonly overrides?: Partial<
     Pick<
       ReleasePorts,
-      'alarmThresholds' | 'alarmStates' | 'onCall' | 'snapshots' | 'taskTokens' | 'executions'
+      'alarmThresholds' | 'alarmStates' | 'onCall' | 'snapshots' | 'taskTokens' | 'executions' | 'pipelines'
     >
   >;
 }
@@ -122,6 +127,11 @@ export function composePorts(src: PortsSources): ReleasePorts {
     onCall: o.onCall ?? new HttpOnCallDirectory(),
     snapshots:
       o.snapshots ?? (aws.rds ? new RdsDatabaseSnapshots({ client: aws.rds }) : new UnconfiguredSnapshots()),
+    pipelines:
+      o.pipelines ??
+      (aws.codepipeline
+        ? new CodePipelineRecords({ client: aws.codepipeline })
+        : new UnconfiguredPipelineRecords()),
     taskTokens:
       o.taskTokens ?? (aws.sfn ? new SfnTaskTokens({ client: aws.sfn }) : new UnconfiguredTaskTokens()),
     readinessWait: src.readinessWait ?? NO_READINESS_WAIT,

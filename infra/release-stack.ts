@@ -295,6 +295,13 @@ export class ReleaseStack extends Stack {
       }),
       instanceDatabases: databases('rds-instance'),
       clusterDatabases: databases('aurora-cluster'),
+      catalogPipelines: [
+        ...new Set(
+          services.flatMap(([, svc]) =>
+            svc.duties?.requireTestsFrom ? [svc.duties.requireTestsFrom.pipeline] : [],
+          ),
+        ),
+      ].map((pipeline) => this.formatArn({ service: 'codepipeline', resource: pipeline })),
     };
     const wildcardReasons: Record<string, string> = {};
     for (const arn of executions) {

@@ -35,7 +35,7 @@ import type { StoppedOutcome } from '../functions/release/stopped.js';
 import { LocalAlarmThresholds } from './alarm-thresholds.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
 import { LocalFunctions } from './invocation.js';
-import { LocalAlarmStates, LocalDatabaseSnapshots } from './runbook-ports.js';
+import { LocalAlarmStates, LocalDatabaseSnapshots, LocalPipelineRecords } from './runbook-ports.js';
 import {
   type LocalExecutionResult,
   LocalExecutor,
@@ -122,6 +122,8 @@ export class LocalEnvironment {
     readonly alarmStates: LocalAlarmStates,
     /** The snapshots migrations took (local stand-in for RDS). */
     readonly snapshots: LocalDatabaseSnapshots,
+    /** The pipeline action executions the tests-provenance gate finds (local stand-in for CodePipeline; tests add them). */
+    readonly pipelines: LocalPipelineRecords,
     /** The task functions, invoked as Lambda invokes them (instrumented, logged). */
     readonly functions: LocalFunctions,
     /**
@@ -192,6 +194,7 @@ export class LocalEnvironment {
     const alarmThresholds = new LocalAlarmThresholds(catalog);
     const alarmStates = new LocalAlarmStates(catalog, clock);
     const snapshots = new LocalDatabaseSnapshots(clock);
+    const pipelines = new LocalPipelineRecords();
     // The functions' output, as in Lambda: the Powertools logger and the release metrics (EMF).
     const output = opts.functionOutput ?? stdoutLines;
     const telemetry = new EmfReleaseTelemetry(output);
@@ -263,6 +266,7 @@ export class LocalEnvironment {
           alarmThresholds,
           alarmStates,
           snapshots,
+          pipelines,
           taskTokens: {
             succeed: (token, output) => env!.taskTokens.succeed(token, output),
             fail: (token, error, cause) => env!.taskTokens.fail(token, error, cause),
@@ -308,6 +312,7 @@ export class LocalEnvironment {
       alarmThresholds,
       alarmStates,
       snapshots,
+      pipelines,
       functions,
       portsFor,
     );

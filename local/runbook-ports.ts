@@ -8,6 +8,7 @@ import type { Catalog } from '../functions/domain/config.js';
 import { serviceAlarmNames } from '../functions/domain/gates.js';
 import type { AlarmStateReading, AlarmStates } from '../functions/ports/alarms.js';
 import type { Clock } from '../functions/ports/clock.js';
+import type { PipelineActionExecution, PipelineRecords } from '../functions/ports/pipelines.js';
 import type { DatabaseRef, DatabaseSnapshots, SnapshotStatus } from '../functions/ports/snapshots.js';
 
 /**
@@ -50,6 +51,35 @@ export interface LocalSnapshot {
   readonly createdAt: string;
   /** Status reads so far. */
   reads: number;
+}
+
+/**
+ * Local stand-in for CodePipeline's record of action executions: what a pipeline ran, as tests
+ * add it (`record`); the tests-provenance gate finds an action execution by pipeline, pipeline
+ * execution and id, as ListActionExecutions filtered by the pipeline execution does.
+ */
+export class LocalPipelineRecords implements PipelineRecords {
+  private readonly executions: PipelineActionExecution[] = [];
+
+  /** Adds an action execution as CodePipeline would have recorded it. */
+  record(execution: PipelineActionExecution): void {
+    this.executions.push(execution);
+  }
+
+  async actionExecution(
+    pipeline: string,
+    pipelineExecutionId: string,
+    actionExecutionId: string,
+  ): Promise<PipelineActionExecution | null> {
+    return (
+      this.executions.find(
+        (e) =>
+          e.pipelineName === pipeline &&
+          e.pipelineExecutionId === pipelineExecutionId &&
+          e.actionExecutionId === actionExecutionId,
+      ) ?? null
+    );
+  }
 }
 
 /**

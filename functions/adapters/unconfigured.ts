@@ -12,6 +12,7 @@ import type { AlarmStateReading, AlarmStates, AlarmThresholds } from '../ports/a
 import type { Executions } from '../ports/executions.js';
 import type { JobRequest, JobRunner, JobStatus } from '../ports/jobs.js';
 import type { OnCallAnswer, OnCallDirectory } from '../ports/on-call.js';
+import type { PipelineActionExecution, PipelineRecords } from '../ports/pipelines.js';
 import type { DatabaseRef, DatabaseSnapshots, SnapshotStatus } from '../ports/snapshots.js';
 import type { TaskTokens } from '../ports/task-tokens.js';
 
@@ -78,6 +79,16 @@ export class UnconfiguredSnapshots extends UnconfiguredPort implements DatabaseS
     return this.refuse();
   }
   async status(_db: DatabaseRef, _id: string): Promise<SnapshotStatus> {
+    return this.refuse();
+  }
+}
+
+/** No CodePipeline to ask (a runtime without its client). */
+export class UnconfiguredPipelineRecords extends UnconfiguredPort implements PipelineRecords {
+  constructor() {
+    super('pipeline records (CodePipeline ListActionExecutions)');
+  }
+  async actionExecution(_p: string, _e: string, _a: string): Promise<PipelineActionExecution | null> {
     return this.refuse();
   }
 }

@@ -39,7 +39,9 @@ export type GrantTarget =
   /** The catalog's RDS instances and their `tps-<service>-*` snapshots. */
   | 'instanceDatabases'
   /** The catalog's Aurora clusters and their `tps-<service>-*` cluster snapshots. */
-  | 'clusterDatabases';
+  | 'clusterDatabases'
+  /** The CodePipeline pipelines the catalog's `duties.requireTestsFrom` names. */
+  | 'catalogPipelines';
 
 /** Actions on resources of one kind. */
 export interface Grant {
@@ -77,6 +79,9 @@ export const PORT_GRANTS = {
   'DeploymentStore.saveVerifiedStart': table('dynamodb:PutItem'),
   'DeploymentStore.verifiedStart': table('dynamodb:GetItem'),
   'Notifier.notify': [{ actions: ['sns:Publish'], on: 'notificationsTopic' }],
+  'PipelineRecords.actionExecution': [
+    { actions: ['codepipeline:ListActionExecutions'], on: 'catalogPipelines' },
+  ],
   // Classic MetricStat queries name no resource: "*" is the only valid resource.
   'MetricsSource.window': [{ actions: ['cloudwatch:GetMetricData'], on: 'anyResource' }],
   // The EKS kubeconfig of the cluster (functions/handlers/cluster-runtime.ts); the Kubernetes calls
@@ -169,6 +174,7 @@ export const TASK_AWS_CALLS: { readonly [K in TaskKey]: readonly AwsPortCall[] }
     'ReleasePorts.metrics',
     'DeploymentStore.verifiedStart',
     'MetricsSource.window',
+    'PipelineRecords.actionExecution',
     'ReleasePorts.workloads',
   ],
   beginRelease: [

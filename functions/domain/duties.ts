@@ -77,10 +77,20 @@ export const dutiesSchema = z
      */
     personalSessionRoles: z.array(principalPattern).optional(),
     /**
-     * `attestations.testsPassed` must come from this CodePipeline action (its provenance names
-     * it), not from a person: Validate Input refuses the input otherwise.
+     * `attestations.testsPassed` must come from this action of this CodePipeline pipeline (in the
+     * stack's account and region), not from a person: Validate Input refuses an input whose
+     * provenance names another source, and the "tests provenance" gate asks CodePipeline whether
+     * that action execution ran in that pipeline and succeeded.
      */
-    requireTestsFrom: z.string().min(1).max(100).optional(),
+    requireTestsFrom: z
+      .object({
+        /** The pipeline's name. */
+        pipeline: z.string().regex(/^[A-Za-z0-9.@_-]{1,100}$/, 'a CodePipeline pipeline name'),
+        /** The action's name in the pipeline. */
+        action: z.string().min(1).max(100),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -8,6 +8,7 @@
 import type { AlarmStateReading } from '../ports/alarms.js';
 import type { RollbackPlan } from '../ports/cluster.js';
 import type { WindowMetrics } from '../ports/metrics.js';
+import type { PipelineActionExecution } from '../ports/pipelines.js';
 import { type AlarmSignal, alarmName } from './alarms.js';
 import type { FreezeWindowConfig, ServiceConfig } from './config.js';
 import { PHASE_NAMES, type PhaseName, RUNBOOK } from './defaults.js';
@@ -24,6 +25,7 @@ export const GATE_NAMES = {
   rollbackPlan: 'rollback plan',
   freeze: 'change freeze',
   migration: 'migration plan',
+  testsProvenance: 'tests provenance',
 } as const;
 
 /** A gate's judgment plus what it leaves owed. */
@@ -308,4 +310,32 @@ export function runbookSettings(
     migrateAfter: m?.when === 'after',
     snapshot: m?.database !== undefined,
   };
+}
+
+/**
+ * The tests attestation came from the pipeline action the catalog requires, as CodePipeline
+ * recorded it: that action execution exists in that pipeline's execution, is that action, and
+ * succeeded. `found` is CodePipeline's record (null: the execution has no such action execution).
+ */
+export function judgeTestsProvenance(
+  required: { readonly pipeline: string; readonly action: string },
+  claimed: { readonly pipelineExecutionId: string; readonly actionExecutionId: string },
+  found: PipelineActionExecution | null,
+): GateJudgment {
+  const where = `pipeline ${required.pipeline} execution ${claimed.pipelineExecutionId}`;
+  if (!found) {
+    return fail(
+      GATE_NAMES.testsProvenance,
+      `CodePipeline has no action execution ${claimed.actionExecutionId} in ${where}: the attestation names a run that did not happen there`,
+    );
+  }
+  const problems: string[] = [];
+  if (found.actionName !== required.action) {
+    problems.push(`it is action "${found.actionName}", not "${required.action}"`);
+  }
+  if (found.status !== 'Succeeded') problems.push(`its status is ${found.status}, not Succeeded`);
+  const seen = `action execution ${claimed.actionExecutionId} in ${where} (${found.stageName}/${found.actionName}, ${found.status}${found.lastUpdateTime ? ` at ${found.lastUpdateTime}` : ''})`;
+  return problems.length > 0
+    ? fail(GATE_NAMES.testsProvenance, `${seen}: ${problems.join('; ')}`)
+    : pass(GATE_NAMES.testsProvenance, `CodePipeline recorded ${seen}`);
 }

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { imageAllowed } from './image-allow-list.js';
 import { type Catalog, type ResolvedPhase, resolvePhase, type ServiceConfig } from './config.js';
 import { RUNBOOK } from './defaults.js';
 import { type FieldIssue, InvalidInputError } from './errors.js';
 import { imageRef, imageVersion } from './image.js';
+import { imageAllowed } from './image-allow-list.js';
 import { credentialIssues, jobEnvSchema } from './job-env.js';
 import { migrationJobIssues } from './job-policy.js';
 
@@ -222,12 +222,28 @@ function releaseImageIssues(raw: Record<string, unknown>, allowed: readonly stri
     }));
 }
 
-/** `testsPassed` must come from the pipeline action the catalog names (`duties.requireTestsFrom`). */
-function testsProvenanceIssues(raw: Record<string, unknown>, action: string): FieldIssue[] {
+/**
+ * `testsPassed` must come from the pipeline action the catalog names (`duties.requireTestsFrom`),
+ * with the pipeline execution the "tests provenance" gate looks it up in.
+ */
+function testsProvenanceIssues(
+  raw: Record<string, unknown>,
+  required: { readonly pipeline: string; readonly action: string },
+): FieldIssue[] {
   const att = raw.attestations as { provenance?: { testsPassed?: unknown } } | null | undefined;
   const parsed = provenanceSchema.safeParse(att?.provenance?.testsPassed);
   const p = parsed.success ? parsed.data : undefined;
-  if (p?.source === 'codepipeline-action' && p.actionName === action) return [];
+  const path = 'attestations.provenance.testsPassed';
+  if (p?.source === 'codepipeline-action' && p.actionName === required.action) {
+    return p.pipelineExecutionId
+      ? []
+      : [
+          {
+            path: `${path}.pipelineExecutionId`,
+            message: `required: the execution of pipeline "${required.pipeline}" that ran "${required.action}" (the gate asks CodePipeline for it)`,
+          },
+        ];
+  }
   const got = !p
     ? 'none given'
     : p.source === 'codepipeline-action'
@@ -235,8 +251,8 @@ function testsProvenanceIssues(raw: Record<string, unknown>, action: string): Fi
       : `a ${p.source}`;
   return [
     {
-      path: 'attestations.provenance.testsPassed',
-      message: `must come from the pipeline action "${action}" (catalog duties.requireTestsFrom), not from a person; got ${got}`,
+      path,
+      message: `must come from the action "${required.action}" of pipeline "${required.pipeline}" (catalog duties.requireTestsFrom), not from a person; got ${got}`,
     },
   ];
 }

@@ -1,4 +1,5 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -36,7 +37,12 @@ export function awsPorts(clusterAccess?: () => WorkloadsFactory): ReleasePorts {
     store: new DynamoDbDeploymentStore({ client: new DynamoDBClient({}), tableName: env('TPS_TABLE_NAME') }),
     notifier: new SnsNotifier({ client: new SNSClient({}), topicArn: env('TPS_TOPIC_ARN') }),
     ...(clusterAccess ? { workloads: clusterAccess() } : {}),
-    aws: { cloudwatch: new CloudWatchClient({}), sfn: new SFNClient({}), rds: new RDSClient({}) },
+    aws: {
+      cloudwatch: new CloudWatchClient({}),
+      sfn: new SFNClient({}),
+      rds: new RDSClient({}),
+      codepipeline: new CodePipelineClient({}),
+    },
     readinessWait: LAMBDA_READINESS_WAIT,
   });
 }

@@ -13,6 +13,7 @@ import type { JobRunner } from './jobs.js';
 import type { MetricsSource } from './metrics.js';
 import type { Notifier } from './notifier.js';
 import type { OnCallDirectory } from './on-call.js';
+import type { PipelineRecords } from './pipelines.js';
 import type { TrafficRouter } from './router.js';
 import type { DatabaseSnapshots } from './snapshots.js';
 import type { DeploymentStore } from './store.js';
@@ -52,6 +53,8 @@ export interface ReleasePorts {
   readonly onCall: OnCallDirectory;
   /** Database snapshots before migrations. */
   readonly snapshots: DatabaseSnapshots;
+  /** CodePipeline's record of its action executions (the tests-provenance gate). */
+  readonly pipelines: PipelineRecords;
   /** Answers waiting `.waitForTaskToken` states (approval, hold): SendTaskSuccess/Failure. */
   readonly taskTokens: TaskTokens;
   /** The release metrics (started, ended, rolled back), written where each event happens. */

@@ -28,6 +28,7 @@ import {
   judgeOnCall,
   judgeOnCallSpan,
   judgeRollbackPlan,
+  judgeTestsProvenance,
   pass,
   runbookSettings,
   serviceAlarmNames,
@@ -72,6 +73,35 @@ function monitoringGate(ports: ReleasePorts, plan: ReleasePlan, svc: ServiceConf
       await ports.alarmStates.read(serviceAlarmNames(ports.catalog.appName, plan.service, svc)),
     ),
   );
+}
+
+/**
+ * With `duties.requireTestsFrom`, CodePipeline confirms the tests attestation's action execution
+ * (Validate Input already made sure the provenance names that action and a pipeline execution).
+ * Without it there is no such gate.
+ */
+function testsProvenanceGate(
+  ports: ReleasePorts,
+  plan: ReleasePlan,
+  svc: ServiceConfig,
+): Promise<GateJudgment>[] {
+  const required = svc.duties?.requireTestsFrom;
+  if (!required) return [];
+  return [
+    guarded(GATE_NAMES.testsProvenance, async () => {
+      const p = plan.input.attestations?.provenance?.testsPassed;
+      if (p?.source !== 'codepipeline-action' || !p.pipelineExecutionId) {
+        return fail(GATE_NAMES.testsProvenance, 'the tests attestation names no pipeline action execution');
+      }
+      const claimed = { pipelineExecutionId: p.pipelineExecutionId, actionExecutionId: p.actionExecutionId };
+      const found = await ports.pipelines.actionExecution(
+        required.pipeline,
+        claimed.pipelineExecutionId,
+        claimed.actionExecutionId,
+      );
+      return judgeTestsProvenance(required, claimed, found);
+    }),
+  ];
 }
 
 /** No freeze covers now (for this mode). */
@@ -183,6 +213,7 @@ export async function checkGates(
       }
       return j ?? pass(GATE_NAMES.migration, 'no migration');
     }),
+    ...testsProvenanceGate(ports, plan, svc),
   ]);
   const gates = judgments.map((j) => j.gate);
   const failed = gates.filter((g) => !g.passed);

@@ -20,6 +20,11 @@ export const catalogWithDatabases = {
         { kind: 'aurora-cluster' as const, identifier: 'shop-aurora' },
         { kind: 'rds-instance' as const, identifier: 'shop-legacy' },
       ],
+      // The tests attestation must come from this pipeline's action (the checkGates role reads it).
+      duties: {
+        approvers: api.duties?.approvers ?? ['arn:aws:iam::123456789012:role/TeamLead'],
+        requireTestsFrom: { pipeline: 'shop-api-release', action: 'IntegrationTests' },
+      },
     },
   },
 };

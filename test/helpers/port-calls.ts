@@ -26,6 +26,7 @@ const SDK_SERVICE: Readonly<Record<string, string>> = {
   '@aws-sdk/client-sfn': 'states',
   '@aws-sdk/client-cloudwatch': 'cloudwatch',
   '@aws-sdk/client-rds': 'rds',
+  '@aws-sdk/client-codepipeline': 'codepipeline',
   '@aws-sdk/client-sns': 'sns',
   '@aws-sdk/client-eks': 'eks',
   '@aws-sdk/client-dynamodb': 'dynamodb',

@@ -58,6 +58,7 @@ const AWS_ADAPTERS: Readonly<Record<string, { file: string; cls: string }>> = {
   AlarmStates: { file: 'functions/adapters/aws/alarm-states.ts', cls: 'CloudWatchAlarmStates' },
   Executions: { file: 'functions/adapters/aws/sfn-executions.ts', cls: 'SfnExecutions' },
   DatabaseSnapshots: { file: 'functions/adapters/aws/rds-snapshots.ts', cls: 'RdsDatabaseSnapshots' },
+  PipelineRecords: { file: 'functions/adapters/aws/codepipeline-records.ts', cls: 'CodePipelineRecords' },
 };
 /** Port methods of ReleasePorts itself and the adapter method that makes their AWS call. */
 const FACTORY_METHODS: Readonly<Record<string, { file: string; cls: string; method: string } | null>> = {
@@ -326,6 +327,13 @@ function targetArns(template: CfnTemplate, catalog: Catalog): Record<GrantTarget
     ),
     instanceDatabases: databases('rds-instance', 'db', 'snapshot'),
     clusterDatabases: databases('aurora-cluster', 'cluster', 'cluster-snapshot'),
+    catalogPipelines: sorted(
+      services.flatMap(([, s]) =>
+        s.duties?.requireTestsFrom
+          ? [`${ARN}:codepipeline:<AWS::Region>:<AWS::AccountId>:${s.duties.requireTestsFrom.pipeline}`]
+          : [],
+      ),
+    ),
   };
 }
 
@@ -377,7 +385,10 @@ function permissionDifferences(template: CfnTemplate, catalog: Catalog): string[
 
 const catalogs = {
   'the sample catalog': { input: sample, catalog: parseCatalog(sample) },
-  'a catalog with databases': { input: catalogWithDatabases, catalog: parseCatalog(catalogWithDatabases) },
+  'a catalog with databases and a tests pipeline': {
+    input: catalogWithDatabases,
+    catalog: parseCatalog(catalogWithDatabases),
+  },
 };
 
 describe('each role allows exactly what its task calls', () => {

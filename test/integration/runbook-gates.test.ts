@@ -133,7 +133,27 @@ describe('each gate failing alone', () => {
       },
     ];
   };
+  const PIPELINE_DUTIES = {
+    approvers: ['arn:aws:iam::111122223333:role/TeamLead'],
+    requireTestsFrom: { pipeline: 'shop-release', action: 'IntegrationTests' },
+  };
+  /** testsPassed as the pipeline's action execution `id` vouches for it. */
+  const fromPipeline = (id: string) => ({
+    attestations: {
+      ...ATTESTED.attestations,
+      provenance: {
+        testsPassed: {
+          source: 'codepipeline-action',
+          actionName: 'IntegrationTests',
+          actionExecutionId: id,
+          pipelineExecutionId: 'pe-1',
+        },
+      },
+    },
+  });
   const cases: Case[] = [
+    // An attestation naming an action execution CodePipeline never ran (typed by a person).
+    { gate: 'tests provenance', service: { duties: PIPELINE_DUTIES }, input: fromPipeline('ae-forged') },
     { gate: 'attestations', input: { attestations: { testsPassed: true, reviewers: ['alice'] } } },
     { gate: 'monitoring', alarm: true },
     {
@@ -180,13 +200,58 @@ describe('each gate failing alone', () => {
     const run = await f.env.run({ service: 'shop', images: NEW_IMAGES, ...ATTESTED, ...c.input });
     expect(run.error).toBe('GateFailedError');
     const expected = [c.gate, ...(c.alsoFails ?? [])].sort();
-    expect(run.cause).toMatch(new RegExp(`^${expected.length} of 7 gates failed`));
+    const gates = c.service?.duties ? 8 : 7;
+    expect(run.cause).toMatch(new RegExp(`^${expected.length} of ${gates} gates failed`));
     const failed = run.record!.gates!.filter((g) => !g.passed).map((g) => g.name);
     expect(failed.sort()).toEqual(expected);
     expect(run.record!.outcome).toBe('REJECTED');
     expect(run.record!.phases).toEqual([]);
     expect(await appState(f)).toEqual(before);
     expect(await f.env.store.active('shop')).toBeNull();
+  });
+});
+
+describe('tests provenance', () => {
+  test("CodePipeline's record of the action execution passes the gate; the evidence names it", async () => {
+    const f = await runbookFixture('rb-prov', {
+      duties: {
+        approvers: ['arn:aws:iam::111122223333:role/TeamLead'],
+        requireTestsFrom: { pipeline: 'shop-release', action: 'IntegrationTests' },
+      },
+    });
+    f.env.pipelines.record({
+      pipelineName: 'shop-release',
+      pipelineExecutionId: 'pe-1',
+      actionExecutionId: 'ae-1',
+      stageName: 'Test',
+      actionName: 'IntegrationTests',
+      status: 'Succeeded',
+      lastUpdateTime: '2026-12-05T08:00:00.000Z',
+    });
+    // Another gate fails, so the release stops at the gates and the test need not run it.
+    f.env.alarmStates.set('tps-test-shop-oomKills', 'ALARM', 'Threshold Crossed: 1 datapoint >= 1');
+    const provenance = {
+      testsPassed: {
+        source: 'codepipeline-action',
+        actionName: 'IntegrationTests',
+        actionExecutionId: 'ae-1',
+        pipelineExecutionId: 'pe-1',
+      },
+    };
+    const run = await f.env.run({
+      service: 'shop',
+      images: NEW_IMAGES,
+      attestations: { ...ATTESTED.attestations, provenance },
+    });
+    expect(run.error).toBe('GateFailedError');
+    const gates = run.record!.gates!;
+    expect(gates.filter((g) => !g.passed).map((g) => g.name)).toEqual(['monitoring']);
+    expect(gates.find((g) => g.name === 'tests provenance')).toEqual({
+      name: 'tests provenance',
+      passed: true,
+      evidence:
+        'CodePipeline recorded action execution ae-1 in pipeline shop-release execution pe-1 (Test/IntegrationTests, Succeeded at 2026-12-05T08:00:00.000Z)',
+    });
   });
 });
 

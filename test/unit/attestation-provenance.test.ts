@@ -1,7 +1,17 @@
-/** Attestations with provenance: recorded with the release; `duties.requireTestsFrom` enforced at Validate Input. */
-import { describe, expect, test } from '@jest/globals';
+/**
+ * Attestations with provenance: recorded with the release; `duties.requireTestsFrom` enforced at
+ * Validate Input (the form) and by the "tests provenance" gate (CodePipeline's record, through the
+ * CodePipelineRecords adapter with aws-sdk-client-mock; ListActionExecutions' response shape from
+ * the CodePipeline API reference).
+ */
+import { CodePipelineClient, ListActionExecutionsCommand } from '@aws-sdk/client-codepipeline';
+import { beforeEach, describe, expect, test } from '@jest/globals';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { CodePipelineRecords } from '../../functions/adapters/aws/codepipeline-records.js';
 import { parseCatalog } from '../../functions/domain/config.js';
 import { InvalidInputError } from '../../functions/domain/errors.js';
+import { judgeTestsProvenance } from '../../functions/domain/gates.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
 import { newRecord } from '../../functions/domain/record.js';
 import { CATALOG } from './cli-harness.js';
@@ -14,7 +24,7 @@ const catalog = parseCatalog({
       ...CATALOG.services.api!,
       duties: {
         approvers: ['arn:aws:iam::111122223333:role/TeamLead'],
-        requireTestsFrom: 'IntegrationTests',
+        requireTestsFrom: { pipeline: 'shop-api-release', action: 'IntegrationTests' },
       },
     },
   },
@@ -23,6 +33,7 @@ const FROM_PIPELINE = {
   source: 'codepipeline-action',
   actionName: 'IntegrationTests',
   actionExecutionId: '0f8e2a1c-3b6d-4e5f-9a7b-1c2d3e4f5a6b',
+  pipelineExecutionId: '7a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d',
 } as const;
 const input = (provenance: unknown, more: Record<string, unknown> = {}) => ({
   service: 'api',
@@ -71,6 +82,18 @@ describe('attestation provenance', () => {
     ]);
   });
 
+  test('the pipeline execution is required: the gate looks the action up in it', () => {
+    const { pipelineExecutionId: _, ...without } = FROM_PIPELINE;
+    expect(issuesOf(input({ testsPassed: without }))).toEqual([
+      {
+        path: 'attestations.provenance.testsPassed.pipelineExecutionId',
+        message: expect.stringMatching(
+          /required: the execution of pipeline "shop-api-release" that ran "IntegrationTests"/,
+        ),
+      },
+    ]);
+  });
+
   test('named along with every other bad field', () => {
     const issues = issuesOf(input({ testsPassed: { source: 'person', principal: 'x' } }, { mode: 'yolo' }));
     expect(issues.map((i) => i.path).sort()).toEqual(['attestations.provenance.testsPassed', 'mode']);
@@ -93,5 +116,108 @@ describe('attestation provenance', () => {
       service: 'web',
     });
     expect(issues.map((i) => i.path)).toEqual(['attestations.provenance.testsPassed.reportArn']);
+  });
+});
+
+describe('the tests provenance gate: what CodePipeline recorded', () => {
+  const required = { pipeline: 'shop-api-release', action: 'IntegrationTests' };
+  const claimed = {
+    pipelineExecutionId: FROM_PIPELINE.pipelineExecutionId,
+    actionExecutionId: FROM_PIPELINE.actionExecutionId,
+  };
+  const found = {
+    pipelineName: 'shop-api-release',
+    ...claimed,
+    stageName: 'Test',
+    actionName: 'IntegrationTests',
+    status: 'Succeeded',
+    lastUpdateTime: '2026-12-05T08:00:00.000Z',
+  };
+
+  test.each([
+    [
+      'the action succeeded in that execution',
+      found,
+      true,
+      /CodePipeline recorded action execution .* \(Test\/IntegrationTests, Succeeded at 2026-12-05T08:00:00.000Z\)/,
+    ],
+    [
+      'no such action execution there',
+      null,
+      false,
+      /has no action execution 0f8e2a1c-.* in pipeline shop-api-release execution 7a1b2c3d-.*did not happen there/,
+    ],
+    ['it failed', { ...found, status: 'Failed' }, false, /its status is Failed, not Succeeded/],
+    ['it still runs', { ...found, status: 'InProgress' }, false, /its status is InProgress, not Succeeded/],
+    [
+      'another action (a unit-test action vouching as the integration tests)',
+      { ...found, actionName: 'UnitTests' },
+      false,
+      /it is action "UnitTests", not "IntegrationTests"/,
+    ],
+  ])('%s', (_what, record, passed, evidence) => {
+    const j = judgeTestsProvenance(required, claimed, record);
+    expect(j.gate).toEqual({ name: 'tests provenance', passed, evidence: expect.stringMatching(evidence) });
+  });
+});
+
+describe('CodePipelineRecords (ListActionExecutions)', () => {
+  const cp = mockClient(CodePipelineClient);
+  beforeEach(() => {
+    cp.reset();
+  });
+  const records = () => new CodePipelineRecords({ client: new CodePipelineClient({ region: 'us-east-1' }) });
+
+  test('finds the action execution across pages, filtered by the pipeline execution', async () => {
+    // ListActionExecutions response: actionExecutionDetails[] with pipelineExecutionId,
+    // actionExecutionId, stageName, actionName, status, lastUpdateTime; nextToken when there is more.
+    cp.on(ListActionExecutionsCommand, { nextToken: undefined })
+      .resolves({
+        actionExecutionDetails: [
+          {
+            pipelineExecutionId: 'pe-1',
+            actionExecutionId: 'ae-build',
+            stageName: 'Build',
+            actionName: 'Build',
+            status: 'Succeeded',
+            lastUpdateTime: new Date('2026-12-05T07:50:00Z'),
+          },
+        ],
+        nextToken: 'page-2',
+      })
+      .on(ListActionExecutionsCommand, { nextToken: 'page-2' })
+      .resolves({
+        actionExecutionDetails: [
+          {
+            pipelineExecutionId: 'pe-1',
+            actionExecutionId: 'ae-tests',
+            stageName: 'Test',
+            actionName: 'IntegrationTests',
+            status: 'Succeeded',
+            lastUpdateTime: new Date('2026-12-05T08:00:00Z'),
+          },
+        ],
+      });
+    expect(await records().actionExecution('shop-api-release', 'pe-1', 'ae-tests')).toEqual({
+      pipelineName: 'shop-api-release',
+      pipelineExecutionId: 'pe-1',
+      actionExecutionId: 'ae-tests',
+      stageName: 'Test',
+      actionName: 'IntegrationTests',
+      status: 'Succeeded',
+      lastUpdateTime: '2026-12-05T08:00:00.000Z',
+    });
+    expect(cp).toHaveReceivedCommandWith(ListActionExecutionsCommand, {
+      pipelineName: 'shop-api-release',
+      filter: { pipelineExecutionId: 'pe-1' },
+    });
+    expect(await records().actionExecution('shop-api-release', 'pe-1', 'ae-forged')).toBeNull();
+  });
+
+  test('a pipeline that cannot be read throws (the gate fails with the reason)', async () => {
+    cp.on(ListActionExecutionsCommand).rejects(
+      Object.assign(new Error('The pipeline was not found'), { name: 'PipelineNotFoundException' }),
+    );
+    await expect(records().actionExecution('nope', 'pe-1', 'ae')).rejects.toThrow(/pipeline was not found/);
   });
 });
