@@ -20,6 +20,7 @@ import { restrictedKubeConfig } from '../helpers/cluster-env.js';
 import {
   type AppFixture,
   adminApis,
+  albTrafficSampler,
   appRouter,
   createApp,
   deleteNamespace,
@@ -31,6 +32,7 @@ import {
   readyEndpointPods,
   releaseTarget,
   restrictedClients,
+  toStable,
 } from '../helpers/k8s.js';
 
 const NEW_IMAGES = { api: 'registry.local/shop/api:v2', sidecar: 'registry.local/shop/proxy:1.1' };
@@ -455,6 +457,36 @@ describe('alb router', () => {
     expect(report.actions.some((a) => a.startsWith('restored ingress'))).toBe(true);
     expect(report.leftovers).toEqual([]);
     await expectAlbRecordedState(second, original);
+  });
+
+  test('rollback in the middle of Clean Up (original rolled out to the new version, stable Service still pinned to the old pods): no traffic to stable before its old pods are back and Ready', async () => {
+    const r = await release('alb');
+    const original = (await actionOf(r.app))[actionKey(r.app)] as string;
+    await r.router.setWeight(r.target, r.plan, 100);
+    // Clean Up cut after its first write (the Lambda's time ran out while the rollout ran): the
+    // original rolls out to the new version; the stable Service is still pinned to the old pods.
+    const impatient = appRouter('alb', r.app, restrictedClients(), { waits: { ...WAITS, rolloutMs: 0 } });
+    await expect(impatient.finalize(r.target, r.plan)).rejects.toBeInstanceOf(KubernetesTransientError);
+    await eventually('the original rolled out to the new version, the old pods gone', async () => {
+      const dep = await adminApis().apps.readNamespacedDeployment({ name: r.app.name, namespace: ns });
+      const st = dep.status;
+      const rolled =
+        st?.observedGeneration === dep.metadata?.generation &&
+        st?.updatedReplicas === 4 &&
+        st?.readyReplicas === 4 &&
+        st?.replicas === 4;
+      return rolled && (await readyEndpointPods(ns, r.app.service)).length === 0;
+    });
+    const traffic = albTrafficSampler(r.app);
+    const report = await r.router.rollback(r.target, r.plan);
+    const samples = await traffic.done();
+    expect(report.leftovers).toEqual([]);
+    expect(samples[0]).toMatchObject({ canaryShare: 100, stableEndpoints: 0 });
+    // Never a moment where the ALB forwards to a stable Service without its 4 Ready endpoints.
+    const onStable = toStable(samples);
+    expect(onStable.length).toBeGreaterThan(0);
+    expect(onStable.filter((x) => x.stableEndpoints < 4)).toEqual([]);
+    await expectAlbRecordedState(r, original);
   });
 });
 
