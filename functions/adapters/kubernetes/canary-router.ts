@@ -41,7 +41,7 @@ import {
 } from './deployment.js';
 import { checkPodRemoval } from './disruption-budgets.js';
 import type { PlainObject } from './generic.js';
-import { holdGitOps, releaseGitOps, type StandOffObject } from './gitops.js';
+import { gitOpsLeftovers, holdGitOps, releaseGitOps, type StandOffObject } from './gitops.js';
 import { canaryName } from './labels.js';
 import { DEFAULT_ENDPOINTS_SETTLE_MS, DEFAULT_WAITS, type RouterOptions, type Waits } from './waits.js';
 
@@ -293,6 +293,15 @@ export abstract class CanaryRouter {
   private async cleanupReport(target: ReleaseTarget, log: ActionLog): Promise<CleanupReport> {
     const leftovers = await releaseLeftovers(this.clients, target);
     leftovers.push(...(await this.routerLeftovers(target)));
+    // By the marker, like releaseGitOps: an opt-out held for the service once the release ended.
+    leftovers.push(
+      ...(await gitOpsLeftovers(
+        this.clients,
+        target.namespace,
+        target.service,
+        this.standOffObjects(target),
+      )),
+    );
     return { actions: log.actions, leftovers };
   }
 }
