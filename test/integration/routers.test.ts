@@ -459,6 +459,47 @@ describe('alb router', () => {
     await expectAlbRecordedState(second, original);
   });
 
+  test("rollback keeping a person's template (their edit rolled the original to a new ReplicaSet at 50%): the stable Service's pin moves to it before the Ingress goes back", async () => {
+    const r = await release('alb');
+    const original = (await actionOf(r.app))[actionKey(r.app)] as string;
+    await r.router.setWeight(r.target, r.plan, 50);
+    await adminApis().apps.patchNamespacedDeployment(
+      {
+        name: r.app.name,
+        namespace: ns,
+        body: { spec: { template: { metadata: { annotations: { 'example.com/edited-by': 'a-person' } } } } },
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    await eventually("the person's edit rolled out, the pinned stable Service empty", async () => {
+      const dep = await adminApis().apps.readNamespacedDeployment({ name: r.app.name, namespace: ns });
+      const st = dep.status;
+      const rolled =
+        st?.observedGeneration === dep.metadata?.generation &&
+        st?.updatedReplicas === 4 &&
+        st?.replicas === 4;
+      return rolled && (await readyEndpointPods(ns, r.app.service)).length === 0;
+    });
+    const kept = await r.cluster.recordPlan(ns, r.app.name);
+    const traffic = albTrafficSampler(r.app);
+    const report = await r.router.rollback(r.target, { ...r.plan, template: kept.template });
+    const samples = await traffic.done();
+    expect(report.leftovers).toEqual([]);
+    expect(report.actions.join('; ')).toMatch(/set selector of service \S+ to app=\S+,pod-template-hash=/);
+    // At 50% the pinned stable Service had no endpoints already (the person's rollout): what the
+    // rollback owes is that all traffic goes back to it only once it has its 4 again.
+    const back = samples.filter((x) => x.canaryShare === null || x.canaryShare === 0);
+    expect(back.length).toBeGreaterThan(0);
+    expect(back.filter((x) => x.stableEndpoints < 4)).toEqual([]);
+    expect((await actionOf(r.app))[actionKey(r.app)]).toBe(original);
+    expect(
+      (await adminApis().core.readNamespacedService({ name: r.app.service, namespace: ns })).spec?.selector,
+    ).toEqual({
+      app: r.app.name,
+    });
+    expect(await liveTemplate(ns, r.app.name)).toEqual(kept.template);
+  });
+
   test('rollback in the middle of Clean Up (original rolled out to the new version, stable Service still pinned to the old pods): no traffic to stable before its old pods are back and Ready', async () => {
     const r = await release('alb');
     const original = (await actionOf(r.app))[actionKey(r.app)] as string;
