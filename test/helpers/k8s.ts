@@ -5,9 +5,11 @@
  */
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
+import { canaryShareOfAction } from '../../functions/adapters/kubernetes/alb-actions.js';
 import { createKubeClients, type KubeClients } from '../../functions/adapters/kubernetes/client.js';
 import { createRouter } from '../../functions/adapters/kubernetes/router-factory.js';
 import type { RouterOptions } from '../../functions/adapters/kubernetes/waits.js';
+import { ALB_ACTIONS_PREFIX } from '../../functions/domain/k8s-names.js';
 import type { ReleaseTarget } from '../../functions/ports/cluster.js';
 import type { TrafficRouter } from '../../functions/ports/router.js';
 import { type FunctionKubeconfigs, mintFunctionIdentities } from '../../local/cluster/identities.js';
@@ -231,4 +233,52 @@ export function appRouter(
     clients,
     options,
   );
+}
+
+/** One look at where the ALB sends the fixture's traffic, and what the stable Service has Ready. */
+export interface AlbTrafficSample {
+  readonly at: number;
+  /** Percent of the forward action to the canary Service; null: no forward action (the original). */
+  readonly canaryShare: number | null;
+  /** Ready endpoints of the stable Service, read after the Ingress. */
+  readonly stableEndpoints: number;
+}
+
+/**
+ * Samples (as admin, every 100 ms) the Ingress action of an ALB fixture and then the stable
+ * Service's ready endpoints. The Ingress is read first: a sample that shows traffic on stable saw
+ * the endpoints at least as late as the switch, so "stable had N Ready when traffic came" holds
+ * without a race in the sampler's favour.
+ */
+export function albTrafficSampler(app: AppFixture) {
+  const samples: AlbTrafficSample[] = [];
+  const canaryService = `${app.service}-tps-canary`;
+  let stop = false;
+  const loop = (async () => {
+    const { networking } = adminApis();
+    while (!stop) {
+      const ing = await networking.readNamespacedIngress({ name: app.ingress, namespace: app.namespace });
+      const value = ing.metadata?.annotations?.[`${ALB_ACTIONS_PREFIX}${app.actionName}`];
+      const stableEndpoints = (await readyEndpointPods(app.namespace, app.service)).length;
+      samples.push({
+        at: Date.now(),
+        canaryShare: canaryShareOfAction(value, canaryService),
+        stableEndpoints,
+      });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    samples,
+    async done(): Promise<AlbTrafficSample[]> {
+      stop = true;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+/** Samples in which the ALB sends any traffic to the stable Service. */
+export function toStable(samples: readonly AlbTrafficSample[]): AlbTrafficSample[] {
+  return samples.filter((x) => x.canaryShare === null || x.canaryShare < 100);
 }

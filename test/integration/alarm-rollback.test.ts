@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import { FLUX_RECONCILE_ANNOTATION, STAND_OFF_MARKER } from '../../functions/adapters/kubernetes/gitops.js';
 import { CANARY_SUFFIX, K8S_LABELS } from '../../functions/adapters/kubernetes/labels.js';
 import { alarmName } from '../../functions/domain/alarms.js';
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
@@ -557,5 +558,40 @@ describe('the p99 alarm threshold at the ends of a release', () => {
 
     await STEPS.failRelease(f.env.ports, { plan, failure: { Error: 'Test', Cause: 'end of test' } });
     expect(f.env.alarmThresholds.changes).toEqual([]);
+  });
+});
+
+describe('a critical alarm during the canary of a service with gitops: flux (alb router)', () => {
+  test("the alarm's rollback removes the Flux opt-out and tps-deploy's marker from every object the release held", async () => {
+    const f = await fixture('alb', { service: { gitops: 'flux' } });
+    const { run } = await releaseInCanaryWindow(f, 'alarmed-flux', 100);
+    const { apps, core, networking } = adminApis();
+    const ns = f.app.namespace;
+    const metas = async () => ({
+      deployment: (await apps.readNamespacedDeployment({ name: f.app.name, namespace: ns })).metadata,
+      service: (await core.readNamespacedService({ name: f.app.service, namespace: ns })).metadata,
+      ingress: (await networking.readNamespacedIngress({ name: f.app.ingress, namespace: ns })).metadata,
+    });
+    const flux = (m: { annotations?: Record<string, string> } | undefined) => ({
+      value: m?.annotations?.[FLUX_RECONCILE_ANNOTATION] ?? null,
+      marker: m?.annotations?.[STAND_OFF_MARKER] ?? null,
+    });
+    const during = await metas();
+    for (const meta of Object.values(during))
+      expect(flux(meta)).toEqual({ value: 'disabled', marker: 'flux:shop' });
+
+    const { ports } = recordingPorts(f);
+    const outcome = await deliver(ports, asOf(event('latency-alarm.json'), f.env.clock.now()));
+    expect(outcome.action).toBe('rolled-back');
+    expect((await run).status).toBe('ABORTED');
+    const after = await metas();
+    expect(Object.fromEntries(Object.entries(after).map(([k, m]) => [k, flux(m)]))).toEqual({
+      deployment: { value: null, marker: null },
+      service: { value: null, marker: null },
+      ingress: { value: null, marker: null },
+    });
+    const rec = await f.env.store.get('shop', 'alarmed-flux');
+    expect(rec?.outcome).toBe('ROLLED_BACK');
+    expect(rec?.rollback?.trigger).toBe(`alarm:${LATENCY_ALARM}`);
   });
 });

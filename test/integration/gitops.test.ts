@@ -8,10 +8,16 @@
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { FLUX_RECONCILE_ANNOTATION, STAND_OFF_MARKER } from '../../functions/adapters/kubernetes/gitops.js';
+import { createKubeClients } from '../../functions/adapters/kubernetes/client.js';
+import {
+  FLUX_RECONCILE_ANNOTATION,
+  holdGitOps,
+  STAND_OFF_MARKER,
+} from '../../functions/adapters/kubernetes/gitops.js';
 import { kubeWorkloads } from '../../functions/adapters/kubernetes/workloads-factory.js';
 import { parseCatalog } from '../../functions/domain/config.js';
 import type { Workloads } from '../../functions/ports/release.js';
+import { restrictedKubeConfig } from '../helpers/cluster-env.js';
 import {
   type AppFixture,
   adminApis,
@@ -219,5 +225,75 @@ describe('an object another release or a person already opted out', () => {
     await plain.router.rollback(held.target, held.plan);
     for (const meta of Object.values(await objects('replica-ratio', held.app)))
       expect(fluxValue(meta)).toBeNull();
+  });
+});
+
+describe('the leftover report', () => {
+  test('an opt-out set again for the service after Roll Back freed it (a shift in flight) is a leftover; the retry frees it', async () => {
+    const { app, plan, target } = await setup('replica-ratio', true);
+    const catalog = parseCatalog({
+      appName: 'tps-gitops',
+      services: { [app.name]: serviceFor(app, 'replica-ratio', { gitops: 'flux' }) },
+    });
+    const svc = catalog.services[app.name]!;
+    // The moment Roll Back's last unannotate (the Service's) is answered, a shift still in flight
+    // (another caller, its own clients) tells Flux to stand off again, before the report is read.
+    let raced = false;
+    const shiftInFlight = async () => {
+      raced = true;
+      await holdGitOps(restrictedClients(), ns, app.name, [
+        { kind: 'Deployment', name: app.name },
+        { kind: 'Service', name: app.service },
+      ]);
+    };
+    let armed = false;
+    const race = {
+      pre: async (ctx: k8s.RequestContext) => {
+        const unannotate = `${ctx.getBody() ?? ''}`.includes(`"${FLUX_RECONCILE_ANNOTATION}":null`);
+        if (
+          ctx.getHttpMethod() === 'PATCH' &&
+          unannotate &&
+          ctx.getUrl().includes(`/services/${app.service}`)
+        )
+          armed = true;
+        return ctx;
+      },
+      post: async (res: k8s.ResponseContext) => {
+        if (armed && !raced) await shiftInFlight();
+        return res;
+      },
+    };
+    const racing = kubeWorkloads(
+      svc,
+      createKubeClients(restrictedKubeConfig(), { baseDelayMs: 50, maxDelayMs: 1000 }, undefined, [race]),
+    );
+    await racing.router.setWeight(target, plan, 10);
+    const report = await racing.router.rollback(target, plan);
+    expect(raced).toBe(true);
+    expect(report.leftovers).toEqual([
+      `deployment/${app.name} still tells flux to stand off (${FLUX_RECONCILE_ANNOTATION}: disabled, ${STAND_OFF_MARKER}: flux:${app.name})`,
+      `service/${app.service} still tells flux to stand off (${FLUX_RECONCILE_ANNOTATION}: disabled, ${STAND_OFF_MARKER}: flux:${app.name})`,
+    ]);
+    // The retry (the state machine's, or the next caller's) frees them and reports nothing left.
+    const again = await racing.router.rollback(target, plan);
+    expect(again.leftovers).toEqual([]);
+    for (const meta of Object.values(await objects('replica-ratio', app))) expect(fluxValue(meta)).toBeNull();
+  });
+
+  test('an opt-out someone else set is no leftover', async () => {
+    const { app, w, plan, target } = await setup('replica-ratio', true);
+    await adminApis().core.patchNamespacedService(
+      {
+        name: app.service,
+        namespace: ns,
+        fieldManager: 'kustomize-controller',
+        body: { metadata: { annotations: { [FLUX_RECONCILE_ANNOTATION]: 'disabled' } } },
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    await w.router.setWeight(target, plan, 10);
+    const report = await w.router.rollback(target, plan);
+    expect(report.leftovers).toEqual([]);
+    expect(fluxValue((await objects('replica-ratio', app)).service)).toBe('disabled');
   });
 });

@@ -15,14 +15,17 @@ import { adminKubeConfig } from '../helpers/cluster-env.js';
 import {
   type AppFixture,
   adminApis,
+  albTrafficSampler,
   appRouter,
   createApp,
   deleteNamespace,
   eventually,
   namespaceWithShippedRole,
   podsBySelector,
+  readyEndpointPods,
   releaseTarget,
   restrictedClients,
+  toStable,
 } from '../helpers/k8s.js';
 import { type ReleaseFixture, releaseFixture } from '../helpers/release.js';
 import { ALWAYS_ON_CALL, ATTESTED, NEW_IMAGES } from '../helpers/runbook.js';
@@ -67,6 +70,16 @@ async function createHpa(
       },
     },
   });
+}
+
+const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+/** Merge-patches the spec of the fixture's HPA (as a person would). */
+async function patchHpa(app: AppFixture, spec: object): Promise<void> {
+  await autoscaling().patchNamespacedHorizontalPodAutoscaler(
+    { name: app.name, namespace: app.namespace, body: { spec } },
+    MERGE_PATCH,
+  );
 }
 
 async function hpas(namespace: string): Promise<k8s.V2HorizontalPodAutoscaler[]> {
@@ -236,6 +249,55 @@ describe.each(['replica-ratio', 'alb'] as const)('%s router with an HPA on the s
     ]);
   });
 });
+
+describe.each(['replica-ratio', 'alb'] as const)(
+  '%s router: rollback at 100%% after the HPA shrank the idle stable pods',
+  (kind) => {
+    test('stable is back at max(recorded, canary) and Ready before traffic returns to it (ALB) and before the canary goes', async () => {
+      const r = await routerRelease(kind, { hpa: true });
+      const st = await r.router.setWeight(r.target, r.plan, 100);
+      const canaryCount = st.canaryReplicas;
+      // All traffic is on the canary, so the stable pods idle and the HPA may shrink them: here it
+      // may go down to 2, at once (the fixture's pods all report the default 1m of CPU).
+      await patchHpa(r.app, { minReplicas: 2, behavior: { scaleDown: { stabilizationWindowSeconds: 0 } } });
+      await eventually(
+        'the HPA to shrink the idle stable Deployment to 2 pods',
+        async () => {
+          const dep = await adminApis().apps.readNamespacedDeployment({ name: r.app.name, namespace: ns });
+          return dep.spec?.replicas === 2 && dep.status?.replicas === 2 && dep.status?.readyReplicas === 2;
+        },
+        { timeoutMs: 120_000, intervalMs: 500 },
+      );
+      // A rollback brings the load back to stable; the emulated usage does not follow it, so the
+      // HPA would shrink again whatever is restored: its scale-down is turned off from here.
+      await patchHpa(r.app, { behavior: { scaleDown: { selectPolicy: 'Disabled' } } });
+      const needed = Math.max(r.plan.replicas, canaryCount);
+      expect({ needed, canaryCount }).toEqual({ needed: 4, canaryCount: 4 });
+      const pods = sampler(r.app);
+      const traffic = kind === 'alb' ? albTrafficSampler(r.app) : null;
+      const report = await r.router.rollback(r.target, r.plan);
+      const samples = await pods.done();
+      const routed = (await traffic?.done()) ?? [];
+      expect(report.leftovers).toEqual([]);
+      expect(samples[0]).toMatchObject({ stableReady: 2, canaryReady: canaryCount });
+      // Stable is at the count it needs, and Ready, before any canary pod goes.
+      for (const x of samples.filter((y) => y.canaryReady < canaryCount))
+        expect({ stableReady: x.stableReady }).toEqual({ stableReady: needed });
+      if (kind === 'alb') {
+        // The ALB sends nothing to the stable Service while it has fewer Ready endpoints than needed.
+        expect(routed[0]?.canaryShare).toBe(100);
+        const onStable = toStable(routed);
+        expect(onStable.length).toBeGreaterThan(0);
+        expect(onStable.filter((x) => x.stableEndpoints < needed)).toEqual([]);
+      } else {
+        // Behind one Service (canary pods and stable pods alike until the canary goes): at the end,
+        // the stable pods alone at that count.
+        expect(await readyEndpointPods(ns, r.app.service)).toHaveLength(needed);
+      }
+      expect(await specReplicas(ns, r.app.name)).toBe(needed);
+    });
+  },
+);
 
 describe('why the canary gets no HPA of its own', () => {
   test('a scaled copy of the HPA on the canary Deployment stops both HPAs (AmbiguousSelector): the real controller refuses overlapping pods', async () => {

@@ -20,6 +20,7 @@ import { restrictedKubeConfig } from '../helpers/cluster-env.js';
 import {
   type AppFixture,
   adminApis,
+  albTrafficSampler,
   appRouter,
   createApp,
   deleteNamespace,
@@ -31,6 +32,7 @@ import {
   readyEndpointPods,
   releaseTarget,
   restrictedClients,
+  toStable,
 } from '../helpers/k8s.js';
 
 const NEW_IMAGES = { api: 'registry.local/shop/api:v2', sidecar: 'registry.local/shop/proxy:1.1' };
@@ -455,6 +457,77 @@ describe('alb router', () => {
     expect(report.actions.some((a) => a.startsWith('restored ingress'))).toBe(true);
     expect(report.leftovers).toEqual([]);
     await expectAlbRecordedState(second, original);
+  });
+
+  test("rollback keeping a person's template (their edit rolled the original to a new ReplicaSet at 50%): the stable Service's pin moves to it before the Ingress goes back", async () => {
+    const r = await release('alb');
+    const original = (await actionOf(r.app))[actionKey(r.app)] as string;
+    await r.router.setWeight(r.target, r.plan, 50);
+    await adminApis().apps.patchNamespacedDeployment(
+      {
+        name: r.app.name,
+        namespace: ns,
+        body: { spec: { template: { metadata: { annotations: { 'example.com/edited-by': 'a-person' } } } } },
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    await eventually("the person's edit rolled out, the pinned stable Service empty", async () => {
+      const dep = await adminApis().apps.readNamespacedDeployment({ name: r.app.name, namespace: ns });
+      const st = dep.status;
+      const rolled =
+        st?.observedGeneration === dep.metadata?.generation &&
+        st?.updatedReplicas === 4 &&
+        st?.replicas === 4;
+      return rolled && (await readyEndpointPods(ns, r.app.service)).length === 0;
+    });
+    const kept = await r.cluster.recordPlan(ns, r.app.name);
+    const traffic = albTrafficSampler(r.app);
+    const report = await r.router.rollback(r.target, { ...r.plan, template: kept.template });
+    const samples = await traffic.done();
+    expect(report.leftovers).toEqual([]);
+    expect(report.actions.join('; ')).toMatch(/set selector of service \S+ to app=\S+,pod-template-hash=/);
+    // At 50% the pinned stable Service had no endpoints already (the person's rollout): what the
+    // rollback owes is that all traffic goes back to it only once it has its 4 again.
+    const back = samples.filter((x) => x.canaryShare === null || x.canaryShare === 0);
+    expect(back.length).toBeGreaterThan(0);
+    expect(back.filter((x) => x.stableEndpoints < 4)).toEqual([]);
+    expect((await actionOf(r.app))[actionKey(r.app)]).toBe(original);
+    expect(
+      (await adminApis().core.readNamespacedService({ name: r.app.service, namespace: ns })).spec?.selector,
+    ).toEqual({
+      app: r.app.name,
+    });
+    expect(await liveTemplate(ns, r.app.name)).toEqual(kept.template);
+  });
+
+  test('rollback in the middle of Clean Up (original rolled out to the new version, stable Service still pinned to the old pods): no traffic to stable before its old pods are back and Ready', async () => {
+    const r = await release('alb');
+    const original = (await actionOf(r.app))[actionKey(r.app)] as string;
+    await r.router.setWeight(r.target, r.plan, 100);
+    // Clean Up cut after its first write (the Lambda's time ran out while the rollout ran): the
+    // original rolls out to the new version; the stable Service is still pinned to the old pods.
+    const impatient = appRouter('alb', r.app, restrictedClients(), { waits: { ...WAITS, rolloutMs: 0 } });
+    await expect(impatient.finalize(r.target, r.plan)).rejects.toBeInstanceOf(KubernetesTransientError);
+    await eventually('the original rolled out to the new version, the old pods gone', async () => {
+      const dep = await adminApis().apps.readNamespacedDeployment({ name: r.app.name, namespace: ns });
+      const st = dep.status;
+      const rolled =
+        st?.observedGeneration === dep.metadata?.generation &&
+        st?.updatedReplicas === 4 &&
+        st?.readyReplicas === 4 &&
+        st?.replicas === 4;
+      return rolled && (await readyEndpointPods(ns, r.app.service)).length === 0;
+    });
+    const traffic = albTrafficSampler(r.app);
+    const report = await r.router.rollback(r.target, r.plan);
+    const samples = await traffic.done();
+    expect(report.leftovers).toEqual([]);
+    expect(samples[0]).toMatchObject({ canaryShare: 100, stableEndpoints: 0 });
+    // Never a moment where the ALB forwards to a stable Service without its 4 Ready endpoints.
+    const onStable = toStable(samples);
+    expect(onStable.length).toBeGreaterThan(0);
+    expect(onStable.filter((x) => x.stableEndpoints < 4)).toEqual([]);
+    await expectAlbRecordedState(r, original);
   });
 });
 

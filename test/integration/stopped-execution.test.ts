@@ -4,13 +4,14 @@
  * does when an execution ends ABORTED.
  */
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
+import { FLUX_RECONCILE_ANNOTATION, STAND_OFF_MARKER } from '../../functions/adapters/kubernetes/gitops.js';
 import { CANARY_SUFFIX } from '../../functions/adapters/kubernetes/labels.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
 import { STATE_MACHINE_TRIGGER } from '../../functions/domain/record.js';
 import { beginRelease } from '../../functions/release/begin.js';
 import { STEPS } from '../../functions/release/registry.js';
 import { shiftTraffic } from '../../functions/release/shift.js';
-import { adminApis, liveTemplate } from '../helpers/k8s.js';
+import { adminApis, eventually, liveTemplate } from '../helpers/k8s.js';
 import { ATTESTED, closeFixtures, NEW_IMAGES, recordWhen, runbookFixture } from '../helpers/runbook.js';
 
 jest.setTimeout(180_000);
@@ -60,6 +61,46 @@ describe('an execution stopped by a person', () => {
       },
     })) as { action: string };
     expect(again.action).toBe('nothing-to-do');
+  });
+});
+
+describe('an execution of a service with gitops: flux stopped by a person', () => {
+  test("the execution-stopped rollback removes the Flux opt-out and tps-deploy's marker the release set", async () => {
+    const f = await runbookFixture('stopped-flux', { approval: false, gitops: 'flux' });
+    const running = f.env.run(
+      { service: 'shop', images: NEW_IMAGES, ...ATTESTED },
+      { speed: 100, executionName: 'stopflux' },
+    );
+    await recordWhen(f, 'stopflux', 'the canary phase', (r) => r.phases.some((p) => p.name === 'canary'));
+    const { apps, core } = adminApis();
+    const ns = f.app.namespace;
+    const flux = async () => {
+      const dep = (await apps.readNamespacedDeployment({ name: f.app.name, namespace: ns })).metadata;
+      const svc = (await core.readNamespacedService({ name: f.app.service, namespace: ns })).metadata;
+      return [dep, svc].map((m) => [
+        m?.annotations?.[FLUX_RECONCILE_ANNOTATION] ?? null,
+        m?.annotations?.[STAND_OFF_MARKER] ?? null,
+      ]);
+    };
+    // The canary phase is recorded as the shift starts: its opt-out follows within the step.
+    await eventually(
+      'the shift to tell Flux to stand off',
+      async () =>
+        JSON.stringify(await flux()) ===
+        JSON.stringify([
+          ['disabled', 'flux:shop'],
+          ['disabled', 'flux:shop'],
+        ]),
+    );
+    const arn = await activeArn(f);
+    expect([...f.env.executors.values()].some((ex) => ex.stop(arn))).toBe(true);
+    const result = await running;
+    expect(result.status).toBe('ABORTED');
+    expect(result.record?.rollback?.trigger).toBe('person:execution-stopped');
+    expect(await flux()).toEqual([
+      [null, null],
+      [null, null],
+    ]);
   });
 });
 

@@ -18,6 +18,7 @@
  * its first write, and clean up and roll back leave such an object alone and say so.
  */
 import type { V1Ingress, V1Service, V1ServicePort } from '@kubernetes/client-node';
+import { KubernetesTransientError } from '../../domain/errors.js';
 import { ALB_ACTIONS_PREFIX } from '../../domain/k8s-names.js';
 import { albCanaryReplicas, roundPercent } from '../../domain/replicas.js';
 import type { ReleaseTarget, RollbackPlan } from '../../ports/cluster.js';
@@ -33,7 +34,7 @@ import {
 } from './canary.js';
 import { ActionLog, CanaryRouter } from './canary-router.js';
 import { type KubeClients, MERGE_PATCH, nullIfNotFound } from './client.js';
-import { readDeployment, readDeploymentOrNull, replicasOf } from './deployment.js';
+import { readDeployment, readDeploymentOrNull, replicasOf, specReplicas } from './deployment.js';
 import { deepEqual, pollUntil } from './generic.js';
 import type { StandOffObject } from './gitops.js';
 import {
@@ -85,8 +86,11 @@ export { ALB_ACTIONS_PREFIX };
  */
 export class AlbRouter extends CanaryRouter implements TrafficRouter {
   readonly type = 'alb' as const;
-  /** Roll back restores the Ingress action first (traffic off the canary), then the Deployment. */
-  protected readonly rollbackStartsWith = 'traffic';
+  /**
+   * Roll back moves the Ingress action back only once the stable version is Ready at its end count
+   * and its Service has those pods as endpoints: until then the canary keeps the traffic.
+   */
+  protected readonly rollbackTraffic = 'when-stable-serves';
   private readonly canaryService: string;
   private readonly actionKey: string;
 
@@ -179,6 +183,41 @@ export class AlbRouter extends CanaryRouter implements TrafficRouter {
    */
   protected override unpinStable(target: ReleaseTarget): Promise<string | null> {
     return restoreServiceSelector(this.clients, target.namespace, this.config.stableService);
+  }
+
+  /**
+   * Before roll back moves the Ingress action: the stable Service serves the rolled-out stable
+   * pods. A pin to a ReplicaSet the Deployment no longer runs (its template changed since the pin:
+   * a person's kept template, or a cut Clean Up) moves to the current one, still keeping canary
+   * pods out; then waits (bounded by `waits.rolloutMs`) until the Service has as many ready
+   * endpoints as the Deployment wants, or throws KubernetesTransientError, traffic unchanged.
+   */
+  protected override async stableServes(target: ReleaseTarget): Promise<string | null> {
+    const { namespace, deployment } = target;
+    const name = this.config.stableService;
+    const original = await readDeployment(this.clients, namespace, deployment);
+    const svc = await readService(this.clients, namespace, name);
+    let repinned: string | null = null;
+    if (svc.metadata?.annotations?.[K8S_ANNOTATIONS.originalSelector] !== undefined) {
+      const hash = await currentPodTemplateHash(this.clients, original);
+      if (svc.spec?.selector?.[POD_TEMPLATE_HASH_LABEL] !== hash) {
+        repinned = await pinServiceSelector(this.clients, namespace, name, {
+          [POD_TEMPLATE_HASH_LABEL]: hash,
+        });
+      }
+    }
+    const want = specReplicas(original);
+    const r = await pollUntil(this.waits.rolloutMs, this.waits.pollMs, async () => {
+      const n = (await readyEndpoints(this.clients, namespace, name)).length;
+      return { done: n >= want, value: n };
+    });
+    if (!r.done) {
+      throw new KubernetesTransientError(
+        `service ${namespace}/${name} has ${r.value}/${want} ready endpoints after ${Math.round(this.waits.rolloutMs / 1000)} s: ingress ${this.config.ingress} left on the canary; calling again resumes`,
+      );
+    }
+    const serves = `service ${name} has ${r.value} ready endpoints`;
+    return repinned ? `${repinned}; ${serves}` : serves;
   }
 
   /** Deletes the canary Service (with the canary Deployment, in a rollback). */

@@ -4,10 +4,13 @@
  *
  * - Clean up never sends traffic to a version that is not rolled out: the original Deployment
  *   runs the release's images, Ready, before traffic moves back to it; the canary goes last.
- * - Roll back sends traffic back to the stable pods (warm all along) while the recorded template
- *   is written; the stable version is back at its full count and Ready before the canary (and
- *   its HPA) is removed, so capacity never drops; a pin that kept canary pods out of the stable
- *   Service is undone only once those pods are gone.
+ * - Roll back gives the stable version back its full count, Ready, before the canary is removed,
+ *   so capacity never drops. Behind one Service (replica-ratio) traffic moves back while the
+ *   recorded template is written: the canary pods keep serving beside the stable ones. Where
+ *   traffic is a switch between two Services (ALB), it moves only once the stable version is
+ *   rolled out and Ready at that count and its Service has that many ready endpoints: an HPA may
+ *   have shrunk the idle stable pods, or a cut Clean Up left them on the new version. A pin that
+ *   kept canary pods out of the stable Service is undone only once those pods are gone.
  * - Neither leaves the service with fewer pods than it has now (functions/domain/autoscaling.ts,
  *   endReplicas): without an HPA the stable count is max(recorded, live); with one, tps-deploy
  *   writes a count only to keep the pods that serve now, and the HPA, which still targets the
@@ -16,8 +19,8 @@
  *   when two run at once (a state machine rollback and an alarm rollback).
  *
  * A router supplies only what differs: how traffic moves back, a pin of the stable Service, the
- * objects it owns besides the canary Deployment, its own leftovers, and which of roll back's two
- * first writes leaves first.
+ * objects it owns besides the canary Deployment, its own leftovers, and when roll back moves
+ * traffic.
  */
 import type { V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { autoscaledCanaryReplicas, endReplicas, type RouterKind } from '../../domain/autoscaling.js';
@@ -38,7 +41,7 @@ import {
 } from './deployment.js';
 import { checkPodRemoval } from './disruption-budgets.js';
 import type { PlainObject } from './generic.js';
-import { holdGitOps, releaseGitOps, type StandOffObject } from './gitops.js';
+import { gitOpsLeftovers, holdGitOps, releaseGitOps, type StandOffObject } from './gitops.js';
 import { canaryName } from './labels.js';
 import { DEFAULT_ENDPOINTS_SETTLE_MS, DEFAULT_WAITS, type RouterOptions, type Waits } from './waits.js';
 
@@ -128,11 +131,23 @@ export abstract class CanaryRouter {
   protected abstract routerLeftovers(target: ReleaseTarget): Promise<string[]>;
 
   /**
-   * Which of roll back's two first writes is started first: the traffic restore or the recorded
-   * Deployment state. Both run at once; this only decides whose request leaves first, kept as
-   * each router has always done it (the fault matrix cuts between them).
+   * When roll back moves traffic back. `with-deployment`: at once with the recorded Deployment
+   * state (whose request leaves first), for a router whose stable Service keeps the canary pods
+   * until they go. `when-stable-serves`: only once the stable version is rolled out and Ready at
+   * its end count and {@link stableServes} says its Service has them, for a router that switches
+   * traffic to a Service of its own (it would otherwise take the whole load on fewer pods, or on
+   * none).
    */
-  protected abstract readonly rollbackStartsWith: 'traffic' | 'deployment';
+  protected abstract readonly rollbackTraffic: 'with-deployment' | 'when-stable-serves';
+
+  /**
+   * Before roll back moves traffic to the stable Service (`when-stable-serves`): waits until it
+   * has the rolled-out stable pods as ready endpoints (KubernetesTransientError on timeout, the
+   * traffic staying where it is; a retry resumes). By default nothing to wait for.
+   */
+  protected async stableServes(_target: ReleaseTarget): Promise<string | null> {
+    return null;
+  }
 
   /**
    * After production: the original Deployment runs the recorded template with the new images at
@@ -164,13 +179,14 @@ export abstract class CanaryRouter {
   }
 
   /**
-   * Restores the recorded plan: traffic back to the stable version and the recorded template at
-   * the end count ({@link endCount}; only what differs) at once; then waits until the stable
-   * version is rolled out and Ready at that count (the canary pods still run meanwhile: behind a
-   * shared Service they keep serving); then the canary Deployment and the router's objects
-   * together; then the stable Service's pin. Idempotent, safe when two run at once and
-   * after a partial earlier attempt. The canary is removed only once stable is Ready: a stable
-   * version that cannot become Ready keeps the canary (KubernetesTransientError; a retry resumes).
+   * Restores the recorded plan: the recorded template at the end count ({@link endCount}; only
+   * what differs), with traffic back to the stable version at once (`with-deployment`) or once
+   * the stable version is rolled out, Ready at that count and served by its Service
+   * (`when-stable-serves`; the canary keeps the traffic meanwhile); then the canary Deployment and
+   * the router's objects together; then the stable Service's pin. Idempotent, safe when two run
+   * at once and after a partial earlier attempt. The canary is removed only once stable is Ready:
+   * a stable version that cannot become Ready keeps the canary, and with `when-stable-serves` the
+   * traffic too (KubernetesTransientError; a retry resumes).
    */
   async rollback(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
     const { namespace, deployment } = target;
@@ -180,9 +196,15 @@ export abstract class CanaryRouter {
     const traffic = () => this.restoreTraffic(target);
     const recorded = () =>
       setDeploymentState(this.clients, namespace, deployment, plan.template as PlainObject, end.replicas);
-    const first = this.rollbackStartsWith === 'deployment' ? [recorded, traffic] : [traffic, recorded];
-    log.note(...(await Promise.all(first.map((step) => step()))));
-    log.note(`stable ready: ${await this.rolledOut(target, end.wait)}`);
+    if (this.rollbackTraffic === 'with-deployment') {
+      log.note(...(await Promise.all([recorded(), traffic()])));
+      log.note(`stable ready: ${await this.rolledOut(target, end.wait)}`);
+    } else {
+      log.note(await recorded());
+      log.note(`stable ready: ${await this.rolledOut(target, end.wait)}`);
+      log.note(await this.stableServes(target));
+      log.note(await traffic());
+    }
     log.note(await this.keepsBudgets(target, plan));
     log.note(...(await Promise.all([this.deleteCanary(target), this.deleteOwnObjects(target)])));
     log.note(await this.unpinStable(target));
@@ -271,6 +293,15 @@ export abstract class CanaryRouter {
   private async cleanupReport(target: ReleaseTarget, log: ActionLog): Promise<CleanupReport> {
     const leftovers = await releaseLeftovers(this.clients, target);
     leftovers.push(...(await this.routerLeftovers(target)));
+    // By the marker, like releaseGitOps: an opt-out held for the service once the release ended.
+    leftovers.push(
+      ...(await gitOpsLeftovers(
+        this.clients,
+        target.namespace,
+        target.service,
+        this.standOffObjects(target),
+      )),
+    );
     return { actions: log.actions, leftovers };
   }
 }

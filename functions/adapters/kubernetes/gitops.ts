@@ -4,8 +4,10 @@
  * `kustomize.toolkit.fluxcd.io/reconcile` is `disabled` (fluxcd/kustomize-controller#484). With
  * `gitops: 'flux'` in the service's catalog entry, the first shift sets it on the original
  * Deployment and on the Service and Ingress the router changes, with a marker saying tps-deploy set
- * it; Clean Up and Roll Back remove both, last, once the objects are in their final state. An
- * annotation that was there before (from Git, or a person) is left as it is, marker or not.
+ * it; Clean Up and Roll Back remove both, last, once the objects are in their final state, and
+ * report an opt-out still held for the service after that (a shift in flight set it again) as a
+ * leftover of the release. An annotation that was there before (from Git, or a person) is left as
+ * it is, marker or not, and is no leftover.
  */
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { KubeClients } from './client.js';
@@ -141,4 +143,28 @@ export async function releaseGitOps(
     freed.push(rest.length === 0 ? label(obj) : `${label(obj)} (still held by ${rest.join(', ')})`);
   }
   return freed.length === 0 ? null : `flux reconciles again ${freed.join(', ')}`;
+}
+
+/**
+ * The objects whose opt-out still names `service` among its holders, for the leftover report of
+ * Clean Up and Roll Back (read after {@link releaseGitOps}): `<kind>/<name> ...`. An opt-out
+ * someone else set (no marker, or other holders only) is not listed.
+ */
+export async function gitOpsLeftovers(
+  clients: KubeClients,
+  namespace: string,
+  service: string,
+  objects: readonly StandOffObject[],
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const obj of objects) {
+    const { read } = api(clients, namespace, obj);
+    const live = await clients.call.run(`read ${namespace}/${label(obj)}`, () => nullIfNotFound(read));
+    const annotations = live?.metadata?.annotations ?? {};
+    if (!holdersOf(annotations[STAND_OFF_MARKER]).includes(service)) continue;
+    out.push(
+      `${obj.kind.toLowerCase()}/${obj.name} still tells flux to stand off (${FLUX_RECONCILE_ANNOTATION}: ${annotations[FLUX_RECONCILE_ANNOTATION] ?? 'unset'}, ${STAND_OFF_MARKER}: ${annotations[STAND_OFF_MARKER]})`,
+    );
+  }
+  return out;
 }

@@ -56,8 +56,11 @@ export interface ReplicaRatioConfig {
  */
 export class ReplicaRatioRouter extends CanaryRouter implements TrafficRouter {
   readonly type = 'replica-ratio' as const;
-  /** Roll back writes the recorded Deployment state first, then (at once) the selector. */
-  protected readonly rollbackStartsWith = 'deployment';
+  /**
+   * Roll back writes the recorded Deployment state first, then (at once) the selector: the
+   * Service keeps the canary pods beside the stable ones until the canary goes.
+   */
+  protected readonly rollbackTraffic = 'with-deployment';
 
   constructor(
     clients: KubeClients,
