@@ -120,6 +120,51 @@ export default defineCatalog({
       // phases: { canary: { weight: 10, windowSeconds: 600 } },
       // Optional overrides of the validation thresholds (functions/domain/defaults.ts).
       // validation: { maxErrorRate: 0.001, minRequestsPerVersion: 200 },
+
+      // Who is on call. The on-call gate wants someone on call when the release starts and still
+      // at its expected end; without an on-call source every release fails that gate. A weekly
+      // schedule in UTC: each shift names who, the days it starts on, and HH:MM start and end (a
+      // shift whose end is not after its start runs overnight into the next day). Replace the
+      // names with your rotation's.
+      onCall: {
+        schedule: [
+          // Follow the sun, every day: Europe by day, the Americas overnight.
+          {
+            who: 'shop-oncall-emea',
+            days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+            start: '06:00',
+            end: '18:00',
+          },
+          {
+            who: 'shop-oncall-amer',
+            days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+            start: '18:00',
+            end: '06:00',
+          },
+        ],
+      },
+      // Or ask your paging tool: GET returns JSON `{ "onCall": ["name", ...] }` (or one name); an
+      // empty list means nobody, and an error or no answer within timeoutSeconds (default 5) fails
+      // the gate with the reason.
+      // onCall: { url: 'https://oncall.example.com/api/now/shop', timeoutSeconds: 5 },
+      // Who may answer a release, as IAM principals (a role ARN matches every session of the
+      // role). "Request Approval" waits for an approver (approval is on unless `approval: false`);
+      // a service with no approvers cannot be answered, so its releases wait until the approval
+      // times out (1 hour) and count as rejected. The requester never approves their own release.
+      duties: {
+        approvers: ['arn:aws:iam::123456789012:role/ShopTeamLead'],
+        // Who may promote or abort a held release (default: the approvers).
+        // aborters: ['arn:aws:iam::123456789012:role/ShopOnCall'],
+        // testsPassed must come from this CodePipeline action (the input's provenance names it);
+        // a release started by hand, like the README's console example, is then refused.
+        // requireTestsFrom: 'IntegrationTests',
+      },
+      // Optional: change freezes (UTC) in which no standard release starts; a hotfix may, unless
+      // allowHotfix is false. An ISO 8601 interval, or a cron of each freeze's start plus a length.
+      // freezeWindows: [
+      //   { name: 'year-end', interval: '2026-12-20T00:00:00Z/2027-01-04T00:00:00Z' },
+      //   { name: 'weekend', cron: '0 17 * * FRI', durationMinutes: 3840, allowHotfix: true },
+      // ],
     },
 
     // ---------------------------------------------------------------------------------------
@@ -164,6 +209,24 @@ export default defineCatalog({
       // A longer canary window than the runbook's 10 minutes: the storefront's traffic is
       // spiky, and fewer than 200 requests per version in a window is inconclusive.
       phases: { canary: { windowSeconds: 900 } },
+      // The same rotation and team lead as `api` (see there).
+      onCall: {
+        schedule: [
+          {
+            who: 'shop-oncall-emea',
+            days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+            start: '06:00',
+            end: '18:00',
+          },
+          {
+            who: 'shop-oncall-amer',
+            days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+            start: '18:00',
+            end: '06:00',
+          },
+        ],
+      },
+      duties: { approvers: ['arn:aws:iam::123456789012:role/ShopTeamLead'] },
     },
   },
 });

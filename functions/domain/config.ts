@@ -357,7 +357,8 @@ export type ServiceConfigInput = z.input<typeof serviceSchema>;
 /** A service after parsing. */
 export type ServiceConfig = z.output<typeof serviceSchema>;
 
-const catalogSchema = z
+/** The catalog's schema (docs/onboarding.md, "The catalog, field by field", documents every field of it). */
+export const catalogSchema = z
   .object({
     /** Prefix of every AWS resource name. */
     appName: z

@@ -116,13 +116,30 @@ export async function eventually<T>(
  * it exists) and, unless `restricted: false`, binds the restricted identity's Role in it
  * (`restricted` is about RBAC). `podSecurity: 'restricted'` labels it for the PodSecurity
  * admission (local/pod-security.ts): pods that do not meet the restricted profile are refused.
+ * `exactName`: the namespace is called `prefix` itself (deleted first if it exists), for a catalog
+ * that names its namespace, as the sample tps.config.ts does.
  */
 export async function createNamespace(
   prefix: string,
-  opts: { restricted?: boolean; podSecurity?: 'restricted' } = {},
+  opts: { restricted?: boolean; podSecurity?: 'restricted'; exactName?: boolean } = {},
 ): Promise<string> {
-  const name = `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`.slice(0, 63);
+  const name = opts.exactName
+    ? prefix
+    : `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`.slice(0, 63);
   const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
+  if (opts.exactName) {
+    // A namespace a catalog names (the sample's `shop`): one left by an aborted run goes first.
+    await core.deleteNamespace({ name }).catch(() => undefined);
+    await eventually(
+      `namespace ${name} gone`,
+      async () =>
+        core.readNamespace({ name }).then(
+          () => false,
+          (error: { code?: number }) => error.code === 404,
+        ),
+      { timeoutMs: 120_000 },
+    );
+  }
   const labels = {
     'tps-deploy.dev/test': 'true',
     ...(opts.podSecurity === 'restricted' ? RESTRICTED_NAMESPACE_LABELS : {}),

@@ -61,14 +61,16 @@ export const JOBS_SERVICE_ACCOUNT = 'release-jobs';
 /**
  * A fresh release namespace: infra/k8s/tps-deploy-role.yaml applied by the admin for `appName`
  * (whose function identities are minted), PodSecurity `enforce: restricted`
- * (local/pod-security.ts), and the Jobs' ServiceAccount (no RoleBinding).
+ * (local/pod-security.ts), and the Jobs' ServiceAccount (no RoleBinding). With `exactName` the
+ * namespace is `prefix` itself (see createNamespace).
  */
 export async function namespaceWithShippedRole(
   prefix: string,
   appName: string = TEST_APP_NAME,
+  opts: { exactName?: boolean } = {},
 ): Promise<string> {
   const [ns] = await Promise.all([
-    createNamespace(prefix, { restricted: false, podSecurity: 'restricted' }),
+    createNamespace(prefix, { restricted: false, podSecurity: 'restricted', ...opts }),
     functionIdentities(appName),
   ]);
   await applyRestrictedRole(clusterEnv().kubeconfig, ns, ROLE_MANIFEST, appName);
