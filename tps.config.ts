@@ -151,13 +151,17 @@ export default defineCatalog({
       // role). "Request Approval" waits for an approver (approval is on unless `approval: false`);
       // a service with no approvers cannot be answered, so its releases wait until the approval
       // times out (1 hour) and count as rejected. The requester never approves their own release.
+      // A release not started through the verified endpoint (the console, a pipeline) needs two
+      // different approvers (unverifiedStartApprovals), so one is not the requester: with IAM
+      // Identity Center roles, whose session names AWS sets to the person's, two leads are two
+      // sessions of the one role.
       duties: {
-        approvers: ['arn:aws:iam::123456789012:role/ShopTeamLead'],
+        approvers: ['arn:aws:iam::123456789012:role/AWSReservedSSO_ShopTeamLead_*'],
         // Who may promote or abort a held release (default: the approvers).
         // aborters: ['arn:aws:iam::123456789012:role/ShopOnCall'],
         // testsPassed must come from this CodePipeline action (the input's provenance names it);
         // a release started by hand, like the README's console example, is then refused.
-        // requireTestsFrom: 'IntegrationTests',
+        // requireTestsFrom: { pipeline: 'shop-api-release', action: 'IntegrationTests' },
       },
       // Optional: change freezes (UTC) in which no standard release starts; a hotfix may, unless
       // allowHotfix is false. An ISO 8601 interval, or a cron of each freeze's start plus a length.

@@ -41,12 +41,15 @@ const input = readmeConsoleInput(readFileSync(README, 'utf8'));
 const catalog = parseCatalog(sample);
 const svc = catalog.services[input.service];
 
-/** A session of the first approver role the sample names (what the answer endpoint would verify). */
-function approverSession(): string {
+/**
+ * A session of `person` under the first approver role the sample names (what the answer endpoint
+ * would verify); a `*` in the role's name stands for IAM Identity Center's suffix.
+ */
+function approverSession(person: string): string {
   const role = svc?.duties?.approvers?.[0];
-  const m = role ? /^arn:aws:iam::(\d{12}):role\/(?:.*\/)?([^/*]+)$/.exec(role) : null;
+  const m = role ? /^arn:aws:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(role) : null;
   if (!m) throw new Error(`services.${input.service}.duties.approvers[0] is not a role ARN: ${role}`);
-  return `arn:aws:sts::${m[1]}:assumed-role/${m[2]}/team-lead`;
+  return `arn:aws:sts::${m[1]}:assumed-role/${m[2]!.replace('*', 'a1b2c3d4e5f6')}/${person}`;
 }
 
 let env: LocalEnvironment | undefined;
@@ -125,10 +128,15 @@ describe("the sample catalog with the README's console input", () => {
     expect(waiting.gates?.filter((g) => !g.passed)).toEqual([]);
     expect(waiting.gates?.find((g) => g.name === 'on-call')?.evidence).toMatch(/^on call: /);
 
-    await env!.answer(
-      { service: input.service, deploymentId: name, action: 'approve', reason: 'sample catalog test' },
-      approverSession(),
-    );
+    // Started as the console starts it (StartExecution, the requester unverified): two leads approve.
+    const ask = {
+      service: input.service,
+      deploymentId: name,
+      action: 'approve',
+      reason: 'sample catalog test',
+    } as const;
+    expect(await env!.answer(ask, approverSession('lee@example.com'))).toMatchObject({ delivered: false });
+    expect(await env!.answer(ask, approverSession('liz@example.com'))).toMatchObject({ delivered: true });
     const run = await running;
     expect({ status: run.status, error: run.error, cause: run.cause }).toEqual({
       status: 'SUCCEEDED',
@@ -165,7 +173,7 @@ describe("the sample catalog with the README's console input", () => {
     expect(rec.outcome).toBe('SUCCEEDED');
     expect(rec.finalImage).toBe(input.image);
     expect(rec.requestedBy).toBe(input.requestedBy);
-    expect(rec.approval).toMatchObject({ decision: 'approved', by: approverSession() });
+    expect(rec.approval).toMatchObject({ decision: 'approved', by: approverSession('liz@example.com') });
     const dep = await apps.readNamespacedDeployment({ name: svc!.deployment, namespace: namespace! });
     expect(dep.spec?.template.spec?.containers.find((c) => c.name === svc!.containers[0])?.image).toBe(
       input.image,
