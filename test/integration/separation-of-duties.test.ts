@@ -94,6 +94,26 @@ describe('separation of duties on a local run', () => {
       await deleteNamespace(g.app.namespace);
     }
   });
+
+  test('rollback through the endpoint step: handed to the rollback function, which restores the previous version as person:<ARN>', async () => {
+    // sod-1 (the first test) SUCCEEDED and is the latest release of the first fixture.
+    await expect(f.env.steer({ service: 'shop', action: 'rollback' }, OTHER)).rejects.toThrow(
+      /is not among the aborters of shop/,
+    );
+    expect((await f.env.store.get('shop', 'sod-1'))!.outcome).toBe('SUCCEEDED');
+    const r = await f.env.steer({ service: 'shop', action: 'rollback', reason: 'customer reports' }, LEAD);
+    expect(r).toMatchObject({ deploymentId: 'sod-1', effect: 'rollback-requested', principal: LEAD });
+    expect(f.env.undelivered).toEqual([]);
+    const rec = (await f.env.store.get('shop', 'sod-1'))!;
+    expect(rec.outcome).toBe('ROLLED_BACK');
+    expect(rec.rollback).toMatchObject({
+      trigger: `person:${LEAD}`,
+      reason: `rollback requested by ${LEAD} (verified): customer reports`,
+    });
+    expect(rec.events.map((e) => e.message)).toContain(
+      `rollback requested by ${LEAD} (verified): customer reports: handed to the rollback function`,
+    );
+  });
 });
 
 async function holdAndAbort(f: ReleaseFixture): Promise<void> {
