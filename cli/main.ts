@@ -157,17 +157,27 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
 
   const clusterAccess = (cmd: Command) =>
     cmd
-      .option('--kubeconfig <file>', 'reach the cluster with this kubeconfig instead of EKS')
+      .option(
+        '--answer-url <url>',
+        'the answer endpoint, which acts as your verified AWS identity (default: $TPS_ANSWER_URL, the stack output AnswerUrl)',
+      )
+      .option(
+        '--kubeconfig <file>',
+        'act in-process on this cluster instead (a local cluster, or break-glass with your own table and cluster access; recorded as --requested-by, unverified)',
+      )
       .option('--context <name>', 'context of --kubeconfig')
-      .option('--topic-arn <arn>', 'notifications topic (default: <appName>-notifications of the execution)')
-      .option('--requested-by <who>', 'who (default: $USER)')
+      .option(
+        '--topic-arn <arn>',
+        'with --kubeconfig: notifications topic (default: <appName>-notifications of the execution)',
+      )
+      .option('--requested-by <who>', 'with --kubeconfig: who (default: $USER)')
       .option('--reason <text>', 'why, for the record and the notification')
       .option('--json', 'print the result as JSON');
 
   clusterAccess(
     program
       .command('abort')
-      .description('stop a running release (StopExecution) and roll it back now, as the pipeline would')
+      .description('stop a running release and roll it back (through the answer endpoint)')
       .argument('<id>', 'deployment id or execution ARN')
       .option('--service <name>', 'service (default: looked up in every service of the catalog)'),
   ).action(
@@ -179,7 +189,9 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
   clusterAccess(
     program
       .command('rollback')
-      .description('take the latest release of a service back to its recorded previous version')
+      .description(
+        'take the latest release of a service back to its recorded previous version (through the answer endpoint)',
+      )
       .requiredOption('--service <name>', 'service of the catalog'),
   ).action(
     act(async (ctx, opts: import('./commands/abort.js').PersonRollbackOptions) =>
@@ -193,8 +205,11 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
       "free a service's lock that an ended release left behind (refused while its release may still act)",
     )
     .requiredOption('--service <name>', 'service of the catalog')
-    .option('--requested-by <who>', 'who (default: $USER)')
     .option('--reason <text>', 'why, for the record')
+    .option(
+      '--answer-url <url>',
+      'the answer endpoint (default: $TPS_ANSWER_URL, the stack output AnswerUrl)',
+    )
     .option('--json', 'print the result as JSON')
     .action(
       act(async (ctx, opts: import('./commands/unlock.js').UnlockOptions) =>

@@ -188,22 +188,6 @@ export class ReleaseStack extends Stack {
     this.pipelines = pipelines;
     this.alarms = alarms;
 
-    // ---- the answer endpoint: approvals and holds answered by verified callers (#15) -------------
-    this.answerEndpoint = new AnswerEndpoint(this, 'Answer', {
-      projectRoot: props.projectRoot ?? PROJECT_ROOT,
-      table: this.table.table,
-      key,
-      stateMachines: Object.fromEntries(Object.entries(pipelines).map(([name, p]) => [name, p.stateMachine])),
-      environment: { [FUNCTION_ENV.tableName]: this.table.table.tableName },
-      serviceName: appName,
-      logRetention: props.logRetention,
-    });
-    new CfnOutput(this, 'AnswerUrl', {
-      description:
-        'Answer endpoint (function URL, AWS_IAM): tps-deploy approve/reject/promote sign their requests to it',
-      value: this.answerEndpoint.url.url,
-    });
-
     // ---- alarm -> rollback -------------------------------------------------------------------------
     this.alarmRule = new AlarmRollbackRule(this, 'AlarmRollback', {
       alarms: Object.values(alarms).flatMap((a) => a.all),
@@ -289,6 +273,9 @@ export class ReleaseStack extends Stack {
       latencyAlarms: services.map(([name]) => alarmArn(alarmName(appName, name, 'latency'))),
       serviceAlarms: services.flatMap(([name, svc]) => serviceAlarmNames(appName, name, svc).map(alarmArn)),
       releaseExecutions: executions,
+      // The endpoint's only (tasks are granted nothing on these: no cycle through the state machines).
+      releaseStateMachines: Object.values(pipelines).map((p) => p.stateMachine.stateMachineArn),
+      rollbackFunction: [this.functions.functions.executionStopped.functionArn],
       catalogClusters: [...new Set(clusters.map((c) => `${c.region}/${c.name}`))].map((rn) => {
         const [region, clusterName] = rn.split('/') as [string, string];
         return this.formatArn({ service: 'eks', region, resource: 'cluster', resourceName: clusterName });
@@ -319,6 +306,25 @@ export class ReleaseStack extends Stack {
       targets: grantTargets,
       dataKey: key,
       wildcardReasons,
+    });
+
+    // ---- the answer endpoint: answers, holds, aborts, rollbacks, unlocks by verified callers (#15) --
+    // Its role allows exactly what its code calls (ENDPOINT_AWS_CALLS), granted like the tasks'.
+    this.answerEndpoint = new AnswerEndpoint(this, 'Answer', {
+      projectRoot: props.projectRoot ?? PROJECT_ROOT,
+      key,
+      targets: grantTargets,
+      wildcardReasons,
+      rollbackFunction: this.functions.functions.executionStopped,
+      stateMachines: Object.fromEntries(Object.entries(pipelines).map(([name, p]) => [name, p.stateMachine])),
+      environment: { [FUNCTION_ENV.tableName]: this.table.table.tableName },
+      serviceName: appName,
+      logRetention: props.logRetention,
+    });
+    new CfnOutput(this, 'AnswerUrl', {
+      description:
+        'Answer endpoint (function URL, AWS_IAM): tps-deploy approve/reject/promote/hold/abort/rollback/unlock sign their requests to it',
+      value: this.answerEndpoint.url.url,
     });
 
     // ---- each cluster task's access to the catalog clusters, as its own Kubernetes group ---------

@@ -25,12 +25,15 @@ import {
   type ServiceConfig,
 } from '../functions/domain/config.js';
 import { ERROR_NAMES, StoreUnavailableError } from '../functions/domain/errors.js';
+import { personRollbackEvent } from '../functions/domain/person-rollback.js';
 import type { DeploymentRecord } from '../functions/domain/record.js';
+import type { RollbackRequests } from '../functions/ports/executions.js';
 import type { ReadinessWait, ReleasePorts } from '../functions/ports/release.js';
 import type { TrafficRouter } from '../functions/ports/router.js';
 import type { DeploymentStore } from '../functions/ports/store.js';
 import type { TaskTokens } from '../functions/ports/task-tokens.js';
 import { type AnswerRequest, type AnswerResult, answerAsVerified } from '../functions/release/answer.js';
+import { type SteerRequest, type SteerResult, steerAsVerified } from '../functions/release/steer.js';
 import type { StoppedOutcome } from '../functions/release/stopped.js';
 import { LocalAlarmThresholds } from './alarm-thresholds.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
@@ -159,6 +162,32 @@ export class LocalEnvironment {
   answer(request: AnswerRequest, principal: string): Promise<AnswerResult> {
     return answerAsVerified(this.ports, { arn: principal, accountId: null, callerId: 'local' }, request);
   }
+
+  /**
+   * A person holds, withdraws a hold, aborts, rolls back or unlocks through the same step as the
+   * answer endpoint (functions/release/steer.ts), as `principal` (the local stand-in for the ARN
+   * Lambda would verify). A rollback is handed to the local rollback function, as the endpoint's
+   * asynchronous Invoke hands it in AWS; a failed one waits in `undelivered`.
+   */
+  steer(request: SteerRequest, principal: string): Promise<SteerResult> {
+    return steerAsVerified(
+      { ...this.ports, rollbackRequests: this.rollbackRequests },
+      { arn: principal, accountId: null, callerId: 'local' },
+      request,
+    );
+  }
+
+  /** The local Invoke of the rollback function with a person's rollback (awaited here). */
+  readonly rollbackRequests: RollbackRequests = {
+    request: async (r) => {
+      const event = personRollbackEvent(r);
+      try {
+        await this.functions.invoke('executionStopped', this.portsFor('executionStopped'), event);
+      } catch (error) {
+        this.undelivered.push({ event, error: String(error) });
+      }
+    },
+  };
 
   /** Replaces the synthetic traffic of a service for the next runs (scenarios). */
   setProfile(service: string, profile: TrafficProfile): void {

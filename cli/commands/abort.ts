@@ -1,18 +1,40 @@
 /**
- * `abort` and `rollback`: a person stops a release, or takes the last one back. Both go through
- * `performRollback`, the code the state machine's "Roll Back" and the alarm function run, so the
- * record, the rollback claim, the lock and the notification behave the same whoever pulls the cord.
+ * `abort` and `rollback`: a person stops a release, or takes the last one back.
+ *
+ * Against AWS both go through the answer endpoint as the caller's verified identity
+ * (functions/release/steer.ts): `abort` has it stop the execution (the execution-stopped function
+ * rolls back; an execution that already ended without rolling back is handed to that function
+ * directly), `rollback` has it hand the rollback to that function. The CLI reads the table and
+ * never writes it, stops nothing and never reaches the cluster itself.
+ *
+ * With `--kubeconfig` (a local cluster with a local table, or an operator's break-glass with
+ * their own table and cluster access) the CLI runs `performRollback` itself, the code the state
+ * machine's "Roll Back" and the alarm function run, recording the name given (unverified).
  */
 import { performRollback } from '../../functions/release/rollback.js';
 import { type CliPortsOptions, checkClusterAccess, cliPorts } from '../aws-ports.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT_CODES, type ExitCode, line } from '../io.js';
+import { postSteer } from './steer.js';
 
 export interface PersonRollbackOptions extends CliPortsOptions {
   readonly service?: string;
   readonly reason?: string;
   readonly requestedBy?: string;
   readonly json?: boolean;
+  /** The answer endpoint's URL. @default $TPS_ANSWER_URL */
+  readonly answerUrl?: string;
+}
+
+/** Prints what the endpoint did. */
+function reportEndpoint(ctx: CliContext, body: Record<string, unknown>, json: boolean | undefined): ExitCode {
+  if (json) line(ctx.io.stdout, JSON.stringify(body, null, 2));
+  else
+    line(
+      ctx.io.stdout,
+      `${String(body.service)} ${String(body.deploymentId ?? '')}: ${String(body.detail)} (${String(body.action)} by ${String(body.principal)}, verified). Follow with: tps-deploy status ${String(body.deploymentId ?? '')} --service ${String(body.service)}`,
+    );
+  return EXIT_CODES.ok;
 }
 
 export async function abortCommand(
@@ -25,6 +47,15 @@ export async function abortCommand(
     throw new CliError(
       `${record.service} ${record.deploymentId} already ended (${record.outcome}); nothing to abort. To take a finished release back: tps-deploy rollback --service ${record.service}`,
     );
+  }
+  if (!opts.kubeconfig) {
+    const r = await postSteer(ctx, opts.answerUrl, {
+      service: record.service,
+      deploymentId: record.deploymentId,
+      action: 'stop',
+      ...(opts.reason ? { reason: opts.reason } : {}),
+    });
+    return reportEndpoint(ctx, r.body, opts.json);
   }
   const who = ctx.who(opts.requestedBy);
   const reason = `aborted by ${who}${opts.reason ? `: ${opts.reason}` : ''}`;
@@ -77,6 +108,14 @@ export async function rollbackCommand(ctx: CliContext, opts: PersonRollbackOptio
   }
   if (!latest.previousImage) {
     throw new CliError(`${latest.deploymentId} recorded no previous version; roll back by hand`);
+  }
+  if (!opts.kubeconfig) {
+    const r = await postSteer(ctx, opts.answerUrl, {
+      service,
+      action: 'rollback',
+      ...(opts.reason ? { reason: opts.reason } : {}),
+    });
+    return reportEndpoint(ctx, r.body, opts.json);
   }
   const who = ctx.who(opts.requestedBy);
   const svc = (await ctx.catalog()).services[service]!;

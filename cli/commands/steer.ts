@@ -3,18 +3,16 @@
  *
  * The state machine waits for a person with a Step Functions task token (`.waitForTaskToken`),
  * which it keeps in its own item of the table, never in the record; the record's
- * `pendingApproval` says that it waits (with `phase` when it is a hold). approve and reject go
+ * `pendingApproval` says that it waits (with `phase` when it is a hold). Every command here goes
  * through the answer endpoint (cli/answer-client.ts: a SigV4-signed POST to the stack's function
- * URL), which verifies who you are, checks the service's `duties` in the catalog and answers the
- * task itself: for an approval request they approve or reject the release, for a hold they
- * promote or abort it. `hold` writes the request into the record (`hold`,
- * functions/release/hold.ts `requestHold`); it takes effect after the next validation that passes.
- * `promote` answers a hold the release waits on, or withdraws a request not yet reached.
+ * URL), which verifies who you are, checks the service's `duties` in the catalog and acts itself:
+ * approve and reject answer an approval request, or promote and abort a hold; `hold` has the
+ * endpoint write the request into the record (functions/release/steer.ts), which takes effect
+ * after the next validation that passes; `promote` answers a hold the release waits on, or has the
+ * endpoint withdraw a request not yet reached. The CLI itself only reads the table.
  */
-import { RecordConflictError } from '../../functions/adapters/aws/dynamodb-store.js';
-import type { DeploymentRecord } from '../../functions/domain/record.js';
-import { requestHold } from '../../functions/release/hold.js';
-import { answerUrl, postAnswer } from '../answer-client.js';
+import type { SteerAction } from '../../functions/domain/duties.js';
+import { answerUrl, type EndpointAnswer, postAnswer } from '../answer-client.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT_CODES, type ExitCode, line } from '../io.js';
 
@@ -80,6 +78,37 @@ export async function rejectCommand(ctx: CliContext, id: string, opts: SteerOpti
   return EXIT_CODES.ok;
 }
 
+/**
+ * Asks the endpoint for a steer action (hold, withdraw, stop, rollback, unlock) as the caller's
+ * verified identity; the endpoint's answer when it did it (HTTP 200), else a CliError with its reason.
+ */
+export async function postSteer(
+  ctx: CliContext,
+  explicitUrl: string | undefined,
+  body: {
+    readonly service: string;
+    readonly action: SteerAction;
+    readonly deploymentId?: string;
+    readonly reason?: string;
+  },
+): Promise<EndpointAnswer> {
+  const url = answerUrl(ctx, explicitUrl);
+  const r = await postAnswer(ctx, url, {
+    service: body.service,
+    action: body.action,
+    ...(body.deploymentId ? { deploymentId: body.deploymentId } : {}),
+    ...(body.reason ? { reason: body.reason } : {}),
+  });
+  if (r.status !== 200) {
+    const what = r.status === 403 ? 'refused' : 'not done';
+    throw new CliError(
+      `${body.action} ${body.deploymentId ?? body.service} ${what} (HTTP ${r.status}): ${String(r.body.error ?? r.body.Message ?? 'no reason given')}`,
+      EXIT_CODES.failed,
+    );
+  }
+  return r;
+}
+
 export async function holdCommand(ctx: CliContext, id: string, opts: SteerOptions): Promise<ExitCode> {
   const record = await ctx.findRecord(id, opts.service);
   if (record.outcome !== 'RUNNING') {
@@ -87,36 +116,19 @@ export async function holdCommand(ctx: CliContext, id: string, opts: SteerOption
       `${record.service} ${record.deploymentId} already ended (${record.outcome}); nothing to hold`,
     );
   }
-  if (record.hold && !record.hold.decision) {
-    line(
-      ctx.io.stdout,
-      `${record.service} ${record.deploymentId}: already on hold (${record.hold.requestedBy}, ${record.hold.at})`,
-    );
+  const r = await postSteer(ctx, opts.answerUrl, {
+    service: record.service,
+    deploymentId: record.deploymentId,
+    action: 'hold',
+    ...(opts.reason ? { reason: opts.reason } : {}),
+  });
+  if (r.body.effect === 'already-held') {
+    line(ctx.io.stdout, `${record.service} ${record.deploymentId}: ${String(r.body.detail)}`);
     return EXIT_CODES.ok;
-  }
-  const who = ctx.who(opts.requestedBy);
-  try {
-    await requestHold(
-      { store: await ctx.store(), clock: { now: () => ctx.now() } },
-      {
-        service: record.service,
-        deploymentId: record.deploymentId,
-        by: who,
-        ...(opts.reason ? { reason: opts.reason } : {}),
-      },
-    );
-  } catch (error) {
-    throw new CliError(
-      `holding ${record.deploymentId} failed: ${(error as Error).message}`,
-      EXIT_CODES.failed,
-      {
-        cause: error,
-      },
-    );
   }
   line(
     ctx.io.stdout,
-    `${record.service} ${record.deploymentId}: hold requested by ${who}; the release stops after its next passing window. Go on with: tps-deploy promote ${record.deploymentId}`,
+    `${record.service} ${record.deploymentId}: hold requested by ${String(r.body.principal)}; the release stops after its next passing window. Go on with: tps-deploy promote ${record.deploymentId}`,
   );
   return EXIT_CODES.ok;
 }
@@ -129,41 +141,14 @@ export async function promoteCommand(ctx: CliContext, id: string, opts: SteerOpt
     throw new CliError(`${record.service} ${record.deploymentId} is not on hold; nothing to promote`);
   }
   // Requested but not yet reached: withdrawing the request is all there is to do.
-  const who = ctx.who(opts.requestedBy);
-  await withdrawHold(ctx, record, who);
+  const r = await postSteer(ctx, opts.answerUrl, {
+    service: record.service,
+    deploymentId: record.deploymentId,
+    action: 'withdraw',
+  });
   line(
     ctx.io.stdout,
-    `${record.service} ${record.deploymentId}: hold withdrawn by ${who}; the release goes on`,
+    `${record.service} ${record.deploymentId}: hold withdrawn by ${String(r.body.principal)}; the release goes on`,
   );
   return EXIT_CODES.ok;
-}
-
-/** Clears a hold request the release has not reached; reads again on a conflicting write. */
-async function withdrawHold(ctx: CliContext, record: DeploymentRecord, who: string): Promise<void> {
-  const store = await ctx.store();
-  for (let attempt = 0; ; attempt++) {
-    const fresh = await ctx.aws('reading the record', () => store.get(record.service, record.deploymentId));
-    if (!fresh?.hold || fresh.hold.pending || fresh.hold.decision) {
-      throw new CliError(
-        `${record.deploymentId}: the hold changed meanwhile; look again with tps-deploy status`,
-      );
-    }
-    const at = ctx.now().toISOString();
-    fresh.hold = null;
-    fresh.events.push({ at, message: `hold withdrawn by ${who} before the release reached it` });
-    try {
-      await store.put(fresh);
-      return;
-    } catch (error) {
-      if (!(error instanceof RecordConflictError) || attempt >= 4) {
-        throw new CliError(
-          `writing ${record.deploymentId} failed: ${(error as Error).message}`,
-          EXIT_CODES.failed,
-          {
-            cause: error,
-          },
-        );
-      }
-    }
-  }
 }

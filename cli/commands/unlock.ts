@@ -4,65 +4,42 @@
  * its release ended, or it never wrote a record), conditionally on that holder still holding it;
  * the holder's record says who freed it and why. A lock whose release is
  * still RUNNING in the record is refused: that release needs `abort` (which rolls it back and
- * frees the lock), not an unlock that would leave its canary behind.
+ * frees the lock), not an unlock that would leave its canary behind. The answer endpoint does it
+ * (functions/release/steer.ts) as the caller's verified identity, which must be among the service's
+ * `duties.aborters`; the CLI writes nothing itself.
  */
-import { SfnExecutions } from '../../functions/adapters/aws/sfn-executions.js';
-import type { ExecutionState } from '../../functions/domain/lock.js';
-import { judgeHeldLock } from '../../functions/domain/lock.js';
-import { addEvent } from '../../functions/domain/record-transitions.js';
 import type { CliContext } from '../context.js';
-import { CliError, EXIT_CODES, type ExitCode, line } from '../io.js';
+import { EXIT_CODES, type ExitCode, line } from '../io.js';
+import { postSteer } from './steer.js';
 
 export interface UnlockOptions {
   readonly service?: string;
   readonly requestedBy?: string;
   readonly reason?: string;
   readonly json?: boolean;
+  /** The answer endpoint's URL. @default $TPS_ANSWER_URL */
+  readonly answerUrl?: string;
 }
 
 export async function unlockCommand(ctx: CliContext, opts: UnlockOptions): Promise<ExitCode> {
   const service = opts.service!;
   await ctx.requireService(service);
-  const store = await ctx.store();
-  const holder = await ctx.aws(`reading the lock of ${service}`, () => store.active(service));
-  if (!holder) {
-    line(ctx.io.stdout, `${service}: not locked; nothing to do`);
+  const r = await postSteer(ctx, opts.answerUrl, {
+    service,
+    action: 'unlock',
+    ...(opts.reason ? { reason: opts.reason } : {}),
+  });
+  const b = r.body;
+  if (b.effect === 'nothing-to-do') {
+    line(ctx.io.stdout, String(b.detail));
     return EXIT_CODES.ok;
   }
-  const [record, execution] = await Promise.all([
-    ctx.aws(`reading ${holder.deploymentId}`, () => store.get(service, holder.deploymentId)),
-    holder.executionArn
-      ? ctx.aws(`DescribeExecution ${holder.executionArn}`, () =>
-          new SfnExecutions({ client: ctx.sfn }).status(holder.executionArn!),
-        )
-      : Promise.resolve<ExecutionState>('UNKNOWN'),
-  ]);
-  const verdict = judgeHeldLock(holder, record?.outcome ?? null, execution);
-  if (verdict.action === 'refuse') {
-    throw new CliError(`${service} is locked by ${holder.deploymentId} and was not unlocked: ${verdict.why}`);
-  }
-  const who = ctx.who(opts.requestedBy);
-  await ctx.aws('freeing the lock', () => store.release(service, holder.deploymentId));
-  if (record) {
-    addEvent(
-      record,
-      ctx.now(),
-      `lock freed by ${who} (tps-deploy unlock): ${verdict.why}${opts.reason ? `: ${opts.reason}` : ''}`,
-    );
-    await ctx.aws(`recording the unlock in ${holder.deploymentId}`, () => store.put(record));
-  }
-  const message = `${service}: unlocked by ${who}; ${verdict.why}`;
   if (opts.json) {
     line(
       ctx.io.stdout,
-      JSON.stringify({
-        service,
-        deploymentId: holder.deploymentId,
-        unlockedBy: who,
-        why: verdict.why,
-        execution,
-      }),
+      JSON.stringify({ service, deploymentId: b.deploymentId, unlockedBy: b.principal, why: b.detail }),
     );
-  } else line(ctx.io.stdout, message);
+  } else
+    line(ctx.io.stdout, `${service}: unlocked by ${String(b.principal)} (verified); ${String(b.detail)}`);
   return EXIT_CODES.ok;
 }

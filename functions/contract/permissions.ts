@@ -34,6 +34,10 @@ export type GrantTarget =
   | 'serviceAlarms'
   /** The executions of each service's release state machine. */
   | 'releaseExecutions'
+  /** Each service's release state machine itself (answer a waiting task, start an execution). */
+  | 'releaseStateMachines'
+  /** The rollback function: the one the execution-status rule invokes (a person's rollback too). */
+  | 'rollbackFunction'
   /** The EKS clusters of the catalog. */
   | 'catalogClusters'
   /** The catalog's RDS instances and their `tps-<service>-*` snapshots. */
@@ -55,8 +59,9 @@ const table = (action: string): readonly Grant[] => [{ actions: [action], on: 'd
 /**
  * The AWS calls behind each port method in Lambda. Port methods whose adapters make no AWS call
  * (the cluster, the router, Jobs, the clock, EMF telemetry, the on-call HTTP directory) are in
- * {@link NO_AWS_PORTS}. `TaskTokens` is in neither: no task function answers a task token (only the answer endpoint
- * does, with its own role), so a step that starts to fails the check until it is given a grant here.
+ * {@link NO_AWS_PORTS}. `TaskTokens`, `ReleaseStarter` and `RollbackRequests` are the answer
+ * endpoint's (ENDPOINT_AWS_CALLS): no task function answers a task token, so a task step that
+ * starts to call one fails the check against TASK_AWS_CALLS.
  */
 export const PORT_GRANTS = {
   'DeploymentStore.begin': [
@@ -125,6 +130,12 @@ export const PORT_GRANTS = {
   ],
   // The factory builds the metrics source; the GetMetricData call is its `window`.
   'ReleasePorts.metrics': [],
+  // The answer endpoint's own ports (ENDPOINT_AWS_CALLS): answer a waiting task, start a release,
+  // hand a person's rollback to the rollback function.
+  'TaskTokens.succeed': [{ actions: ['states:SendTaskSuccess'], on: 'releaseStateMachines' }],
+  'TaskTokens.fail': [{ actions: ['states:SendTaskFailure'], on: 'releaseStateMachines' }],
+  'ReleaseStarter.start': [{ actions: ['states:StartExecution'], on: 'releaseStateMachines' }],
+  'RollbackRequests.request': [{ actions: ['lambda:InvokeFunction'], on: 'rollbackFunction' }],
 } as const satisfies Readonly<Record<string, readonly Grant[]>>;
 
 /** A port method whose Lambda adapter calls AWS (or, as `ReleasePorts.metrics`, builds one that does). */
@@ -259,10 +270,31 @@ export const DATA_KEY_ACTIONS: Readonly<Partial<Record<GrantTarget, readonly str
   notificationsTopic: ['kms:Decrypt', 'kms:GenerateDataKey*'],
 };
 
-/** The grants of a task: its port methods' grants, each (action, target) once. */
-export function taskGrants(task: TaskKey): Grant[] {
+/**
+ * The port methods (with AWS behind them) the answer endpoint's code can reach
+ * (functions/handlers/answer-runtime.ts `handleAnswer`: answer, verified start, and hold, withdraw,
+ * stop, rollback, unlock), as read from the code by test/infra/task-permissions.test.ts. Its role
+ * (infra/constructs/answer-endpoint.ts) allows exactly their grants.
+ */
+export const ENDPOINT_AWS_CALLS: readonly AwsPortCall[] = [
+  ...RECORD,
+  'DeploymentStore.active',
+  'DeploymentStore.history',
+  'DeploymentStore.release',
+  'DeploymentStore.taskToken',
+  'DeploymentStore.saveVerifiedStart',
+  'TaskTokens.succeed',
+  'TaskTokens.fail',
+  'ReleaseStarter.start',
+  'Executions.status',
+  'Executions.stop',
+  'RollbackRequests.request',
+];
+
+/** The grants of port method calls, each (action, target) once. */
+export function grantsOf(calls: readonly AwsPortCall[]): Grant[] {
   const byTarget = new Map<GrantTarget, Set<string>>();
-  for (const call of TASK_AWS_CALLS[task]) {
+  for (const call of calls) {
     for (const g of PORT_GRANTS[call] as readonly Grant[]) {
       const set = byTarget.get(g.on) ?? new Set<string>();
       for (const a of g.actions) set.add(a);
@@ -270,4 +302,14 @@ export function taskGrants(task: TaskKey): Grant[] {
     }
   }
   return [...byTarget].map(([on, actions]) => ({ on, actions: [...actions].sort() }));
+}
+
+/** The grants of a task: its port methods' grants, each (action, target) once. */
+export function taskGrants(task: TaskKey): Grant[] {
+  return grantsOf(TASK_AWS_CALLS[task]);
+}
+
+/** The grants of the answer endpoint. */
+export function endpointGrants(): Grant[] {
+  return grantsOf(ENDPOINT_AWS_CALLS);
 }

@@ -291,3 +291,66 @@ export function decideStart(
     reason: `${caller.arn} is not among the starters of ${service} (catalog services.${service}.duties.starters)`,
   };
 }
+
+/**
+ * What a person asks of a release besides answering it (functions/release/steer.ts), through the
+ * same endpoint: `hold` asks a running release to hold after its next passing window,
+ * `withdraw` withdraws a hold not yet reached, `stop` aborts a running release (StopExecution; the
+ * execution-stopped function rolls it back), `rollback` takes the service's latest release back,
+ * `unlock` frees a lock an ended release left behind.
+ *
+ * Rules (tested in test/unit/duties.test.ts):
+ * 5. `stop`, `rollback` and `unlock` need a principal in `aborters` (default `approvers`):
+ *    whoever may pull a release back. `hold` and `withdraw` need one in `promoters` or
+ *    `approvers`: whoever decides whether a release goes on.
+ * 6. The requester of a verified start may hold, stop or roll back their own release, never
+ *    withdraw a hold on it (that lets it go on, as a promote does).
+ */
+export const STEER_ACTIONS = ['hold', 'withdraw', 'stop', 'rollback', 'unlock'] as const;
+export type SteerAction = (typeof STEER_ACTIONS)[number];
+
+/** The principals allowed to take steer `action` on a service (rule 5), and the list's name. */
+export function steerPrincipals(
+  duties: DutiesConfig | undefined,
+  action: SteerAction,
+): { readonly list: string; readonly principals: readonly string[] } {
+  if (!duties) return { list: 'approvers', principals: [] };
+  if (action === 'hold' || action === 'withdraw') {
+    return {
+      list: 'promoters or approvers',
+      principals: [...new Set([...(duties.promoters ?? []), ...duties.approvers])],
+    };
+  }
+  return { list: 'aborters', principals: duties.aborters ?? duties.approvers };
+}
+
+/** Decides whether `caller` may take steer `action` on a service's release (rules 5 and 6). */
+export function decideSteer(args: {
+  readonly service: string;
+  readonly duties: DutiesConfig | undefined;
+  readonly action: SteerAction;
+  readonly caller: VerifiedCaller;
+  readonly requester: Requester | null;
+}): { readonly allowed: true } | { readonly allowed: false; readonly reason: string } {
+  const { service, action, caller } = args;
+  const { list, principals } = steerPrincipals(args.duties, action);
+  if (principals.length === 0) {
+    return {
+      allowed: false,
+      reason: `service ${service} declares no approvers (catalog services.${service}.duties.approvers): nobody may ${action} its releases`,
+    };
+  }
+  if (!principals.some((p) => principalMatches(p, caller.arn))) {
+    return {
+      allowed: false,
+      reason: `${caller.arn} is not among the ${list} of ${service} (catalog services.${service}.duties): may not ${action}`,
+    };
+  }
+  if (action === 'withdraw' && args.requester?.verified && samePerson(args.requester.principal, caller.arn)) {
+    return {
+      allowed: false,
+      reason: `${caller.arn} requested this release and may not withdraw its hold (separation of duties)`,
+    };
+  }
+  return { allowed: true };
+}

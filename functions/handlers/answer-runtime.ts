@@ -11,10 +11,13 @@
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import catalogInput from '../../tps.config.js';
 import { DynamoDbDeploymentStore } from '../adapters/aws/dynamodb-store.js';
 import { isConditionalCheckFailed } from '../adapters/aws/errors.js';
+import { LambdaRollbackRequests } from '../adapters/aws/lambda-rollback-requests.js';
+import { SfnExecutions } from '../adapters/aws/sfn-executions.js';
 import { SfnReleaseStarter } from '../adapters/aws/sfn-release-starter.js';
 import { SfnTaskTokens } from '../adapters/aws/task-tokens.js';
 import { createFunctionLogger, RELEASE_SERVICE_KEY } from '../adapters/powertools/function-logger.js';
@@ -23,7 +26,7 @@ import type { VerifiedCaller } from '../domain/duties.js';
 import { ConfigError, ERROR_NAMES, InvalidInputError } from '../domain/errors.js';
 import type { LambdaContext } from '../invoke.js';
 import { systemClock } from '../ports/clock.js';
-import type { ReleaseStarter } from '../ports/executions.js';
+import type { Executions, ReleaseStarter, RollbackRequests } from '../ports/executions.js';
 import type { ReleasePorts } from '../ports/release.js';
 import {
   AnswerRefusedError,
@@ -31,6 +34,7 @@ import {
   parseAnswerRequest,
   startAsVerified,
 } from '../release/answer.js';
+import { isSteerBody, parseSteerRequest, steerAsVerified } from '../release/steer.js';
 
 /**
  * The ports the endpoint needs: the catalog, the table, SendTaskSuccess/Failure, a clock, and
@@ -38,6 +42,9 @@ import {
  */
 export type AnswerPorts = Pick<ReleasePorts, 'catalog' | 'store' | 'taskTokens' | 'clock'> & {
   readonly releases?: ReleaseStarter;
+  /** StopExecution/DescribeExecution and the rollback function, for hold, withdraw, stop, rollback and unlock (functions/release/steer.ts); without them those are answered 501. */
+  readonly executions?: Executions;
+  readonly rollbackRequests?: RollbackRequests;
 };
 
 /** The parts of a function URL request (payload format 2.0) the endpoint reads. */
@@ -109,6 +116,7 @@ export async function handleAnswer(
   const keys = { principal: caller.arn };
   const b = body as { action?: unknown; input?: unknown; name?: unknown } | null;
   if (b && typeof b === 'object' && b.action === 'start') return start(ports, caller, b, logger);
+  if (isSteerBody(body)) return steer(ports, caller, body, logger);
   try {
     const request = parseAnswerRequest(body, ports.catalog);
     const where = {
@@ -189,6 +197,52 @@ async function start(
   }
 }
 
+/** hold, withdraw, stop, rollback, unlock (functions/release/steer.ts): statuses as for an answer. */
+async function steer(
+  ports: AnswerPorts,
+  caller: VerifiedCaller,
+  body: unknown,
+  logger: Logger,
+): Promise<FunctionUrlResponse> {
+  const { executions, rollbackRequests } = ports;
+  if (!executions || !rollbackRequests) return respond(501, { error: 'this endpoint cannot steer releases' });
+  try {
+    const request = parseSteerRequest(body, ports.catalog);
+    const where = {
+      principal: caller.arn,
+      [RELEASE_SERVICE_KEY]: request.service,
+      deploymentId: request.deploymentId ?? null,
+      action: request.action,
+    };
+    try {
+      const result = await steerAsVerified({ ...ports, executions, rollbackRequests }, caller, request);
+      logger.info('steer done', { ...where, effect: result.effect });
+      return respond(200, { ...result });
+    } catch (e) {
+      if (e instanceof AnswerRefusedError) {
+        logger.warn('steer refused', { ...where, status: 403, reason: e.message });
+        return respond(403, { error: e.message });
+      }
+      if ((e as { name?: string }).name === ERROR_NAMES.answerNotDelivered) {
+        logger.warn('steer not done', { ...where, status: 409, reason: (e as Error).message });
+        return respond(409, { error: (e as Error).message });
+      }
+      throw e;
+    }
+  } catch (e) {
+    if (e instanceof InvalidInputError) return respond(400, { error: e.message, issues: e.issues });
+    logger.error('steer failed', {
+      principal: caller.arn,
+      errorName: (e as Error).name,
+      errorMessage: (e as Error).message,
+    });
+    return respond(500, { error: `steering failed: ${(e as Error).name}` });
+  }
+}
+
+/** The environment variable with the rollback function's name (set by infra/constructs/answer-endpoint.ts). */
+export const ROLLBACK_FUNCTION_ENV = 'TPS_ROLLBACK_FUNCTION';
+
 function env(name: string): string {
   const v = process.env[name];
   if (!v) throw new ConfigError(`environment variable ${name} is not set`);
@@ -206,6 +260,11 @@ export function awsAnswerPorts(): AnswerPorts {
     releases: new SfnReleaseStarter({
       client: sfn,
       stateMachineArns: JSON.parse(env(STATE_MACHINES_ENV)) as Record<string, string>,
+    }),
+    executions: new SfnExecutions({ client: sfn }),
+    rollbackRequests: new LambdaRollbackRequests({
+      client: new LambdaClient({}),
+      functionName: env(ROLLBACK_FUNCTION_ENV),
     }),
   };
 }

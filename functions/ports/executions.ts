@@ -13,3 +13,20 @@ export interface ReleaseStarter {
   /** StartExecution of the service's state machine with this name and input; the execution ARN. */
   start(service: string, name: string, input: Readonly<Record<string, unknown>>): Promise<string>;
 }
+
+/** A person's rollback, asked for through the answer endpoint and run by the rollback function. */
+export interface PersonRollbackRequest {
+  readonly service: string;
+  readonly deploymentId: string;
+  /** The verified ARN of who asked. */
+  readonly principal: string;
+  readonly reason: string | null;
+  /** `abort`: a running release whose execution ended without rolling back; `rollback`: take one back. */
+  readonly kind: 'abort' | 'rollback';
+}
+
+/** Hands a person's rollback to the function that may change the cluster (asynchronously). */
+export interface RollbackRequests {
+  /** Invokes the rollback function with the request (Lambda `InvocationType: Event`). */
+  request(request: PersonRollbackRequest): Promise<void>;
+}

@@ -19,7 +19,7 @@ import {
 } from './migration.js';
 import { rollBackFromStateMachine } from './rollback.js';
 import { checkReadiness, shiftTraffic } from './shift.js';
-import { handleExecutionStopped } from './stopped.js';
+import { handleStoppedOrPersonRollback } from './steer.js';
 import { validateWindow } from './validate.js';
 import { standDown, startWatch } from './watch.js';
 
@@ -46,7 +46,7 @@ export const STEPS: { readonly [K in TaskKey]: Step<K> } = {
   rollBack: rollBackFromStateMachine,
   failRelease,
   alarmRollback: handleAlarm,
-  executionStopped: handleExecutionStopped,
+  executionStopped: handleStoppedOrPersonRollback,
   checkGates,
   recheckGates,
   requestApproval,

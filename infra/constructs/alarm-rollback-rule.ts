@@ -125,7 +125,7 @@ export class AlarmRollbackRule extends Construct {
 
     this.deadLetterAlarm = new cw.Alarm(this, 'DeadLetterAlarm', {
       alarmDescription:
-        '[critical] An alarm or execution status event could not be delivered, or its function failed three times: a rollback may not have happened. Check the dead-letter queue and the function logs; tps-deploy rollback finishes it.',
+        '[critical] An alarm or execution status event could not be delivered, or its function failed three times: a rollback may not have happened. Check the dead-letter queue and the function logs; tps-deploy abort <id> (a release still RUNNING) or tps-deploy rollback finishes it.',
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(1),
         statistic: cw.Stats.MAXIMUM,

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,42 +7,35 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { endpointGrants, type GrantTarget } from '../../functions/contract/permissions.js';
 import { acknowledgeNag } from '../nag.js';
 import { FUNCTION_BUNDLING, TASK_RUNTIME } from './task-functions.js';
+import { grantExactly } from './task-permissions.js';
 
 /** The handler of the answer endpoint, relative to the repository root. */
 export const ANSWER_ENTRY = 'functions/handlers/answer.ts';
 
-/**
- * The only actions the endpoint's role has on the state machines: answer a waiting task, and start
- * a release for a verified caller.
- */
-export const ANSWER_SFN_ACTIONS: readonly string[] = [
-  'states:SendTaskSuccess',
-  'states:SendTaskFailure',
-  'states:StartExecution',
-];
-
 /** The environment variable with the state machines' ARNs by service (functions/handlers/answer-runtime.ts). */
 export const STATE_MACHINES_ENV = 'TPS_STATE_MACHINE_ARNS';
 
-/**
- * The table actions of what the endpoint's steps do: read the record and the token, update the
- * record, write a verified start.
- */
-export const ANSWER_TABLE_ACTIONS: readonly string[] = [
-  'dynamodb:GetItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:PutItem',
-];
+/** The environment variable with the rollback function's name (functions/handlers/answer-runtime.ts). */
+export const ROLLBACK_FUNCTION_ENV = 'TPS_ROLLBACK_FUNCTION';
 
 /** Props of {@link AnswerEndpoint}. */
 export interface AnswerEndpointProps {
   /** Absolute path of the repository root. */
   readonly projectRoot: string;
-  readonly table: dynamodb.ITable;
+  /**
+   * The ARNs of each grant target (functions/contract/permissions.ts): the role allows exactly
+   * `endpointGrants()` on them, as the task functions' roles allow their tasks' grants.
+   */
+  readonly targets: Readonly<Record<GrantTarget, readonly string[]>>;
+  /** Why each wildcard ARN of the targets cannot be narrower (cdk-nag acknowledgement), by ARN. */
+  readonly wildcardReasons: Readonly<Record<string, string>>;
   /** The key that encrypts the table. */
   readonly key: kms.IKey;
+  /** The function a person's rollback is handed to (the execution-stopped function). */
+  readonly rollbackFunction: lambda.IFunction;
   /** The release state machine of each service: the endpoint answers their waiting tasks and starts them. */
   readonly stateMachines: Readonly<Record<string, sfn.IStateMachine>>;
   /** Environment of the function (the table name). */
@@ -58,9 +50,13 @@ export interface AnswerEndpointProps {
  * The answer endpoint (functions/handlers/answer.ts): a function with its own role behind a
  * function URL with AuthType AWS_IAM, so Lambda verifies each caller's SigV4 signature and hands
  * the function the caller's ARN. Its role is the only one the stack creates with
- * `states:SendTaskSuccess`/`SendTaskFailure`; people get the right to invoke the URL
- * (`lambda:InvokeFunctionUrl` on {@link AnswerEndpoint.fn}) from their own roles, and the
- * catalog's `duties` decides what each may answer.
+ * `states:SendTaskSuccess`/`SendTaskFailure`, and it allows exactly what the endpoint's code calls
+ * (functions/contract/permissions.ts `ENDPOINT_AWS_CALLS`, checked by
+ * test/infra/task-permissions.test.ts): the record, the lock and the token item, answering and
+ * starting releases, stopping and describing their executions, and invoking the rollback function.
+ * People get the right to invoke the URL (`lambda:InvokeFunctionUrl` on {@link AnswerEndpoint.fn})
+ * from their own roles, plus read access to the table; the catalog's `duties` decides what each
+ * may answer, hold, abort, roll back or unlock.
  */
 export class AnswerEndpoint extends Construct {
   readonly fn: NodejsFunction;
@@ -96,12 +92,14 @@ export class AnswerEndpoint extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       role: this.role,
       logGroup,
-      description: 'tps-deploy answer endpoint (approve, reject, promote, abort as the verified caller)',
+      description:
+        'tps-deploy answer endpoint (approve, reject, promote, abort, hold, stop, rollback, unlock as the verified caller)',
       environment: {
         ...props.environment,
         [STATE_MACHINES_ENV]: Stack.of(this).toJsonString(
           Object.fromEntries(Object.entries(props.stateMachines).map(([s, m]) => [s, m.stateMachineArn])),
         ),
+        [ROLLBACK_FUNCTION_ENV]: props.rollbackFunction.functionName,
         POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'tps-deploy',
       },
       bundling: FUNCTION_BUNDLING,
@@ -115,32 +113,16 @@ export class AnswerEndpoint extends Construct {
         resources: [logGroup.logGroupArn],
       }),
     );
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadRecordsAndTokens',
-        actions: [...ANSWER_TABLE_ACTIONS],
-        resources: [props.table.tableArn],
-      }),
-    );
-    props.key.grant(this.role, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*');
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'AnswerWaitingReleases',
-        actions: [...ANSWER_SFN_ACTIONS],
-        resources: machines.map((m) => m.stateMachineArn),
-      }),
-    );
+    grantExactly(this, this.role, endpointGrants(), {
+      targets: props.targets,
+      dataKey: props.key,
+      wildcardReasons: props.wildcardReasons,
+    });
     acknowledgeNag(
       this.role,
       'AwsSolutions-IAM5',
       'Resource::*',
       'X-Ray PutTraceSegments/PutTelemetryRecords (added by active tracing) have no resource types: "*" is the only valid resource.',
-    );
-    acknowledgeNag(
-      this.role,
-      'AwsSolutions-IAM5',
-      'Action::kms:GenerateDataKey*',
-      'Data-key actions on the one key that encrypts the deployments table, as DynamoDB requires of callers of a KMS-encrypted table.',
     );
   }
 }

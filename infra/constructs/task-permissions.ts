@@ -1,7 +1,12 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { DATA_KEY_ACTIONS, type GrantTarget, taskGrants } from '../../functions/contract/permissions.js';
+import {
+  DATA_KEY_ACTIONS,
+  type Grant,
+  type GrantTarget,
+  taskGrants,
+} from '../../functions/contract/permissions.js';
 import { TASK_KEYS, type TaskKey } from '../../functions/contract/tasks.js';
 import { pascalCase } from '../../functions/domain/text.js';
 import { acknowledgeNag, nagResource } from '../nag.js';
@@ -38,34 +43,45 @@ export class TaskPermissions extends Construct {
         `TaskPermissions: wildcard ARNs without a reason: ${unexplained.join(', ')}. Add each to wildcardReasons with why it cannot be narrower.`,
       );
     }
-    for (const task of TASK_KEYS) {
-      const role = props.roles[task];
-      const keyActions = new Set<string>();
-      for (const grant of taskGrants(task)) {
-        const resources = props.targets[grant.on];
-        if (resources.length === 0) continue;
-        role.addToPrincipalPolicy(
-          new iam.PolicyStatement({
-            sid: pascalCase(grant.on),
-            actions: [...grant.actions],
-            resources: [...resources],
-          }),
-        );
-        for (const a of DATA_KEY_ACTIONS[grant.on] ?? []) keyActions.add(a);
-        for (const arn of resources.filter((r) => r !== '*' && r.includes('*'))) {
-          acknowledgeNag(role, 'AwsSolutions-IAM5', nagResource(this, arn), props.wildcardReasons[arn]!);
-        }
-      }
-      if (keyActions.size === 0) continue;
-      props.dataKey.grant(role, ...[...keyActions].sort());
-      for (const action of [...keyActions].filter((a) => a.endsWith('*'))) {
-        acknowledgeNag(
-          role,
-          'AwsSolutions-IAM5',
-          `Action::${action}`,
-          'Data-key actions (GenerateDataKey*, ReEncrypt*) on the one key that encrypts the table and the topic, as DynamoDB and SNS require of callers of a KMS-encrypted table and topic; only roles that use the table or publish get them.',
-        );
-      }
+    for (const task of TASK_KEYS) grantExactly(this, props.roles[task], taskGrants(task), props);
+  }
+}
+
+/**
+ * Grants `role` exactly `grants`: one statement per grant target (Sid = the target), the actions,
+ * on that target's ARNs; and the data key's actions for the targets the key encrypts. The task
+ * functions' roles and the answer endpoint's are granted by this one function.
+ */
+export function grantExactly(
+  scope: Construct,
+  role: iam.IRole,
+  grants: readonly Grant[],
+  props: Pick<TaskPermissionsProps, 'targets' | 'dataKey' | 'wildcardReasons'>,
+): void {
+  const keyActions = new Set<string>();
+  for (const grant of grants) {
+    const resources = props.targets[grant.on];
+    if (resources.length === 0) continue;
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: pascalCase(grant.on),
+        actions: [...grant.actions],
+        resources: [...resources],
+      }),
+    );
+    for (const a of DATA_KEY_ACTIONS[grant.on] ?? []) keyActions.add(a);
+    for (const arn of resources.filter((r) => r !== '*' && r.includes('*'))) {
+      acknowledgeNag(role, 'AwsSolutions-IAM5', nagResource(scope, arn), props.wildcardReasons[arn]!);
     }
+  }
+  if (keyActions.size === 0) return;
+  props.dataKey.grant(role, ...[...keyActions].sort());
+  for (const action of [...keyActions].filter((a) => a.endsWith('*'))) {
+    acknowledgeNag(
+      role,
+      'AwsSolutions-IAM5',
+      `Action::${action}`,
+      'Data-key actions (GenerateDataKey*, ReEncrypt*) on the one key that encrypts the table and the topic, as DynamoDB and SNS require of callers of a KMS-encrypted table and topic; only roles that use the table or publish get them.',
+    );
   }
 }

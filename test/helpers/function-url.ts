@@ -120,3 +120,55 @@ export async function startFunctionUrl(
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/**
+ * A function URL request as Lambda delivers it with AuthType AWS_IAM (AWS docs, "Request payload
+ * format" 2.0), signed by `userArn` (null: no verified caller), with `body` as JSON.
+ */
+export function signedUrlEvent(userArn: string | null, body: unknown, method = 'POST'): FunctionUrlRequest {
+  const accountId = userArn?.split(':')[4] ?? null;
+  const event = {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: '/',
+    rawQueryString: '',
+    headers: {
+      'content-type': 'application/json',
+      host: 'abcdefghij.lambda-url.us-east-1.on.aws',
+      'x-amz-date': '20261205T070000Z',
+      authorization:
+        'AWS4-HMAC-SHA256 Credential=ASIA.../20261205/us-east-1/lambda/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=...',
+    },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abcdefghij',
+      authentication: null,
+      authorizer: userArn
+        ? {
+            iam: {
+              accessKey: 'ASIAEXAMPLE',
+              accountId,
+              callerId: `AROAEXAMPLE:${userArn.split('/').at(-1)}`,
+              cognitoIdentity: null,
+              principalOrgId: null,
+              userArn,
+              userId: `AROAEXAMPLE:${userArn.split('/').at(-1)}`,
+            },
+          }
+        : null,
+      domainName: 'abcdefghij.lambda-url.us-east-1.on.aws',
+      domainPrefix: 'abcdefghij',
+      http: { method, path: '/', protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'tps-deploy' },
+      requestId: 'req-1',
+      routeKey: '$default',
+      stage: '$default',
+      time: '05/Dec/2026:07:00:00 +0000',
+      timeEpoch: Date.parse('2026-12-05T07:00:00.000Z'),
+    },
+    body: Buffer.from(JSON.stringify(body)).toString('base64'),
+    pathParameters: null,
+    isBase64Encoded: true,
+    stageVariables: null,
+  };
+  return event;
+}

@@ -29,8 +29,14 @@ const SDK_SERVICE: Readonly<Record<string, string>> = {
   '@aws-sdk/client-codepipeline': 'codepipeline',
   '@aws-sdk/client-sns': 'sns',
   '@aws-sdk/client-eks': 'eks',
+  '@aws-sdk/client-lambda': 'lambda',
   '@aws-sdk/client-dynamodb': 'dynamodb',
   '@aws-sdk/lib-dynamodb': 'dynamodb',
+};
+
+/** Commands whose IAM action is not named after them (Lambda's Invoke is `lambda:InvokeFunction`). */
+const RENAMED_ACTIONS: Readonly<Record<string, string>> = {
+  'lambda:Invoke': 'lambda:InvokeFunction',
 };
 
 /** lib-dynamodb's document commands and the DynamoDB API action each one sends. */
@@ -208,7 +214,8 @@ export function iamActionOf(pkg: string, command: string): string {
     throw new Error(`port-calls: no IAM service prefix for ${pkg} (${command}); add it to SDK_SERVICE`);
   }
   const name = command.replace(/Command$/, '');
-  return `${service}:${pkg === '@aws-sdk/lib-dynamodb' ? (DOCUMENT_COMMANDS[name] ?? `unknown ${name}`) : name}`;
+  const action = `${service}:${pkg === '@aws-sdk/lib-dynamodb' ? (DOCUMENT_COMMANDS[name] ?? `unknown ${name}`) : name}`;
+  return RENAMED_ACTIONS[action] ?? action;
 }
 
 /** Whether an identifier is (part of) a type, not a value the code uses. */

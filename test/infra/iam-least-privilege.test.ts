@@ -19,7 +19,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { CfnResource, type Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
-import { TASK_AWS_CALLS } from '../../functions/contract/permissions.js';
+import { ENDPOINT_AWS_CALLS, TASK_AWS_CALLS } from '../../functions/contract/permissions.js';
 import { TASK_KEYS } from '../../functions/contract/tasks.js';
 import { parseCatalog } from '../../functions/domain/config.js';
 import { acknowledgeNag } from '../../infra/nag.js';
@@ -591,7 +591,11 @@ describe('cdk-nag acknowledgements', () => {
       const doc = r.Properties!.PolicyDocument;
       doc.Statement = doc.Statement.filter((s: { Sid?: string }) => s.Sid !== 'ReleaseExecutions');
     }
-    const holders = TASK_KEYS.filter((t) => TASK_AWS_CALLS[t].some((c) => c.startsWith('Executions.')));
+    // The answer endpoint stops and describes executions too (abort, unlock: ENDPOINT_AWS_CALLS).
+    const holders = [
+      ...TASK_KEYS.filter((t) => TASK_AWS_CALLS[t].some((c) => c.startsWith('Executions.'))),
+      ...(ENDPOINT_AWS_CALLS.some((c) => c.startsWith('Executions.')) ? ['answerEndpoint'] : []),
+    ];
     expect(holders.length).toBeGreaterThan(1);
     const stale = staleAcknowledgements(stack, copy);
     expect(stale).toHaveLength(holders.length * machineNames.length);

@@ -10,14 +10,20 @@
  *     built here from the catalog and the template (plus its own log group and X-Ray);
  *  3. the comparison bites: a copy of the template with one pair added to, or one removed from,
  *     any function's role fails it.
+ * The answer endpoint (the 30th function, functions/handlers/answer-runtime.ts) is held to the same
+ * three links through its own row, ENDPOINT_AWS_CALLS: what `handleAnswer` can reach.
  * And the cluster side: a cluster task's role has one EKS access entry per catalog cluster, in
  * the read or write group of this app; no other role has one, or eks:DescribeCluster.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import ts from 'typescript';
 import {
   type AwsPortCall,
   DATA_KEY_ACTIONS,
+  ENDPOINT_AWS_CALLS,
+  endpointGrants,
+  type Grant,
   type GrantTarget,
   NO_AWS_PORTS,
   PORT_GRANTS,
@@ -59,6 +65,13 @@ const AWS_ADAPTERS: Readonly<Record<string, { file: string; cls: string }>> = {
   Executions: { file: 'functions/adapters/aws/sfn-executions.ts', cls: 'SfnExecutions' },
   DatabaseSnapshots: { file: 'functions/adapters/aws/rds-snapshots.ts', cls: 'RdsDatabaseSnapshots' },
   PipelineRecords: { file: 'functions/adapters/aws/codepipeline-records.ts', cls: 'CodePipelineRecords' },
+  // The answer endpoint's (functions/handlers/answer-runtime.ts).
+  TaskTokens: { file: 'functions/adapters/aws/task-tokens.ts', cls: 'SfnTaskTokens' },
+  ReleaseStarter: { file: 'functions/adapters/aws/sfn-release-starter.ts', cls: 'SfnReleaseStarter' },
+  RollbackRequests: {
+    file: 'functions/adapters/aws/lambda-rollback-requests.ts',
+    cls: 'LambdaRollbackRequests',
+  },
 };
 /** Port methods of ReleasePorts itself and the adapter method that makes their AWS call. */
 const FACTORY_METHODS: Readonly<Record<string, { file: string; cls: string; method: string } | null>> = {
@@ -76,17 +89,27 @@ const COMPOSITION = [
   'functions/handlers/aws-runtime.ts',
   'functions/handlers/cluster-runtime.ts',
   'functions/adapters/metrics-factory.ts',
+  'functions/handlers/answer-runtime.ts',
 ];
+/** The answer endpoint's code: its handler's request handling (the Lambda entry composes it). */
+const ENDPOINT = { file: 'functions/handlers/answer-runtime.ts', fn: 'handleAnswer' };
 
 let index: SourceIndex;
 let reached: Record<TaskKey, Set<string>>;
+let endpointReached: Set<string>;
 
 beforeAll(() => {
   index = new SourceIndex([
     'functions/release/registry.ts',
     ...Object.values(AWS_ADAPTERS).map((a) => a.file),
     'functions/adapters/aws/eks-auth.ts',
+    ENDPOINT.file,
   ]);
+  const handle = index
+    .file(ENDPOINT.file)
+    .statements.find((st) => ts.isFunctionDeclaration(st) && st.name?.text === ENDPOINT.fn);
+  if (!handle) throw new Error(`no function ${ENDPOINT.fn} in ${ENDPOINT.file}`);
+  endpointReached = index.portCalls([handle]);
   const steps = stepDeclarations(index);
   reached = Object.fromEntries(
     TASK_KEYS.map((task) => {
@@ -148,6 +171,17 @@ describe('the table is what the code calls', () => {
     // A port method with neither a grant nor "no AWS" is one nobody decided about (TaskTokens).
     expect({ task, unknown }).toEqual({ task, unknown: [] });
     expect(sorted(calls.filter((c) => Object.hasOwn(PORT_GRANTS, c)))).toEqual(sorted(TASK_AWS_CALLS[task]));
+  });
+
+  test('the answer endpoint: the AWS port methods handleAnswer can reach equal ENDPOINT_AWS_CALLS', () => {
+    const calls = [...endpointReached];
+    // The reader follows the endpoint's steps: answer, start and steer each reach the table.
+    expect(calls).toEqual(expect.arrayContaining(['TaskTokens.succeed', 'Executions.stop']));
+    const unknown = calls.filter(
+      (c) => !Object.hasOwn(PORT_GRANTS, c) && !NO_AWS_PORTS.includes(c.split('.')[0]!),
+    );
+    expect(unknown).toEqual([]);
+    expect(sorted(calls.filter((c) => Object.hasOwn(PORT_GRANTS, c)))).toEqual(sorted(ENDPOINT_AWS_CALLS));
   });
 
   test.each(Object.keys(PORT_GRANTS) as AwsPortCall[])(
@@ -322,6 +356,10 @@ function targetArns(template: CfnTemplate, catalog: Catalog): Record<GrantTarget
       ([name]) =>
         `${ARN}:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName(catalog.appName, name)}:*`,
     ),
+    releaseStateMachines: sorted(
+      resourcesOfType(template, 'AWS::StepFunctions::StateMachine').map((id) => `<${id}>`),
+    ),
+    rollbackFunction: [`<${functionOf(template, 'executionStopped')}.Arn>`],
     catalogClusters: sorted(
       services.map(([, s]) => `${ARN}:eks:${s.cluster.region}:<AWS::AccountId>:cluster/${s.cluster.name}`),
     ),
@@ -337,13 +375,37 @@ function targetArns(template: CfnTemplate, catalog: Catalog): Record<GrantTarget
   };
 }
 
-/** The pairs the table says a task's role allows, plus its own log group and X-Ray. */
-function expectedPairs(template: CfnTemplate, catalog: Catalog, task: TaskKey): string[] {
-  const targets = targetArns(template, catalog);
-  const [keyId] = resourcesOfType(template, 'AWS::KMS::Key');
-  const fn = resourcesOfType(template, 'AWS::Lambda::Function').find(
+/** The logical ID of `task`'s function. */
+function functionOf(template: CfnTemplate, task: TaskKey): string {
+  return resourcesOfType(template, 'AWS::Lambda::Function').find(
     (id) => template.Resources[id]!.Properties!.Environment?.Variables?.[TASK_ENV] === task,
   )!;
+}
+
+/** The logical ID of the answer endpoint's function: the one function that is not a task's. */
+function endpointFunction(template: CfnTemplate): string {
+  const ids = resourcesOfType(template, 'AWS::Lambda::Function').filter(
+    (id) => template.Resources[id]!.Properties!.Environment?.Variables?.[TASK_ENV] === undefined,
+  );
+  if (ids.length !== 1) throw new Error(`expected one answer endpoint function, found ${ids.join(', ')}`);
+  return ids[0]!;
+}
+
+/** Who is checked: a task, or the answer endpoint. */
+type Checked = TaskKey | 'answerEndpoint';
+const CHECKED: readonly Checked[] = [...TASK_KEYS, 'answerEndpoint'];
+
+function roleOf(template: CfnTemplate, who: Checked): string {
+  if (who !== 'answerEndpoint') return rolesOf(template)[who];
+  return template.Resources[endpointFunction(template)]!.Properties!.Role['Fn::GetAtt'][0];
+}
+
+/** The pairs the table says a task's (or the endpoint's) role allows, plus its own log group and X-Ray. */
+function expectedPairs(template: CfnTemplate, catalog: Catalog, who: Checked): string[] {
+  const fn = who === 'answerEndpoint' ? endpointFunction(template) : functionOf(template, who);
+  const grants: readonly Grant[] = who === 'answerEndpoint' ? endpointGrants() : taskGrants(who);
+  const targets = targetArns(template, catalog);
+  const [keyId] = resourcesOfType(template, 'AWS::KMS::Key');
   const logGroup = template.Resources[fn]!.Properties!.LoggingConfig.LogGroup.Ref as string;
   const pairs = [
     `logs:CreateLogStream <${logGroup}.Arn>`,
@@ -361,20 +423,21 @@ function expectedPairs(template: CfnTemplate, catalog: Catalog, task: TaskKey): 
     for (const a of ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'])
       pairs.push(`${a} <${queue}.Arn>`);
   }
-  for (const g of taskGrants(task)) {
+  const keyActions = new Set<string>();
+  for (const g of grants) {
     const arns = targets[g.on];
     for (const a of g.actions) for (const arn of arns) pairs.push(`${a} ${arn}`);
-    if (arns.length > 0) for (const k of DATA_KEY_ACTIONS[g.on] ?? []) pairs.push(`${k} <${keyId}.Arn>`);
+    if (arns.length > 0) for (const k of DATA_KEY_ACTIONS[g.on] ?? []) keyActions.add(k);
   }
+  for (const k of keyActions) pairs.push(`${k} <${keyId}.Arn>`);
   return sorted(pairs);
 }
 
 /** Every difference between the roles of a template and the table: empty when they agree. */
 function permissionDifferences(template: CfnTemplate, catalog: Catalog): string[] {
-  const roles = rolesOf(template);
   const problems: string[] = [];
-  for (const task of TASK_KEYS) {
-    const actual = new Set(allowedPairs(template, roles[task]));
+  for (const task of CHECKED) {
+    const actual = new Set(allowedPairs(template, roleOf(template, task)));
     const expected = new Set(expectedPairs(template, catalog, task));
     for (const p of actual)
       if (!expected.has(p)) problems.push(`${task}: allows ${p}, which its code does not call`);
@@ -434,11 +497,11 @@ describe('each role allows exactly what its task calls', () => {
 
 /** The shipped template with `change` applied to the statements of `task`'s role. */
 function changed(
-  task: TaskKey,
+  task: Checked,
   change: (statements: Record<string, unknown>[], pairs: string[]) => void,
 ): CfnTemplate {
   const copy = structuredClone(synthTemplate()) as CfnTemplate;
-  const roleId = rolesOf(copy)[task];
+  const roleId = roleOf(copy, task);
   const policy = Object.values(copy.Resources).find(
     (r) =>
       r.Type === 'AWS::IAM::Policy' &&
@@ -451,12 +514,11 @@ function changed(
 describe('a role with one permission too many or too few fails the comparison', () => {
   const catalog = catalogs['the sample catalog'].catalog;
 
-  test.each(TASK_KEYS)('%s: widened by one (action, resource) pair', (task) => {
+  test.each(CHECKED)('%s: widened by one (action, resource) pair', (task) => {
     const template = synthTemplate();
-    const roles = rolesOf(template);
-    const mine = new Set(allowedPairs(template, roles[task]));
+    const mine = new Set(allowedPairs(template, roleOf(template, task)));
     // A pair another function has and this one does not (StopExecution for all but alarmRollback).
-    const extra = TASK_KEYS.flatMap((t) => allowedPairs(template, roles[t])).find(
+    const extra = CHECKED.flatMap((t) => allowedPairs(template, roleOf(template, t))).find(
       (p) => !mine.has(p) && !p.startsWith('logs:'),
     )!;
     const [action, resource] = extra.split(' ') as [string, string];
@@ -468,7 +530,7 @@ describe('a role with one permission too many or too few fails the comparison', 
     ]);
   });
 
-  test.each(TASK_KEYS)('%s: narrowed by one (action, resource) pair', (task) => {
+  test.each(CHECKED)('%s: narrowed by one (action, resource) pair', (task) => {
     let removed = '';
     const narrowed = changed(task, (statements) => {
       // Take the last statement apart (X-Ray and logs come first) and put back all its pairs but

@@ -134,4 +134,77 @@ describe('separation of duties on a local run', () => {
       [LEAD2, true],
     ]);
   });
+
+  test('hold and abort through the endpoint step: outsiders refused with nothing written, verified ARNs recorded, rolled back', async () => {
+    // A fresh service: the first test released NEW_IMAGES already (a second release of the same
+    // version would measure canary and stable as one version).
+    const g = await releaseFixture('sod-steer', 'replica-ratio', {
+      service: { onCall: ALWAYS_ON_CALL, duties: { approvers: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`] } },
+    });
+    try {
+      await holdAndAbort(g);
+    } finally {
+      await g.env.stop();
+      await deleteNamespace(g.app.namespace);
+    }
+  });
+
+  test('rollback through the endpoint step: handed to the rollback function, which restores the previous version as person:<ARN>', async () => {
+    // sod-1 (the first test) SUCCEEDED and is the latest release of the first fixture.
+    await expect(f.env.steer({ service: 'shop', action: 'rollback' }, OTHER)).rejects.toThrow(
+      /is not among the aborters of shop/,
+    );
+    expect((await f.env.store.get('shop', 'sod-1'))!.outcome).toBe('SUCCEEDED');
+    const r = await f.env.steer({ service: 'shop', action: 'rollback', reason: 'customer reports' }, LEAD);
+    expect(r).toMatchObject({ deploymentId: 'sod-1', effect: 'rollback-requested', principal: LEAD });
+    expect(f.env.undelivered).toEqual([]);
+    const rec = (await f.env.store.get('shop', 'sod-1'))!;
+    expect(rec.outcome).toBe('ROLLED_BACK');
+    expect(rec.rollback).toMatchObject({
+      trigger: `person:${LEAD}`,
+      reason: `rollback requested by ${LEAD} (verified): customer reports`,
+    });
+    expect(rec.events.map((e) => e.message)).toContain(
+      `rollback requested by ${LEAD} (verified): customer reports: handed to the rollback function`,
+    );
+  });
 });
+
+async function holdAndAbort(f: ReleaseFixture): Promise<void> {
+  const name = 'sod-2';
+  const input = { service: 'shop', images: NEW_IMAGES, requestedBy: DEV, ...ATTESTED };
+  const running = f.env.run(input, { executionName: name });
+  await recordWhen(f, name, 'the approval request', (r) => !!r.pendingApproval);
+  const at = { service: 'shop', deploymentId: name } as const;
+
+  const before = JSON.stringify(await f.env.store.get('shop', name));
+  await expect(f.env.steer({ ...at, action: 'hold' }, OTHER)).rejects.toThrow(
+    new AnswerRefusedError(
+      `${OTHER} is not among the promoters or approvers of shop (catalog services.shop.duties): may not hold`,
+    ),
+  );
+  expect(JSON.stringify(await f.env.store.get('shop', name))).toBe(before);
+  await expect(f.env.steer({ ...at, action: 'hold', reason: 'watch' }, LEAD)).resolves.toMatchObject({
+    effect: 'held',
+    principal: LEAD,
+  });
+  await f.env.answer({ ...at, action: 'approve' }, LEAD);
+  const held = await recordWhen(f, name, 'the hold at canary', (r) => r.pendingApproval?.phase === 'canary');
+  expect(held.hold).toMatchObject({ requestedBy: LEAD, reason: 'watch', pending: { phase: 'canary' } });
+
+  await expect(f.env.steer({ ...at, action: 'stop' }, OTHER)).rejects.toThrow(
+    /is not among the aborters of shop/,
+  );
+  expect((await f.env.store.get('shop', name))!.outcome).toBe('RUNNING');
+  await expect(f.env.steer({ ...at, action: 'stop', reason: 'enough' }, LEAD)).resolves.toMatchObject({
+    effect: 'stopped',
+  });
+  const run = await running;
+  expect(run.status).toBe('ABORTED');
+  const rec = await recordWhen(f, name, 'the rollback', (r) => r.outcome === 'ROLLED_BACK');
+  expect(rec.rollback).toMatchObject({ phase: 'canary' });
+  const events = rec.events.map((e) => e.message);
+  expect(events).toContain(`hold requested by ${LEAD}: watch`);
+  expect(events.some((m) => m.startsWith(`abort by ${LEAD} (verified): enough`))).toBe(true);
+  expect(await f.env.store.active('shop')).toBeNull();
+}

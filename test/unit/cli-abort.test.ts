@@ -68,29 +68,14 @@ describe('abort', () => {
     expect(sfn).not.toHaveReceivedCommand(StopExecutionCommand);
   });
 
-  it('reaches the EKS cluster first: unreachable means nothing is stopped or changed', async () => {
+  it('against AWS it goes through the answer endpoint: without one it says where to get one, and neither stops nor reaches the cluster', async () => {
     await store.put(record({ deploymentId: 'ab-2' }));
     const r = await cli(['abort', 'ab-2'], { dynamo });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(
-      /cannot reach EKS cluster prod-eks \(us-east-1\) to roll back shop\/api: .*Nothing was stopped or changed/,
-    );
-    expect(eks).toHaveReceivedCommandWith(DescribeClusterCommand, { name: 'prod-eks' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no answer endpoint: set TPS_ANSWER_URL to the stack's AnswerUrl output/);
+    expect(eks).not.toHaveReceivedCommand(DescribeClusterCommand);
     expect(sfn).not.toHaveReceivedCommand(StopExecutionCommand);
     expect((await store.get('api', 'ab-2'))?.outcome).toBe('RUNNING');
-  });
-
-  it('names a missing EKS cluster', async () => {
-    await store.put(record({ deploymentId: 'ab-3' }));
-    eks.on(DescribeClusterCommand).rejects(
-      Object.assign(new Error('No cluster found for name: prod-eks.'), {
-        name: 'ResourceNotFoundException',
-      }),
-    );
-    const r = await cli(['abort', 'ab-3'], { dynamo });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/EKS DescribeCluster prod-eks failed: .*does not exist in us-east-1/);
-    expect(sfn).not.toHaveReceivedCommand(StopExecutionCommand);
   });
 
   it('with --kubeconfig: an unreachable API server is named, nothing stopped', async () => {
@@ -154,7 +139,7 @@ describe('rollback', () => {
     expect(eks).not.toHaveReceivedCommand(DescribeClusterCommand);
   });
 
-  it('checks cluster access before changing anything', async () => {
+  it('against AWS it goes through the answer endpoint; without one nothing is changed and the cluster is not reached', async () => {
     await store.put(
       record({
         deploymentId: 'rb-3',
@@ -165,8 +150,9 @@ describe('rollback', () => {
       }),
     );
     const r = await cli(['rollback', '--service', 'web'], { dynamo });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/cannot reach EKS cluster prod-eks/);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no answer endpoint: set TPS_ANSWER_URL/);
+    expect(eks).not.toHaveReceivedCommand(DescribeClusterCommand);
     expect((await store.get('web', 'rb-3'))?.outcome).toBe('SUCCEEDED');
   });
 });

@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
+import { SfnExecutions } from '../../functions/adapters/aws/sfn-executions.js';
 import { SfnReleaseStarter } from '../../functions/adapters/aws/sfn-release-starter.js';
 import 'aws-sdk-client-mock-jest';
 import type { DynamoDbDeploymentStore } from '../../functions/adapters/aws/dynamodb-store.js';
@@ -71,6 +72,13 @@ beforeAll(async () => {
       client: new SFNClient({ region: REGION }),
       stateMachineArns: { api: `arn:aws:states:${REGION}:123456789012:stateMachine:tps-test-api` },
     }),
+    // hold and withdraw are the endpoint's writes (functions/release/steer.ts).
+    executions: new SfnExecutions({ client: new SFNClient({ region: REGION }) }),
+    rollbackRequests: {
+      request: async () => {
+        throw new Error('no rollback in these tests');
+      },
+    },
   };
   const logger = createFunctionLogger({ sink: discardLines });
   endpoint = await startFunctionUrl((event) => handleAnswer(ports, event, logger), [LEAD, DEV, DEV_AS_LEAD]);
@@ -286,7 +294,7 @@ describe('start through the answer endpoint', () => {
 });
 
 describe('hold and promote', () => {
-  it('hold writes the request into the record', async () => {
+  it('hold: the endpoint writes the request into the record, as the verified ARN (not the typed name)', async () => {
     await store.put(record({ deploymentId: 'h-1' }));
     const r = await steer([
       'hold',
@@ -297,16 +305,17 @@ describe('hold and promote', () => {
       'watch the queue',
     ]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/hold requested by sre@example.com.*tps-deploy promote h-1/);
+    expect(r.stdout).toContain(`hold requested by ${LEAD.arn}; the release stops`);
+    expect(r.stdout).toContain('tps-deploy promote h-1');
     const stored = await store.get('api', 'h-1');
     expect(stored?.hold).toEqual({
-      requestedBy: 'sre@example.com',
+      requestedBy: LEAD.arn,
       at: NOW.toISOString(),
       reason: 'watch the queue',
       pending: null,
       decision: null,
     });
-    expect(stored?.events.at(-1)?.message).toBe('hold requested by sre@example.com: watch the queue');
+    expect(stored?.events.at(-1)?.message).toBe(`hold requested by ${LEAD.arn}: watch the queue`);
     const again = await steer(['hold', 'h-1']);
     expect(again.stdout).toMatch(/already on hold/);
   });
@@ -379,7 +388,7 @@ describe('hold and promote', () => {
     expect(stored?.events.map((e) => e.message)).toEqual([
       'release requested',
       'canary: 10% requested',
-      'hold requested by tester',
+      `hold requested by ${LEAD.arn}`,
     ]);
   });
 });
