@@ -230,7 +230,7 @@ export default defineCatalog({
           },
         ],
       },
-      duties: { approvers: ['arn:aws:iam::123456789012:role/ShopTeamLead'] },
+      duties: { approvers: ['arn:aws:iam::123456789012:role/AWSReservedSSO_ShopTeamLead_*'] },
     },
   },
 });

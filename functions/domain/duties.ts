@@ -12,15 +12,20 @@
  *    declares them.
  * 3. The requester never approves (or promotes) their own release, when the requester is known
  *    from a verified start (`samePerson`).
- * 4. When the requester is not verified (a start with StartExecution directly, from the console or
- *    a pipeline), nobody can tell whether an approver is the requester: a yes (approve, promote)
- *    takes effect only once `unverifiedStartApprovals` different people (default 2) have given it,
- *    so at least one of them is not the requester. A no (reject, abort) takes effect at once.
+ * 4. A yes (approve, promote) proves the separation only when it comes from a principal that
+ *    identifies one person (rule 5), and the catalog lets only such principals approve or promote
+ *    (`approvers`, `promoters`), all of one kind (IAM users, or sessions of personal roles), since
+ *    one person may hold one of each. When the requester is not identified (a start with
+ *    StartExecution directly: console, pipeline; or a verified start by a principal that is not a
+ *    person of that kind, e.g. a CI role), nobody can tell whether an approver is the requester: a
+ *    yes takes effect only once `unverifiedStartApprovals` different people (default 2) have given
+ *    it to the same wait, so at least one of them is not the requester. A no (reject, abort) takes
+ *    effect at once.
  * 5. Who is a person: an IAM user is one; an assumed-role session is the person its session name
  *    says when AWS sets that name (IAM Identity Center's `AWSReservedSSO_*` roles) or when the
- *    catalog declares the role's trust policy enforces it (`personalSessionRoles`). Otherwise the
- *    caller chose the session name, so two sessions of the same role count as the same person
- *    (conservative), and two sessions with the same name under any roles too.
+ *    catalog declares the role's trust policy enforces it (`personalSessionRoles`). Any other
+ *    session's name is the caller's choice: two sessions of the same role count as the same
+ *    person, and two sessions with the same name under any roles too.
  * 6. A principal pattern names a role, an IAM user or an assumed-role session, with a literal
  *    partition and account; `*` (any characters) only in the part after the account. A role ARN
  *    matches the sessions of that role: `arn:aws:iam::A:role/[path/]R` matches
@@ -36,13 +41,35 @@ export type AnswerAction = (typeof ANSWER_ACTIONS)[number];
 const PRINCIPAL_PATTERN =
   /^arn:(aws|aws-cn|aws-us-gov):(iam::\d{12}:(role|user)\/[^\s]+|sts::\d{12}:assumed-role\/[^\s/]+\/[^\s]+)$/;
 
+/**
+ * A role pattern matches sessions by the role's name only (a session ARN has no path), so `*` in
+ * the path, or a name that is only `*`, would match every role of the account.
+ */
+function roleNameProblem(pattern: string): string | null {
+  const m =
+    /^arn:[^:]+:iam::\d{12}:role\/(.*)$/.exec(pattern) ??
+    /^arn:[^:]+:sts::\d{12}:assumed-role\/([^/]+)\//.exec(pattern);
+  if (!m) return null;
+  const parts = m[1]!.split('/');
+  const name = parts.at(-1)!;
+  if (parts.slice(0, -1).some((p) => p.includes('*')))
+    return 'no "*" in a role\'s path (a session ARN carries no path, so it would match any role)';
+  if (name.replace(/\*/g, '') === '')
+    return 'a role name with at least one literal character ("*" alone matches every role of the account)';
+  return null;
+}
+
 /** An IAM principal pattern of the catalog (rule 6). */
 export const principalPattern = z
   .string()
   .regex(
     PRINCIPAL_PATTERN,
     'must be a role, user or assumed-role ARN with a literal partition and 12-digit account, e.g. arn:aws:iam::123456789012:role/TeamLead or arn:aws:sts::123456789012:assumed-role/TeamLead/alice; "*" only after the account',
-  );
+  )
+  .superRefine((v, ctx) => {
+    const problem = roleNameProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: `must have ${problem}` });
+  });
 
 /**
  * The catalog's `duties` block of a service: who answers its releases, and where its attestations
@@ -92,7 +119,31 @@ export const dutiesSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((d, ctx) => {
+    const personal = d.personalSessionRoles ?? [];
+    const kinds = new Set<string>();
+    for (const list of ['approvers', 'promoters'] as const) {
+      (d[list] ?? []).forEach((p, i) => {
+        const kind = patternKind(p, personal);
+        if (kind === null) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [list, i],
+            message: `${p} does not identify one person: its session names are the caller's choice, so an approval from it cannot show it is not the requester. Use an IAM Identity Center role (AWSReservedSSO_*), an IAM user, or list the role in personalSessionRoles if its trust policy fixes the session name to the person's`,
+          });
+        } else kinds.add(kind);
+      });
+    }
+    if (kinds.size > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approvers'],
+        message:
+          'approvers and promoters mix IAM users and role sessions: one person may hold one of each, so two approvals could be one person; use one kind',
+      });
+    }
+  });
 
 export type DutiesConfig = z.output<typeof dutiesSchema>;
 
@@ -191,6 +242,54 @@ export function samePerson(a: string, b: string, personalRoles: readonly string[
   return sa.role === sb.role && !personalSession(pa, sa, personalRoles);
 }
 
+/** Whether a role name (or a pattern of one) is personal: Identity Center's, or declared (rule 5). */
+function personalRoleName(
+  partition: string,
+  account: string,
+  role: string,
+  personalRoles: readonly string[],
+): boolean {
+  if (role.startsWith('AWSReservedSSO_')) return true;
+  return personalRoles.some((p) => {
+    const e = parseArn(p);
+    if (!e || e.partition !== partition || e.account !== account || !e.resource.startsWith('role/'))
+      return false;
+    const name = e.resource.split('/').at(-1)!;
+    return name === role || (!role.includes('*') && glob(name, role));
+  });
+}
+
+/** The kind of person a catalog pattern names (rule 4), or null when it names no one person. */
+function patternKind(pattern: string, personalRoles: readonly string[]): 'user' | 'session' | null {
+  const a = parseArn(pattern);
+  if (!a) return null;
+  if (a.service === 'iam' && a.resource.startsWith('user/')) return 'user';
+  const role =
+    a.service === 'iam' && a.resource.startsWith('role/')
+      ? a.resource.split('/').at(-1)!
+      : (assumedRole(a)?.role ?? null);
+  return role !== null && personalRoleName(a.partition, a.account, role, personalRoles) ? 'session' : null;
+}
+
+/** One person, as a verified ARN identifies them (rule 5), or null when it does not. */
+export interface Person {
+  readonly kind: 'user' | 'session';
+  /** Equal for the same person: the account and the user name, or the account and session name. */
+  readonly key: string;
+}
+
+/** The person a verified ARN is, or null when its session name is the caller's choice (rule 5). */
+export function personOf(arn: string, personalRoles: readonly string[] = []): Person | null {
+  const a = parseArn(arn);
+  if (!a) return null;
+  if (a.service === 'iam' && a.resource.startsWith('user/')) {
+    return { kind: 'user', key: `${a.partition}:${a.account}:${a.resource}` };
+  }
+  const s = assumedRole(a);
+  if (!s || !personalRoleName(a.partition, a.account, s.role, personalRoles)) return null;
+  return { kind: 'session', key: `${a.partition}:${a.account}:session/${s.session}` };
+}
+
 /** The principals allowed to take `action` on a service (rule 2). */
 export function allowedPrincipals(duties: DutiesConfig | undefined, action: AnswerAction): readonly string[] {
   if (!duties) return [];
@@ -259,22 +358,36 @@ export function decideAnswer(args: {
   const yes = action === 'approve' || action === 'promote';
   if (!yes) return { allowed: true, yes, deliver: true, approvals: { given: 0, needed: 0 } };
   const personal = args.duties?.personalSessionRoles ?? [];
-  if (args.requester?.verified && samePerson(args.requester.principal, caller.arn, personal)) {
+  const me = personOf(caller.arn, personal);
+  if (!me) {
+    return {
+      allowed: false,
+      reason: `${caller.arn} does not identify one person (its session name is the caller's choice), so its ${action} cannot show it is not the requester's`,
+    };
+  }
+  const requester = args.requester;
+  if (requester?.verified && samePerson(requester.principal, caller.arn, personal)) {
     return {
       allowed: false,
       reason: `${caller.arn} requested this release and may not ${action} it (separation of duties)`,
     };
   }
-  const needed = args.requester?.verified ? 1 : (args.duties?.unverifiedStartApprovals ?? 2);
+  // The requester is identified when AWS verified them and they are a person of the approver's kind.
+  const known = requester?.verified ? personOf(requester.principal, personal) : null;
+  const identified = known !== null && known.kind === me.kind;
+  const needed = identified ? 1 : (args.duties?.unverifiedStartApprovals ?? 2);
   const earlier = args.earlier ?? [];
-  const twice = earlier.find((p) => samePerson(p, caller.arn, personal));
+  const twice = earlier.find(
+    (p) => samePerson(p, caller.arn, personal) || personOf(p, personal)?.key === me.key,
+  );
   if (twice !== undefined) {
     return {
       allowed: false,
-      reason: `${caller.arn} already said yes to this wait${twice === caller.arn ? '' : ` (as ${twice}, the same person)`}: the requester is not verified, so ${needed} different people must ${action} it`,
+      reason: `${caller.arn} already said yes to this wait${twice === caller.arn ? '' : ` (as ${twice}, the same person)`}: the requester is not ${requester?.verified ? 'a verified person' : 'verified'}, so ${needed} different people must ${action} it`,
     };
   }
-  const given = earlier.length + 1;
+  const people = new Set(earlier.map((p) => personOf(p, personal)?.key).filter((k): k is string => !!k));
+  const given = people.size + 1;
   return { allowed: true, yes, deliver: given >= needed, approvals: { given, needed } };
 }
 
@@ -331,6 +444,8 @@ export function decideSteer(args: {
   readonly action: SteerAction;
   readonly caller: VerifiedCaller;
   readonly requester: Requester | null;
+  /** For `withdraw`: who placed the hold (its `requestedBy`). */
+  readonly holder?: string | null;
 }): { readonly allowed: true } | { readonly allowed: false; readonly reason: string } {
   const { service, action, caller } = args;
   const { list, principals } = steerPrincipals(args.duties, action);
@@ -346,11 +461,24 @@ export function decideSteer(args: {
       reason: `${caller.arn} is not among the ${list} of ${service} (catalog services.${service}.duties): may not ${action}`,
     };
   }
-  if (action === 'withdraw' && args.requester?.verified && samePerson(args.requester.principal, caller.arn)) {
-    return {
-      allowed: false,
-      reason: `${caller.arn} requested this release and may not withdraw its hold (separation of duties)`,
-    };
+  if (action === 'withdraw') {
+    const personal = args.duties?.personalSessionRoles ?? [];
+    // Taking back one's own hold only undoes one's own action.
+    if (args.holder && samePerson(args.holder, caller.arn, personal)) return { allowed: true };
+    if (args.requester?.verified && samePerson(args.requester.principal, caller.arn, personal)) {
+      return {
+        allowed: false,
+        reason: `${caller.arn} requested this release and may not withdraw its hold (separation of duties)`,
+      };
+    }
+    const known = args.requester?.verified ? personOf(args.requester.principal, personal) : null;
+    const me = personOf(caller.arn, personal);
+    if (!known || !me || known.kind !== me.kind) {
+      return {
+        allowed: false,
+        reason: `the requester of this release is not a verified person, so ${caller.arn} could be them: only ${args.holder ?? 'whoever placed the hold'} may withdraw it; once the release holds, a promote needs the approvals a yes needs`,
+      };
+    }
   }
   return { allowed: true };
 }

@@ -114,6 +114,8 @@ export interface VerifiedAnswer {
   readonly reason: string | null;
   /** The phase of the hold answered; null for an approval. */
   readonly phase: string | null;
+  /** The wait answered: its `pendingApproval.requestedAt` (the yes answers of one wait are counted together). */
+  readonly wait?: string;
   /**
    * False for a yes recorded while the release waits for other people (the requester was not
    * verified, so several must say yes: domain/duties.ts rule 4); absent or true when it was sent.

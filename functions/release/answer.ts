@@ -9,9 +9,10 @@
  *    logged or written into the record.
  * 3. A delivered answer is in the record with the verified ARN and the time (`answers`), and the
  *    state machine's next task records the decision with `by` = that ARN, `verified: true`.
- * 4. A yes that still needs other people (the requester is not verified: domain/duties.ts rule 4)
- *    is in the record with `delivered: false` and sends nothing; the answers counted for a wait
- *    are those given since it began, at its phase.
+ * 4. A yes that still needs other people (the requester is not a verified person: domain/duties.ts
+ *    rule 4) is in the record with `delivered: false` and sends nothing; the answers counted for a
+ *    wait are those that name it (`wait`: its requestedAt). Such a yes is written only if the record
+ *    did not change since it was decided, so two concurrent yes answers count each other.
  *
  * The verified start (`startVerified`) writes the caller's ARN and the input's digest before the
  * execution starts, so "Check Gates" records the requester as verified (`requesterOf`).
@@ -109,52 +110,76 @@ export async function answerAsVerified(
   const { service, deploymentId, action } = request;
   const svc = ports.catalog.services[service];
   if (!svc) throw new AnswerRefusedError(`unknown service "${service}"`);
-  const record = await ports.store.get(service, deploymentId);
-  if (!record) throw new AnswerNotDeliveredError(`no deployment ${service}/${deploymentId}`);
-  const pending = record.pendingApproval;
-  if (record.outcome !== 'RUNNING' || !pending) {
-    throw new AnswerNotDeliveredError(
-      `${service}/${deploymentId} is not waiting for an answer (outcome ${record.outcome})`,
-    );
-  }
-  const decision = decideAnswer({
-    service,
-    duties: svc.duties,
-    action,
-    caller,
-    requester: requesterOfRecord(record),
-    waiting: pending.phase ? { kind: 'hold', phase: pending.phase } : { kind: 'approval' },
-    earlier: earlierYes(record, action),
-  });
-  if (!decision.allowed) throw new AnswerRefusedError(decision.reason);
-  const at = ports.clock.now().toISOString();
-  const { approvals } = decision;
-  if (!decision.deliver) {
-    const waitPhase = pending.phase ?? null;
-    await recordAnswer(ports, service, deploymentId, {
+  // Decided on the record as read and, for a yes that does not end the wait, written only if the
+  // record did not change meanwhile: two concurrent yes answers are counted on each other.
+  for (let attempt = 0; ; attempt++) {
+    const record = await ports.store.get(service, deploymentId);
+    if (!record) throw new AnswerNotDeliveredError(`no deployment ${service}/${deploymentId}`);
+    const pending = record.pendingApproval;
+    if (record.outcome !== 'RUNNING' || !pending) {
+      throw new AnswerNotDeliveredError(
+        `${service}/${deploymentId} is not waiting for an answer (outcome ${record.outcome})`,
+      );
+    }
+    const decision = decideAnswer({
+      service,
+      duties: svc.duties,
+      action,
+      caller,
+      requester: requesterOfRecord(record),
+      waiting: pending.phase ? { kind: 'hold', phase: pending.phase } : { kind: 'approval' },
+      earlier: earlierYes(record, action),
+    });
+    if (!decision.allowed) throw new AnswerRefusedError(decision.reason);
+    const at = ports.clock.now().toISOString();
+    const { approvals } = decision;
+    const wait = pending.requestedAt;
+    if (decision.deliver) return deliver(ports, caller, request, { at, wait, yes: decision.yes, approvals });
+    const answer: VerifiedAnswer = {
       action,
       principal: caller.arn,
       at,
       reason: request.reason ?? null,
-      phase: waitPhase,
+      phase: pending.phase ?? null,
+      wait,
       delivered: false,
       approvals,
-    });
+    };
+    record.answers = [...(record.answers ?? []), answer];
+    addEvent(record, ports.clock.now(), answerEvent(answer));
+    try {
+      await ports.store.put(record);
+    } catch (e) {
+      // RecordConflictError is a StoreUnavailableError: someone wrote meanwhile; decide again.
+      if ((e as { name?: string }).name !== ERROR_NAMES.storeUnavailable || attempt >= 4) throw e;
+      continue;
+    }
     return {
       service,
       deploymentId,
       action,
       principal: caller.arn,
       at,
-      phase: waitPhase,
+      phase: answer.phase,
       delivered: false,
       approvals,
     };
   }
+}
+
+/** Sends the answer that ends the wait, then records it (invariants 2 and 3). */
+async function deliver(
+  ports: Pick<ReleasePorts, 'catalog' | 'store' | 'taskTokens' | 'clock'>,
+  caller: VerifiedCaller,
+  request: AnswerRequest,
+  d: { at: string; wait: string; yes: boolean; approvals: { given: number; needed: number } },
+): Promise<AnswerResult> {
+  const { service, deploymentId, action } = request;
+  const { at, approvals } = d;
   const { phase } = await answerPending(ports, {
     service,
     deploymentId,
-    yes: decision.yes,
+    yes: d.yes,
     by: caller.arn,
     ...(request.reason ? { comment: request.reason } : {}),
     verified: true,
@@ -165,7 +190,8 @@ export async function answerAsVerified(
     at,
     reason: request.reason ?? null,
     phase,
-    ...(decision.yes ? { approvals } : {}),
+    wait: d.wait,
+    ...(d.yes ? { approvals } : {}),
   });
   return { service, deploymentId, action, principal: caller.arn, at, phase, delivered: true, approvals };
 }
@@ -175,15 +201,26 @@ function earlierYes(record: DeploymentRecord, action: AnswerAction): string[] {
   const pending = record.pendingApproval;
   if (!pending || (action !== 'approve' && action !== 'promote')) return [];
   const phase = pending.phase ?? null;
+  // The wait is named by when it began (its requestedAt, copied into each answer), not by clocks.
   return (record.answers ?? [])
     .filter(
-      (a) => a.action === action && a.delivered === false && a.phase === phase && a.at >= pending.requestedAt,
+      (a) =>
+        a.action === action && a.delivered === false && a.phase === phase && a.wait === pending.requestedAt,
     )
     .map((a) => a.principal);
 }
 
 function requesterOfRecord(record: DeploymentRecord): Requester | null {
   return record.requester ?? null;
+}
+
+/** The record's event for an answer. */
+function answerEvent(answer: VerifiedAnswer): string {
+  const counted =
+    answer.delivered === false && answer.approvals
+      ? `; ${answer.approvals.given} of ${answer.approvals.needed} different people (the requester is not a verified person), still waiting`
+      : '';
+  return `${answer.action}${answer.phase ? ` (hold at ${answer.phase})` : ''} by ${answer.principal} (verified)${answer.reason ? `: ${answer.reason}` : ''}${counted}`;
 }
 
 /** Appends the answer to the record; reads again when the pipeline wrote meanwhile. */
@@ -197,15 +234,7 @@ async function recordAnswer(
     const record = await ports.store.get(service, deploymentId);
     if (!record) return;
     record.answers = [...(record.answers ?? []), answer];
-    const counted =
-      answer.delivered === false && answer.approvals
-        ? `; ${answer.approvals.given} of ${answer.approvals.needed} different people (the requester is not verified), still waiting`
-        : '';
-    addEvent(
-      record,
-      ports.clock.now(),
-      `${answer.action}${answer.phase ? ` (hold at ${answer.phase})` : ''} by ${answer.principal} (verified)${answer.reason ? `: ${answer.reason}` : ''}${counted}`,
-    );
+    addEvent(record, ports.clock.now(), answerEvent(answer));
     try {
       await ports.store.put(record);
       return;

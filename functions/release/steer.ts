@@ -119,6 +119,7 @@ function authorize(
   caller: VerifiedCaller,
   request: SteerRequest,
   requester: Requester | null,
+  holder: string | null = null,
 ): void {
   const svc = ports.catalog.services[request.service];
   if (!svc) throw new AnswerRefusedError(`unknown service "${request.service}"`);
@@ -128,6 +129,7 @@ function authorize(
     action: request.action,
     caller,
     requester,
+    holder,
   });
   if (!decision.allowed) throw new AnswerRefusedError(decision.reason);
 }
@@ -184,7 +186,7 @@ export async function steerAsVerified(
 
   const id = request.deploymentId!;
   const record = await recordOf(ports, service, id);
-  authorize(ports, caller, request, record.requester ?? null);
+  authorize(ports, caller, request, record.requester ?? null, record.hold?.requestedBy ?? null);
   if (record.outcome !== 'RUNNING') {
     const what = action === 'stop' ? 'abort' : action;
     throw new AnswerNotDeliveredError(

@@ -22,7 +22,7 @@ export const catalogWithDatabases = {
       ],
       // The tests attestation must come from this pipeline's action (the checkGates role reads it).
       duties: {
-        approvers: api.duties?.approvers ?? ['arn:aws:iam::123456789012:role/TeamLead'],
+        approvers: api.duties?.approvers ?? ['arn:aws:iam::123456789012:role/AWSReservedSSO_TeamLead_*'],
         requireTestsFrom: { pipeline: 'shop-api-release', action: 'IntegrationTests' },
       },
     },

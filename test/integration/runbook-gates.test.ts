@@ -134,7 +134,7 @@ describe('each gate failing alone', () => {
     ];
   };
   const PIPELINE_DUTIES = {
-    approvers: ['arn:aws:iam::111122223333:role/TeamLead'],
+    approvers: ['arn:aws:iam::111122223333:role/AWSReservedSSO_TeamLead_*'],
     requireTestsFrom: { pipeline: 'shop-release', action: 'IntegrationTests' },
   };
   /** testsPassed as the pipeline's action execution `id` vouches for it. */
@@ -215,7 +215,7 @@ describe('tests provenance', () => {
   test("CodePipeline's record of the action execution passes the gate; the evidence names it", async () => {
     const f = await runbookFixture('rb-prov', {
       duties: {
-        approvers: ['arn:aws:iam::111122223333:role/TeamLead'],
+        approvers: ['arn:aws:iam::111122223333:role/AWSReservedSSO_TeamLead_*'],
         requireTestsFrom: { pipeline: 'shop-release', action: 'IntegrationTests' },
       },
     });

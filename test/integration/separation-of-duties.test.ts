@@ -35,7 +35,10 @@ async function sodFixture(name: string): Promise<ReleaseFixture> {
       duties: {
         approvers: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`],
         // The leads' role names each session after its person (its trust policy says so).
-        personalSessionRoles: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`],
+        personalSessionRoles: [
+          `arn:aws:iam::${ACCOUNT}:role/TeamLead`,
+          `arn:aws:iam::${ACCOUNT}:role/Developer`,
+        ],
       },
     },
     env: { functionOutput: (line) => lines.push(line) },
@@ -139,7 +142,16 @@ describe('separation of duties on a local run', () => {
     // A fresh service: the first test released NEW_IMAGES already (a second release of the same
     // version would measure canary and stable as one version).
     const g = await releaseFixture('sod-steer', 'replica-ratio', {
-      service: { onCall: ALWAYS_ON_CALL, duties: { approvers: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`] } },
+      service: {
+        onCall: ALWAYS_ON_CALL,
+        duties: {
+          approvers: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`],
+          personalSessionRoles: [
+            `arn:aws:iam::${ACCOUNT}:role/TeamLead`,
+            `arn:aws:iam::${ACCOUNT}:role/Developer`,
+          ],
+        },
+      },
     });
     try {
       await holdAndAbort(g);
@@ -173,6 +185,12 @@ describe('separation of duties on a local run', () => {
 async function holdAndAbort(f: ReleaseFixture): Promise<void> {
   const name = 'sod-2';
   const input = { service: 'shop', images: NEW_IMAGES, requestedBy: DEV, ...ATTESTED };
+  // Started through the endpoint (verified), so one lead's approval is enough.
+  await startVerified(
+    f.env.ports,
+    { arn: DEV, accountId: ACCOUNT, callerId: null },
+    parseExecutionInput(input, parseCatalog(f.catalog), name),
+  );
   const running = f.env.run(input, { executionName: name });
   await recordWhen(f, name, 'the approval request', (r) => !!r.pendingApproval);
   const at = { service: 'shop', deploymentId: name } as const;

@@ -46,6 +46,11 @@ const catalog = parseCatalog({
       duties: {
         approvers: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`],
         aborters: [`arn:aws:iam::${ACCOUNT}:role/OnCall`],
+        // Their trust policies fix the session name to the person's.
+        personalSessionRoles: [
+          `arn:aws:iam::${ACCOUNT}:role/TeamLead`,
+          `arn:aws:iam::${ACCOUNT}:role/Developer`,
+        ],
       },
     },
   },

@@ -46,7 +46,14 @@ const catalog = parseCatalog({
     ...CATALOG.services,
     api: {
       ...CATALOG.services.api!,
-      duties: { approvers: [`arn:aws:iam::${ACCOUNT}:role/teams/TeamLead`] },
+      duties: {
+        approvers: [`arn:aws:iam::${ACCOUNT}:role/teams/TeamLead`],
+        // Both roles' trust policies fix the session name to the person's.
+        personalSessionRoles: [
+          `arn:aws:iam::${ACCOUNT}:role/teams/TeamLead`,
+          `arn:aws:iam::${ACCOUNT}:role/Developer`,
+        ],
+      },
     },
   },
 });
@@ -189,6 +196,7 @@ describe('answer endpoint (function URL, AWS_IAM)', () => {
         at: NOW.toISOString(),
         reason: 'numbers fine',
         phase: null,
+        wait: '2026-12-05T06:50:00.000Z',
         approvals: { given: 1, needed: 1 },
       },
     ]);
@@ -274,6 +282,21 @@ describe('answer endpoint (function URL, AWS_IAM)', () => {
     ]);
   });
 
+  test('two people approving at the same moment: each decision sees the other, and the wait ends once', async () => {
+    const lead2 = `arn:aws:sts::${ACCOUNT}:assumed-role/TeamLead/bob`;
+    await waiting('unv-2', { requestedBy: 'someone', requester: { principal: 'someone', verified: false } });
+    const ask = (arn: string) =>
+      call(urlEvent(arn, { service: 'api', deploymentId: 'unv-2', action: 'approve' }));
+    const [a, b] = await Promise.all([ask(LEAD), ask(lead2)]);
+    expect([a.statusCode, b.statusCode].sort()).toEqual([200, 202]);
+    expect(sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 1);
+    const answers = (await store.get('api', 'unv-2'))!.answers!;
+    expect(answers.map((x) => [x.delivered ?? true, x.approvals])).toEqual([
+      [false, { given: 1, needed: 2 }],
+      [true, { given: 2, needed: 2 }],
+    ]);
+  });
+
   test('approval by a principal not in the approvers is refused (403)', async () => {
     await waiting('other-1');
     const r = await call(
@@ -314,7 +337,14 @@ describe('answer endpoint (function URL, AWS_IAM)', () => {
       cause: `rejected by ${LEAD}: sale`,
     });
     expect((await store.get('api', 'rej-1'))!.answers).toEqual([
-      { action: 'reject', principal: LEAD, at: NOW.toISOString(), reason: 'sale', phase: null },
+      {
+        action: 'reject',
+        principal: LEAD,
+        at: NOW.toISOString(),
+        reason: 'sale',
+        phase: null,
+        wait: '2026-12-05T06:50:00.000Z',
+      },
     ]);
   });
 
@@ -382,6 +412,7 @@ describe('verified start', () => {
           ...CATALOG.services.api!,
           duties: {
             approvers: [`arn:aws:iam::${ACCOUNT}:role/teams/TeamLead`],
+            personalSessionRoles: [`arn:aws:iam::${ACCOUNT}:role/teams/TeamLead`],
             starters: [`arn:aws:iam::${ACCOUNT}:role/Releaser`],
           },
         },

@@ -24,6 +24,7 @@ const catalog = parseCatalog({
       ...CATALOG.services.api!,
       duties: {
         approvers: ['arn:aws:iam::111122223333:role/TeamLead'],
+        personalSessionRoles: ['arn:aws:iam::111122223333:role/TeamLead'],
         requireTestsFrom: { pipeline: 'shop-api-release', action: 'IntegrationTests' },
       },
     },

@@ -54,6 +54,11 @@ const catalog = {
       duties: {
         approvers: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`],
         aborters: [`arn:aws:iam::${ACCOUNT}:role/OnCall`],
+        // Their trust policies fix the session name to the person's.
+        personalSessionRoles: [
+          `arn:aws:iam::${ACCOUNT}:role/TeamLead`,
+          `arn:aws:iam::${ACCOUNT}:role/Developer`,
+        ],
       },
     },
   },

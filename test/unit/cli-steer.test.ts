@@ -57,7 +57,17 @@ const catalog = {
   ...CATALOG,
   services: {
     ...CATALOG.services,
-    api: { ...CATALOG.services.api!, duties: { approvers: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`] } },
+    api: {
+      ...CATALOG.services.api!,
+      duties: {
+        approvers: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`],
+        // Both roles' trust policies fix the session name to the person's.
+        personalSessionRoles: [
+          `arn:aws:iam::${ACCOUNT}:role/TeamLead`,
+          `arn:aws:iam::${ACCOUNT}:role/Developer`,
+        ],
+      },
+    },
   },
 };
 
@@ -158,6 +168,7 @@ describe('approve and reject, through the answer endpoint', () => {
         at: NOW.toISOString(),
         reason: 'numbers look fine',
         phase: null,
+        wait: pending.requestedAt,
         approvals: { given: 1, needed: 1 },
       },
     ]);
@@ -173,10 +184,10 @@ describe('approve and reject, through the answer endpoint', () => {
       `api ap-u: approved by ${LEAD.arn}, 1 of 2 different people (the requester is not verified); it waits for another`,
     );
     expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
-    // Another session of the same role, whose session names the caller chooses, is not another person.
-    const same = await steer(['approve', 'ap-u'], DEV_AS_LEAD);
+    // The same person again does not count twice.
+    const same = await steer(['approve', 'ap-u']);
     expect(same.code).not.toBe(0);
-    expect(same.stderr).toMatch(/refused \(HTTP 403\).*the same person/);
+    expect(same.stderr).toMatch(/refused \(HTTP 403\).*already said yes to this wait/);
     expect(sfn).not.toHaveReceivedCommand(SendTaskSuccessCommand);
   });
 

@@ -26,7 +26,10 @@ const ONCALL: TestIdentity = {
   arn: `arn:aws:sts::${ACCOUNT}:assumed-role/OnCall/sam`,
   accountId: ACCOUNT,
 };
-const duties = { approvers: [`arn:aws:iam::${ACCOUNT}:role/OnCall`] };
+const duties = {
+  approvers: [`arn:aws:iam::${ACCOUNT}:role/OnCall`],
+  personalSessionRoles: [`arn:aws:iam::${ACCOUNT}:role/OnCall`],
+};
 const catalog = {
   ...CATALOG,
   services: {

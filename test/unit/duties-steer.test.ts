@@ -16,10 +16,13 @@ const duties: DutiesConfig = {
   approvers: [`arn:aws:iam::${A}:role/TeamLead`],
   promoters: [`arn:aws:iam::${A}:role/Releaser`],
   aborters: [`arn:aws:iam::${A}:role/OnCall`],
+  personalSessionRoles: [`arn:aws:iam::${A}:role/TeamLead`, `arn:aws:iam::${A}:role/Releaser`],
 };
 const caller = (arn: string) => ({ arn, accountId: A, callerId: null });
+/** A verified requester AWS names (IAM Identity Center). */
+const SSO_DEV = { principal: `arn:aws:sts::${A}:assumed-role/AWSReservedSSO_Dev_ab12/dev`, verified: true };
 const allowed = (arn: string, action: (typeof STEER_ACTIONS)[number], d: DutiesConfig | undefined = duties) =>
-  decideSteer({ service: 'api', duties: d, action, caller: caller(arn), requester: null }).allowed;
+  decideSteer({ service: 'api', duties: d, action, caller: caller(arn), requester: SSO_DEV }).allowed;
 
 describe('decideSteer', () => {
   test.each([
@@ -62,6 +65,28 @@ describe('decideSteer', () => {
     }
   });
 
+  test('a requester who is not a verified person: only whoever placed the hold withdraws it (another could be the requester)', () => {
+    const decide = (
+      requester: { principal: string; verified: boolean },
+      holder: string | null,
+      who = RELEASER,
+    ) => decideSteer({ service: 'api', duties, action: 'withdraw', caller: caller(who), requester, holder });
+    for (const requester of [
+      { principal: 'dana', verified: false },
+      { principal: `arn:aws:sts::${A}:assumed-role/Deployer/ci`, verified: true },
+    ]) {
+      expect(decide(requester, LEAD)).toEqual({
+        allowed: false,
+        reason: expect.stringMatching(
+          /not a verified person, so .* could be them: only .*TeamLead\/alice may withdraw it/,
+        ),
+      });
+      expect(decide(requester, LEAD, LEAD)).toEqual({ allowed: true });
+    }
+    // A verified person as requester: anyone else among the promoters may withdraw.
+    expect(decide(SSO_DEV, LEAD)).toEqual({ allowed: true });
+  });
+
   test('the verified requester may hold or stop their own release, never withdraw its hold', () => {
     const self = `arn:aws:sts::${A}:assumed-role/OnCall/dev`;
     const requester = { principal: DEV, verified: true };
@@ -74,15 +99,18 @@ describe('decideSteer', () => {
       allowed: false,
       reason: `${self} requested this release and may not withdraw its hold (separation of duties)`,
     });
-    // An unverified requester name proves nothing.
-    expect(
+    // An unverified requester's name proves nothing either way: only the hold's own placer withdraws.
+    const unverified = { principal: DEV, verified: false };
+    const withdraw = (holder: string) =>
       decideSteer({
         service: 'api',
         duties: both,
         action: 'withdraw',
         caller: caller(self),
-        requester: { principal: DEV, verified: false },
-      }).allowed,
-    ).toBe(true);
+        requester: unverified,
+        holder,
+      });
+    expect(withdraw(self).allowed).toBe(true);
+    expect(withdraw(LEAD).allowed).toBe(false);
   });
 });

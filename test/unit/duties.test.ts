@@ -88,15 +88,19 @@ describe('samePerson', () => {
 });
 
 describe('decideAnswer', () => {
+  // TeamLead's trust policy fixes the session name to the person's (declared personal).
   const duties: DutiesConfig = {
     approvers: [`arn:aws:iam::${A}:role/TeamLead`],
     aborters: [`arn:aws:iam::${A}:role/OnCall`],
+    personalSessionRoles: [`arn:aws:iam::${A}:role/TeamLead`],
   };
   const caller = (arn: string) => ({ arn, accountId: A, callerId: null });
+  /** A developer signed in through IAM Identity Center: a person AWS names. */
+  const DEV_SSO = `arn:aws:sts::${A}:assumed-role/AWSReservedSSO_Dev_ab12/dev`;
   const base = {
     service: 'api',
     duties,
-    requester: { principal: `arn:aws:sts::${A}:assumed-role/Developer/dev`, verified: true },
+    requester: { principal: DEV_SSO, verified: true },
     waiting: { kind: 'approval' } as const,
   };
 
@@ -121,7 +125,10 @@ describe('decideAnswer', () => {
   test('the verified requester may not approve their own release, under any role', () => {
     const d = decideAnswer({
       ...base,
-      requester: { principal: `arn:aws:sts::${A}:assumed-role/Developer/alice`, verified: true },
+      requester: {
+        principal: `arn:aws:sts::${A}:assumed-role/AWSReservedSSO_Dev_ab12/alice`,
+        verified: true,
+      },
       action: 'approve',
       caller: caller(LEAD_SESSION),
     });
@@ -131,9 +138,33 @@ describe('decideAnswer', () => {
     });
   });
 
+  test("a verified requester who is not a person of the approvers' kind (a CI role, an IAM user) counts as unknown: two people must approve", () => {
+    // Alice starts as Deployer/x (a session name she chose), then approves as TeamLead/alice:
+    // nothing ties the two, so her yes alone does not end the wait.
+    for (const principal of [`arn:aws:sts::${A}:assumed-role/Deployer/x`, `arn:aws:iam::${A}:user/alice`]) {
+      expect(
+        decideAnswer({
+          ...base,
+          requester: { principal, verified: true },
+          action: 'approve',
+          caller: caller(LEAD_SESSION),
+        }),
+      ).toEqual({ allowed: true, yes: true, deliver: false, approvals: { given: 1, needed: 2 } });
+    }
+  });
+
+  test("a yes from a principal that does not identify one person is refused (its session name is the caller's)", () => {
+    const plain = { ...duties, personalSessionRoles: [] };
+    expect(decideAnswer({ ...base, duties: plain, action: 'approve', caller: caller(LEAD_SESSION) })).toEqual(
+      {
+        allowed: false,
+        reason: expect.stringMatching(/does not identify one person/),
+      },
+    );
+  });
+
   test('an unverified requester: a yes needs two different people, so one is not the requester', () => {
     const unverified = { ...base, requester: { principal: LEAD_SESSION, verified: false } };
-    const personal = { ...duties, personalSessionRoles: [`arn:aws:iam::${A}:role/TeamLead`] };
     // The typed name proves nothing, so it is not compared; the first yes is recorded, not sent.
     expect(decideAnswer({ ...unverified, action: 'approve', caller: caller(LEAD_SESSION) })).toEqual({
       allowed: true,
@@ -141,37 +172,43 @@ describe('decideAnswer', () => {
       deliver: false,
       approvals: { given: 1, needed: 2 },
     });
-    // The same person again does not count twice.
+    // The same person again does not count twice, under another personal role either.
+    for (const again of [LEAD_SESSION, `arn:aws:sts::${A}:assumed-role/AWSReservedSSO_Lead_ab12/alice`]) {
+      expect(
+        decideAnswer({
+          ...unverified,
+          duties: {
+            ...duties,
+            approvers: [...duties.approvers, `arn:aws:iam::${A}:role/AWSReservedSSO_Lead_*`],
+          },
+          action: 'approve',
+          caller: caller(again),
+          earlier: [LEAD_SESSION],
+        }),
+      ).toEqual({
+        allowed: false,
+        reason: expect.stringMatching(/already said yes to this wait.*2 different people/),
+      });
+    }
+    // A second person ends the wait.
     expect(
       decideAnswer({
         ...unverified,
-        action: 'approve',
-        caller: caller(LEAD_SESSION),
-        earlier: [LEAD_SESSION],
-      }),
-    ).toEqual({
-      allowed: false,
-      reason: expect.stringMatching(/already said yes to this wait.*2 different people/),
-    });
-    // Another session of a role whose session names the caller chooses is not another person.
-    expect(
-      decideAnswer({
-        ...unverified,
-        action: 'approve',
-        caller: caller(`arn:aws:sts::${A}:assumed-role/TeamLead/bob`),
-        earlier: [LEAD_SESSION],
-      }),
-    ).toEqual({ allowed: false, reason: expect.stringMatching(/as .*TeamLead\/alice, the same person/) });
-    // A second person (the role is declared personal) ends the wait.
-    expect(
-      decideAnswer({
-        ...unverified,
-        duties: personal,
         action: 'approve',
         caller: caller(`arn:aws:sts::${A}:assumed-role/TeamLead/bob`),
         earlier: [LEAD_SESSION],
       }),
     ).toEqual({ allowed: true, yes: true, deliver: true, approvals: { given: 2, needed: 2 } });
+    // Two earlier yes answers by one person (recorded concurrently) count once.
+    expect(
+      decideAnswer({
+        ...unverified,
+        duties: { ...duties, unverifiedStartApprovals: 3 },
+        action: 'approve',
+        caller: caller(`arn:aws:sts::${A}:assumed-role/TeamLead/bob`),
+        earlier: [LEAD_SESSION, LEAD_SESSION],
+      }),
+    ).toEqual({ allowed: true, yes: true, deliver: false, approvals: { given: 2, needed: 3 } });
     // The catalog may accept one approval (and the risk); a no takes effect at once.
     expect(
       decideAnswer({
@@ -251,6 +288,77 @@ describe('decideAnswer', () => {
 });
 
 describe('the catalog duties block', () => {
+  const withDuties = (duties: unknown) => ({
+    ...CATALOG,
+    services: { ...CATALOG.services, api: { ...CATALOG.services.api!, duties } },
+  });
+  const pathsOf = (input: unknown): string[] => {
+    try {
+      parseCatalog(input as never);
+    } catch (e) {
+      return (e as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
+    }
+    return [];
+  };
+
+  test('approvers and promoters must identify one person: a plain role is refused, with how to fix it', () => {
+    const issues = pathsOf(
+      withDuties({
+        approvers: [`arn:aws:iam::${A}:role/TeamLead`],
+        promoters: [`arn:aws:sts::${A}:assumed-role/Lead/alice`],
+      }),
+    );
+    expect(issues).toEqual([
+      expect.stringMatching(
+        /^services\.api\.duties\.approvers\.0: .*does not identify one person.*personalSessionRoles/,
+      ),
+      expect.stringMatching(/^services\.api\.duties\.promoters\.0: .*does not identify one person/),
+    ]);
+    // Declared personal, Identity Center, or IAM users: accepted; aborters may be any role.
+    expect(
+      pathsOf(
+        withDuties({
+          approvers: [`arn:aws:iam::${A}:role/TeamLead`, `arn:aws:iam::${A}:role/AWSReservedSSO_Lead_*`],
+          aborters: [`arn:aws:iam::${A}:role/OnCall`],
+          personalSessionRoles: [`arn:aws:iam::${A}:role/TeamLead`],
+        }),
+      ),
+    ).toEqual([]);
+    expect(
+      pathsOf(withDuties({ approvers: [`arn:aws:iam::${A}:user/alice`, `arn:aws:iam::${A}:user/bob`] })),
+    ).toEqual([]);
+  });
+
+  test('IAM users and role sessions are not mixed among approvers: one person may hold one of each', () => {
+    expect(
+      pathsOf(
+        withDuties({
+          approvers: [`arn:aws:iam::${A}:user/alice`, `arn:aws:iam::${A}:role/AWSReservedSSO_Lead_*`],
+        }),
+      ),
+    ).toEqual([
+      expect.stringMatching(/^services\.api\.duties\.approvers: .*mix IAM users and role sessions/),
+    ]);
+  });
+
+  test('a role pattern may not match every role: no "*" in the path, a literal character in the name', () => {
+    const issues = pathsOf(
+      withDuties({
+        approvers: [`arn:aws:iam::${A}:user/alice`],
+        aborters: [
+          `arn:aws:iam::${A}:role/payments/*`,
+          `arn:aws:iam::${A}:role/*`,
+          `arn:aws:iam::${A}:role/pay*/OnCall`,
+        ],
+      }),
+    );
+    expect(issues).toEqual([
+      expect.stringMatching(/^services\.api\.duties\.aborters\.0: .*literal character/),
+      expect.stringMatching(/^services\.api\.duties\.aborters\.1: .*literal character/),
+      expect.stringMatching(/^services\.api\.duties\.aborters\.2: .*no "\*" in a role's path/),
+    ]);
+  });
+
   test('refuses principals that are not role, user or session ARNs, naming each field', () => {
     const bad = {
       ...CATALOG,
