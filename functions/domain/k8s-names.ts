@@ -11,6 +11,7 @@
  * most 63 (lowercase letters, digits and '-', starting with a letter); the name part of an
  * annotation key is at most 63.
  */
+import { digest } from './text.js';
 
 /** Suffix of the canary Deployment and the default canary Service names (see {@link canaryName}). */
 export const CANARY_SUFFIX = '-tps-canary';
@@ -72,4 +73,34 @@ export function albActionNameProblem(actionName: string): string | null {
   const key = `${ALB_ACTIONS_PREFIX}${actionName}`;
   const namePart = key.split('/')[1]!;
   return `"${actionName}" is ${actionName.length} characters: the annotation key ${key} has a name part of ${namePart.length} characters, at most ${K8S_NAME_LIMITS.keyName}, so at most ${MAX_ALB_ACTION_NAME}`;
+}
+
+/** A valid label value: at most 63 characters of `[A-Za-z0-9._-]`, alphanumeric at both ends. */
+export const LABEL_VALUE = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
+
+/**
+ * `raw` as a label value. A valid value is kept as it is; anything else is folded to the allowed
+ * characters and length and gets a digest of `raw` appended, so two ids never share a label
+ * value (`rel 1` and `rel-1` differ). The raw id is kept in an annotation too.
+ */
+export function labelValue(raw: string): string {
+  if (raw.length > 0 && LABEL_VALUE.test(raw)) return raw;
+  const suffix = `-${digest(raw)}`;
+  const head = raw
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .slice(0, 63 - suffix.length)
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .replace(/[^A-Za-z0-9]+$/, '');
+  return head ? `${head}${suffix}` : suffix.slice(1);
+}
+
+/**
+ * The value of the version label (`tps-deploy.io/version`) of a release's pods: the version (the
+ * image tag, functions/domain/image.ts `imageVersion`) as it is when it is a label value, which
+ * almost every tag is (a tag is `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`); a tag longer than 63
+ * characters or ending in `.`, `-` or `_` (or beginning with `_`) is folded with a digest
+ * ({@link labelValue}). The exact version is in the pods' annotation and environment variable.
+ */
+export function versionLabelValue(version: string): string {
+  return labelValue(version);
 }

@@ -31,6 +31,11 @@ export interface ReleaseTarget {
   readonly deployment: string;
   /** New image per container. */
   readonly images: Readonly<Record<string, string>>;
+  /**
+   * The release version (the tag of the first container's image, ReleasePlan `version`): the
+   * pods' version label, annotation and TPS_RELEASE_VERSION.
+   */
+  readonly version: string;
 }
 
 export interface ClusterClient {

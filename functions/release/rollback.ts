@@ -24,7 +24,7 @@ import {
   StoreUnavailableError,
   TargetNotFoundError,
 } from '../domain/errors.js';
-import type { ReleasePlan } from '../domain/input.js';
+import { imageVersion, type ReleasePlan } from '../domain/input.js';
 import { type DeploymentRecord, STATE_MACHINE_TRIGGER } from '../domain/record.js';
 import { addEvent, markRolledBack } from '../domain/record-transitions.js';
 import type { ClusterClient, ReleaseTarget, RollbackPlan } from '../ports/cluster.js';
@@ -166,6 +166,8 @@ export async function performRollback(ports: ReleasePorts, req: RollbackRequest)
       namespace: rb.namespace,
       deployment: rb.deployment,
       images: record.images,
+      // The plan's version: the tag of the first image (record.image), as targetOf has it.
+      version: imageVersion(record.image),
     };
     const restore = await planToRestore(cluster, target, rb, {
       finalized: record.finalImage !== null,

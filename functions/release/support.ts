@@ -36,6 +36,7 @@ export function targetOf(plan: ReleasePlan): ReleaseTarget {
     namespace: plan.namespace,
     deployment: plan.deployment,
     images: plan.images,
+    version: plan.version,
   };
 }
 

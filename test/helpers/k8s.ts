@@ -9,6 +9,7 @@ import { canaryShareOfAction } from '../../functions/adapters/kubernetes/alb-act
 import { createKubeClients, type KubeClients } from '../../functions/adapters/kubernetes/client.js';
 import { createRouter } from '../../functions/adapters/kubernetes/router-factory.js';
 import type { RouterOptions } from '../../functions/adapters/kubernetes/waits.js';
+import { imageVersion } from '../../functions/domain/image.js';
 import { ALB_ACTIONS_PREFIX } from '../../functions/domain/k8s-names.js';
 import type { ReleaseTarget } from '../../functions/ports/cluster.js';
 import type { TrafficRouter } from '../../functions/ports/router.js';
@@ -202,7 +203,9 @@ export function releaseTarget(
   images: Record<string, string>,
   deploymentId: string,
 ): ReleaseTarget {
-  return { deploymentId, service: app.name, namespace: app.namespace, deployment: app.name, images };
+  // The version as the plan has it: the tag of the first container's image.
+  const version = imageVersion(Object.values(images)[0]!);
+  return { deploymentId, service: app.name, namespace: app.namespace, deployment: app.name, images, version };
 }
 
 /** The live Deployment's template as plain JSON (read as admin). */

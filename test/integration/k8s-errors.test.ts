@@ -291,6 +291,7 @@ describe('failures from the real API server', () => {
       namespace: ns,
       deployment: app.name,
       images: { api: 'x:v2' },
+      version: 'v2',
     };
     const noSvc = createRouter({ type: 'replica-ratio', service: 'missing-svc' }, clients);
     await expect(noSvc.setWeight(target, plan, 10)).rejects.toThrow(/service .*\/missing-svc not found/);

@@ -5,7 +5,12 @@
  */
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, jest, test } from '@jest/globals';
-import { CANARY_SUFFIX, K8S_LABELS } from '../../functions/adapters/kubernetes/labels.js';
+import {
+  CANARY_SUFFIX,
+  K8S_ANNOTATIONS,
+  K8S_LABELS,
+  RELEASE_VERSION_ENV,
+} from '../../functions/adapters/kubernetes/labels.js';
 import type { ServiceConfigInput } from '../../functions/domain/config.js';
 import { adminApis, deleteNamespace, liveTemplate, OLD_IMAGES, podsBySelector } from '../helpers/k8s.js';
 import { type ReleaseFixture, type RouterKind, releaseFixture } from '../helpers/release.js';
@@ -123,6 +128,15 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
 
     const after = await clusterState(f);
     expect(after.images).toEqual(NEW);
+    // Clean Up wrote the version into the template: label, annotation and TPS_RELEASE_VERSION.
+    const template = (await liveTemplate(f.app.namespace, f.app.name)) as {
+      metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+      spec: { containers: { name: string; env?: { name: string }[] }[] };
+    };
+    expect(template.metadata.labels[K8S_LABELS.version]).toBe('v2');
+    expect(template.metadata.annotations[K8S_ANNOTATIONS.version]).toBe('v2');
+    for (const c of template.spec.containers)
+      expect(c.env?.filter((e) => e.name === RELEASE_VERSION_ENV)).toHaveLength(1);
     expect(after.replicas).toBe(before.replicas);
     expect(after.deployments).toEqual(before.deployments);
     expect(after.services).toEqual(before.services);

@@ -7,7 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import { forwardAction } from '../../functions/adapters/kubernetes/alb-router.js';
 import { KubernetesRequestError } from '../../functions/adapters/kubernetes/client.js';
 import { KubernetesClusterClient } from '../../functions/adapters/kubernetes/cluster-client.js';
-import { templateWithImages } from '../../functions/adapters/kubernetes/deployment.js';
+import { releaseTemplate } from '../../functions/adapters/kubernetes/deployment.js';
 import { CANARY_SUFFIX, K8S_ANNOTATIONS, K8S_LABELS } from '../../functions/adapters/kubernetes/labels.js';
 import {
   KubernetesTransientError,
@@ -184,12 +184,16 @@ describe('replica-ratio router', () => {
       [K8S_LABELS.managedBy]: K8S_LABELS.managedByValue,
       [K8S_LABELS.deploymentId]: r.target.deploymentId,
     });
-    // The canary is the recorded template with the new images; only labels are added.
-    const want = templateWithImages(r.plan.template, NEW_IMAGES);
+    // The canary is the recorded template with the new images and the version (label,
+    // annotation, TPS_RELEASE_VERSION); only labels are added besides.
+    const want = releaseTemplate(r.plan.template, r.target);
     const canaryTemplate = JSON.parse(JSON.stringify(canary.spec?.template));
     expect(canaryTemplate.spec).toEqual(want.spec);
     expect(canaryTemplate.metadata.labels).toMatchObject({ app: r.app.name, tier: 'web', [TRACK]: 'canary' });
-    expect(canaryTemplate.metadata.annotations).toEqual({ 'example.com/owner': 'team-shop' });
+    expect(canaryTemplate.metadata.annotations).toEqual({
+      'example.com/owner': 'team-shop',
+      [K8S_ANNOTATIONS.version]: 'v2',
+    });
     expect(await r.router.status(r.target, r.plan)).toMatchObject({ targetWeight: 10, actualWeight: 20 });
 
     const s50 = await r.router.setWeight(r.target, r.plan, 50);
@@ -402,7 +406,7 @@ describe('alb router', () => {
     const ann = await actionOf(r.app);
     expect(ann[actionKey(r.app)]).toBe(original);
     expect(ann[K8S_ANNOTATIONS.originalAction]).toBeUndefined();
-    expect(await liveTemplate(ns, r.app.name)).toEqual(templateWithImages(r.plan.template, NEW_IMAGES));
+    expect(await liveTemplate(ns, r.app.name)).toEqual(releaseTemplate(r.plan.template, r.target));
     expect((await apps.readNamespacedDeployment({ name: r.app.name, namespace: ns })).spec?.replicas).toBe(4);
     expect(await exists(() => apps.readNamespacedDeployment({ name: canaryOf(r.app), namespace: ns }))).toBe(
       false,

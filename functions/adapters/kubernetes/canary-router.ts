@@ -33,10 +33,10 @@ import type { KubeClients } from './client.js';
 import {
   readDeployment,
   readDeploymentOrNull,
+  releaseTemplate,
   replicasOf,
   setDeploymentState,
   specReplicas,
-  templateWithImages,
   waitRolledOut,
 } from './deployment.js';
 import { checkPodRemoval } from './disruption-budgets.js';
@@ -150,15 +150,15 @@ export abstract class CanaryRouter {
   }
 
   /**
-   * After production: the original Deployment runs the recorded template with the new images at
-   * the end count ({@link endCount}) and is rolled out (on timeout KubernetesTransientError, and a
+   * After production: the original Deployment runs the recorded template with the new images and
+   * the version ({@link releaseTemplate}) at the end count ({@link endCount}) and is rolled out (on timeout KubernetesTransientError, and a
    * second call resumes); then the stable Service is unpinned, traffic moves back to it alone, and
    * the router's objects and the canary Deployment are deleted.
    */
   async finalize(target: ReleaseTarget, plan: RollbackPlan): Promise<CleanupReport> {
     const { namespace, deployment } = target;
     const log = new ActionLog();
-    const template = templateWithImages(plan.template as PlainObject, target.images);
+    const template = releaseTemplate(plan.template as PlainObject, target);
     const end = await this.endCount(target, plan);
     log.note(end.note);
     // Only over the recorded template: a person's edit since is theirs (DriftDetectedError).

@@ -15,8 +15,8 @@ import { JSON_PATCH, type KubeClients } from './client.js';
 import {
   deleteDeploymentRequest,
   readDeploymentOrNull,
+  releaseTemplate,
   specReplicas,
-  templateWithImages,
   waitDeploymentGone,
 } from './deployment.js';
 import { deepEqual, jsonPointerToken, type PlainObject, pollUntil, toPlain } from './generic.js';
@@ -37,8 +37,9 @@ import {
 import type { Waits } from './waits.js';
 
 /**
- * The canary Deployment: the recorded template with the new images, labels that keep the
- * Service's selector and add the canary track and release labels, owner-less (so deleting the
+ * The canary Deployment: the recorded template with the new images and the version
+ * ({@link releaseTemplate}), labels that keep the Service's selector and add the canary track and
+ * release labels (the version label is in no selector), owner-less (so deleting the
  * original never takes it along, and cleanup finds it by name and labels).
  */
 export function buildCanaryDeployment(
@@ -49,7 +50,7 @@ export function buildCanaryDeployment(
   replicas: number,
   weight: number,
 ): PlainObject {
-  const template = templateWithImages(plan.template as PlainObject, target.images);
+  const template = releaseTemplate(plan.template as PlainObject, target);
   const meta = (template.metadata ?? {}) as { labels?: Record<string, string>; creationTimestamp?: unknown };
   delete meta.creationTimestamp;
   const release = releaseLabels(target.deploymentId, target.service);

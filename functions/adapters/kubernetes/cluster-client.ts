@@ -15,8 +15,8 @@ import {
   imagesOf,
   readDeployment,
   readDeploymentOrNull,
+  releaseTemplate,
   specReplicas,
-  templateWithImages,
 } from './deployment.js';
 import {
   describeWriter,
@@ -74,7 +74,8 @@ export class KubernetesClusterClient implements ClusterClient {
    * Differences between the live original Deployment and what the release expects. `recorded`
    * (during the phases): the recorded template, and the recorded replicas unless tps-deploy
    * scaled it (then the count it set, kept in an annotation). `finalized` (after cleanup): the
-   * recorded template with the new images, at the recorded replicas.
+   * template Clean Up writes (the recorded one with the new images and the version,
+   * {@link releaseTemplate}), at the recorded replicas.
    */
   async drift(
     target: ReleaseTarget,
@@ -93,7 +94,7 @@ export class KubernetesClusterClient implements ClusterClient {
     const want: PlainObject =
       expected === 'recorded'
         ? (plan.template as PlainObject)
-        : templateWithImages(plan.template as PlainObject, target.images);
+        : releaseTemplate(plan.template as PlainObject, target);
     const live = toPlain(dep.spec?.template);
     const changes: string[] = [];
     const wantImages = imagesOf(want);
@@ -114,8 +115,7 @@ export class KubernetesClusterClient implements ClusterClient {
     // recorded one with the release's images): someone else wrote it. Decided on content, not on
     // managedFields times (second granularity; a local run's clock is virtual).
     const templateByOthers =
-      changes.length > 0 &&
-      !deepEqual(live, templateWithImages(plan.template as PlainObject, target.images) as PlainObject);
+      changes.length > 0 && !deepEqual(live, releaseTemplate(plan.template as PlainObject, target));
     if (changes.length > 0) {
       const writers = templateWritersSince(dep.metadata?.managedFields, plan.recordedAt);
       if (writers.length > 0) changes.push(`template written by ${writers.map(describeWriter).join(', ')}`);

@@ -14,7 +14,13 @@ import {
 import { JSON_PATCH, type KubeClients, MERGE_PATCH, nullIfNotFound } from './client.js';
 import { describeWriter, replicasDrift, replicasOwner } from './field-owners.js';
 import { deepEqual, jsonPointerToken, type PlainObject, pollUntil, toPlain } from './generic.js';
-import { MANAGED_REPLICAS_ANNOTATION } from './labels.js';
+import {
+  K8S_ANNOTATIONS,
+  K8S_LABELS,
+  MANAGED_REPLICAS_ANNOTATION,
+  RELEASE_VERSION_ENV,
+  versionLabelValue,
+} from './labels.js';
 import type { Waits } from './waits.js';
 
 /** Reads a Deployment, or null if it does not exist. */
@@ -75,6 +81,48 @@ export function templateWithImages(
   for (const c of containers) {
     const image = c.name === undefined ? undefined : images[c.name];
     if (image !== undefined) c.image = image;
+  }
+  return copy;
+}
+
+/** The env var of a release container: the version annotation, through the downward API. */
+const RELEASE_VERSION_ENV_VAR = {
+  name: RELEASE_VERSION_ENV,
+  // `apiVersion` as the API server defaults it, so the template read back compares equal.
+  valueFrom: {
+    fieldRef: { apiVersion: 'v1', fieldPath: `metadata.annotations['${K8S_ANNOTATIONS.version}']` },
+  },
+};
+
+/**
+ * The pod template a release runs, in the canary and (Clean Up) in the original Deployment: the
+ * recorded `template` with the new images ({@link templateWithImages}), the version label
+ * ({@link versionLabelValue}) and the exact version in an annotation, and in every release
+ * container (those `images` names) {@link RELEASE_VERSION_ENV} read from that annotation: replaced
+ * where it is (a template an earlier release wrote has it), else appended. Nothing else changes;
+ * no selector is touched. The one function for what tps-deploy writes, so drift detection
+ * compares with exactly that and never takes tps-deploy's own fields for a person's change.
+ */
+export function releaseTemplate(
+  template: PlainObject,
+  target: { readonly images: Readonly<Record<string, string>>; readonly version: string },
+): PlainObject {
+  const copy = templateWithImages(template, target.images);
+  const meta = (copy.metadata ?? {}) as {
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  meta.labels = { ...meta.labels, [K8S_LABELS.version]: versionLabelValue(target.version) };
+  meta.annotations = { ...meta.annotations, [K8S_ANNOTATIONS.version]: target.version };
+  copy.metadata = meta;
+  for (const c of containersOf(copy) as (ContainerLike & { env?: { name: string }[] })[]) {
+    if (c.name === undefined || target.images[c.name] === undefined) continue;
+    const env = c.env ?? [];
+    const at = env.findIndex((e) => e.name === RELEASE_VERSION_ENV);
+    const entry = structuredClone(RELEASE_VERSION_ENV_VAR);
+    if (at >= 0) env[at] = entry;
+    else env.push(entry);
+    c.env = env;
   }
   return copy;
 }

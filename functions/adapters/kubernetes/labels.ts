@@ -5,13 +5,13 @@
  */
 import type { V1LabelSelector, V1ObjectMeta } from '@kubernetes/client-node';
 import { InvalidInputError, UnmanagedObjectError } from '../../domain/errors.js';
-import { digest } from '../../domain/text.js';
+import { labelValue } from '../../domain/k8s-names.js';
 
 /**
  * The canary names (`<name>-tps-canary`) live with the Kubernetes name limits in the domain, where
  * the catalog checks that they fit (functions/domain/k8s-names.ts).
  */
-export { CANARY_SUFFIX, canaryName } from '../../domain/k8s-names.js';
+export { CANARY_SUFFIX, canaryName, labelValue, versionLabelValue } from '../../domain/k8s-names.js';
 
 /** Labels tps-deploy puts on the objects it creates, so cleanup can find all of them. */
 export const K8S_LABELS = {
@@ -22,6 +22,11 @@ export const K8S_LABELS = {
   service: 'tps-deploy.io/service',
   /** The kind of a release Job (`test-canary`, `migrate`, ...), on the Job and its pod. */
   jobKind: 'tps-deploy.io/job',
+  /**
+   * The release version (the image tag, {@link versionLabelValue}) on the pod template of the canary
+   * and of the original Deployment once Clean Up wrote it; never in a selector.
+   */
+  version: 'tps-deploy.io/version',
 } as const;
 
 /** Annotations tps-deploy writes to remember what it changed, so a restore works after any partial attempt. */
@@ -32,7 +37,19 @@ export const K8S_ANNOTATIONS = {
   originalSelector: 'tps-deploy.io/original-selector',
   /** The original Ingress action annotation, saved before weights change. */
   originalAction: 'tps-deploy.io/original-action',
+  /**
+   * The release version exactly (any image tag, also one that is no label value), on the same pod
+   * templates as the version label: {@link RELEASE_VERSION_ENV} is read from it.
+   */
+  version: 'tps-deploy.io/version',
 } as const;
+
+/**
+ * The environment variable of every release container (those whose image the release sets) of the
+ * canary and, after Clean Up, of the original Deployment: the version, read from the pod's
+ * {@link K8S_ANNOTATIONS.version} annotation through the downward API.
+ */
+export const RELEASE_VERSION_ENV = 'TPS_RELEASE_VERSION';
 
 /**
  * Annotation on the original Deployment holding the replica count tps-deploy last set on it
@@ -48,25 +65,6 @@ export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
 
 /** Label the EndpointSlice controller puts on the slices of a Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
-
-/** A valid label value: at most 63 characters of `[A-Za-z0-9._-]`, alphanumeric at both ends. */
-const LABEL_VALUE = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
-
-/**
- * `raw` as a label value. A valid value is kept as it is; anything else is folded to the allowed
- * characters and length and gets a digest of `raw` appended, so two ids never share a label
- * value (`rel 1` and `rel-1` differ). The raw id is kept in an annotation too.
- */
-export function labelValue(raw: string): string {
-  if (raw.length > 0 && LABEL_VALUE.test(raw)) return raw;
-  const suffix = `-${digest(raw)}`;
-  const head = raw
-    .replace(/[^A-Za-z0-9._-]/g, '-')
-    .slice(0, 63 - suffix.length)
-    .replace(/^[^A-Za-z0-9]+/, '')
-    .replace(/[^A-Za-z0-9]+$/, '');
-  return head ? `${head}${suffix}` : suffix.slice(1);
-}
 
 /**
  * Whether tps-deploy created the object: it carries the managed-by label tps-deploy puts on
