@@ -11,6 +11,8 @@ import { cli } from './cli-harness.js';
 const COMMANDS = [
   'start',
   'status',
+  'watch',
+  'list',
   'history',
   'report',
   'abort',
