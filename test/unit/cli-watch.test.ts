@@ -291,6 +291,40 @@ describe('list', () => {
   });
 });
 
+describe('list: holds and the post-deployment watch', () => {
+  it('a release waiting at a hold names promote; one in its watch shows watch 100%', async () => {
+    const l = await dynamoFresh();
+    const phase = (name: 'canary' | 'staging', weight: number) => ({
+      name,
+      weight,
+      startedAt: t(1).toISOString(),
+      endedAt: null,
+      verdict: null,
+      decisions: [],
+      pods: null,
+    });
+    await l.store.begin(
+      record({
+        deploymentId: 'l-h',
+        phases: [phase('canary', 10), phase('staging', 50)],
+        pendingApproval: {
+          requestedAt: t(2).toISOString(),
+          expiresAt: t(99).toISOString(),
+          phase: 'staging',
+        },
+      }),
+    );
+    await l.store.begin(record({ deploymentId: 'l-w', service: 'web', phases: [phase('canary', 10)] }));
+    await l.store.setStage('web', 'l-w', 'watching');
+    const r = await cli(['list'], { dynamo: l.dynamo });
+    expect(r.stdout).toMatch(
+      /\napi\s+l-h\s+v2\.0\.0\s+staging 50%.*hold at staging: tps-deploy promote l-h\n/,
+    );
+    expect(r.stdout).toMatch(/\nweb\s+l-w\s+v2\.0\.0\s+watch 100%.*\s-\n$/);
+    await l.dynamo.stop();
+  });
+});
+
 describe('status --watch', () => {
   it('re-prints every --interval seconds until the outcome leaves RUNNING, then exits with it', async () => {
     const running = record({ deploymentId: 's-1' });
@@ -344,6 +378,30 @@ describe('status --watch', () => {
     const interval = await cli(['status', 's-2', '--watch', '--interval', '0'], { dynamo });
     expect(interval.code).toBe(2);
     expect(interval.stderr).toMatch(/--interval must be a positive number/);
+  });
+});
+
+describe('status --watch without a record', () => {
+  it('follows the execution until it leaves RUNNING', async () => {
+    const arn = executionArn('api', 's-none');
+    let calls = 0;
+    sfn.on(DescribeExecutionCommand).callsFake(() => {
+      calls++;
+      return calls < 2
+        ? { executionArn: arn, status: 'RUNNING', startDate: t(0) }
+        : {
+            executionArn: arn,
+            status: 'FAILED',
+            startDate: t(0),
+            error: 'InvalidInputError',
+            cause: 'image',
+          };
+    });
+    const r = await cli(['status', arn, '--watch'], { dynamo });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^execution RUNNING; no deployment record/);
+    expect(r.stdout).toMatch(/\nexecution FAILED \(InvalidInputError: image\); no deployment record/);
+    expect(calls).toBe(2);
   });
 });
 
