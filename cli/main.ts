@@ -35,7 +35,7 @@ function version(): string {
 
 const EXIT_HELP = `
 Exit codes:
-  0  done; a followed (start --follow) or local release SUCCEEDED
+  0  done; a followed (start --follow, watch, status --watch) or local release SUCCEEDED
   1  error (AWS or cluster unreachable, not found, ...) or the release FAILED
   2  bad usage: unknown command or flag, bad flag value, invalid release input
   3  the release was ROLLED_BACK
@@ -102,7 +102,10 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
       positiveNumber('--poll-interval'),
       5,
     )
-    .option('--json', 'print {executionArn, deploymentId, startDate} as JSON')
+    .option(
+      '--json',
+      'print {executionArn, deploymentId, startDate, links} as JSON; with --follow, progress on stderr and the summary of watch --json on stdout',
+    )
     .action(
       act(async (ctx, opts: Parameters<typeof import('./commands/start.js').startCommand>[1]) =>
         (await import('./commands/start.js')).startCommand(ctx, opts),
@@ -111,13 +114,47 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
 
   program
     .command('status')
-    .description('the record of a deployment and the state of its execution')
+    .description('the record of a deployment and the state of its execution, with console links')
     .argument('<id>', 'deployment id or execution ARN')
     .option('--service <name>', 'service (default: looked up in every service of the catalog)')
-    .option('--json', 'print the record as JSON (docs/record-format.md) plus the execution')
+    .option('--json', 'print the record as JSON (docs/record-format.md) plus the execution and links')
+    .option(
+      '--watch',
+      'print it again every --interval seconds until the release ends; exit with its outcome',
+    )
+    .option('--interval <seconds>', 'seconds between prints with --watch', positiveNumber('--interval'), 10)
     .action(
-      act(async (ctx, id: string, opts: { service?: string; json?: boolean }) =>
+      act(async (ctx, id: string, opts: import('./commands/records.js').StatusOptions) =>
         (await import('./commands/records.js')).statusCommand(ctx, id, opts),
+      ),
+    );
+
+  program
+    .command('watch')
+    .description(
+      'attach to a release and show its progress as start --follow does, until it ends; exit with its outcome',
+    )
+    .argument('<id>', 'deployment id (the execution name) or execution ARN')
+    .option('--service <name>', 'service (default: looked up in every service of the catalog)')
+    .option('--poll-interval <seconds>', 'seconds between polls', positiveNumber('--poll-interval'), 5)
+    .option(
+      '--json',
+      'progress on stderr; on stdout one JSON object at the end: {service, deploymentId, executionArn, status, error, cause, outcome, exitCode, links}',
+    )
+    .action(
+      act(async (ctx, id: string, opts: import('./commands/watch.js').WatchOptions) =>
+        (await import('./commands/watch.js')).watchCommand(ctx, id, opts),
+      ),
+    );
+
+  program
+    .command('list')
+    .description("the releases running now across the catalog's services (the table's locks)")
+    .option('--service <name>', 'only this service')
+    .option('--json', 'print an array of running releases as JSON')
+    .action(
+      act(async (ctx, opts: import('./commands/list.js').ListOptions) =>
+        (await import('./commands/list.js')).listCommand(ctx, opts),
       ),
     );
 
@@ -229,6 +266,7 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
         '--answer-url <url>',
         'the answer endpoint (default: $TPS_ANSWER_URL, the stack output AnswerUrl)',
       )
+      .option('--json', 'print the result as JSON')
       .action(
         act(async (ctx, id: string, opts: import('./commands/steer.js').SteerOptions) => {
           const m = await import('./commands/steer.js');

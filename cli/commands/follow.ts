@@ -1,6 +1,7 @@
 /**
- * `start --follow`: polls DescribeExecution and GetExecutionHistory and shows phases, waits and
- * verdicts as they happen; on a terminal, a status line counts down the current wait.
+ * `start --follow` and `watch`: polls DescribeExecution and GetExecutionHistory and shows phases,
+ * waits and verdicts as they happen; on a terminal, a status line counts down the current wait.
+ * {@link followRelease} is the one implementation both commands run.
  */
 import {
   DescribeExecutionCommand,
@@ -10,9 +11,10 @@ import {
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
 import { ERROR_NAMES } from '../../functions/domain/errors.js';
-import type { Outcome } from '../../functions/domain/record.js';
+import type { DeploymentRecord, Outcome } from '../../functions/domain/record.js';
 import type { CliContext } from '../context.js';
 import { EXIT_CODES, type ExitCode, line, type OutStream } from '../io.js';
+import type { ConsoleLinks } from '../links.js';
 
 /**
  * Final errors of the state machine (the catalogue in functions/domain/errors.ts, not the CDK
@@ -316,4 +318,65 @@ export async function followExecution(
     }
     await ctx.sleep(opts.pollMs);
   }
+}
+
+/** How a followed release ended: the execution, and the record's outcome when the table has it. */
+export interface ReleaseResult extends FollowResult {
+  readonly outcome: Outcome | null;
+  readonly record: DeploymentRecord | null;
+}
+
+/**
+ * Follows a release to its end (`start --follow`, `watch`): the execution's progress on `out`,
+ * then the record's outcome. The exit code is the record's outcome when it has ended (it tells
+ * REJECTED from a failure better than the execution's error), else the execution's; a failed
+ * rollback (5) always wins.
+ */
+export async function followRelease(
+  ctx: CliContext,
+  opts: {
+    readonly executionArn: string;
+    readonly service: string;
+    readonly deploymentId: string;
+    readonly pollMs: number;
+    readonly out: OutStream;
+  },
+): Promise<ReleaseResult> {
+  const result = await followExecution(ctx, opts.executionArn, opts.out, {
+    pollMs: opts.pollMs,
+    deploymentId: opts.deploymentId,
+  });
+  const record = await (await ctx.store()).get(opts.service, opts.deploymentId).catch(() => null);
+  if (record) line(opts.out, outcomeLine(record));
+  const exitCode =
+    result.exitCode !== EXIT_CODES.rollbackFailed && record && record.outcome !== 'RUNNING'
+      ? exitForOutcome(record.outcome)
+      : result.exitCode;
+  return { ...result, exitCode, outcome: record?.outcome ?? null, record };
+}
+
+/** `outcome ROLLED_BACK (rolled back at canary: ...)`. */
+export function outcomeLine(record: DeploymentRecord): string {
+  return `outcome ${record.outcome}${record.rollback ? ` (rolled back at ${record.rollback.phase ?? '?'}: ${record.rollback.reason})` : ''}`;
+}
+
+/** The JSON summary of a followed release (`start --follow --json`, `watch --json`). */
+export function releaseJson(
+  service: string,
+  deploymentId: string,
+  executionArn: string,
+  result: ReleaseResult,
+  links: ConsoleLinks | null,
+) {
+  return {
+    service,
+    deploymentId,
+    executionArn,
+    status: result.status,
+    error: result.error,
+    cause: result.cause,
+    outcome: result.outcome,
+    exitCode: result.exitCode,
+    links,
+  };
 }

@@ -1,4 +1,4 @@
-/** `status`, `history` and `report`: reading deployment records from the deployments table. */
+/** `status` (and `status --watch`), `history` and `report`: reading deployment records from the deployments table. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import type { DeploymentRecord } from '../../functions/domain/record.js';
@@ -7,6 +7,8 @@ import { renderReportHtml } from '../../report/html.js';
 import { renderReportMarkdown } from '../../report/markdown.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT_CODES, type ExitCode, line } from '../io.js';
+import { consoleLinks, linkLines } from '../links.js';
+import { exitForOutcome } from './follow.js';
 
 /** The execution behind a record, as DescribeExecution reports it (null when it cannot be read). */
 interface ExecutionInfo {
@@ -33,12 +35,27 @@ async function describe(ctx: CliContext, executionArn: string | null): Promise<E
   }
 }
 
-export async function statusCommand(
-  ctx: CliContext,
-  id: string,
-  opts: { service?: string; json?: boolean },
-): Promise<ExitCode> {
-  const { arn } = await ctx.parseId(id);
+export interface StatusOptions {
+  readonly service?: string;
+  readonly json?: boolean;
+  /** Re-print until the release ends. */
+  readonly watch?: boolean;
+  /** Seconds between prints with `watch`. @default 10 */
+  readonly interval?: number;
+}
+
+/** One status print: its exit code, whether the release still runs, and where it was found. */
+interface StatusShown {
+  readonly code: ExitCode;
+  readonly running: boolean;
+  readonly service: string | undefined;
+}
+
+async function showStatus(ctx: CliContext, id: string, opts: StatusOptions): Promise<StatusShown> {
+  const { arn, deploymentId, service: fromArn } = await ctx.parseId(id);
+  // Compact JSON, one object per line, when re-printed (a stream of JSON documents).
+  const json = (v: unknown) => JSON.stringify(v, null, opts.watch ? undefined : 2);
+  const { appName } = await ctx.catalog();
   let record: DeploymentRecord | null = null;
   try {
     record = await ctx.findRecord(id, opts.service);
@@ -49,27 +66,27 @@ export async function statusCommand(
   const execution = await describe(ctx, arn ?? record?.executionArn ?? null);
   if (!record) {
     if (!execution) throw new CliError(`no record and no execution for ${id}`);
+    const service = opts.service ?? fromArn;
+    const links = arn && service ? consoleLinks(arn, appName, service) : null;
     if (opts.json) {
-      line(
-        ctx.io.stdout,
-        JSON.stringify(
-          { deploymentId: (await ctx.parseId(id)).deploymentId, record: null, execution },
-          null,
-          2,
-        ),
-      );
+      line(ctx.io.stdout, json({ deploymentId, record: null, execution, links }));
     } else {
       line(
         ctx.io.stdout,
         `execution ${execution.status}${execution.error ? ` (${execution.error}: ${execution.cause ?? ''})` : ''}; no deployment record (the input was refused before anything was written)`,
       );
+      for (const l of linkLines(links)) line(ctx.io.stdout, l);
     }
-    return execution.status === 'SUCCEEDED' || execution.status === 'RUNNING'
-      ? EXIT_CODES.ok
-      : EXIT_CODES.failed;
+    const running = execution.status === 'RUNNING';
+    return {
+      code: execution.status === 'SUCCEEDED' || running ? EXIT_CODES.ok : EXIT_CODES.failed,
+      running,
+      service: service ?? undefined,
+    };
   }
+  const links = consoleLinks(record.executionArn, appName, record.service);
   if (opts.json) {
-    line(ctx.io.stdout, JSON.stringify({ ...toRecordJson(record), execution }, null, 2));
+    line(ctx.io.stdout, json({ ...toRecordJson(record), execution, links }));
   } else {
     line(ctx.io.stdout, renderRecordText(record));
     if (execution) {
@@ -78,6 +95,7 @@ export async function statusCommand(
         `  execution ${execution.status}${execution.error ? ` (${execution.error})` : ''}: ${record.executionArn}`,
       );
     }
+    for (const l of linkLines(links)) line(ctx.io.stdout, l);
     const pending = (record as { pendingApproval?: { phase?: string } | null }).pendingApproval;
     if (pending)
       line(ctx.io.stdout, `  waiting for approval: tps-deploy approve|reject ${record.deploymentId}`);
@@ -88,7 +106,31 @@ export async function statusCommand(
         `  on hold since ${hold.at} (${hold.requestedBy}): tps-deploy promote ${record.deploymentId}`,
       );
   }
-  return EXIT_CODES.ok;
+  const running = record.outcome === 'RUNNING';
+  // Watched to its end: exit with the outcome, as start --follow and watch do.
+  return {
+    code: opts.watch && !running ? exitForOutcome(record.outcome) : EXIT_CODES.ok,
+    running,
+    service: record.service,
+  };
+}
+
+/**
+ * `status <id>`: the record and its execution. With `watch`, re-prints every `interval` seconds
+ * until the release ends (the record's outcome leaves RUNNING; without a record, the execution
+ * leaves RUNNING), then exits with its outcome.
+ */
+export async function statusCommand(ctx: CliContext, id: string, opts: StatusOptions): Promise<ExitCode> {
+  let shown = await showStatus(ctx, id, opts);
+  if (!opts.watch) return shown.code;
+  const intervalMs = (opts.interval ?? 10) * 1000;
+  while (shown.running) {
+    await ctx.sleep(intervalMs);
+    if (!opts.json) line(ctx.io.stdout, `--- ${ctx.now().toISOString()}`);
+    // Found once: the next prints read that service only.
+    shown = await showStatus(ctx, id, { ...opts, service: opts.service ?? shown.service });
+  }
+  return shown.code;
 }
 
 const pad = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s.padEnd(n));

@@ -11,7 +11,8 @@ import { parseExecutionInput } from '../../functions/domain/input.js';
 import { ANSWER_URL_ENV, answerUrl, postAnswer } from '../answer-client.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT_CODES, type ExitCode, line } from '../io.js';
-import { exitForOutcome, followExecution } from './follow.js';
+import { consoleLinks, linkLines } from '../links.js';
+import { followRelease, releaseJson } from './follow.js';
 
 export interface StartOptions {
   readonly service: string;
@@ -131,32 +132,37 @@ export async function startCommand(ctx: CliContext, opts: StartOptions): Promise
   if (!executionArn) throw new CliError('StartExecution returned no executionArn');
   const deploymentId = executionArn.split(':').at(-1)!;
   const { stdout, stderr } = ctx.io;
+  const links = consoleLinks(executionArn, catalog.appName, opts.service);
   if (opts.json && !opts.follow) {
     line(
       stdout,
-      JSON.stringify({ executionArn, deploymentId, startDate: started.startDate?.toISOString() ?? null }),
+      JSON.stringify({
+        executionArn,
+        deploymentId,
+        startDate: started.startDate?.toISOString() ?? null,
+        links,
+      }),
     );
     return EXIT_CODES.ok;
   }
-  line(opts.follow ? stderr : stdout, `started ${deploymentId}`);
-  line(opts.follow ? stderr : stdout, `  execution ${executionArn}`);
+  // Following: the header on stderr, the progress on stdout (on stderr too with --json, whose
+  // stdout is the one JSON summary at the end).
+  const header = opts.follow ? stderr : stdout;
+  line(header, `started ${deploymentId}`);
+  line(header, `  execution ${executionArn}`);
+  for (const l of linkLines(links)) line(header, l);
   if (!opts.follow) {
-    line(stdout, `  follow it: tps-deploy status ${deploymentId}`);
+    line(stdout, `  follow it: tps-deploy watch ${deploymentId} (or tps-deploy status ${deploymentId})`);
     return EXIT_CODES.ok;
   }
-  const result = await followExecution(ctx, executionArn, stdout, {
-    pollMs: (opts.pollInterval ?? 5) * 1000,
+  const result = await followRelease(ctx, {
+    executionArn,
+    service: opts.service,
     deploymentId,
+    pollMs: (opts.pollInterval ?? 5) * 1000,
+    out: opts.json ? stderr : stdout,
   });
-  if (result.exitCode === EXIT_CODES.rollbackFailed) return result.exitCode;
-  // The record says what happened to the release (e.g. REJECTED) better than the execution's error.
-  const record = await (await ctx.store()).get(opts.service, deploymentId).catch(() => null);
-  if (record) {
-    line(
-      stdout,
-      `outcome ${record.outcome}${record.rollback ? ` (rolled back at ${record.rollback.phase ?? '?'}: ${record.rollback.reason})` : ''}`,
-    );
-    if (record.outcome !== 'RUNNING') return exitForOutcome(record.outcome);
-  }
+  if (opts.json)
+    line(stdout, JSON.stringify(releaseJson(opts.service, deploymentId, executionArn, result, links)));
   return result.exitCode;
 }

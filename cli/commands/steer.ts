@@ -22,6 +22,26 @@ export interface SteerOptions {
   readonly reason?: string;
   /** The answer endpoint's URL. @default $TPS_ANSWER_URL */
   readonly answerUrl?: string;
+  /** Print one JSON object instead of the sentence. */
+  readonly json?: boolean;
+}
+
+/** What a steer command did, as `--json` prints it. */
+export interface SteerJson {
+  readonly service: string;
+  readonly deploymentId: string;
+  /** What the endpoint did: approve, reject, promote, abort (a hold), hold, withdraw. */
+  readonly action: string;
+  /** The ARN the endpoint verified. */
+  readonly by: string;
+  /** For a yes the release still waits on: the different people who said it and how many it needs. */
+  readonly approvals: { readonly given: number; readonly needed: number } | null;
+  /** The sentence the text output prints. */
+  readonly message: string;
+}
+
+function say(ctx: CliContext, opts: SteerOptions, data: SteerJson): void {
+  line(ctx.io.stdout, opts.json ? JSON.stringify(data) : data.message);
 }
 
 async function answer(ctx: CliContext, id: string, opts: SteerOptions, yes: boolean) {
@@ -44,6 +64,7 @@ async function answer(ctx: CliContext, id: string, opts: SteerOptions, yes: bool
   }
   return {
     record,
+    action,
     who: String(r.body.principal),
     answered: phase ? ('hold' as const) : ('approval' as const),
     phase,
@@ -55,26 +76,36 @@ async function answer(ctx: CliContext, id: string, opts: SteerOptions, yes: bool
 export async function approveCommand(ctx: CliContext, id: string, opts: SteerOptions): Promise<ExitCode> {
   const r = await answer(ctx, id, opts, true);
   const what = r.answered === 'hold' ? `hold at ${r.phase} promoted` : 'approved';
-  line(
-    ctx.io.stdout,
-    r.more
-      ? `${r.record.service} ${r.record.deploymentId}: ${what} by ${r.who}, ${r.more.given} of ${r.more.needed} different people (the requester is not verified); it waits for another`
-      : r.answered === 'hold'
-        ? `${r.record.service} ${r.record.deploymentId}: ${what} by ${r.who}; the release goes on`
-        : `${r.record.service} ${r.record.deploymentId}: ${what} by ${r.who}`,
-  );
+  const message = r.more
+    ? `${r.record.service} ${r.record.deploymentId}: ${what} by ${r.who}, ${r.more.given} of ${r.more.needed} different people (the requester is not verified); it waits for another`
+    : r.answered === 'hold'
+      ? `${r.record.service} ${r.record.deploymentId}: ${what} by ${r.who}; the release goes on`
+      : `${r.record.service} ${r.record.deploymentId}: ${what} by ${r.who}`;
+  say(ctx, opts, {
+    service: r.record.service,
+    deploymentId: r.record.deploymentId,
+    action: r.action,
+    by: r.who,
+    approvals: r.more,
+    message,
+  });
   return EXIT_CODES.ok;
 }
 
 export async function rejectCommand(ctx: CliContext, id: string, opts: SteerOptions): Promise<ExitCode> {
   const r = await answer(ctx, id, opts, false);
   const why = `${r.who}${opts.reason ? `: ${opts.reason}` : ''}`;
-  line(
-    ctx.io.stdout,
-    r.answered === 'hold'
-      ? `${r.record.service} ${r.record.deploymentId}: hold at ${r.phase} aborted by ${why}; it rolls back`
-      : `${r.record.service} ${r.record.deploymentId}: rejected by ${why}`,
-  );
+  say(ctx, opts, {
+    service: r.record.service,
+    deploymentId: r.record.deploymentId,
+    action: r.action,
+    by: r.who,
+    approvals: null,
+    message:
+      r.answered === 'hold'
+        ? `${r.record.service} ${r.record.deploymentId}: hold at ${r.phase} aborted by ${why}; it rolls back`
+        : `${r.record.service} ${r.record.deploymentId}: rejected by ${why}`,
+  });
   return EXIT_CODES.ok;
 }
 
@@ -122,14 +153,24 @@ export async function holdCommand(ctx: CliContext, id: string, opts: SteerOption
     action: 'hold',
     ...(opts.reason ? { reason: opts.reason } : {}),
   });
+  const base = {
+    service: record.service,
+    deploymentId: record.deploymentId,
+    action: 'hold',
+    by: String(r.body.principal),
+    approvals: null,
+  };
   if (r.body.effect === 'already-held') {
-    line(ctx.io.stdout, `${record.service} ${record.deploymentId}: ${String(r.body.detail)}`);
+    say(ctx, opts, {
+      ...base,
+      message: `${record.service} ${record.deploymentId}: ${String(r.body.detail)}`,
+    });
     return EXIT_CODES.ok;
   }
-  line(
-    ctx.io.stdout,
-    `${record.service} ${record.deploymentId}: hold requested by ${String(r.body.principal)}; the release stops after its next passing window. Go on with: tps-deploy promote ${record.deploymentId}`,
-  );
+  say(ctx, opts, {
+    ...base,
+    message: `${record.service} ${record.deploymentId}: hold requested by ${String(r.body.principal)}; the release stops after its next passing window. Go on with: tps-deploy promote ${record.deploymentId}`,
+  });
   return EXIT_CODES.ok;
 }
 
@@ -146,9 +187,13 @@ export async function promoteCommand(ctx: CliContext, id: string, opts: SteerOpt
     deploymentId: record.deploymentId,
     action: 'withdraw',
   });
-  line(
-    ctx.io.stdout,
-    `${record.service} ${record.deploymentId}: hold withdrawn by ${String(r.body.principal)}; the release goes on`,
-  );
+  say(ctx, opts, {
+    service: record.service,
+    deploymentId: record.deploymentId,
+    action: 'withdraw',
+    by: String(r.body.principal),
+    approvals: null,
+    message: `${record.service} ${record.deploymentId}: hold withdrawn by ${String(r.body.principal)}; the release goes on`,
+  });
   return EXIT_CODES.ok;
 }

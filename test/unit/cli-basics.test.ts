@@ -11,6 +11,8 @@ import { cli } from './cli-harness.js';
 const COMMANDS = [
   'start',
   'status',
+  'watch',
+  'list',
   'history',
   'report',
   'abort',
@@ -19,6 +21,7 @@ const COMMANDS = [
   'reject',
   'hold',
   'promote',
+  'unlock',
   'local',
   'cluster',
   'cluster up',
@@ -40,6 +43,11 @@ describe('help and usage errors', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Usage: tps-deploy ${command}`);
     expect(r.stderr).toBe('');
+  });
+
+  it.each(COMMANDS.filter((c) => c !== 'cluster'))('%s has --json', async (command) => {
+    const r = await cli([...command.split(' '), '--help']);
+    expect(r.stdout).toMatch(/--json\b/);
   });
 
   it('the top-level help lists every command and the exit codes', async () => {

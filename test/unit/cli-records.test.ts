@@ -85,7 +85,10 @@ describe('status', () => {
     const r = await cli(['status', executionArn('api', fixture.deploymentId), '--json'], { dynamo });
     expect(r.code).toBe(0);
     const json = JSON.parse(r.stdout);
-    const { execution, ...rest } = json;
+    const { execution, links, ...rest } = json;
+    expect(links.execution).toBe(
+      `https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/${executionArn('api', fixture.deploymentId)}`,
+    );
     expect(rest).toEqual(
       toRecordJson({ ...fixture, service: 'api', executionArn: executionArn('api', fixture.deploymentId) }),
     );

@@ -137,6 +137,17 @@ describe('start', () => {
     });
     expect(r.stdout).toContain(`started d-100`);
     expect(r.stdout).toContain(executionArn('api', 'd-100'));
+    // Console links: the execution, the service's dashboard, the state machine's log group.
+    expect(r.stdout).toContain(
+      `  console:   https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/${executionArn('api', 'd-100')}`,
+    );
+    expect(r.stdout).toContain(
+      '  dashboard: https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/tps-test-api',
+    );
+    expect(r.stdout).toContain(
+      '  logs:      https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/',
+    );
+    expect(r.stdout).toContain('tps-deploy watch d-100');
   });
 
   it('uses --state-machine-arn as given, per-container images, $USER as requester, --json output', async () => {
@@ -165,6 +176,12 @@ describe('start', () => {
       executionArn: executionArn('api', 'd-101'),
       deploymentId: 'd-101',
       startDate: '2026-11-20T10:00:00.000Z',
+      links: {
+        execution: `https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/${executionArn('api', 'd-101')}`,
+        dashboard:
+          'https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/tps-test-api',
+        logs: 'https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Fvendedlogs$252Fstates$252Ftps-test-api',
+      },
     });
   });
 
@@ -395,6 +412,23 @@ describe('start --follow', () => {
     expect(stopped.stderr).not.toMatch(/tps-deploy:/);
     expect(stopped.code).toBe(6);
     expect(stopped.stdout).toContain('execution ABORTED: aborted by jane');
+  });
+
+  it('--follow --json: progress on stderr, one JSON summary on stdout', async () => {
+    serveExecution('d-205', rolledBackHistory(), { status: 'FAILED', error: 'ReleaseRolledBack' });
+    const r = await cli(['start', '--service', 'api', '--image', 'repo/api:v2', '--follow', '--json']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('▸ Shift 10% To Canary');
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      service: 'api',
+      deploymentId: 'd-205',
+      executionArn: executionArn('api', 'd-205'),
+      status: 'FAILED',
+      error: 'ReleaseRolledBack',
+      outcome: null,
+      exitCode: 3,
+      links: { dashboard: expect.stringContaining('#dashboards/dashboard/tps-test-api') },
+    });
   });
 
   it('counts down the current window on a terminal', async () => {

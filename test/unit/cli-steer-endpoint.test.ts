@@ -223,6 +223,25 @@ describe('against AWS the CLI only reads; the endpoint acts as the verified call
     cliOnlyRead();
   });
 
+  it('hold --json and promote --json: one JSON object naming the verified ARN', async () => {
+    await store.put(record({ deploymentId: 'e-h-2', startedAt: '2026-11-20T13:30:00.000Z' }));
+    const held = await as(LEAD, ['hold', 'e-h-2', '--json']);
+    expect(held.code).toBe(0);
+    expect(JSON.parse(held.stdout)).toEqual({
+      service: 'api',
+      deploymentId: 'e-h-2',
+      action: 'hold',
+      by: LEAD.arn,
+      approvals: null,
+      message: expect.stringContaining(`hold requested by ${LEAD.arn}`),
+    });
+    const withdrawn = await as(LEAD, ['promote', 'e-h-2', '--json']);
+    expect(withdrawn.code).toBe(0);
+    expect(JSON.parse(withdrawn.stdout)).toMatchObject({ action: 'withdraw', by: LEAD.arn });
+    expect((await store.get('api', 'e-h-2'))!.hold).toBeNull();
+    cliOnlyRead();
+  });
+
   it('unlock: the endpoint frees the lock and names the verified ARN; an outsider is refused', async () => {
     await store.begin(record({ deploymentId: 'e-ul-1', startedAt: '2026-11-20T14:00:00.000Z' }));
     await store.put({ ...(await store.get('api', 'e-ul-1'))!, outcome: 'SUCCEEDED' });
