@@ -1,6 +1,7 @@
 import { App, type AppProps, type Environment, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Catalog } from '../functions/domain/config.js';
+import type { ReleaseNetwork } from './constructs/task-network.js';
 import { ReleaseStack, type ReleaseStackProps } from './release-stack.js';
 
 /** Construct ID of the stack (its CloudFormation name is the catalog's appName). */
@@ -19,6 +20,12 @@ export interface BuildAppOptions {
    * @default CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION when set, else environment-agnostic
    */
   readonly env?: Environment;
+  /**
+   * Builds `stackProps.network` in the app before the stack exists, for a VPC that lives in a
+   * stack of its own (an ec2.Vpc, or ec2.Vpc.fromLookup in a small stack of the same env).
+   * @default stackProps.network
+   */
+  readonly network?: (app: App) => ReleaseNetwork;
   /** Run the cdk-nag AWS Solutions checks at synth. @default true */
   readonly nag?: boolean;
 }
@@ -38,6 +45,7 @@ export function buildApp(options: BuildAppOptions): { app: App; stack: ReleaseSt
     description: `tps-deploy (${options.catalog.appName}): release runbook pipelines for services on Amazon EKS`,
     ...(env.account || env.region ? { env } : {}),
     ...options.stackProps,
+    ...(options.network ? { network: options.network(app) } : {}),
     catalog: options.catalog,
   });
   if (options.nag ?? true) {

@@ -29,6 +29,7 @@ import { ReleasePipeline } from './constructs/release-pipeline.js';
 import { type RollbackTriggers, ServiceAlarms } from './constructs/service-alarms.js';
 import { ServiceDashboard } from './constructs/service-dashboard.js';
 import { TaskFunctions } from './constructs/task-functions.js';
+import { endpointsFor, type ReleaseNetwork, TaskNetwork } from './constructs/task-network.js';
 import { TaskPermissions } from './constructs/task-permissions.js';
 import {
   dashboardName,
@@ -69,6 +70,14 @@ export interface ReleaseStackProps extends StackProps {
   readonly logRetention?: logs.RetentionDays;
   /** Rollback triggers of the alarms. @default RUNBOOK.rollbackTriggers */
   readonly triggers?: RollbackTriggers;
+  /**
+   * How the functions that reach the cluster (CLUSTER_TASKS) get to its API: the clusters'
+   * endpoint access and, for a private endpoint, the VPC, subnets and security groups they run in
+   * and whether the VPC endpoints they need are created (docs/deploying.md, "Reaching the
+   * cluster: EKS endpoint modes"). The other functions and the answer endpoint stay outside any VPC.
+   * @default { endpointAccess: 'public' }: every function outside any VPC
+   */
+  readonly network?: ReleaseNetwork;
 }
 
 /**
@@ -86,6 +95,8 @@ export class ReleaseStack extends Stack {
   readonly alarmRule: AlarmRollbackRule;
   /** The verified answer endpoint (function URL, AWS_IAM): the only way a person answers a release. */
   readonly answerEndpoint: AnswerEndpoint;
+  /** The cluster tasks' VPC placement, security group and VPC endpoints (none by default). */
+  readonly network: TaskNetwork;
 
   constructor(scope: Construct, id: string, props: ReleaseStackProps) {
     super(scope, id, props);
@@ -135,8 +146,27 @@ export class ReleaseStack extends Stack {
       enforceSSL: true,
     });
 
+    // ---- the cluster tasks' network (a VPC only for a private or CIDR-limited endpoint) ---------
+    // A target with no ARNs is granted to nobody, so its service needs no endpoint either.
+    const granted = (target: GrantTarget) => {
+      const all = services.map(([, s]) => s);
+      if (target === 'catalogPipelines') return all.some((s) => s.duties?.requireTestsFrom !== undefined);
+      if (target === 'instanceDatabases')
+        return all.some((s) => (s.databases ?? []).some((d) => d.kind === 'rds-instance'));
+      if (target === 'clusterDatabases')
+        return all.some((s) => (s.databases ?? []).some((d) => d.kind === 'aurora-cluster'));
+      return true;
+    };
+    this.network = new TaskNetwork(this, 'Network', {
+      network: props.network ?? { endpointAccess: 'public' },
+      endpoints: endpointsFor(CLUSTER_TASKS, granted),
+    });
+
     // ---- functions -----------------------------------------------------------------------------
     this.functions = new TaskFunctions(this, 'Tasks', {
+      ...(this.network.functionNetwork
+        ? { network: { tasks: CLUSTER_TASKS, config: this.network.functionNetwork } }
+        : {}),
       projectRoot: props.projectRoot ?? PROJECT_ROOT,
       environment: {
         [FUNCTION_ENV.tableName]: this.table.table.tableName,
@@ -336,6 +366,14 @@ export class ReleaseStack extends Stack {
         kubernetesGroups: [kubernetesGroup(appName, clusterAccessOf(task))],
       })),
     });
+
+    if (this.network.securityGroup) {
+      new CfnOutput(this, 'ClusterTasksSecurityGroup', {
+        description:
+          "Security group of the functions that reach the cluster: allow it in on TCP 443 in the EKS cluster's security group",
+        value: this.network.securityGroup.securityGroupId,
+      });
+    }
 
     new CfnOutput(this, 'TableName', { description: 'Deployments table', value: this.table.table.tableName });
     new CfnOutput(this, 'TopicArn', {

@@ -3,11 +3,12 @@
  * and turns the state machines of the template back into runnable ASL. Used by the infra tests
  * and by the local runner, which runs the same ASL with aws-local-stepfunctions.
  */
-import type { Environment } from 'aws-cdk-lib';
+import type { App, Environment } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { TASK_ENV, TASK_KEYS, type TaskKey } from '../functions/contract/tasks.js';
 import { type CatalogInput, parseCatalog } from '../functions/domain/config.js';
 import { buildApp } from '../infra/build-app.js';
+import type { ReleaseNetwork } from '../infra/constructs/task-network.js';
 import type { ReleaseStack, ReleaseStackProps } from '../infra/release-stack.js';
 import sampleCatalog from '../tps.config.js';
 
@@ -42,6 +43,8 @@ export interface SynthOptions {
   readonly env?: Environment;
   /** Stack props other than the catalog. */
   readonly stackProps?: Omit<ReleaseStackProps, 'catalog'>;
+  /** Builds the network in the app before the stack (buildApp's `network`). @default none */
+  readonly network?: (app: App) => ReleaseNetwork;
 }
 
 /**
@@ -54,6 +57,7 @@ export function synthStack(options: SynthOptions = {}): { stack: ReleaseStack; t
     appProps: { context: { 'aws:cdk:bundling-stacks': [] } },
     env: options.env ?? {},
     stackProps: options.stackProps,
+    network: options.network,
   });
   return { stack, template: Template.fromStack(stack) };
 }
@@ -65,6 +69,9 @@ const cache = new Map<string, CfnTemplate>();
  * options is synthesized once per process; the result is shared, so copy it before changing it.
  */
 export function synthTemplate(options: SynthOptions = {}): CfnTemplate {
+  // A network (a builder function, or a VPC construct in stackProps) has no JSON key: not cached.
+  if (options.network || options.stackProps?.network)
+    return synthStack(options).template.toJSON() as CfnTemplate;
   const key = JSON.stringify(options);
   let json = cache.get(key);
   if (!json) {

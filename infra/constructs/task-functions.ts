@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { TASK_ENV, TASK_KEYS, TASKS, type TaskKey } from '../../functions/contract/tasks.js';
 import { pascalCase } from '../../functions/domain/text.js';
 import { acknowledgeNag } from '../nag.js';
+import { type FunctionNetwork, VPC_ENI_ACTIONS } from './task-network.js';
 
 /** Lambda runtime of every task function (checked: aws-cdk-lib 2.276 defines NODEJS_24_X). */
 export const TASK_RUNTIME: lambda.Runtime = lambda.Runtime.NODEJS_24_X;
@@ -44,6 +45,17 @@ export interface TaskFunctionsProps {
   readonly logRetention?: logs.RetentionDays;
   /** `POWERTOOLS_SERVICE_NAME` of the functions. @default 'tps-deploy' */
   readonly serviceName?: string;
+  /**
+   * The VPC of the tasks that reach the cluster (infra/constructs/task-network.ts); the other
+   * tasks stay outside any VPC.
+   * @default every function outside any VPC
+   */
+  readonly network?: {
+    /** The tasks whose functions run in the VPC. */
+    readonly tasks: readonly TaskKey[];
+    /** Their VPC, subnets and security groups. */
+    readonly config: FunctionNetwork;
+  };
 }
 
 /**
@@ -103,11 +115,25 @@ export class TaskFunctions extends Construct {
           resources: [logGroup.logGroupArn],
         }),
       );
+      const inVpc = props.network?.tasks.includes(key) ?? false;
+      if (inVpc) {
+        // What AWSLambdaVPCAccessExecutionRole allows (its log actions aside), on this role only.
+        role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            sid: 'VpcNetworkInterfaces',
+            actions: [...VPC_ENI_ACTIONS],
+            resources: ['*'],
+          }),
+        );
+      }
       acknowledgeNag(
         role,
         'AwsSolutions-IAM5',
         'Resource::*',
-        'X-Ray PutTraceSegments/PutTelemetryRecords (added by active tracing) have no resource types, and cloudwatch:GetMetricData (on the roles of the tasks that read metrics) has none for the classic metric queries they send (its only, optional, resource type `dataset` is for PromQL queries): "*" is the only valid resource.',
+        (inVpc
+          ? 'The EC2 network-interface actions Lambda needs to attach a function to its VPC (those of AWSLambdaVPCAccessExecutionRole) have no resource types. '
+          : '') +
+          'X-Ray PutTraceSegments/PutTelemetryRecords (added by active tracing) have no resource types, and cloudwatch:GetMetricData (on the roles of the tasks that read metrics) has none for the classic metric queries they send (its only, optional, resource type `dataset` is for PromQL queries): "*" is the only valid resource.',
       );
       functions[key] = new NodejsFunction(this, id, {
         entry: join(props.projectRoot, task.entry),
@@ -130,6 +156,7 @@ export class TaskFunctions extends Construct {
           // (bench/results/coldstart.json); the map is still shipped for offline symbolication.
         },
         bundling: FUNCTION_BUNDLING,
+        ...(inVpc ? props.network!.config : {}),
       });
     }
     this.functions = functions as Record<TaskKey, NodejsFunction>;

@@ -17,7 +17,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { CfnResource, type Stack, Validations } from 'aws-cdk-lib';
+import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { IConstruct } from 'constructs';
 import { ENDPOINT_AWS_CALLS, TASK_AWS_CALLS } from '../../functions/contract/permissions.js';
 import { TASK_KEYS } from '../../functions/contract/tasks.js';
@@ -52,6 +53,20 @@ const RESOURCE_STAR_ACTIONS: Readonly<Record<string, string>> = {
   'logs:PutResourcePolicy': `no resource-level permissions: Resource types column empty (${SAR}/list_amazoncloudwatchlogs.html); Step Functions log delivery`,
   'logs:DescribeResourcePolicies': `no resource-level permissions: Resource types column empty (${SAR}/list_amazoncloudwatchlogs.html); Step Functions log delivery`,
   'logs:DescribeLogGroups': `no resource-level permissions: Resource types column empty (${SAR}/list_amazoncloudwatchlogs.html); Step Functions log delivery`,
+};
+
+/**
+ * Actions on `Resource: "*"` only with the cluster tasks in a VPC (ReleaseStackProps.network): the
+ * network-interface actions Lambda needs of a VPC function's role (VPC_ENI_ACTIONS). Kept apart so
+ * the default template's "no dead entries" check stays exact.
+ */
+const NETWORK_STAR_ACTIONS: Readonly<Record<string, string>> = {
+  'ec2:CreateNetworkInterface': `Lambda creates the function's network interfaces with its role; the permission is checked on "*" as in AWSLambdaVPCAccessExecutionRole (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html)`,
+  'ec2:DescribeNetworkInterfaces': `no resource-level permissions: Resource types column empty (${SAR}/list_amazonec2.html)`,
+  'ec2:DescribeSubnets': `no resource-level permissions: Resource types column empty (${SAR}/list_amazonec2.html)`,
+  'ec2:DeleteNetworkInterface': `Lambda deletes the interfaces it created, whose IDs are not known in advance; as in AWSLambdaVPCAccessExecutionRole`,
+  'ec2:AssignPrivateIpAddresses': `on the interfaces Lambda created, whose IDs are not known in advance; as in AWSLambdaVPCAccessExecutionRole`,
+  'ec2:UnassignPrivateIpAddresses': `on the interfaces Lambda created, whose IDs are not known in advance; as in AWSLambdaVPCAccessExecutionRole`,
 };
 
 /** What a statement is, for the rules that depend on it. */
@@ -206,7 +221,10 @@ function policyDocuments(template: CfnTemplate): {
 }
 
 /** Every violation of rules (a) to (c) in the template; empty when the template complies. */
-function iamViolations(template: CfnTemplate): string[] {
+function iamViolations(
+  template: CfnTemplate,
+  starActions: Readonly<Record<string, string>> = RESOURCE_STAR_ACTIONS,
+): string[] {
   const problems: string[] = [];
   for (const [id, r] of Object.entries(template.Resources)) {
     // A policy resource this checker cannot read is a policy nobody reviewed.
@@ -244,7 +262,7 @@ function iamViolations(template: CfnTemplate): string[] {
       const resources = resourcesOf(statement);
       if (resources.length === 0) problems.push(`${at}: no Resource`);
       if (resources.includes('*')) {
-        const narrowable = actions.filter((a) => !Object.hasOwn(RESOURCE_STAR_ACTIONS, a));
+        const narrowable = actions.filter((a) => !Object.hasOwn(starActions, a));
         if (narrowable.length > 0) {
           problems.push(
             `${at}: Resource "*" with ${narrowable.join(', ')}, which AWS allows on a narrower resource (not in RESOURCE_STAR_ACTIONS)`,
@@ -381,6 +399,32 @@ describe('IAM least privilege on the synthesized template', () => {
     ['a catalog with databases (RDS snapshot permissions)', () => withDatabases.json],
   ])('%s: no Resource "*", wildcard action or wildcard ARN outside the allow-lists', (_name, get) => {
     expect(iamViolations(get())).toEqual([]);
+  });
+
+  test('the cluster tasks in a VPC: only the ENI actions are added on "*", and they are all used', () => {
+    const network = synthStack({
+      network: (app) => ({
+        endpointAccess: 'private',
+        vpc: ec2.Vpc.fromVpcAttributes(new Stack(app, 'ClusterNetwork'), 'Vpc', {
+          vpcId: 'vpc-0ddd0000000000001',
+          availabilityZones: ['us-east-1a', 'us-east-1b'],
+          isolatedSubnetIds: ['subnet-0bbb0000000000001', 'subnet-0bbb0000000000002'],
+          isolatedSubnetRouteTableIds: ['rtb-0bbb1', 'rtb-0bbb2'],
+        }),
+      }),
+    }).template.toJSON() as CfnTemplate;
+    expect(iamViolations(network)).not.toEqual([]);
+    expect(iamViolations(network, { ...RESOURCE_STAR_ACTIONS, ...NETWORK_STAR_ACTIONS })).toEqual([]);
+    const onStar = new Set(
+      policyDocuments(network)
+        .filter((d) => d.kind === 'identity')
+        .flatMap((d) => d.doc.Statement ?? [])
+        .filter((s) => resourcesOf(s).includes('*'))
+        .flatMap(actionsOf),
+    );
+    expect([...onStar].sort()).toEqual(
+      [...Object.keys(RESOURCE_STAR_ACTIONS), ...Object.keys(NETWORK_STAR_ACTIONS)].sort(),
+    );
   });
 
   test('every action kept on Resource "*" is actually used on "*" (the allow-list has no dead entries)', () => {

@@ -17,6 +17,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import ts from 'typescript';
 import {
   type AwsPortCall,
@@ -42,6 +44,7 @@ import { alarmName } from '../../functions/domain/alarms.js';
 import { type Catalog, parseCatalog } from '../../functions/domain/config.js';
 import { serviceAlarmNames } from '../../functions/domain/gates.js';
 import { snapshotIdFor } from '../../functions/release/migration.js';
+import { VPC_ENI_ACTIONS } from '../../infra/constructs/task-network.js';
 import { kubernetesGroup, stateMachineName } from '../../infra/names.js';
 import sample from '../../tps.config.js';
 import { catalogWithDatabases } from '../helpers/catalogs.js';
@@ -401,7 +404,7 @@ function roleOf(template: CfnTemplate, who: Checked): string {
 }
 
 /** The pairs the table says a task's (or the endpoint's) role allows, plus its own log group and X-Ray. */
-function expectedPairs(template: CfnTemplate, catalog: Catalog, who: Checked): string[] {
+function expectedPairs(template: CfnTemplate, catalog: Catalog, who: Checked, inVpc = false): string[] {
   const fn = who === 'answerEndpoint' ? endpointFunction(template) : functionOf(template, who);
   const grants: readonly Grant[] = who === 'answerEndpoint' ? endpointGrants() : taskGrants(who);
   const targets = targetArns(template, catalog);
@@ -413,6 +416,11 @@ function expectedPairs(template: CfnTemplate, catalog: Catalog, who: Checked): s
     'xray:PutTelemetryRecords *',
     'xray:PutTraceSegments *',
   ];
+  // In a VPC (ReleaseStackProps.network), Lambda attaches the cluster tasks' functions with their
+  // roles: the ENI actions of infra/constructs/task-network.ts, on "*" (they have no resource types).
+  if (inVpc && who !== 'answerEndpoint' && CLUSTER_TASKS.includes(who)) {
+    for (const a of VPC_ENI_ACTIONS) pairs.push(`${a} *`);
+  }
   // Lambda itself sends a failed asynchronous event to the function's on-failure destination with
   // the function's role (the dead-letter queue of the two EventBridge functions); CDK's
   // SqsDestination grants its sendMessages set.
@@ -434,11 +442,11 @@ function expectedPairs(template: CfnTemplate, catalog: Catalog, who: Checked): s
 }
 
 /** Every difference between the roles of a template and the table: empty when they agree. */
-function permissionDifferences(template: CfnTemplate, catalog: Catalog): string[] {
+function permissionDifferences(template: CfnTemplate, catalog: Catalog, inVpc = false): string[] {
   const problems: string[] = [];
   for (const task of CHECKED) {
     const actual = new Set(allowedPairs(template, roleOf(template, task)));
-    const expected = new Set(expectedPairs(template, catalog, task));
+    const expected = new Set(expectedPairs(template, catalog, task, inVpc));
     for (const p of actual)
       if (!expected.has(p)) problems.push(`${task}: allows ${p}, which its code does not call`);
     for (const p of expected) if (!actual.has(p)) problems.push(`${task}: lacks ${p}, which its code calls`);
@@ -459,6 +467,27 @@ describe('each role allows exactly what its task calls', () => {
     const { input, catalog } = catalogs[name as keyof typeof catalogs];
     const template = synthTemplate({ catalog: input });
     expect(permissionDifferences(template, catalog)).toEqual([]);
+  });
+
+  test('with the cluster tasks in a VPC (private endpoint): the table plus the ENI actions on the cluster tasks only', () => {
+    const { input, catalog } = catalogs['a catalog with databases and a tests pipeline'];
+    const template = synthTemplate({
+      catalog: input,
+      network: (app) => ({
+        endpointAccess: 'private',
+        vpc: ec2.Vpc.fromVpcAttributes(new Stack(app, 'ClusterNetwork'), 'Vpc', {
+          vpcId: 'vpc-0ddd0000000000001',
+          availabilityZones: ['us-east-1a', 'us-east-1b'],
+          isolatedSubnetIds: ['subnet-0bbb0000000000001', 'subnet-0bbb0000000000002'],
+          isolatedSubnetRouteTableIds: ['rtb-0bbb1', 'rtb-0bbb2'],
+        }),
+      }),
+    });
+    expect(permissionDifferences(template, catalog, true)).toEqual([]);
+    // And the check sees them: without the VPC allowance, each cluster task's ENI pairs are extra.
+    const extra = permissionDifferences(template, catalog);
+    expect(extra).toHaveLength(CLUSTER_TASKS.length * VPC_ENI_ACTIONS.length);
+    expect(extra[0]).toMatch(/: allows ec2:[A-Za-z]+ \*, which its code does not call$/);
   });
 
   test('the roles differ: each task has its own role, and their permissions are not all alike', () => {
