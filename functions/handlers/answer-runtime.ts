@@ -23,7 +23,8 @@ import { SfnTaskTokens } from '../adapters/aws/task-tokens.js';
 import { createFunctionLogger, RELEASE_SERVICE_KEY } from '../adapters/powertools/function-logger.js';
 import { parseCatalog } from '../domain/config.js';
 import type { VerifiedCaller } from '../domain/duties.js';
-import { ConfigError, ERROR_NAMES, InvalidInputError } from '../domain/errors.js';
+import { ConfigError, ERROR_NAMES, type FieldIssue, InvalidInputError } from '../domain/errors.js';
+import { parseExecutionInput } from '../domain/input.js';
 import type { LambdaContext } from '../invoke.js';
 import { systemClock } from '../ports/clock.js';
 import type { Executions, ReleaseStarter, RollbackRequests } from '../ports/executions.js';
@@ -165,8 +166,27 @@ async function start(
   logger: Logger,
 ): Promise<FunctionUrlResponse> {
   if (!ports.releases) return respond(501, { error: 'this endpoint cannot start releases' });
-  const input =
-    body.input !== null && typeof body.input === 'object' ? (body.input as Record<string, unknown>) : {};
+  const isObject = body.input !== null && typeof body.input === 'object' && !Array.isArray(body.input);
+  const input = isObject ? (body.input as Record<string, unknown>) : {};
+  // The envelope's own bad fields, named with the input's: nothing is written or started.
+  const envelope: FieldIssue[] = [];
+  for (const k of Object.keys(body)) {
+    if (!['action', 'input', 'name'].includes(k)) envelope.push({ path: k, message: 'unknown field' });
+  }
+  if (!isObject) envelope.push({ path: 'input', message: 'required: the execution input, an object' });
+  if (body.name !== undefined && typeof body.name !== 'string') {
+    envelope.push({ path: 'name', message: 'an execution name: 1-80 of A-Z a-z 0-9 - _' });
+  }
+  if (envelope.length > 0) {
+    let issues = envelope;
+    try {
+      if (isObject) parseExecutionInput(input, ports.catalog, 'validation');
+    } catch (e) {
+      if (e instanceof InvalidInputError) issues = [...envelope, ...e.issues];
+    }
+    const error = new InvalidInputError(issues);
+    return respond(400, { error: error.message, issues: error.issues });
+  }
   try {
     const result = await startAsVerified({ ...ports, releases: ports.releases }, caller, {
       input,

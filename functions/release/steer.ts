@@ -96,6 +96,12 @@ export function parseSteerRequest(body: unknown, catalog: Catalog): SteerRequest
     issues.push({ path: 'deploymentId', message: 'an execution name (1-80 of A-Z a-z 0-9 - _)' });
   } else if (id === undefined && NEEDS_RELEASE.includes(action)) {
     issues.push({ path: 'deploymentId', message: `required for ${action}` });
+  } else if (id !== undefined && (action === 'rollback' || action === 'unlock')) {
+    // Not silently ignored: a caller naming one release must not see another one acted on.
+    issues.push({
+      path: 'deploymentId',
+      message: `not taken by ${action}: it acts on the service's ${action === 'rollback' ? 'latest release' : 'lock'}; leave it out`,
+    });
   }
   if (b.reason !== undefined && (typeof b.reason !== 'string' || b.reason.length > 1000)) {
     issues.push({ path: 'reason', message: 'a string of at most 1000 characters' });

@@ -328,6 +328,20 @@ test('a bad request names every bad field and changes nothing', async () => {
   expect(sfn).not.toHaveReceivedCommand(StopExecutionCommand);
 });
 
+test('rollback and unlock naming a deployment are refused, not acted on for another one', async () => {
+  for (const action of ['rollback', 'unlock']) {
+    const r = await call(SRE, { service: 'api', action, deploymentId: 'some-release' });
+    expect(r.statusCode).toBe(400);
+    expect(r.json.issues).toEqual([
+      {
+        path: 'deploymentId',
+        message: expect.stringMatching(new RegExp(`^not taken by ${action}: .*leave it out`)),
+      },
+    ]);
+  }
+  expect(lambda).not.toHaveReceivedCommand(InvokeCommand);
+});
+
 test('log lines name the caller and the outcome', () => {
   const lines = logLines.map((l) => JSON.parse(l) as Record<string, unknown>);
   expect(lines.filter((l) => l.message === 'steer refused').length).toBeGreaterThan(3);

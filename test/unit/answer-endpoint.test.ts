@@ -438,6 +438,25 @@ describe('verified start', () => {
     expect(ok.statusCode).toBe(200);
   });
 
+  test("a start whose envelope is bad names every bad field with the input's, and starts nothing", async () => {
+    const r = await call(
+      urlEvent(DEV, { action: 'start', input: { service: 'api', mode: 'yolo' }, name: 7, nmae: 'x' }),
+    );
+    expect(r.statusCode).toBe(400);
+    expect((r.json.issues as { path: string }[]).map((i) => i.path).sort()).toEqual([
+      'image',
+      'mode',
+      'name',
+      'nmae',
+    ]);
+    const none = await call(urlEvent(DEV, { action: 'start' }));
+    expect(none.statusCode).toBe(400);
+    expect(none.json.issues).toEqual([
+      { path: 'input', message: 'required: the execution input, an object' },
+    ]);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+
   test('a second start under the same name is refused (409); a bad input names every field (400) and starts nothing', async () => {
     expect((await call(urlEvent(DEV, { action: 'start', input, name: 'start-1' }))).statusCode).toBe(409);
     const bad = await call(
