@@ -82,6 +82,7 @@ export const PORT_GRANTS = {
   'DeploymentStore.taskToken': table('dynamodb:GetItem'),
   'DeploymentStore.dropTaskToken': table('dynamodb:DeleteItem'),
   'DeploymentStore.saveVerifiedStart': table('dynamodb:PutItem'),
+  'DeploymentStore.dropVerifiedStart': table('dynamodb:DeleteItem'),
   'DeploymentStore.verifiedStart': table('dynamodb:GetItem'),
   'Notifier.notify': [{ actions: ['sns:Publish'], on: 'notificationsTopic' }],
   'PipelineRecords.actionExecution': [
@@ -283,6 +284,7 @@ export const ENDPOINT_AWS_CALLS: readonly AwsPortCall[] = [
   'DeploymentStore.release',
   'DeploymentStore.taskToken',
   'DeploymentStore.saveVerifiedStart',
+  'DeploymentStore.dropVerifiedStart',
   'TaskTokens.succeed',
   'TaskTokens.fail',
   'ReleaseStarter.start',

@@ -76,4 +76,6 @@ export interface DeploymentStore {
   saveVerifiedStart(service: string, deploymentId: string, start: VerifiedStart): Promise<void>;
   /** The verified start of a deployment, or null when it was started some other way. */
   verifiedStart(service: string, deploymentId: string): Promise<VerifiedStart | null>;
+  /** Forgets a verified start whose execution did not start (StartExecution failed). */
+  dropVerifiedStart(service: string, deploymentId: string): Promise<void>;
 }

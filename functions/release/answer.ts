@@ -311,6 +311,16 @@ export async function startAsVerified(
   const may = decideStart(plan.service, ports.catalog.services[plan.service]?.duties, caller);
   if (!may.allowed) throw new AnswerRefusedError(may.reason);
   await startVerified(ports, caller, plan);
-  const executionArn = await ports.releases.start(plan.service, name, input);
+  let executionArn: string;
+  try {
+    executionArn = await ports.releases.start(plan.service, name, input);
+  } catch (e) {
+    // Nothing of ours started: the verified start goes, so a retry under the same name is not
+    // refused, and an execution of that name someone else started (ExecutionAlreadyExists: our
+    // own earlier attempt would have been refused at the conditional write) or starts later is
+    // never taken for this caller's.
+    await ports.store.dropVerifiedStart(plan.service, name);
+    throw e;
+  }
   return { service: plan.service, deploymentId: name, executionArn, principal: caller.arn };
 }

@@ -457,6 +457,31 @@ describe('verified start', () => {
     expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
   });
 
+  test("a StartExecution that fails leaves no verified start: a retry under the same name starts, and nobody else's execution of it counts as verified", async () => {
+    sfn
+      .on(StartExecutionCommand)
+      .rejectsOnce(
+        Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client' }),
+      )
+      .callsFake((i: { stateMachineArn: string; name: string }) => ({
+        executionArn: `${i.stateMachineArn.replace(':stateMachine:', ':execution:')}:${i.name}`,
+        startDate: NOW,
+      }));
+    const failed = await call(urlEvent(DEV, { action: 'start', input, name: 'start-retry' }));
+    expect(failed.statusCode).toBe(500);
+    expect(await store.verifiedStart('api', 'start-retry')).toBeNull();
+    const retry = await call(urlEvent(DEV, { action: 'start', input, name: 'start-retry' }));
+    expect(retry.statusCode).toBe(200);
+    expect(await store.verifiedStart('api', 'start-retry')).toMatchObject({ principal: DEV });
+    // Someone else's execution already has the name: ours did not start, the item goes.
+    sfn
+      .on(StartExecutionCommand)
+      .rejects(Object.assign(new Error('exists'), { name: 'ExecutionAlreadyExists', $fault: 'client' }));
+    const taken = await call(urlEvent(DEV, { action: 'start', input, name: 'start-taken' }));
+    expect(taken.statusCode).toBe(409);
+    expect(await store.verifiedStart('api', 'start-taken')).toBeNull();
+  });
+
   test('a second start under the same name is refused (409); a bad input names every field (400) and starts nothing', async () => {
     expect((await call(urlEvent(DEV, { action: 'start', input, name: 'start-1' }))).statusCode).toBe(409);
     const bad = await call(

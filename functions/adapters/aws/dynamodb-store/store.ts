@@ -19,6 +19,7 @@ import { claimRollback, readRollbackClaim } from './rollback-claim.js';
 import { DeploymentsTable } from './table.js';
 import {
   dropTaskToken,
+  dropVerifiedStart,
   readTaskToken,
   readVerifiedStart,
   saveTaskToken,
@@ -128,5 +129,9 @@ export class DynamoDbDeploymentStore implements DeploymentStore {
 
   verifiedStart(service: string, deploymentId: string): Promise<VerifiedStart | null> {
     return readVerifiedStart(this.table, service, deploymentId);
+  }
+
+  dropVerifiedStart(service: string, deploymentId: string): Promise<void> {
+    return dropVerifiedStart(this.table, service, deploymentId);
   }
 }

@@ -87,6 +87,21 @@ export async function saveVerifiedStart(
   );
 }
 
+export async function dropVerifiedStart(
+  table: DeploymentsTable,
+  service: string,
+  deploymentId: string,
+): Promise<void> {
+  await table.call('DeleteItem(verified start)', () =>
+    table.doc.send(
+      new DeleteCommand({
+        TableName: table.name,
+        Key: { pk: ITEM_KEYS.partition(service), sk: ITEM_KEYS.verifiedStart(deploymentId) },
+      }),
+    ),
+  );
+}
+
 export async function readVerifiedStart(
   table: DeploymentsTable,
   service: string,
