@@ -34,6 +34,7 @@ import { digest } from '../domain/text.js';
 import type { ReleaseStarter } from '../ports/executions.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { AnswerNotDeliveredError, answerPending } from './approval.js';
+import { updateRecord } from './support.js';
 
 /** The endpoint refused the caller: nothing was sent, nothing written. */
 export class AnswerRefusedError extends TpsError {
@@ -230,19 +231,10 @@ async function recordAnswer(
   deploymentId: string,
   answer: VerifiedAnswer,
 ): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const record = await ports.store.get(service, deploymentId);
-    if (!record) return;
+  await updateRecord(ports, service, deploymentId, (record) => {
     record.answers = [...(record.answers ?? []), answer];
     addEvent(record, ports.clock.now(), answerEvent(answer));
-    try {
-      await ports.store.put(record);
-      return;
-    } catch (e) {
-      // RecordConflictError is a StoreUnavailableError: the pipeline wrote meanwhile; read again.
-      if ((e as { name?: string }).name !== ERROR_NAMES.storeUnavailable || attempt >= 4) throw e;
-    }
-  }
+  });
 }
 
 /** The digest a verified start keeps of the validated input, compared by "Check Gates". */

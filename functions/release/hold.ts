@@ -16,7 +16,7 @@ import type { HoldState } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
 import type { ReleasePorts } from '../ports/release.js';
 import { answerCommands, rejecterOf } from './approval.js';
-import { loadRecord, serviceOf } from './support.js';
+import { loadRecord, serviceOf, updateRecord } from './support.js';
 
 /** A hold was asked for a release that does not exist or has ended: nothing was written. */
 export class HoldRefusedError extends TpsError {
@@ -158,9 +158,7 @@ export async function requestHold(
   ports: Pick<ReleasePorts, 'store' | 'clock'>,
   request: { service: string; deploymentId: string; by: string; reason?: string },
 ): Promise<HoldState> {
-  for (let attempt = 0; ; attempt++) {
-    const record = await ports.store.get(request.service, request.deploymentId);
-    if (!record) throw new HoldRefusedError(`no deployment ${request.service}/${request.deploymentId}`);
+  const held = await updateRecord(ports, request.service, request.deploymentId, (record) => {
     if (record.outcome !== 'RUNNING') {
       throw new HoldRefusedError(
         `${request.deploymentId} already ended (${record.outcome}); nothing to hold`,
@@ -176,12 +174,8 @@ export async function requestHold(
     };
     record.hold = hold;
     addEvent(record, now, `hold requested by ${request.by}${request.reason ? `: ${request.reason}` : ''}`);
-    try {
-      await ports.store.put(record);
-      return hold;
-    } catch (e) {
-      // RecordConflictError is a StoreUnavailableError: read again and retry a few times.
-      if ((e as { name?: string }).name !== ERROR_NAMES.storeUnavailable || attempt >= 4) throw e;
-    }
-  }
+    return hold;
+  });
+  if (!held) throw new HoldRefusedError(`no deployment ${request.service}/${request.deploymentId}`);
+  return held;
 }

@@ -35,6 +35,7 @@ import { AnswerNotDeliveredError } from './approval.js';
 import { requestHold } from './hold.js';
 import { performRollback } from './rollback.js';
 import { handleExecutionStopped, type StoppedOutcome } from './stopped.js';
+import { updateRecord } from './support.js';
 
 /** What a person asks the endpoint to do with a release or a service. */
 export interface SteerRequest {
@@ -153,17 +154,7 @@ async function note(
   id: string,
   message: string,
 ): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const record = await ports.store.get(service, id);
-    if (!record) return;
-    addEvent(record, ports.clock.now(), message);
-    try {
-      await ports.store.put(record);
-      return;
-    } catch (e) {
-      if ((e as { name?: string }).name !== ERROR_NAMES.storeUnavailable || attempt >= 4) throw e;
-    }
-  }
+  await updateRecord(ports, service, id, (record) => addEvent(record, ports.clock.now(), message));
 }
 
 const because = (reason: string | undefined) => (reason ? `: ${reason}` : '');
@@ -259,30 +250,31 @@ async function withdraw(
   first: DeploymentRecord,
 ): Promise<void> {
   const { service, deploymentId } = first;
-  for (let attempt = 0; ; attempt++) {
-    const fresh = attempt === 0 ? first : await recordOf(ports, service, deploymentId);
-    const hold = fresh.hold;
-    if (fresh.outcome !== 'RUNNING' || !hold || hold.decision) {
-      throw new AnswerNotDeliveredError(`${service} ${deploymentId} is not on hold; nothing to withdraw`);
-    }
-    if (hold.pending) {
-      throw new AnswerNotDeliveredError(
-        `${service} ${deploymentId} waits on its hold at ${hold.pending.phase}: promote or abort answers it`,
+  const withdrawn = await updateRecord(
+    ports,
+    service,
+    deploymentId,
+    (fresh) => {
+      const hold = fresh.hold;
+      if (fresh.outcome !== 'RUNNING' || !hold || hold.decision) {
+        throw new AnswerNotDeliveredError(`${service} ${deploymentId} is not on hold; nothing to withdraw`);
+      }
+      if (hold.pending) {
+        throw new AnswerNotDeliveredError(
+          `${service} ${deploymentId} waits on its hold at ${hold.pending.phase}: promote or abort answers it`,
+        );
+      }
+      fresh.hold = null;
+      addEvent(
+        fresh,
+        ports.clock.now(),
+        `hold withdrawn by ${caller.arn} (verified) before the release reached it`,
       );
-    }
-    fresh.hold = null;
-    addEvent(
-      fresh,
-      ports.clock.now(),
-      `hold withdrawn by ${caller.arn} (verified) before the release reached it`,
-    );
-    try {
-      await ports.store.put(fresh);
-      return;
-    } catch (e) {
-      if ((e as { name?: string }).name !== ERROR_NAMES.storeUnavailable || attempt >= 4) throw e;
-    }
-  }
+      return true;
+    },
+    first,
+  );
+  if (withdrawn === null) throw new AnswerNotDeliveredError(`no deployment ${service}/${deploymentId}`);
 }
 
 type Done = (deploymentId: string | null, effect: SteerResult['effect'], detail: string) => SteerResult;

@@ -7,6 +7,7 @@ import type { ServiceConfig } from '../domain/config.js';
 import {
   DeploymentIdInUseError,
   DeploymentInProgressError,
+  ERROR_NAMES,
   StoreUnavailableError,
   TargetNotFoundError,
 } from '../domain/errors.js';
@@ -146,5 +147,31 @@ export async function takeServiceLock(
       await ports.store.put(held).catch(() => undefined);
     }
     return note;
+  }
+}
+
+/**
+ * Reads the record of a deployment, lets `edit` change it and writes it; the write fails when
+ * someone wrote since the read (RecordConflictError, a StoreUnavailableError), and then the
+ * record is read and edited again, up to 5 times. `edit` may throw to refuse (nothing written).
+ * Null when there is no record (`edit` not called). `first` stands for the first read.
+ */
+export async function updateRecord<T>(
+  ports: Pick<ReleasePorts, 'store'>,
+  service: string,
+  deploymentId: string,
+  edit: (record: DeploymentRecord) => T,
+  first?: DeploymentRecord,
+): Promise<T | null> {
+  for (let attempt = 0; ; attempt++) {
+    const record = attempt === 0 && first ? first : await ports.store.get(service, deploymentId);
+    if (!record) return null;
+    const result = edit(record);
+    try {
+      await ports.store.put(record);
+      return result;
+    } catch (e) {
+      if ((e as { name?: string }).name !== ERROR_NAMES.storeUnavailable || attempt >= 4) throw e;
+    }
   }
 }
