@@ -65,23 +65,20 @@ export interface AnswerResult {
   readonly approvals: { readonly given: number; readonly needed: number };
 }
 
-const obj = (v: unknown): Record<string, unknown> =>
+/** A request body as an object ({} for anything else). */
+export const obj = (v: unknown): Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 
-/** Checks a request body; throws InvalidInputError naming every bad field. */
-export function parseAnswerRequest(body: unknown, catalog: Catalog): AnswerRequest {
-  const b = obj(body);
+/**
+ * The fields every person's request to the endpoint shares: `service` (of the catalog) and
+ * `reason`; and any field outside `service`, `deploymentId`, `action`, `reason` is unknown.
+ */
+export function requestIssues(b: Record<string, unknown>, catalog: Catalog): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const service = b.service;
   if (typeof service !== 'string' || service === '') issues.push({ path: 'service', message: 'required' });
   else if (!Object.hasOwn(catalog.services, service)) {
     issues.push({ path: 'service', message: `unknown service "${service}"` });
-  }
-  if (typeof b.deploymentId !== 'string' || !/^[A-Za-z0-9_-]{1,80}$/.test(b.deploymentId)) {
-    issues.push({ path: 'deploymentId', message: 'required: an execution name (1-80 of A-Z a-z 0-9 - _)' });
-  }
-  if (typeof b.action !== 'string' || !(ANSWER_ACTIONS as readonly string[]).includes(b.action)) {
-    issues.push({ path: 'action', message: `one of ${ANSWER_ACTIONS.join(', ')}` });
   }
   if (b.reason !== undefined && (typeof b.reason !== 'string' || b.reason.length > 1000)) {
     issues.push({ path: 'reason', message: 'a string of at most 1000 characters' });
@@ -89,6 +86,20 @@ export function parseAnswerRequest(body: unknown, catalog: Catalog): AnswerReque
   for (const k of Object.keys(b)) {
     if (!['service', 'deploymentId', 'action', 'reason'].includes(k))
       issues.push({ path: k, message: 'unknown field' });
+  }
+  return issues;
+}
+
+/** Checks a request body; throws InvalidInputError naming every bad field. */
+export function parseAnswerRequest(body: unknown, catalog: Catalog): AnswerRequest {
+  const b = obj(body);
+  const issues = requestIssues(b, catalog);
+  const service = b.service;
+  if (typeof b.deploymentId !== 'string' || !/^[A-Za-z0-9_-]{1,80}$/.test(b.deploymentId)) {
+    issues.push({ path: 'deploymentId', message: 'required: an execution name (1-80 of A-Z a-z 0-9 - _)' });
+  }
+  if (typeof b.action !== 'string' || !(ANSWER_ACTIONS as readonly string[]).includes(b.action)) {
+    issues.push({ path: 'action', message: `one of ${ANSWER_ACTIONS.join(', ')}` });
   }
   if (issues.length > 0) throw new InvalidInputError(issues);
   return {

@@ -23,14 +23,14 @@ import {
   type SteerAction,
   type VerifiedCaller,
 } from '../domain/duties.js';
-import { ERROR_NAMES, type FieldIssue, InvalidInputError } from '../domain/errors.js';
+import { ERROR_NAMES, InvalidInputError } from '../domain/errors.js';
 import { judgeHeldLock } from '../domain/lock.js';
 import { isPersonRollbackEvent, personRollbackEventSchema } from '../domain/person-rollback.js';
 import type { DeploymentRecord } from '../domain/record.js';
 import { addEvent } from '../domain/record-transitions.js';
 import type { RollbackRequests } from '../ports/executions.js';
 import type { ReleasePorts } from '../ports/release.js';
-import { AnswerRefusedError } from './answer.js';
+import { AnswerRefusedError, obj, requestIssues } from './answer.js';
 import { AnswerNotDeliveredError } from './approval.js';
 import { requestHold } from './hold.js';
 import { performRollback } from './rollback.js';
@@ -71,9 +71,6 @@ export type SteerPorts = Pick<ReleasePorts, 'catalog' | 'store' | 'clock' | 'exe
 
 const NEEDS_RELEASE: readonly SteerAction[] = ['hold', 'withdraw', 'stop'];
 
-const obj = (v: unknown): Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-
 /** Whether a request body asks for a steer action (and not an answer or a start). */
 export function isSteerBody(body: unknown): boolean {
   return (STEER_ACTIONS as readonly unknown[]).includes(obj(body).action);
@@ -82,12 +79,8 @@ export function isSteerBody(body: unknown): boolean {
 /** Checks a request body; throws InvalidInputError naming every bad field. */
 export function parseSteerRequest(body: unknown, catalog: Catalog): SteerRequest {
   const b = obj(body);
-  const issues: FieldIssue[] = [];
+  const issues = requestIssues(b, catalog);
   const service = b.service;
-  if (typeof service !== 'string' || service === '') issues.push({ path: 'service', message: 'required' });
-  else if (!Object.hasOwn(catalog.services, service)) {
-    issues.push({ path: 'service', message: `unknown service "${service}"` });
-  }
   const action = b.action as SteerAction;
   if (!(STEER_ACTIONS as readonly unknown[]).includes(action)) {
     issues.push({ path: 'action', message: `one of ${STEER_ACTIONS.join(', ')}` });
@@ -103,13 +96,6 @@ export function parseSteerRequest(body: unknown, catalog: Catalog): SteerRequest
       path: 'deploymentId',
       message: `not taken by ${action}: it acts on the service's ${action === 'rollback' ? 'latest release' : 'lock'}; leave it out`,
     });
-  }
-  if (b.reason !== undefined && (typeof b.reason !== 'string' || b.reason.length > 1000)) {
-    issues.push({ path: 'reason', message: 'a string of at most 1000 characters' });
-  }
-  for (const k of Object.keys(b)) {
-    if (!['service', 'deploymentId', 'action', 'reason'].includes(k))
-      issues.push({ path: k, message: 'unknown field' });
   }
   if (issues.length > 0) throw new InvalidInputError(issues);
   return {
