@@ -32,6 +32,7 @@ import {
 } from '../../functions/handlers/answer-runtime.js';
 import { recordApproval } from '../../functions/release/approval.js';
 import type { LocalDynamo } from '../helpers/dynalite.js';
+import { signedUrlEvent as urlEvent } from '../helpers/function-url.js';
 import { CATALOG, record, tableFixture } from './cli-harness.js';
 
 const ACCOUNT = '111122223333';
@@ -64,54 +65,6 @@ let store: DynamoDbDeploymentStore;
 let ports: AnswerPorts;
 const logLines: string[] = [];
 let handler: ReturnType<typeof answerHandler>;
-
-/** A function URL request as Lambda delivers it (AWS docs, "Request payload format"), signed by `userArn`. */
-function urlEvent(userArn: string | null, body: unknown, method = 'POST'): FunctionUrlRequest {
-  const event = {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: '/',
-    rawQueryString: '',
-    headers: {
-      'content-type': 'application/json',
-      host: 'abcdefghij.lambda-url.us-east-1.on.aws',
-      'x-amz-date': '20261205T070000Z',
-      authorization:
-        'AWS4-HMAC-SHA256 Credential=ASIA.../20261205/us-east-1/lambda/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=...',
-    },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'abcdefghij',
-      authentication: null,
-      authorizer: userArn
-        ? {
-            iam: {
-              accessKey: 'ASIAEXAMPLE',
-              accountId: ACCOUNT,
-              callerId: 'AROAEXAMPLE:alice',
-              cognitoIdentity: null,
-              principalOrgId: null,
-              userArn,
-              userId: 'AROAEXAMPLE:alice',
-            },
-          }
-        : null,
-      domainName: 'abcdefghij.lambda-url.us-east-1.on.aws',
-      domainPrefix: 'abcdefghij',
-      http: { method, path: '/', protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'tps-deploy' },
-      requestId: 'req-1',
-      routeKey: '$default',
-      stage: '$default',
-      time: '05/Dec/2026:07:00:00 +0000',
-      timeEpoch: NOW.getTime(),
-    },
-    body: Buffer.from(JSON.stringify(body)).toString('base64'),
-    pathParameters: null,
-    isBase64Encoded: true,
-    stageVariables: null,
-  };
-  return event;
-}
 
 const context = {
   functionName: 'TasksAnswer',
