@@ -1,58 +1,116 @@
-/** The README's CodePipeline snippet, synthesized against the real stack's state machine. */
+/**
+ * The release pipeline example (infra/examples/codepipeline-release.ts), synthesized with the
+ * cdk-nag AWS Solutions checks on, against the sample service's state machine as a team's app
+ * finds it (by its name): source → build, push and test → (optional approval) → the Step
+ * Functions invoke action whose input is the build's release.json.
+ */
 
 import { describe, expect, test } from '@jest/globals';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
-import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseCatalog } from '../../functions/domain/config.js';
-import { parseExecutionInput } from '../../functions/domain/input.js';
-import { addReleaseStage } from '../../infra/examples/codepipeline-stage.js';
-import { ReleaseStack } from '../../infra/release-stack.js';
+import {
+  CodePipelineRelease,
+  type CodePipelineReleaseProps,
+  RELEASE_FILE,
+  RELEASE_JSON_WRITER,
+  releaseFileInput,
+} from '../../infra/examples/codepipeline-release.js';
+import { stateMachineName } from '../../infra/names.js';
 import sampleCatalog from '../../tps.config.js';
 
-describe('CodePipeline stage with the Step Functions invoke action', () => {
-  const catalog = parseCatalog(sampleCatalog);
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const env = { account: '123456789012', region: 'us-east-1' };
-  const release = new ReleaseStack(app, 'Release', { env, catalog });
-  const stack = new Stack(app, 'Pipeline', { env });
-  const source = new codepipeline.Artifact('Source');
-  const pipeline = new codepipeline.Pipeline(stack, 'Pipeline', {
-    stages: [
-      {
-        stageName: 'Source',
-        actions: [
-          new actions.S3SourceAction({
-            actionName: 'Source',
-            bucket: new s3.Bucket(stack, 'Sources', { enforceSSL: true }),
-            bucketKey: 'app.zip',
-            output: source,
-          }),
-        ],
-      },
-    ],
-  });
-  const input = {
-    service: 'api',
-    image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/api:v2.1.0',
-    changeRef: 'CHG-2041',
-    reviewers: ['alice', 'bob'],
-  };
-  addReleaseStage(pipeline, release.pipelines.api!.stateMachine, input);
-  const template = Template.fromStack(stack);
+const env = { account: '123456789012', region: 'us-east-1' };
 
-  test('the stage invokes the service state machine with a literal input', () => {
+interface PipelineStage {
+  Name: string;
+  Actions: {
+    Name: string;
+    ActionTypeId: { Category: string; Provider: string };
+    Configuration: Record<string, unknown>;
+    InputArtifacts?: { Name: string }[];
+    OutputArtifacts?: { Name: string }[];
+  }[];
+}
+
+const RUNBOOK = stateMachineName(parseCatalog(sampleCatalog).appName, 'api');
+
+/** The example in its own stack and app, with cdk-nag's AWS Solutions checks. */
+function synth(extra: Partial<CodePipelineReleaseProps> = {}) {
+  const app = new App();
+  const stack = new Stack(app, 'Pipeline', { env });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const example = new CodePipelineRelease(stack, 'ApiRelease', {
+    service: 'api',
+    stateMachine: sfn.StateMachine.fromStateMachineName(stack, 'Runbook', RUNBOOK),
+    pipelineName: 'shop-api-release',
+    source: {
+      connectionArn: 'arn:aws:codestar-connections:us-east-1:123456789012:connection/0f8e2a1c-3b6d-4e5f-9a7b',
+      owner: 'shop',
+      repo: 'api',
+    },
+    repository: new ecr.Repository(stack, 'Images', { repositoryName: 'shop/api' }),
+    testCommand: 'docker run --rm "$TPS_IMAGE" npm test',
+    ...extra,
+  });
+  const template = Template.fromStack(stack);
+  const pipeline = Object.values(template.findResources('AWS::CodePipeline::Pipeline'))[0]!;
+  return { template, example, stages: pipeline.Properties.Stages as PipelineStage[] };
+}
+
+describe('the release pipeline example', () => {
+  const { template, stages } = synth();
+
+  test('cdk-nag passes: the template synthesizes with the AWS Solutions checks on', () => {
+    // Template.fromStack throws on any finding not acknowledged with a reason.
+    expect(() => synth()).not.toThrow();
+    expect(() => synth({ manualApproval: true })).not.toThrow();
+    expect(stages.map((s) => s.Name)).toEqual(['Source', 'Build', 'Release']);
+  });
+
+  test('the source is the CodeStar connection; the build gets its commit, the pipeline execution and the reviewers', () => {
+    const [source] = stages[0]!.Actions;
+    expect(source!.ActionTypeId).toMatchObject({ Category: 'Source', Provider: 'CodeStarSourceConnection' });
+    const [build] = stages[1]!.Actions;
+    expect(build!.Name).toBe('BuildAndTest');
+    expect(build!.ActionTypeId).toMatchObject({ Category: 'Build', Provider: 'CodeBuild' });
+    const vars = JSON.parse(build!.Configuration.EnvironmentVariables as string) as {
+      name: string;
+      value: string;
+    }[];
+    expect(Object.fromEntries(vars.map((v) => [v.name, v.value]))).toEqual({
+      TPS_CHANGE_REF: '#{Source_Source_NS.CommitId}',
+      TPS_PIPELINE_EXECUTION_ID: '#{codepipeline.PipelineExecutionId}',
+      TPS_REVIEWERS: '#{variables.Reviewers}',
+    });
+  });
+
+  test("the invoke action's input is release.json from the build's output artifact (InputType FilePath)", () => {
+    const [build] = stages[1]!.Actions;
+    const [invoke] = stages[2]!.Actions;
+    expect(invoke!.ActionTypeId).toMatchObject({ Category: 'Invoke', Provider: 'StepFunctions' });
+    expect(invoke!.Configuration).toMatchObject({ InputType: 'FilePath', Input: RELEASE_FILE });
+    expect(build!.OutputArtifacts).toEqual([{ Name: 'BuildOutput' }]);
+    expect(invoke!.InputArtifacts).toEqual(build!.OutputArtifacts);
+    expect(invoke!.OutputArtifacts).toEqual([{ Name: 'ReleaseRecord' }]);
     template.hasResourceProperties('AWS::CodePipeline::Pipeline', {
       Stages: Match.arrayWith([
         Match.objectLike({
           Name: 'Release',
           Actions: [
             Match.objectLike({
-              ActionTypeId: { Category: 'Invoke', Owner: 'AWS', Provider: 'StepFunctions', Version: '1' },
-              Configuration: Match.objectLike({ InputType: 'Literal', StateMachineArn: Match.anyValue() }),
-              OutputArtifacts: [{ Name: 'ReleaseRecord' }],
+              Configuration: Match.objectLike({
+                StateMachineArn: {
+                  'Fn::Join': [
+                    '',
+                    Match.arrayWith([`:states:us-east-1:123456789012:stateMachine:${RUNBOOK}`]),
+                  ],
+                },
+              }),
             }),
           ],
         }),
@@ -60,22 +118,59 @@ describe('CodePipeline stage with the Step Functions invoke action', () => {
     });
   });
 
-  test('the literal input is one the state machine accepts', () => {
-    const stages = Object.values(template.findResources('AWS::CodePipeline::Pipeline'))[0]!.Properties
-      .Stages as {
-      Name: string;
-      Actions: { Configuration: { Input: string } }[];
-    }[];
-    const literal = JSON.parse(stages.find((s) => s.Name === 'Release')!.Actions[0]!.Configuration.Input);
-    const plan = parseExecutionInput(literal, catalog, 'from-codepipeline');
-    expect(plan.service).toBe('api');
-    expect(plan.images).toEqual({ api: input.image });
-    expect(literal.attestations.reviewers).toEqual(['alice', 'bob']);
+  test("CDK's StateMachineInput.filePath alone would name `<artifact>::<path>`, which is why the example passes the bare path", () => {
+    // If this starts failing, CDK has fixed filePath: use it directly and drop releaseFileInput.
+    const artifact = new codepipeline.Artifact('BuildOutput');
+    expect(actions.StateMachineInput.filePath(artifact.atPath(RELEASE_FILE)).input).toBe(
+      `BuildOutput::${RELEASE_FILE}`,
+    );
+    expect(releaseFileInput(artifact)).toEqual({
+      input: RELEASE_FILE,
+      inputArtifact: artifact,
+      inputType: 'FilePath',
+    });
+  });
+
+  test('the buildspec writes release.json with release-json.mjs byte for byte and keeps it as the artifact', () => {
+    const project = Object.values(template.findResources('AWS::CodeBuild::Project'))[0]!;
+    const spec = JSON.parse(project.Properties.Source.BuildSpec) as {
+      phases: { build: { commands: string[] } };
+      artifacts: { files: string[] };
+    };
+    const commands = spec.phases.build.commands;
+    const decode = commands.find((c) => c.includes('base64 -d'))!;
+    const embedded = /^printf %s '([A-Za-z0-9+/=]+)' \| base64 -d > (\S+)$/.exec(decode);
+    expect(embedded).not.toBeNull();
+    expect(Buffer.from(embedded![1]!, 'base64').toString('utf8')).toBe(RELEASE_JSON_WRITER);
+    expect(commands.at(-1)).toBe(`node ${embedded![2]} ${RELEASE_FILE}`);
+    // The writer runs after the push: the image it names exists.
+    expect(commands.findIndex((c) => c.startsWith('docker push'))).toBeLessThan(commands.indexOf(decode));
+    expect(spec.artifacts.files).toEqual([RELEASE_FILE]);
+    expect(project.Properties.Environment).toMatchObject({ PrivilegedMode: true });
+  });
+
+  test('the build may read the pipeline state (its own action execution) and push to the repository', () => {
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain('codepipeline:GetPipelineState');
+    expect(policies).toContain(':codepipeline:us-east-1:123456789012:shop-api-release');
+    expect(policies).toContain('ecr:PutImage');
   });
 
   test('the pipeline role may start and describe executions of that state machine', () => {
     const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
     expect(policies).toContain('states:StartExecution');
     expect(policies).toContain('states:DescribeExecution');
+  });
+
+  test('with manualApproval an Approve stage sits between the build and the release', () => {
+    const approved = synth({ manualApproval: true }).stages;
+    expect(approved.map((s) => s.Name)).toEqual(['Source', 'Build', 'Approve', 'Release']);
+    expect(approved[2]!.Actions[0]!.ActionTypeId).toMatchObject({ Category: 'Approval', Provider: 'Manual' });
+  });
+
+  test('bad props are refused, naming each', () => {
+    expect(() => synth({ pipelineName: 'shop api', testsActionName: '', testCommand: ' ' })).toThrow(
+      /pipelineName must be .* \(got "shop api"\); testsActionName must be .* \(got ""\); testCommand must run the tests/,
+    );
   });
 });
