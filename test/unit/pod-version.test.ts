@@ -3,7 +3,6 @@
  * template a release writes (the recorded one with the new images, the version label and
  * annotation, and TPS_RELEASE_VERSION from the downward API).
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
@@ -14,7 +13,6 @@ import {
   RELEASE_VERSION_ENV,
 } from '../../functions/adapters/kubernetes/labels.js';
 import { versionLabelValue } from '../../functions/domain/k8s-names.js';
-import catalog from '../../tps.config.js';
 
 const VALID = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 
@@ -126,52 +124,11 @@ describe('docs/onboarding.md, "Tagging metrics with the version"', () => {
   const doc = readFileSync(fileURLToPath(new URL('../../docs/onboarding.md', import.meta.url)), 'utf8');
   const section = doc.split('\n## ').find((s) => s.startsWith('Tagging metrics with the version'));
   if (!section) throw new Error('docs/onboarding.md has no "## Tagging metrics with the version"');
-  const snippet = /```js\n([\s\S]*?)```/.exec(section)?.[1];
-  if (!snippet) throw new Error('the section has no js snippet');
 
-  function run(env: Record<string, string>) {
-    const { TPS_RELEASE_VERSION: _a, IMAGE_TAG: _b, ...rest } = process.env;
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', snippet!], {
-      env: { ...rest, ...env },
-      encoding: 'utf8',
-    });
-    const lines = out.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    return JSON.parse(lines[0]!);
-  }
-
+  // The section's metric-publishing examples run in test/unit/emf-examples.test.ts.
   test('names the label, annotation, env var and downward API field tps-deploy writes', () => {
     expect(section).toContain(`\`${K8S_LABELS.version}: <version>\``);
     expect(section).toContain(`\`${RELEASE_VERSION_ENV}\``);
     expect(section).toContain(`fieldPath: metadata.annotations['${K8S_ANNOTATIONS.version}']`);
-  });
-
-  test("the Node snippet writes one EMF line whose Version is TPS_RELEASE_VERSION, with the sample catalog's names", () => {
-    const line = run({ TPS_RELEASE_VERSION: 'v2.1.0', IMAGE_TAG: 'baked' });
-    const api = catalog.services.api!;
-    const metrics = api.metrics as {
-      namespace: string;
-      requests: string;
-      errors: string;
-      latency: string;
-      dimensions: Record<string, string>;
-      versionDimension: string;
-    };
-    const [directive] = line._aws.CloudWatchMetrics;
-    expect(directive.Namespace).toBe(metrics.namespace);
-    const service = Object.keys(metrics.dimensions);
-    expect(directive.Dimensions).toEqual([service, [...service, metrics.versionDimension]]);
-    expect(directive.Metrics.map((m: { Name: string }) => m.Name)).toEqual([
-      metrics.requests,
-      metrics.errors,
-      metrics.latency,
-    ]);
-    expect(line[metrics.versionDimension]).toBe('v2.1.0');
-    for (const [k, v] of Object.entries(metrics.dimensions)) expect(line[k]).toBe(v);
-    expect(line[metrics.requests]).toBe(1);
-  });
-
-  test('without TPS_RELEASE_VERSION (pods tps-deploy has not released yet) it falls back to IMAGE_TAG', () => {
-    expect(run({ IMAGE_TAG: 'v1.9.0' }).Version).toBe('v1.9.0');
   });
 });
