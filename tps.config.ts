@@ -161,7 +161,8 @@ export default defineCatalog({
         // aborters: ['arn:aws:iam::123456789012:role/ShopOnCall'],
         // testsPassed must come from this CodePipeline action (the input's provenance names it);
         // a release started by hand, like the README's console example, is then refused.
-        // requireTestsFrom: { pipeline: 'shop-api-release', action: 'IntegrationTests' },
+        // requireTestsFrom: { pipeline: 'shop-api-release', action: 'BuildAndTest' },
+        // (the build action of infra/examples/codepipeline-release.ts, which writes that provenance)
       },
       // Optional: change freezes (UTC) in which no standard release starts; a hotfix may, unless
       // allowHotfix is false. An ISO 8601 interval, or a cron of each freeze's start plus a length.

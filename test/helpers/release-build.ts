@@ -61,7 +61,7 @@ export function synthesizeReleaseBuild(appName: string): SynthesizedBuild {
       owner: 'shop',
       repo: 'api',
     },
-    repository: new ecr.Repository(stack, 'Images', { repositoryName: 'shop/api' }),
+    repository: ecr.Repository.fromRepositoryName(stack, 'Images', 'shop/api'),
     testCommand: 'docker run --rm "$TPS_IMAGE" npm test',
   });
   const template = Template.fromStack(stack);

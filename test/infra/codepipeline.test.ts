@@ -53,7 +53,7 @@ function synth(extra: Partial<CodePipelineReleaseProps> = {}) {
       owner: 'shop',
       repo: 'api',
     },
-    repository: new ecr.Repository(stack, 'Images', { repositoryName: 'shop/api' }),
+    repository: ecr.Repository.fromRepositoryName(stack, 'Images', 'shop/api'),
     testCommand: 'docker run --rm "$TPS_IMAGE" npm test',
     ...extra,
   });
@@ -146,14 +146,31 @@ describe('the release pipeline example', () => {
     // The writer runs after the push: the image it names exists.
     expect(commands.findIndex((c) => c.startsWith('docker push'))).toBeLessThan(commands.indexOf(decode));
     expect(spec.artifacts.files).toEqual([RELEASE_FILE]);
+    // The image is built with its tag as IMAGE_TAG and named by tag and pushed digest.
+    expect(commands).toContain('docker build --build-arg IMAGE_TAG="$TAG" -t "$REPOSITORY_URI:$TAG" .');
+    expect(commands.find((c) => c.startsWith('export TPS_IMAGE='))).toContain('{{index .RepoDigests 0}}');
     expect(project.Properties.Environment).toMatchObject({ PrivilegedMode: true });
   });
 
-  test('the build may read the pipeline state (its own action execution) and push to the repository', () => {
-    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
-    expect(policies).toContain('codepipeline:GetPipelineState');
-    expect(policies).toContain(':codepipeline:us-east-1:123456789012:shop-api-release');
-    expect(policies).toContain('ecr:PutImage');
+  test('the build may read the state of this pipeline alone (its own action execution) and push to the repository', () => {
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
+    );
+    const reads = statements.filter((st) => [st.Action].flat().includes('codepipeline:GetPipelineState'));
+    expect(reads).toHaveLength(1);
+    expect(reads[0]!.Action).toBe('codepipeline:GetPipelineState');
+    expect(JSON.stringify(reads[0]!.Resource)).toMatch(
+      /^\{"Fn::Join":\["",\["arn:",\{"Ref":"AWS::Partition"\},":codepipeline:us-east-1:123456789012:shop-api-release"\]\]\}$/,
+    );
+    expect(JSON.stringify(statements)).toContain('ecr:PutImage');
+  });
+
+  test('one execution per stage at a time, and the Reviewers variable names nobody unless given', () => {
+    template.hasResourceProperties('AWS::CodePipeline::Pipeline', {
+      PipelineType: 'V2',
+      ExecutionMode: 'SUPERSEDED',
+      Variables: [Match.objectLike({ Name: 'Reviewers', DefaultValue: '-' })],
+    });
   });
 
   test('the pipeline role may start and describe executions of that state machine', () => {

@@ -186,6 +186,7 @@ describe("the release pipeline's release.json through the synthesized state mach
     ]);
     expect(first).toHaveProperty('waiting');
     const waiting = (first as { waiting: DeploymentRecord }).waiting;
+    expect(waiting.gates).toHaveLength(8);
     expect(waiting.gates?.filter((g) => !g.passed)).toEqual([]);
     expect(waiting.gates?.find((g) => g.name === 'tests provenance')?.evidence).toBe(
       `CodePipeline recorded action execution ${run.actionExecutionId} in pipeline ${build.pipelineName} execution ${run.pipelineExecutionId} (Build/${build.buildActionName}, Succeeded at 2026-12-06T09:00:00.000Z)`,
