@@ -2,9 +2,9 @@
  * A release pipeline for one service, to copy into your own CDK app: source → build, push and test
  * → (optional manual approval) → the service's tps-deploy state machine.
  *
- * - Source: a CodeStar connection (GitHub, GitLab, Bitbucket), the source AWS recommends for new
- *   pipelines; CodeCommit no longer takes new customers. Swap in another source action if yours
- *   differs: the build needs only the commit id (`TPS_CHANGE_REF`).
+ * - Source: a CodeStar connection (GitHub, GitLab, Bitbucket), the source action for code kept
+ *   outside AWS. Swap in another source action if yours differs: the build needs only the commit
+ *   id (`TPS_CHANGE_REF`).
  * - Build: one CodeBuild action builds the image, pushes it to ECR, runs the tests and writes
  *   `release.json`, the execution input, with infra/examples/release-json.mjs (embedded in the
  *   buildspec byte for byte). `attestations.testsPassed` is the test command's exit code in that
@@ -27,7 +27,6 @@ import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { acknowledgeNag, nagResource } from '../nag.js';
@@ -78,8 +77,6 @@ export interface CodePipelineReleaseProps {
    * the team leads after the gates). @default false
    */
   readonly manualApproval?: boolean;
-  /** Key of the build's logs and artifacts. @default the AWS managed key for S3 */
-  readonly encryptionKey?: kms.IKey;
 }
 
 const NAME_RE = /^[A-Za-z0-9.@_-]{1,100}$/;
@@ -134,7 +131,6 @@ export class CodePipelineRelease extends Construct {
       description: `Builds, pushes and tests ${props.service}; writes the tps-deploy release input`,
       // Docker builds need privileged mode.
       environment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0, privileged: true },
-      encryptionKey: props.encryptionKey,
       environmentVariables: {
         TPS_SERVICE: { value: props.service },
         TPS_TESTS_ACTION: { value: testsActionName },
@@ -325,12 +321,10 @@ function acknowledgeGrants(
     undefined,
     'Privileged mode runs the Docker daemon that builds and pushes the service image; the build runs only the repository the connection names',
   );
-  if (!props.encryptionKey) {
-    acknowledgeNag(
-      self.project,
-      'AwsSolutions-CB4',
-      undefined,
-      'Without encryptionKey CodeBuild encrypts the logs and artifacts with the AWS managed key; release.json holds no secrets',
-    );
-  }
+  acknowledgeNag(
+    self.project,
+    'AwsSolutions-CB4',
+    undefined,
+    'CodeBuild encrypts the build output with the AWS managed key; release.json holds no secrets',
+  );
 }
