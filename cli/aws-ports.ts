@@ -32,7 +32,10 @@ export interface CliPortsOptions {
   readonly kubeconfig?: string;
   /** Its context. @default its current context */
   readonly context?: string;
-  /** The notifications topic; @default derived from the execution ARN (`<appName>-notifications`). */
+  /**
+   * The notifications topic. @default the `--stack`'s, else $TPS_TOPIC_ARN, else derived from the
+   * execution ARN (`<appName>-notifications`)
+   */
   readonly topicArn?: string;
   /** An execution ARN of the deployment, to derive partition, region and account of the topic. */
   readonly executionArn?: string | null;
@@ -59,7 +62,11 @@ function serverOf(kc: KubeConfig): string {
 export async function cliPorts(ctx: CliContext, opts: CliPortsOptions = {}): Promise<ReleasePorts> {
   const catalog = await ctx.catalog();
   const store = await ctx.store();
-  const topicArn = opts.topicArn ?? ctx.env.TPS_TOPIC_ARN ?? topicArnFor(catalog.appName, opts.executionArn);
+  const topicArn =
+    opts.topicArn ??
+    (await ctx.runbook())?.topicArn ??
+    ctx.env.TPS_TOPIC_ARN ??
+    topicArnFor(catalog.appName, opts.executionArn);
   const notifier = topicArn
     ? new SnsNotifier({ client: ctx.sns, topicArn })
     : new CollectingNotifier((n) =>
