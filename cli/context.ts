@@ -157,14 +157,25 @@ export class CliContext {
     return this.catalogPromise;
   }
 
+  /**
+   * The catalog given as a file (`--config`) or injected, with its path; null without one. It
+   * looks neither at the stack nor at ./tps.config.ts.
+   */
+  async givenCatalog(): Promise<{ readonly catalog: Catalog; readonly path: string } | null> {
+    if (this.io.catalog) {
+      return { catalog: parseCatalog(this.io.catalog as CatalogInput), path: '(the given catalog)' };
+    }
+    if (this.options.config)
+      return { catalog: await loadCatalog(this.options.config), path: this.options.config };
+    return null;
+  }
+
   private async resolveCatalog(): Promise<Catalog> {
     const stack = this.stackName();
-    const path = this.options.config ?? (stack || this.io.catalog ? null : defaultConfigPath(this.cwd));
-    const file = this.io.catalog
-      ? parseCatalog(this.io.catalog as CatalogInput)
-      : path
-        ? await loadCatalog(path)
-        : null;
+    const given = await this.givenCatalog();
+    const fallback = given || stack ? null : defaultConfigPath(this.cwd);
+    const file = given?.catalog ?? (fallback ? await loadCatalog(fallback) : null);
+    const path = given?.path ?? fallback;
     if (!stack) {
       if (file) return file;
       throw new CliError(

@@ -36,7 +36,7 @@ function version(): string {
 const EXIT_HELP = `
 Exit codes:
   0  done; a followed (start --follow, watch, status --watch) or local release SUCCEEDED
-  1  error (AWS or cluster unreachable, not found, ...) or the release FAILED
+  1  error (AWS or cluster unreachable, not found, ...), the release FAILED, or a doctor check FAILED
   2  bad usage: unknown command or flag, bad flag value, invalid release input
   3  the release was ROLLED_BACK
   4  the release was REJECTED
@@ -302,6 +302,27 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
   steer('reject', 'reject a release waiting for approval, or abort a hold (through the answer endpoint)');
   steer('hold', 'hold the release after its next passing window, until promote or abort');
   steer('promote', 'promote a held release (or withdraw a hold not yet reached)');
+
+  program
+    .command('doctor')
+    .description(
+      'check everything a first release needs against the real environment: credentials, the stack, the cluster endpoint, access entries, Roles, workloads, routers, metrics, alarms, on-call',
+    )
+    .option('--service <name>', 'only this service (default: every service of the catalog)')
+    .option(
+      '--kubeconfig <file>',
+      'read the clusters through this kubeconfig (default: EKS DescribeCluster and a token of your AWS identity)',
+    )
+    .option('--context <name>', 'context of --kubeconfig')
+    .option('--json', 'print {ok, stack, service, checks: [{check, subject, status, detail, fix}]} as JSON')
+    .action(
+      act(
+        async (ctx, opts: import('./commands/doctor.js').DoctorOptions) =>
+          (await import('./commands/doctor.js')).doctorCommand(ctx, opts),
+        // It resolves the stack itself: a stack without a runbook is its FAIL, not an error.
+        false,
+      ),
+    );
 
   program
     .command('local')

@@ -22,6 +22,20 @@ import { CliError, EXIT_CODES } from './io.js';
 /** The environment variable that names the stack when `--stack` is not given. */
 export const STACK_ENV = 'TPS_STACK';
 
+/** Why a stack gives no runbook. */
+export type RunbookProblem = 'no-stack' | 'no-output' | 'unparseable';
+
+/** A stack that gives no runbook: a bad `--stack` value (exit 2), with what is wrong. */
+export class RunbookSourceError extends CliError {
+  constructor(
+    readonly problem: RunbookProblem,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, EXIT_CODES.usage, options);
+  }
+}
+
 /** True for DescribeStacks' answer to a stack name it does not know (a ValidationError). */
 function isNoSuchStack(error: unknown): boolean {
   const e = error as { name?: string; message?: string };
@@ -43,9 +57,9 @@ export async function describeRunbook(
       return await client.send(new DescribeStacksCommand({ StackName: stackName }));
     } catch (error) {
       if (isNoSuchStack(error)) {
-        throw new CliError(
+        throw new RunbookSourceError(
+          'no-stack',
           `--stack: no stack "${stackName}" in ${where}: check --stack, --region and --profile (npx cdk deploy creates the stack named after the catalog's appName)`,
-          EXIT_CODES.usage,
           { cause: error },
         );
       }
@@ -54,25 +68,29 @@ export async function describeRunbook(
   });
   const stack = stacks?.[0];
   if (!stack) {
-    throw new CliError(
+    throw new RunbookSourceError(
+      'no-stack',
       `--stack: no stack "${stackName}" in ${where}: check --stack, --region and --profile`,
-      EXIT_CODES.usage,
     );
   }
   const output = stack.Outputs?.find((o) => o.OutputKey === RUNBOOK_OUTPUT_KEY);
   if (output?.OutputValue === undefined) {
     const outputs = (stack.Outputs ?? []).map((o) => o.OutputKey).filter(Boolean);
-    throw new CliError(
+    throw new RunbookSourceError(
+      'no-output',
       `--stack: stack "${stackName}" (${stack.StackStatus ?? 'status unknown'}) has no output ${RUNBOOK_OUTPUT_KEY}${outputs.length ? ` (it has ${outputs.join(', ')})` : ''}: is this a tps-deploy stack? deployed with a version that writes ${RUNBOOK_OUTPUT_KEY}? Redeploy it with this version (npx cdk deploy ${stackName}) or pass --config <file>`,
-      EXIT_CODES.usage,
     );
   }
   try {
     return parseRunbookOutput(output.OutputValue);
   } catch (error) {
-    throw new CliError(`--stack: stack "${stackName}": ${(error as Error).message}`, EXIT_CODES.usage, {
-      cause: error,
-    });
+    throw new RunbookSourceError(
+      'unparseable',
+      `--stack: stack "${stackName}": ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
