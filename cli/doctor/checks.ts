@@ -69,12 +69,8 @@ async function perService(
       try {
         return await fn(name, svc);
       } catch (error) {
-        return fail(
-          check,
-          name,
-          `could not be checked: ${errorText(error)}`,
-          'see the error; run doctor again',
-        );
+        // Throttling or a network failure that outlasted the retries.
+        return fail(check, name, `could not be checked: ${errorText(error)}`, 'run doctor again');
       }
     }),
   );
@@ -656,6 +652,14 @@ export async function checkMetrics(ports: DoctorPorts, scope: DoctorScope): Prom
     const { gate } = judgeMetrics(stableOnly, lookback, version);
     if (gate.passed) return pass(c, name, `${m.namespace}/${m.requests}: ${gate.evidence}`);
     const dims = { ...m.dimensions, [m.versionDimension]: version };
+    if (stableOnly.measurementErrors.some((e) => e.startsWith('GetMetricData failed'))) {
+      return fail(
+        c,
+        name,
+        `${m.namespace}/${m.requests}{${labelsText(dims)}}: ${gate.evidence}`,
+        'check that you may call cloudwatch:GetMetricData (the functions read the metrics with it too)',
+      );
+    }
     return fail(
       c,
       name,
@@ -672,7 +676,17 @@ export async function checkAlarms(ports: DoctorPorts, scope: DoctorScope): Promi
   const c = CHECKS.alarms;
   return perService(c, scope, async (name, svc) => {
     const names = serviceAlarmNames(scope.catalog!.appName, name, svc);
-    const readings = await ports.alarms.read(names);
+    let readings: Awaited<ReturnType<DoctorPorts['alarms']['read']>>;
+    try {
+      readings = await ports.alarms.read(names);
+    } catch (error) {
+      return fail(
+        c,
+        name,
+        `CloudWatch DescribeAlarms failed: ${describeAwsError(error)}`,
+        `check that you may call cloudwatch:DescribeAlarms: aws cloudwatch describe-alarms --alarm-names ${names.join(' ')}${scope.region ? ` --region ${scope.region}` : ''}`,
+      );
+    }
     const { gate } = judgeMonitoring(readings);
     if (gate.passed) return pass(c, name, gate.evidence);
     const fixes: string[] = [];

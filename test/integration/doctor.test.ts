@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
   CloudWatchClient,
+  CloudWatchServiceException,
   DescribeAlarmsCommand,
   type DescribeAlarmsCommandInput,
   GetMetricDataCommand,
@@ -252,6 +253,16 @@ function metrics(quiet: (service: string) => boolean) {
       };
     }),
     Messages: [],
+  });
+}
+
+/** An AccessDenied answer (CloudWatch's query protocol error, as the SDK raises it). */
+function accessDenied(action: string): Error {
+  return new CloudWatchServiceException({
+    name: 'AccessDenied',
+    $fault: 'client',
+    $metadata: { httpStatusCode: 403 },
+    message: `User: arn:aws:sts::${ACCOUNT}:assumed-role/Platform/sam@example.com is not authorized to perform: ${action}`,
   });
 }
 
@@ -604,6 +615,38 @@ const BREAKAGES: readonly Breakage[] = [
       cloudwatch
         .on(DescribeAlarmsCommand)
         .callsFake(alarms((n) => (n.startsWith(`${APP}-web-`) ? null : 'OK')));
+    },
+  },
+  {
+    name: 'no permission to read the metrics (GetMetricData AccessDenied)',
+    fails: CHECKS.metrics,
+    subject: 'web',
+    detail: /measurement errors: GetMetricData failed: AccessDenied: .*not authorized to perform: cloudwatch:GetMetricData/,
+    fix: /cloudwatch:GetMetricData/,
+    breakIt: () => {
+      cloudwatch.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) => {
+        const web = input.MetricDataQueries?.some((q) =>
+          q.MetricStat?.Metric?.Dimensions?.some((d) => d.Name === 'Service' && d.Value === 'web'),
+        );
+        if (web) throw accessDenied('cloudwatch:GetMetricData');
+        return metrics(() => false)(input);
+      });
+    },
+  },
+  {
+    name: 'no permission to read the alarms (DescribeAlarms AccessDenied)',
+    fails: CHECKS.alarms,
+    subject: 'api',
+    detail: /CloudWatch DescribeAlarms failed: AccessDenied/,
+    fix: re(
+      `check that you may call cloudwatch:DescribeAlarms: aws cloudwatch describe-alarms --alarm-names ${APP}-api-errorRate`,
+    ),
+    breakIt: () => {
+      cloudwatch.on(DescribeAlarmsCommand).callsFake((input: DescribeAlarmsCommandInput) => {
+        if (input.AlarmNames?.some((n) => n.startsWith(`${APP}-api-`)))
+          throw accessDenied('cloudwatch:DescribeAlarms');
+        return alarms(() => 'OK')(input);
+      });
     },
   },
   {
