@@ -621,7 +621,8 @@ const BREAKAGES: readonly Breakage[] = [
     name: 'no permission to read the metrics (GetMetricData AccessDenied)',
     fails: CHECKS.metrics,
     subject: 'web',
-    detail: /measurement errors: GetMetricData failed: AccessDenied: .*not authorized to perform: cloudwatch:GetMetricData/,
+    detail:
+      /measurement errors: GetMetricData failed: AccessDenied: .*not authorized to perform: cloudwatch:GetMetricData/,
     fix: /cloudwatch:GetMetricData/,
     breakIt: () => {
       cloudwatch.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) => {
