@@ -27,6 +27,8 @@ import 'aws-sdk-client-mock-jest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { cliPorts } from '../../cli/aws-ports.js';
 import { CliContext } from '../../cli/context.js';
 import {
   createTableIfMissing,
@@ -406,6 +408,36 @@ describe('--config and --stack together: the stack gives the names, the file the
     const quiet = await run(['--stack', STACK, '--config', same, 'history', '--service', 'api']);
     expect(quiet.stderr).toBe('');
   });
+});
+
+it('notifications of an in-process rollback (--kubeconfig) go to the topic the stack names', async () => {
+  const sns = mockClient(SNSClient);
+  sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+  const ctx = new CliContext(
+    {
+      stdout: new Collect(),
+      stderr: new Collect(),
+      env: { AWS_REGION: REGION, TPS_TOPIC_ARN: `arn:aws:sns:${REGION}:${ACCOUNT}:someone-elses` },
+      cwd: dir,
+      clients: {
+        cloudformation: new CloudFormationClient({ region: REGION }),
+        sns: new SNSClient({ region: REGION }),
+        dynamodb: dynamo.client,
+      },
+    },
+    { stack: STACK },
+  );
+  await ctx.prepare();
+  const ports = await cliPorts(ctx, {});
+  await ports.notifier.notify({
+    kind: 'rollback',
+    service: 'api',
+    deploymentId: 'st-n1',
+    subject: 'api: rolled back',
+    message: 'by a person',
+  });
+  expect(sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: TOPIC });
+  sns.restore();
 });
 
 describe('region', () => {
