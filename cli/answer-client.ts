@@ -1,6 +1,7 @@
 /**
  * The CLI's side of the answer endpoint: a POST of `{ service, deploymentId, action, reason? }`
- * to the stack's function URL (the `AnswerUrl` output), signed with SigV4 (service `lambda`) with
+ * to the stack's function URL (`--answer-url`, the `--stack`'s runbook output, or the `AnswerUrl`
+ * output in $TPS_ANSWER_URL), signed with SigV4 (service `lambda`) with
  * the caller's own AWS credentials (`--profile`, AWS_PROFILE, ...). Lambda verifies the signature
  * and tells the function who signed; the CLI never holds a task token and needs no
  * `states:SendTask*` permission.
@@ -20,7 +21,7 @@ export interface EndpointAnswer {
   readonly body: Record<string, unknown>;
 }
 
-/** The region a function URL lives in (`<id>.lambda-url.<region>.on.aws`), else the CLI's region. */
+/** The region a function URL lives in (`<id>.lambda-url.<region>.on.aws`), else the CLI's region (ctx.region()). */
 function regionOf(url: URL, fallback: string | undefined): string {
   const m = /\.lambda-url\.([a-z0-9-]+)\.on\.aws$/.exec(url.hostname);
   const region = m?.[1] ?? fallback;
@@ -33,20 +34,33 @@ function regionOf(url: URL, fallback: string | undefined): string {
   return region;
 }
 
-/** The endpoint's URL: `--answer-url`, else $TPS_ANSWER_URL. */
-export function answerUrl(ctx: CliContext, explicit?: string): URL {
-  const raw = explicit ?? ctx.env[ANSWER_URL_ENV];
-  if (!raw) {
-    throw new CliError(
-      `no answer endpoint: set ${ANSWER_URL_ENV} to the stack's AnswerUrl output (or pass --answer-url); answers go through it so your AWS identity is verified`,
-      EXIT_CODES.usage,
-    );
-  }
+/**
+ * The endpoint's URL, or null when none is configured: `--answer-url`, else the `--stack`'s
+ * output, else $TPS_ANSWER_URL.
+ */
+export async function configuredAnswerUrl(ctx: CliContext, explicit?: string): Promise<URL | null> {
+  const raw = explicit ?? (await ctx.runbook())?.answerUrl ?? ctx.env[ANSWER_URL_ENV];
+  if (!raw) return null;
   try {
     return new URL(raw);
   } catch {
-    throw new CliError(`--answer-url: "${raw}" is not a URL`, EXIT_CODES.usage);
+    throw new CliError(
+      `${explicit ? '--answer-url' : ctx.stackName() ? `stack "${ctx.stackName()}"'s answerUrl` : ANSWER_URL_ENV}: "${raw}" is not a URL`,
+      EXIT_CODES.usage,
+    );
   }
+}
+
+/** The endpoint's URL ({@link configuredAnswerUrl}); a CliError naming every way to give one when there is none. */
+export async function answerUrl(ctx: CliContext, explicit?: string): Promise<URL> {
+  const url = await configuredAnswerUrl(ctx, explicit);
+  if (!url) {
+    throw new CliError(
+      `no answer endpoint: set ${ANSWER_URL_ENV} to the stack's AnswerUrl output, pass --stack <name> (its output names the endpoint) or pass --answer-url; answers go through it so your AWS identity is verified`,
+      EXIT_CODES.usage,
+    );
+  }
+  return url;
 }
 
 /** POSTs `body` to the endpoint, signed with the caller's credentials. */
@@ -56,7 +70,7 @@ export async function postAnswer(
   body: Readonly<Record<string, unknown>>,
 ): Promise<EndpointAnswer> {
   const payload = JSON.stringify(body);
-  const region = regionOf(url, ctx.options.region ?? ctx.env.AWS_REGION ?? ctx.env.AWS_DEFAULT_REGION);
+  const region = regionOf(url, ctx.region());
   const signer = new SignatureV4({
     // The same credentials every other call of this CLI uses (--profile, AWS_PROFILE, SSO, ...).
     credentials: ctx.sfn.config.credentials,

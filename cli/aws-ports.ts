@@ -32,7 +32,10 @@ export interface CliPortsOptions {
   readonly kubeconfig?: string;
   /** Its context. @default its current context */
   readonly context?: string;
-  /** The notifications topic; @default derived from the execution ARN (`<appName>-notifications`). */
+  /**
+   * The notifications topic. @default the `--stack`'s, else $TPS_TOPIC_ARN, else derived from the
+   * execution ARN (`<appName>-notifications`)
+   */
   readonly topicArn?: string;
   /** An execution ARN of the deployment, to derive partition, region and account of the topic. */
   readonly executionArn?: string | null;
@@ -56,21 +59,26 @@ function serverOf(kc: KubeConfig): string {
   return kc.getCurrentCluster()?.server ?? '(no current cluster)';
 }
 
-export async function cliPorts(ctx: CliContext, opts: CliPortsOptions = {}): Promise<ReleasePorts> {
-  const catalog = await ctx.catalog();
-  const store = await ctx.store();
-  const topicArn = opts.topicArn ?? ctx.env.TPS_TOPIC_ARN ?? topicArnFor(catalog.appName, opts.executionArn);
-  const notifier = topicArn
-    ? new SnsNotifier({ client: ctx.sns, topicArn })
-    : new CollectingNotifier((n) =>
-        line(ctx.io.stderr, `notification (no topic to send it to): ${n.subject}`),
-      );
+/** The clients of one cluster, and the API server they talk to (for messages). */
+export interface ClusterConnection {
+  readonly clients: KubeClients;
+  /** The KubeConfig they were built from (for API groups the adapters do not use). */
+  readonly kubeConfig: KubeConfig;
+  readonly server: string;
+}
+
+/**
+ * Cluster access for the CLI, one connection per cluster (cached): with `--kubeconfig` that file
+ * (its `--context`), else EKS DescribeCluster and a token signed with the caller's credentials
+ * (renewed when the API server answers 401).
+ */
+export function cliClusters(
+  ctx: CliContext,
+  opts: Pick<CliPortsOptions, 'kubeconfig' | 'context'>,
+): (svc: ServiceConfig) => Promise<ClusterConnection> {
   const eksProviders = new Map<string, EksKubeConfigProvider>();
-  const kubeClients = new Map<string, { clients: KubeClients; server: string }>();
-  const connect = async (svc: ServiceConfig) => {
-    const key = opts.kubeconfig ? `file:${opts.kubeconfig}` : `eks:${svc.cluster.region}/${svc.cluster.name}`;
-    const cached = kubeClients.get(key);
-    if (cached) return cached;
+  const connections = new Map<string, Promise<ClusterConnection>>();
+  const open = async (svc: ServiceConfig): Promise<ClusterConnection> => {
     let kc: KubeConfig | RenewableKubeConfig;
     if (opts.kubeconfig) {
       try {
@@ -98,13 +106,36 @@ export async function cliPorts(ctx: CliContext, opts: CliPortsOptions = {}): Pro
       // Renewable: a command that outlives its token signs a new one when the API server says 401.
       kc = await ctx.aws(`EKS DescribeCluster ${svc.cluster.name}`, () => provider.access(svc.cluster.name));
     }
-    const made = {
-      clients: createKubeClients(kc, CLI_KUBE_RETRY),
-      server: serverOf('renew' in kc ? kc.kubeConfig : kc),
-    };
-    kubeClients.set(key, made);
+    const kubeConfig = 'renew' in kc ? kc.kubeConfig : kc;
+    return { clients: createKubeClients(kc, CLI_KUBE_RETRY), kubeConfig, server: serverOf(kubeConfig) };
+  };
+  return (svc) => {
+    const key = opts.kubeconfig ? `file:${opts.kubeconfig}` : `eks:${svc.cluster.region}/${svc.cluster.name}`;
+    let made = connections.get(key);
+    if (!made) {
+      made = open(svc);
+      // A failed connection is tried again by the next caller, not remembered.
+      made.catch(() => connections.delete(key));
+      connections.set(key, made);
+    }
     return made;
   };
+}
+
+export async function cliPorts(ctx: CliContext, opts: CliPortsOptions = {}): Promise<ReleasePorts> {
+  const catalog = await ctx.catalog();
+  const store = await ctx.store();
+  const topicArn =
+    opts.topicArn ??
+    (await ctx.runbook())?.topicArn ??
+    ctx.env.TPS_TOPIC_ARN ??
+    topicArnFor(catalog.appName, opts.executionArn);
+  const notifier = topicArn
+    ? new SnsNotifier({ client: ctx.sns, topicArn })
+    : new CollectingNotifier((n) =>
+        line(ctx.io.stderr, `notification (no topic to send it to): ${n.subject}`),
+      );
+  const connect = cliClusters(ctx, opts);
   const sfnExecutions = new SfnExecutions({ client: ctx.sfn });
   return composePorts({
     catalog,

@@ -2,22 +2,36 @@
  * What the AWS-facing commands share: the global flags, the catalog, the AWS clients (honouring
  * `--region`/AWS_REGION and `--profile`/AWS_PROFILE), the deployments table and the lookups of a
  * deployment by id or execution ARN.
+ *
+ * Where the runbook comes from:
+ * - `--stack <name>` (or TPS_STACK): the deployed stack's `TpsDeployRunbook` output
+ *   (cli/runbook-source.ts) gives the region, the table, the answer endpoint, each service's
+ *   state machine and dashboard, the topic, and the catalog the functions run with;
+ * - `--config <file>`: the catalog file; with `--stack` too, the file gives the catalog and the
+ *   stack the names and ARNs (a different appName is refused);
+ * - neither: ./tps.config.ts, else, inside this repository only, the repository's own. Anywhere
+ *   else an AWS-facing command refuses before any AWS call, naming both ways.
  */
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { ListStateMachinesCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDbDeploymentStore } from '../functions/adapters/aws/dynamodb-store.js';
+import type { RunbookOutput } from '../functions/contract/runbook-output.js';
 import { type Catalog, type CatalogInput, parseCatalog } from '../functions/domain/config.js';
 import { ConfigError } from '../functions/domain/errors.js';
 import type { DeploymentRecord } from '../functions/domain/record.js';
-import { stateMachineName, tableName } from '../infra/names.js';
-import { type AwsClients, CliError, type CliIo, EXIT_CODES, realSleep } from './io.js';
+import { dashboardName, stateMachineName, tableName } from '../infra/names.js';
+import { type AwsClients, CliError, type CliIo, EXIT_CODES, line, realSleep } from './io.js';
+import { type ConsoleLinks, consoleLinks } from './links.js';
+import { catalogOfRunbook, describeRunbook, differingServices, STACK_ENV } from './runbook-source.js';
 
 /** Flags every command accepts (commander puts them on the root program). */
 export interface GlobalOptions {
@@ -25,13 +39,24 @@ export interface GlobalOptions {
   readonly profile?: string;
   readonly config?: string;
   readonly table?: string;
+  /** The deployed stack whose `TpsDeployRunbook` output describes the runbook. @default $TPS_STACK */
+  readonly stack?: string;
 }
 
-/** The catalog file used when `--config` is not given: ./tps.config.ts, else the one of this repository. */
-export function defaultConfigPath(cwd = process.cwd()): string {
+/** The repository this CLI runs from. */
+const REPOSITORY_ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/[/\\]$/, '');
+
+/**
+ * The catalog file used when neither `--config` nor `--stack` is given: ./tps.config.ts, else,
+ * when `cwd` is inside this repository, the repository's own; else none (the command refuses
+ * rather than use the repository's catalog and table somewhere they are not the user's).
+ */
+export function defaultConfigPath(cwd = process.cwd()): string | null {
   const local = resolve(cwd, 'tps.config.ts');
   if (existsSync(local)) return local;
-  return new URL('../tps.config.ts', import.meta.url).pathname;
+  const rel = relative(REPOSITORY_ROOT, resolve(cwd));
+  const inside = rel === '' || (rel.split(sep)[0] !== '..' && !isAbsolute(rel));
+  return inside ? join(REPOSITORY_ROOT, 'tps.config.ts') : null;
 }
 
 /** Loads and parses a catalog module (its default export, as in tps.config.ts). */
@@ -58,6 +83,9 @@ export async function loadCatalog(path: string): Promise<Catalog> {
 /** Per-run state of the AWS-facing commands; clients and the catalog are built on first use. */
 export class CliContext {
   private catalogPromise: Promise<Catalog> | undefined;
+  private runbookPromise: Promise<RunbookOutput | null> | undefined;
+  /** The stack's output once read; the clients built after it use its region. */
+  private runbookValue: RunbookOutput | null = null;
   private readonly built: Partial<Record<keyof AwsClients, unknown>> = {};
   private storeInstance: DynamoDbDeploymentStore | undefined;
 
@@ -90,15 +118,112 @@ export class CliContext {
     }
   }
 
+  /** The directory ./tps.config.ts is looked for in. */
+  get cwd(): string {
+    return this.io.cwd ?? process.cwd();
+  }
+
+  /** The stack named by `--stack` or $TPS_STACK, or null. */
+  stackName(): string | null {
+    return this.options.stack || this.env[STACK_ENV] || null;
+  }
+
+  /**
+   * The stack's `TpsDeployRunbook` output (read once), or null without `--stack`. A stack that
+   * gives none is a CliError naming it.
+   */
+  runbook(): Promise<RunbookOutput | null> {
+    const stack = this.stackName();
+    if (!stack) return Promise.resolve(null);
+    this.runbookPromise ??= describeRunbook(
+      this.cloudformation,
+      stack,
+      this.region() ?? 'the default region',
+      (what, call) => this.aws(what, call),
+    ).then((r) => {
+      this.runbookValue = r;
+      return r;
+    });
+    return this.runbookPromise;
+  }
+
+  /**
+   * The catalog: `--config` (or the injected one), else the stack's, else ./tps.config.ts (inside
+   * this repository, its own). With both a file and a stack the file's is used, after checking it
+   * is the stack's app; where their services differ, a note on stderr says so.
+   */
   catalog(): Promise<Catalog> {
-    this.catalogPromise ??= this.io.catalog
-      ? Promise.resolve().then(() => parseCatalog(this.io.catalog as CatalogInput))
-      : loadCatalog(this.options.config ?? defaultConfigPath());
+    this.catalogPromise ??= this.resolveCatalog();
     return this.catalogPromise;
   }
 
+  /**
+   * The catalog given as a file (`--config`) or injected, with its path; null without one. It
+   * looks neither at the stack nor at ./tps.config.ts.
+   */
+  async givenCatalog(): Promise<{ readonly catalog: Catalog; readonly path: string } | null> {
+    if (this.io.catalog) {
+      return { catalog: parseCatalog(this.io.catalog as CatalogInput), path: '(the given catalog)' };
+    }
+    if (this.options.config)
+      return { catalog: await loadCatalog(this.options.config), path: this.options.config };
+    return null;
+  }
+
+  private async resolveCatalog(): Promise<Catalog> {
+    const stack = this.stackName();
+    const given = await this.givenCatalog();
+    const fallback = given || stack ? null : defaultConfigPath(this.cwd);
+    const file = given?.catalog ?? (fallback ? await loadCatalog(fallback) : null);
+    const path = given?.path ?? fallback;
+    if (!stack) {
+      if (file) return file;
+      throw new CliError(
+        `no service catalog: pass --config <file> (your tps.config.ts) or --stack <name> (a deployed tps-deploy stack, or set ${STACK_ENV}); there is no tps.config.ts in ${this.cwd}`,
+        EXIT_CODES.usage,
+      );
+    }
+    const runbook = (await this.runbook())!;
+    if (!file) return catalogOfRunbook(stack, runbook);
+    const configPath = path ?? '(the given catalog)';
+    if (file.appName !== runbook.appName) {
+      throw new CliError(
+        `--config ${configPath} is appName "${file.appName}" but stack "${stack}" runs appName "${runbook.appName}": they are not the same app; drop --config (the stack's catalog is used) or pass the stack of that app`,
+        EXIT_CODES.usage,
+      );
+    }
+    let differing: readonly string[];
+    try {
+      differing = differingServices(file, catalogOfRunbook(stack, runbook));
+    } catch {
+      differing = ["(the stack's catalog does not parse here)"];
+    }
+    if (differing.length > 0) {
+      line(
+        this.io.stderr,
+        `note: --config ${configPath} differs from the catalog stack "${stack}" runs with (${differing.join(', ')}); this command uses the file's, the deployed functions the stack's`,
+      );
+    }
+    return file;
+  }
+
+  /**
+   * Resolves where the runbook comes from before an AWS-facing command runs: the stack's output
+   * and the catalog. Without either it refuses (exit 2) and nothing has been called.
+   */
+  async prepare(): Promise<void> {
+    await this.catalog();
+  }
+
+  /** The region of the AWS clients: `--region`, else the stack's, else AWS_REGION / AWS_DEFAULT_REGION. */
+  region(): string | undefined {
+    return (
+      this.options.region ?? this.runbookValue?.region ?? this.env.AWS_REGION ?? this.env.AWS_DEFAULT_REGION
+    );
+  }
+
   private clientConfig() {
-    const region = this.options.region ?? this.env.AWS_REGION ?? this.env.AWS_DEFAULT_REGION;
+    const region = this.region();
     const profile = this.options.profile ?? this.env.AWS_PROFILE;
     return { ...(region ? { region } : {}), ...(profile ? { profile } : {}) };
   }
@@ -125,10 +250,30 @@ export class CliContext {
   get sns(): SNSClient {
     return this.client('sns', () => new SNSClient(this.clientConfig()));
   }
+  get cloudformation(): CloudFormationClient {
+    return this.client('cloudformation', () => new CloudFormationClient(this.clientConfig()));
+  }
+  get sts(): STSClient {
+    return this.client('sts', () => new STSClient(this.clientConfig()));
+  }
 
-  /** The deployments table: `--table`, else `<appName>-deployments`. */
+  /** The deployments table: `--table`, else the stack's, else `<appName>-deployments`. */
   async tableName(): Promise<string> {
-    return this.options.table ?? tableName((await this.catalog()).appName);
+    if (this.options.table) return this.options.table;
+    const runbook = await this.runbook();
+    return runbook?.tableName ?? tableName((await this.catalog()).appName);
+  }
+
+  /** A service's dashboard: the stack's, else `<appName>-<service>`. */
+  async dashboardName(service: string): Promise<string> {
+    const runbook = await this.runbook();
+    return runbook?.dashboards[service] ?? dashboardName((await this.catalog()).appName, service);
+  }
+
+  /** The console links of a service's execution (its dashboard as the stack names it). */
+  async links(executionArn: string | null, service: string): Promise<ConsoleLinks | null> {
+    const { appName } = await this.catalog();
+    return consoleLinks(executionArn, appName, service, await this.dashboardName(service));
   }
 
   async store(): Promise<DynamoDbDeploymentStore> {
@@ -150,8 +295,19 @@ export class CliContext {
     }
   }
 
-  /** The ARN of a service's state machine (`<appName>-<service>`), found with ListStateMachines. */
+  /**
+   * The ARN of a service's state machine: the stack's, else `<appName>-<service>` found with
+   * ListStateMachines.
+   */
   async stateMachineArn(service: string): Promise<string> {
+    const runbook = await this.runbook();
+    if (runbook) {
+      const arn = runbook.stateMachines[service];
+      if (arn) return arn;
+      throw new CliError(
+        `stack "${this.stackName()}" has no state machine for service "${service}" (it has ${Object.keys(runbook.stateMachines).join(', ') || 'none'}): deploy the catalog with that service (npx cdk deploy ${this.stackName()})`,
+      );
+    }
     const name = stateMachineName((await this.catalog()).appName, service);
     let nextToken: string | undefined;
     do {

@@ -2,11 +2,13 @@
  * What a CLI run reads and writes, injectable so tests call {@link run} in-process: the output
  * streams, the environment, the AWS clients, the catalog, the clock and sleep.
  */
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EKSClient } from '@aws-sdk/client-eks';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SNSClient } from '@aws-sdk/client-sns';
+import type { STSClient } from '@aws-sdk/client-sts';
 import type { CatalogInput } from '../functions/domain/config.js';
 import { ERROR_NAMES, TpsError } from '../functions/domain/errors.js';
 
@@ -23,6 +25,10 @@ export interface AwsClients {
   readonly eks: EKSClient;
   readonly cloudwatch: CloudWatchClient;
   readonly sns: SNSClient;
+  /** DescribeStacks: the runbook's `TpsDeployRunbook` output (`--stack`). */
+  readonly cloudformation: CloudFormationClient;
+  /** GetCallerIdentity (`doctor`). */
+  readonly sts: STSClient;
 }
 
 /** Everything a CLI run touches outside itself. Every field but the streams is optional. */
@@ -31,6 +37,8 @@ export interface CliIo {
   readonly stderr: OutStream;
   /** @default process.env */
   readonly env?: NodeJS.ProcessEnv;
+  /** The directory `./tps.config.ts` is looked for in. @default process.cwd() */
+  readonly cwd?: string;
   /** Clients to use instead of building them from `--region`/`--profile` (tests). */
   readonly clients?: Partial<AwsClients>;
   /** The catalog to use instead of loading `--config` / tps.config.ts (tests). */

@@ -50,11 +50,16 @@ export function logGroupUrl(region: string, logGroupName: string, partition = 'a
   return `https://${consoleHost(region, partition)}/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${name}`;
 }
 
-/** Every console link of a service's release; null when the ARN is local or not an execution's. */
+/**
+ * Every console link of a service's release; null when the ARN is local or not an execution's.
+ * `dashboard` is the dashboard's name when known (a stack's output names it).
+ * @default dashboard `<appName>-<service>`
+ */
 export function consoleLinks(
   executionArn: string | null,
   appName: string,
   service: string,
+  dashboard: string = dashboardName(appName, service),
 ): ConsoleLinks | null {
   if (!executionArn) return null;
   const execution = executionUrl(executionArn);
@@ -63,7 +68,7 @@ export function consoleLinks(
   const partition = executionArn.split(':')[1] ?? 'aws';
   return {
     execution,
-    dashboard: dashboardUrl(region, dashboardName(appName, service), partition),
+    dashboard: dashboardUrl(region, dashboard, partition),
     logs: logGroupUrl(region, stateMachineLogGroupName(appName, service), partition),
   };
 }

@@ -36,7 +36,7 @@ function version(): string {
 const EXIT_HELP = `
 Exit codes:
   0  done; a followed (start --follow, watch, status --watch) or local release SUCCEEDED
-  1  error (AWS or cluster unreachable, not found, ...) or the release FAILED
+  1  error (AWS or cluster unreachable, not found, ...), the release FAILED, or a doctor check FAILED
   2  bad usage: unknown command or flag, bad flag value, invalid release input
   3  the release was ROLLED_BACK
   4  the release was REJECTED
@@ -44,6 +44,8 @@ Exit codes:
   6  the execution was ABORTED or TIMED_OUT
 
 AWS: credentials and region from the usual chain; --region / AWS_REGION and --profile / AWS_PROFILE.
+The runbook: --stack <name> (a deployed stack) or --config <file> (a catalog); outside this
+repository without either, AWS-facing commands refuse.
 Docs: docs/cli.md`;
 
 /** Builds the program; `done(code)` receives each command's exit code. */
@@ -53,8 +55,15 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
     .version(version(), '-V, --version')
     .option('--region <region>', 'AWS region (default: AWS_REGION or the profile)')
     .option('--profile <profile>', 'AWS shared-config profile (default: AWS_PROFILE)')
-    .option('--config <file>', 'service catalog module (default: ./tps.config.ts, else the repository one)')
-    .option('--table <name>', 'deployments table (default: <appName>-deployments)')
+    .option(
+      '--stack <name>',
+      'the deployed stack: its TpsDeployRunbook output gives the region, table, state machines, answer endpoint and catalog (default: $TPS_STACK)',
+    )
+    .option(
+      '--config <file>',
+      'service catalog module (default: the --stack one, else ./tps.config.ts, else inside this repository its own); with --stack the file gives the catalog, the stack the names',
+    )
+    .option('--table <name>', 'deployments table (default: the --stack one, else <appName>-deployments)')
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -64,13 +73,22 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
     .addHelpText('after', EXIT_HELP);
 
   const ctxFor = (cmd: Command) => new CliContext(io, cmd.optsWithGlobals<GlobalOptions>());
+  /**
+   * Runs a command. An AWS-facing one (`aws` true, or true for its options) first resolves where
+   * the runbook comes from (the stack, the catalog), so a run without either refuses before any call.
+   */
   const act =
-    <A extends unknown[]>(fn: (ctx: CliContext, ...args: A) => Promise<number>) =>
+    <A extends unknown[]>(
+      fn: (ctx: CliContext, ...args: A) => Promise<number>,
+      aws: boolean | ((opts: Record<string, unknown>) => boolean) = true,
+    ) =>
     async (...args: unknown[]) => {
       const cmd = args.at(-1) as Command;
       const positional = args.slice(0, -2);
       const opts = cmd.optsWithGlobals();
-      done(await fn(ctxFor(cmd), ...([...positional, opts] as unknown as A)));
+      const ctx = ctxFor(cmd);
+      if (typeof aws === 'function' ? aws(opts) : aws) await ctx.prepare();
+      done(await fn(ctx, ...([...positional, opts] as unknown as A)));
     };
 
   program
@@ -189,6 +207,7 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
           id: string | undefined,
           opts: { service?: string; md?: boolean; html?: string; json?: boolean; file?: string },
         ) => (await import('./commands/records.js')).reportCommand(ctx, id, opts),
+        (opts) => !opts.file,
       ),
     );
 
@@ -285,6 +304,27 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
   steer('promote', 'promote a held release (or withdraw a hold not yet reached)');
 
   program
+    .command('doctor')
+    .description(
+      'check everything a first release needs against the real environment: credentials, the stack, the cluster endpoint, access entries, Roles, workloads, routers, metrics, alarms, on-call',
+    )
+    .option('--service <name>', 'only this service (default: every service of the catalog)')
+    .option(
+      '--kubeconfig <file>',
+      'read the clusters through this kubeconfig (default: EKS DescribeCluster and a token of your AWS identity)',
+    )
+    .option('--context <name>', 'context of --kubeconfig')
+    .option('--json', 'print {ok, stack, service, checks: [{check, subject, status, detail, fix}]} as JSON')
+    .action(
+      act(
+        async (ctx, opts: import('./commands/doctor.js').DoctorOptions) =>
+          (await import('./commands/doctor.js')).doctorCommand(ctx, opts),
+        // It resolves the stack itself: a stack without a runbook is its FAIL, not an error.
+        false,
+      ),
+    );
+
+  program
     .command('local')
     .description('run one release in-process (the synthesized state machine) against a local cluster')
     .addOption(
@@ -318,8 +358,10 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
       'put a HorizontalPodAutoscaler (4-8 replicas) on the demo service; on the embedded cluster its pods run above the target, so it scales during the release',
     )
     .action(
-      act(async (ctx, opts: import('./commands/local.js').LocalOptions) =>
-        (await import('./commands/local.js')).localCommand(ctx, opts),
+      act(
+        async (ctx, opts: import('./commands/local.js').LocalOptions) =>
+          (await import('./commands/local.js')).localCommand(ctx, opts),
+        false,
       ),
     );
 
@@ -335,8 +377,10 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
       .option('--name <name>', 'cluster name', 'local')
       .option('--json', 'print JSON')
       .action(
-        act(async (ctx, opts: { name: string; json?: boolean }) =>
-          (await import('./commands/cluster.js')).clusterCommand(ctx, action, opts),
+        act(
+          async (ctx, opts: { name: string; json?: boolean }) =>
+            (await import('./commands/cluster.js')).clusterCommand(ctx, action, opts),
+          false,
         ),
       );
   }

@@ -22,7 +22,7 @@ export interface PersonRollbackOptions extends CliPortsOptions {
   readonly reason?: string;
   readonly requestedBy?: string;
   readonly json?: boolean;
-  /** The answer endpoint's URL. @default $TPS_ANSWER_URL */
+  /** The answer endpoint's URL. @default the `--stack`'s, else $TPS_ANSWER_URL */
   readonly answerUrl?: string;
 }
 

@@ -7,7 +7,7 @@ import { renderReportHtml } from '../../report/html.js';
 import { renderReportMarkdown } from '../../report/markdown.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT_CODES, type ExitCode, line } from '../io.js';
-import { consoleLinks, linkLines } from '../links.js';
+import { linkLines } from '../links.js';
 import { exitForOutcome } from './follow.js';
 
 /** The execution behind a record, as DescribeExecution reports it (null when it cannot be read). */
@@ -55,7 +55,6 @@ async function showStatus(ctx: CliContext, id: string, opts: StatusOptions): Pro
   const { arn, deploymentId, service: fromArn } = await ctx.parseId(id);
   // Compact JSON, one object per line, when re-printed (a stream of JSON documents).
   const json = (v: unknown) => JSON.stringify(v, null, opts.watch ? undefined : 2);
-  const { appName } = await ctx.catalog();
   let record: DeploymentRecord | null = null;
   try {
     record = await ctx.findRecord(id, opts.service);
@@ -67,7 +66,7 @@ async function showStatus(ctx: CliContext, id: string, opts: StatusOptions): Pro
   if (!record) {
     if (!execution) throw new CliError(`no record and no execution for ${id}`);
     const service = opts.service ?? fromArn;
-    const links = arn && service ? consoleLinks(arn, appName, service) : null;
+    const links = arn && service ? await ctx.links(arn, service) : null;
     if (opts.json) {
       line(ctx.io.stdout, json({ deploymentId, record: null, execution, links }));
     } else {
@@ -84,7 +83,7 @@ async function showStatus(ctx: CliContext, id: string, opts: StatusOptions): Pro
       service: service ?? undefined,
     };
   }
-  const links = consoleLinks(record.executionArn, appName, record.service);
+  const links = await ctx.links(record.executionArn, record.service);
   if (opts.json) {
     line(ctx.io.stdout, json({ ...toRecordJson(record), execution, links }));
   } else {

@@ -1,6 +1,6 @@
 /**
  * `tps-deploy start`: validates the release input like the state machine does, then starts it:
- * through the answer endpoint when one is configured (`--answer-url` / TPS_ANSWER_URL: a signed
+ * through the answer endpoint when one is configured (`--answer-url`, the `--stack`'s, TPS_ANSWER_URL: a signed
  * request, so the record names the requester's verified ARN), else with StartExecution (the
  * requester is then the name given, unverified).
  */
@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { InvalidInputError } from '../../functions/domain/errors.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
-import { ANSWER_URL_ENV, answerUrl, postAnswer } from '../answer-client.js';
+import { configuredAnswerUrl, postAnswer } from '../answer-client.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT_CODES, type ExitCode, line } from '../io.js';
-import { consoleLinks, linkLines } from '../links.js';
+import { linkLines } from '../links.js';
 import { followRelease, releaseJson } from './follow.js';
 
 export interface StartOptions {
@@ -102,8 +102,9 @@ export async function startCommand(ctx: CliContext, opts: StartOptions): Promise
     throw error;
   }
   let started: { executionArn?: string; startDate?: Date };
-  if (opts.answerUrl || ctx.env[ANSWER_URL_ENV]) {
-    const r = await postAnswer(ctx, answerUrl(ctx, opts.answerUrl), {
+  const endpoint = await configuredAnswerUrl(ctx, opts.answerUrl);
+  if (endpoint) {
+    const r = await postAnswer(ctx, endpoint, {
       action: 'start',
       input,
       ...(opts.name ? { name: opts.name } : {}),
@@ -132,7 +133,7 @@ export async function startCommand(ctx: CliContext, opts: StartOptions): Promise
   if (!executionArn) throw new CliError('StartExecution returned no executionArn');
   const deploymentId = executionArn.split(':').at(-1)!;
   const { stdout, stderr } = ctx.io;
-  const links = consoleLinks(executionArn, catalog.appName, opts.service);
+  const links = await ctx.links(executionArn, opts.service);
   if (opts.json && !opts.follow) {
     line(
       stdout,

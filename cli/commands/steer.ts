@@ -20,7 +20,7 @@ export interface SteerOptions {
   readonly service?: string;
   readonly requestedBy?: string;
   readonly reason?: string;
-  /** The answer endpoint's URL. @default $TPS_ANSWER_URL */
+  /** The answer endpoint's URL. @default the `--stack`'s, else $TPS_ANSWER_URL */
   readonly answerUrl?: string;
   /** Print one JSON object instead of the sentence. */
   readonly json?: boolean;
@@ -48,7 +48,7 @@ async function answer(ctx: CliContext, id: string, opts: SteerOptions, yes: bool
   const record = await ctx.findRecord(id, opts.service);
   const phase = record.pendingApproval?.phase ?? null;
   const action = yes ? (phase ? 'promote' : 'approve') : phase ? 'abort' : 'reject';
-  const url = answerUrl(ctx, opts.answerUrl);
+  const url = await answerUrl(ctx, opts.answerUrl);
   const r = await postAnswer(ctx, url, {
     service: record.service,
     deploymentId: record.deploymentId,
@@ -123,7 +123,7 @@ export async function postSteer(
     readonly reason?: string;
   },
 ): Promise<EndpointAnswer> {
-  const url = answerUrl(ctx, explicitUrl);
+  const url = await answerUrl(ctx, explicitUrl);
   const r = await postAnswer(ctx, url, {
     service: body.service,
     action: body.action,

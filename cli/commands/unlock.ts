@@ -17,7 +17,7 @@ export interface UnlockOptions {
   readonly requestedBy?: string;
   readonly reason?: string;
   readonly json?: boolean;
-  /** The answer endpoint's URL. @default $TPS_ANSWER_URL */
+  /** The answer endpoint's URL. @default the `--stack`'s, else $TPS_ANSWER_URL */
   readonly answerUrl?: string;
 }
 

@@ -7,7 +7,7 @@ import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import type { DeploymentRecord } from '../../functions/domain/record.js';
 import type { CliContext } from '../context.js';
 import { CliError, EXIT_CODES, type ExitCode, line } from '../io.js';
-import { consoleLinks, linkLines } from '../links.js';
+import { linkLines } from '../links.js';
 import { exitForOutcome, followRelease, outcomeLine, releaseJson } from './follow.js';
 
 export interface WatchOptions {
@@ -84,8 +84,7 @@ export async function locateRelease(ctx: CliContext, id: string, service?: strin
 
 export async function watchCommand(ctx: CliContext, id: string, opts: WatchOptions): Promise<ExitCode> {
   const found = await locateRelease(ctx, id, opts.service);
-  const { appName } = await ctx.catalog();
-  const links = consoleLinks(found.executionArn, appName, found.service);
+  const links = await ctx.links(found.executionArn, found.service);
   const { stdout, stderr } = ctx.io;
   const record = found.record;
   if (record && record.outcome !== 'RUNNING') {

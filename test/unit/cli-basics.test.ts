@@ -22,6 +22,7 @@ const COMMANDS = [
   'hold',
   'promote',
   'unlock',
+  'doctor',
   'local',
   'cluster',
   'cluster up',

@@ -12,7 +12,7 @@ import { ERROR_NAMES, TpsError } from '../../functions/domain/errors.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 
 /** Modules outside functions/ that declare error classes. */
-const MORE_MODULES = ['cli/io.ts', 'local/runner.ts', 'local/cluster/cluster.ts'];
+const MORE_MODULES = ['cli/io.ts', 'cli/runbook-source.ts', 'local/runner.ts', 'local/cluster/cluster.ts'];
 
 /** Constructor arguments of classes whose constructor does not take a message first. */
 const ARGS: Readonly<Record<string, readonly unknown[]>> = {
@@ -25,6 +25,7 @@ const ARGS: Readonly<Record<string, readonly unknown[]>> = {
   UnmanagedObjectError: ['service shop/web-tps-canary', 'service shop/web-tps-canary exists'],
   ClusterAlreadyRunningError: [undefined, 'cluster x runs already'],
   LocalTaskTokenError: [ERROR_NAMES.taskDoesNotExist, 'no task waits for token t'],
+  RunbookSourceError: ['no-output', 'stack x has no output TpsDeployRunbook'],
 };
 
 type Constructor = new (...args: unknown[]) => Error;

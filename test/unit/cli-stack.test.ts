@@ -1,0 +1,473 @@
+/**
+ * `--stack <name>` (or TPS_STACK): the CLI finds the deployed runbook by its stack. DescribeStacks
+ * (answers shaped as the CloudFormation API reference's DescribeStacks response, mocked) gives the
+ * `TpsDeployRunbook` output; from it the CLI takes the region, the table (dynalite, under a name no
+ * catalog would derive), each service's state machine ARN (no ListStateMachines), the dashboards,
+ * the topic, the answer endpoint (a loopback function URL that verifies SigV4 as Lambda does, in
+ * front of the real answer handler) and the catalog.
+ */
+import {
+  CloudFormationClient,
+  CloudFormationServiceException,
+  DescribeStacksCommand,
+  type DescribeStacksCommandOutput,
+  type StackStatus,
+} from '@aws-sdk/client-cloudformation';
+import {
+  DescribeExecutionCommand,
+  ListStateMachinesCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { cliPorts } from '../../cli/aws-ports.js';
+import { CliContext } from '../../cli/context.js';
+import {
+  createTableIfMissing,
+  DynamoDbDeploymentStore,
+} from '../../functions/adapters/aws/dynamodb-store.js';
+import { SfnExecutions } from '../../functions/adapters/aws/sfn-executions.js';
+import { SfnReleaseStarter } from '../../functions/adapters/aws/sfn-release-starter.js';
+import { SfnTaskTokens } from '../../functions/adapters/aws/task-tokens.js';
+import { createFunctionLogger } from '../../functions/adapters/powertools/function-logger.js';
+import { discardLines } from '../../functions/adapters/powertools/output.js';
+import { RUNBOOK_OUTPUT_KEY, type RunbookOutput } from '../../functions/contract/runbook-output.js';
+import { type CatalogInput, parseCatalog } from '../../functions/domain/config.js';
+import { handleAnswer } from '../../functions/handlers/answer-runtime.js';
+import { type LocalDynamo, startDynalite } from '../helpers/dynalite.js';
+import { type LocalFunctionUrl, startFunctionUrl, type TestIdentity } from '../helpers/function-url.js';
+import { ACCOUNT, APP, CATALOG, Collect, cli, executionArn, REGION, record } from './cli-harness.js';
+
+const STACK = 'tps-test';
+/** A table name the CDK would generate: nothing derives it from the catalog. */
+const STACK_TABLE = 'tps-test-DeploymentsTable1A2B3C4D-XYZ';
+const STACK_ID = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${STACK}/5e3a1f20-0d4b-11f1-9c1a-0a1b2c3d4e5f`;
+const machine = (service: string) => `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${APP}-${service}`;
+const TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:${APP}-notifications`;
+const NOW = new Date('2026-11-20T10:30:00.000Z');
+const TOKEN = 'AQCEAAAAKgAAAAMAAAAAAAAAAd1stack-task-token';
+
+const LEAD: TestIdentity = {
+  accessKeyId: 'AKIALEAD',
+  secretAccessKey: 'lead-secret',
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/TeamLead/lead@example.com`,
+  accountId: ACCOUNT,
+};
+/** The catalog the stack was deployed with: the lead approves and aborts api. */
+const DEPLOYED: CatalogInput = {
+  ...CATALOG,
+  services: {
+    ...CATALOG.services,
+    api: {
+      ...CATALOG.services.api!,
+      duties: {
+        approvers: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`],
+        aborters: [`arn:aws:iam::${ACCOUNT}:role/TeamLead`],
+        personalSessionRoles: [
+          `arn:aws:iam::${ACCOUNT}:role/TeamLead`,
+          `arn:aws:iam::${ACCOUNT}:role/Developer`,
+        ],
+      },
+    },
+  },
+};
+
+const cfn = mockClient(CloudFormationClient);
+const sfn = mockClient(SFNClient);
+let dynamo: LocalDynamo;
+let store: DynamoDbDeploymentStore;
+let endpoint: LocalFunctionUrl;
+let dir: string;
+
+/** The output's value as the ReleaseRunbook construct writes it (functions/contract/runbook-output.ts). */
+function runbook(over: Partial<RunbookOutput> = {}): RunbookOutput {
+  return {
+    schema: 1,
+    appName: APP,
+    region: REGION,
+    tableName: STACK_TABLE,
+    topicArn: TOPIC,
+    answerUrl: endpoint.url,
+    stateMachines: { api: machine('api'), web: machine('web') },
+    dashboards: { api: `${APP}-api`, web: 'tps-test-WebDashboard9F8E' },
+    clusterAccess: [
+      {
+        task: 'shiftTraffic',
+        roleArn: `arn:aws:iam::${ACCOUNT}:role/tps-test-ShiftTrafficRole`,
+        kubernetesGroups: [`tps-deploy-${APP}-write`],
+      },
+    ],
+    network: { endpointAccess: 'public', securityGroupIds: [], subnetIds: [] },
+    catalog: JSON.parse(JSON.stringify(parseCatalog(DEPLOYED))) as Record<string, unknown>,
+    ...over,
+  };
+}
+
+/** A DescribeStacks answer (CloudFormation API reference, DescribeStacks: Stacks[].Outputs[]). */
+function stackAnswer(
+  outputs: { OutputKey: string; OutputValue: string }[],
+  status: StackStatus = 'UPDATE_COMPLETE',
+): DescribeStacksCommandOutput {
+  return {
+    Stacks: [
+      {
+        StackId: STACK_ID,
+        StackName: STACK,
+        CreationTime: new Date('2026-11-01T09:00:00.000Z'),
+        LastUpdatedTime: new Date('2026-11-19T09:00:00.000Z'),
+        StackStatus: status,
+        DisableRollback: false,
+        Outputs: outputs.map((o) => ({ ...o, Description: 'tps-deploy runbook' })),
+        Tags: [],
+        EnableTerminationProtection: false,
+        DriftInformation: { StackDriftStatus: 'NOT_CHECKED' },
+      },
+    ],
+    $metadata: {},
+  };
+}
+
+function deployed(over: Partial<RunbookOutput> = {}): void {
+  cfn.on(DescribeStacksCommand, { StackName: STACK }).resolves(
+    stackAnswer([
+      { OutputKey: 'AnswerUrl', OutputValue: endpoint.url },
+      { OutputKey: RUNBOOK_OUTPUT_KEY, OutputValue: JSON.stringify(runbook(over)) },
+    ]),
+  );
+}
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+  await createTableIfMissing(dynamo.client, STACK_TABLE);
+  store = new DynamoDbDeploymentStore({ client: dynamo.client, tableName: STACK_TABLE });
+  const endpointSfn = new SFNClient({ region: REGION });
+  const ports = {
+    catalog: parseCatalog(DEPLOYED),
+    store,
+    clock: { now: () => NOW },
+    taskTokens: new SfnTaskTokens({ client: endpointSfn }),
+    releases: new SfnReleaseStarter({
+      client: endpointSfn,
+      stateMachineArns: { api: machine('api'), web: machine('web') },
+    }),
+    executions: new SfnExecutions({ client: endpointSfn }),
+    rollbackRequests: {
+      request: async () => {
+        throw new Error('no rollback in these tests');
+      },
+    },
+  };
+  const logger = createFunctionLogger({ sink: discardLines });
+  endpoint = await startFunctionUrl((event) => handleAnswer(ports, event, logger), [LEAD]);
+  dir = await mkdtemp(join(tmpdir(), 'cli-stack-'));
+});
+afterAll(async () => {
+  await endpoint.stop();
+  await dynamo.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+beforeEach(() => {
+  cfn.reset();
+  sfn.reset();
+  sfn.on(SendTaskSuccessCommand).resolves({});
+  sfn.on(StopExecutionCommand).resolves({ stopDate: NOW });
+  sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' } as never);
+  sfn.on(StartExecutionCommand).callsFake((i: { stateMachineArn: string; name: string }) => ({
+    executionArn: `${i.stateMachineArn.replace(':stateMachine:', ':execution:')}:${i.name}`,
+    startDate: NOW,
+  }));
+  deployed();
+});
+
+/** `tps-deploy <argv>` as the lead, with no catalog file and no TPS_ANSWER_URL: only the stack. */
+function run(argv: string[], env: Record<string, string> = {}, io: Record<string, unknown> = {}) {
+  return cli(argv, {
+    io: {
+      now: () => NOW,
+      catalog: undefined,
+      cwd: dir,
+      env: { USER: 'tester', AWS_REGION: REGION, ...env },
+      clients: {
+        cloudformation: new CloudFormationClient({ region: REGION }),
+        sfn: new SFNClient({
+          region: REGION,
+          credentials: { accessKeyId: LEAD.accessKeyId, secretAccessKey: LEAD.secretAccessKey },
+        }),
+        dynamodb: dynamo.client,
+      },
+      ...io,
+    },
+  });
+}
+
+function noStateMachineSearch(): void {
+  expect(sfn).not.toHaveReceivedCommand(ListStateMachinesCommand);
+}
+
+describe('a stack that gives no runbook: a clear error, exit 2, nothing else called', () => {
+  it('no stack of that name', async () => {
+    cfn.on(DescribeStacksCommand, { StackName: 'nope' }).rejects(
+      new CloudFormationServiceException({
+        name: 'ValidationError',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+        message: 'Stack with id nope does not exist',
+      }),
+    );
+    const r = await run(['--stack', 'nope', 'history', '--service', 'api']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `tps-deploy: --stack: no stack "nope" in ${REGION}: check --stack, --region and --profile`,
+    );
+    expect(sfn.calls()).toEqual([]);
+  });
+
+  it('a stack without the output: is this a tps-deploy stack?', async () => {
+    cfn
+      .on(DescribeStacksCommand, { StackName: STACK })
+      .resolves(stackAnswer([{ OutputKey: 'BucketName', OutputValue: 'x' }], 'CREATE_COMPLETE'));
+    const r = await run(['--stack', STACK, 'list']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `--stack: stack "${STACK}" (CREATE_COMPLETE) has no output ${RUNBOOK_OUTPUT_KEY} (it has BucketName): is this a tps-deploy stack? deployed with a version that writes ${RUNBOOK_OUTPUT_KEY}?`,
+    );
+  });
+
+  it.each([
+    ['not JSON', () => '{"schema":1,', /TpsDeployRunbook is not JSON/],
+    [
+      'another schema, bad fields',
+      () => JSON.stringify({ ...runbook(), schema: 2, tableName: '', extra: true }),
+      /TpsDeployRunbook does not fit schema 1: .*schema: .*; tableName: .*; \(value\): .*extra/,
+    ],
+  ])('an output that does not parse (%s): the parser names it', async (_what, value, message) => {
+    cfn
+      .on(DescribeStacksCommand, { StackName: STACK })
+      .resolves(stackAnswer([{ OutputKey: RUNBOOK_OUTPUT_KEY, OutputValue: value() }]));
+    const r = await run(['--stack', STACK, 'history', '--service', 'api']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`--stack: stack "${STACK}": `));
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('DescribeStacks itself failing (credentials) is an AWS error, exit 1', async () => {
+    cfn.on(DescribeStacksCommand).rejects(
+      Object.assign(new Error('Could not load credentials from any providers'), {
+        name: 'CredentialsProviderError',
+      }),
+    );
+    const r = await run(['--stack', STACK, 'list']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `CloudFormation DescribeStacks ${STACK} failed: CredentialsProviderError: Could not load credentials from any providers (no AWS credentials`,
+    );
+  });
+});
+
+describe('every command works from the stack alone', () => {
+  it('history and list read the table the stack names; TPS_STACK works as --stack', async () => {
+    await store.put(record({ deploymentId: 'st-h1', outcome: 'SUCCEEDED', finalImage: 'repo/api:v2.0.0' }));
+    const h = await run(['--stack', STACK, 'history', '--service', 'api', '--json']);
+    expect(h.stderr).toBe('');
+    expect(h.code).toBe(0);
+    expect(JSON.parse(h.stdout).map((r: { deploymentId: string }) => r.deploymentId)).toContain('st-h1');
+    await store.begin(record({ deploymentId: 'st-l1', service: 'web' }));
+    const l = await run(['list', '--json'], { TPS_STACK: STACK });
+    expect(l.code).toBe(0);
+    expect(JSON.parse(l.stdout)).toEqual([
+      expect.objectContaining({ service: 'web', deploymentId: 'st-l1' }),
+    ]);
+    expect(cfn).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: STACK });
+  });
+
+  it("status links the dashboard the stack names; watch finds an execution by the stack's ARN", async () => {
+    await store.put(record({ deploymentId: 'st-s1', service: 'web' }));
+    const s = await run(['--stack', STACK, 'status', 'st-s1', '--json']);
+    expect(s.code).toBe(0);
+    expect(JSON.parse(s.stdout).links.dashboard).toContain('#dashboards/dashboard/tps-test-WebDashboard9F8E');
+    sfn.on(DescribeExecutionCommand, { executionArn: executionArn('api', 'st-w1') }).resolves({
+      executionArn: executionArn('api', 'st-w1'),
+      stateMachineArn: machine('api'),
+      status: 'FAILED',
+      startDate: NOW,
+      stopDate: NOW,
+    } as never);
+    const w = await run(['--stack', STACK, 'watch', 'st-w1', '--service', 'api', '--json']);
+    expect(sfn).toHaveReceivedCommandWith(DescribeExecutionCommand, {
+      executionArn: executionArn('api', 'st-w1'),
+    });
+    expect(w.stderr).not.toContain('no state machine');
+    noStateMachineSearch();
+  });
+
+  it("a service the stack has no state machine for is named, with the stack's services", async () => {
+    deployed({ stateMachines: { web: machine('web') } });
+    const r = await run(['--stack', STACK, 'watch', 'st-none', '--service', 'api']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`stack "${STACK}" has no state machine for service "api" (it has web)`);
+    noStateMachineSearch();
+  });
+
+  it("start goes through the stack's answer endpoint, as the verified caller", async () => {
+    const r = await run([
+      '--stack',
+      STACK,
+      'start',
+      '--service',
+      'api',
+      '--image',
+      'repo/api:v2.1.0',
+      '--tests-passed',
+      '--reviewers',
+      'ann,bo',
+      '--name',
+      'st-start-1',
+    ]);
+    expect(r.stderr).toContain(`requested by ${LEAD.arn} (verified)`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('started st-start-1');
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
+      stateMachineArn: machine('api'),
+      name: 'st-start-1',
+    });
+    expect(endpoint.refused).toBe(0);
+    noStateMachineSearch();
+  });
+
+  it('approve, hold, promote, abort and unlock reach the endpoint the stack names', async () => {
+    await store.put(
+      record({
+        deploymentId: 'st-a1',
+        pendingApproval: { requestedAt: NOW.toISOString(), expiresAt: '2026-11-20T11:30:00.000Z' },
+        requester: {
+          principal: `arn:aws:sts::${ACCOUNT}:assumed-role/Developer/dev@example.com`,
+          verified: true,
+        },
+      }),
+    );
+    await store.saveTaskToken('api', 'st-a1', TOKEN);
+    const approve = await run(['--stack', STACK, 'approve', 'st-a1']);
+    expect(approve.stderr).toBe('');
+    expect(approve.stdout).toContain(`api st-a1: approved by ${LEAD.arn}`);
+    expect(sfn).toHaveReceivedCommandWith(SendTaskSuccessCommand, { taskToken: TOKEN });
+
+    await store.put(record({ deploymentId: 'st-h2', startedAt: '2026-11-20T11:00:00.000Z' }));
+    const hold = await run(['--stack', STACK, 'hold', 'st-h2']);
+    expect(hold.stdout).toContain(`hold requested by ${LEAD.arn}`);
+    const promote = await run(['--stack', STACK, 'promote', 'st-h2']);
+    expect(promote.stdout).toContain(`hold withdrawn by ${LEAD.arn}`);
+
+    const abort = await run(['--stack', STACK, 'abort', 'st-h2', '--reason', 'wrong build']);
+    expect(abort.stderr).toBe('');
+    expect(abort.stdout).toContain(`(stop by ${LEAD.arn}, verified)`);
+    expect(sfn).toHaveReceivedCommandWith(StopExecutionCommand, {
+      executionArn: executionArn('api', 'st-h2'),
+    });
+
+    const unlock = await run(['--stack', STACK, 'unlock', '--service', 'api']);
+    // The endpoint answered from the table the stack names (api holds no lock there).
+    expect(unlock.stderr).toBe('');
+    expect(unlock.stdout).toContain('api: not locked; nothing to do');
+    expect(endpoint.refused).toBe(0);
+  });
+});
+
+describe('--config and --stack together: the stack gives the names, the file the catalog', () => {
+  async function configFile(name: string, catalog: CatalogInput): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, `export default ${JSON.stringify(catalog)};\n`);
+    return path;
+  }
+
+  it('a file of another app is refused, naming both appNames', async () => {
+    const other = await configFile('other.config.mjs', { ...CATALOG, appName: 'shop' });
+    const r = await run(['--stack', STACK, '--config', other, 'history', '--service', 'api']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `--config ${other} is appName "shop" but stack "${STACK}" runs appName "${APP}": they are not the same app`,
+    );
+  });
+
+  it("the file's catalog is used; where it differs from the deployed one, stderr says so", async () => {
+    const mine = await configFile('mine.config.mjs', CATALOG);
+    await store.put(record({ deploymentId: 'st-c1', outcome: 'SUCCEEDED' }));
+    const r = await run(['--stack', STACK, '--config', mine, 'history', '--service', 'api', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(
+      `note: --config ${mine} differs from the catalog stack "${STACK}" runs with (api); this command uses the file's, the deployed functions the stack's`,
+    );
+    const same = await configFile('same.config.mjs', DEPLOYED);
+    const quiet = await run(['--stack', STACK, '--config', same, 'history', '--service', 'api']);
+    expect(quiet.stderr).toBe('');
+  });
+});
+
+it('notifications of an in-process rollback (--kubeconfig) go to the topic the stack names', async () => {
+  const sns = mockClient(SNSClient);
+  sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+  const ctx = new CliContext(
+    {
+      stdout: new Collect(),
+      stderr: new Collect(),
+      env: { AWS_REGION: REGION, TPS_TOPIC_ARN: `arn:aws:sns:${REGION}:${ACCOUNT}:someone-elses` },
+      cwd: dir,
+      clients: {
+        cloudformation: new CloudFormationClient({ region: REGION }),
+        sns: new SNSClient({ region: REGION }),
+        dynamodb: dynamo.client,
+      },
+    },
+    { stack: STACK },
+  );
+  await ctx.prepare();
+  const ports = await cliPorts(ctx, {});
+  await ports.notifier.notify({
+    kind: 'rollback',
+    service: 'api',
+    deploymentId: 'st-n1',
+    subject: 'api: rolled back',
+    message: 'by a person',
+  });
+  expect(sns).toHaveReceivedCommandWith(PublishCommand, { TopicArn: TOPIC });
+  sns.restore();
+});
+
+describe('region', () => {
+  const ctx = (options: { region?: string }, env: Record<string, string> = {}) =>
+    new CliContext(
+      {
+        stdout: new Collect(),
+        stderr: new Collect(),
+        env: { AWS_REGION: REGION, ...env },
+        clients: { cloudformation: new CloudFormationClient({ region: REGION }) },
+      },
+      { stack: STACK, ...options },
+    );
+
+  it("the stack's region for the clients, unless --region says otherwise", async () => {
+    deployed({ region: 'eu-west-1' });
+    const fromStack = ctx({});
+    await fromStack.prepare();
+    expect(fromStack.region()).toBe('eu-west-1');
+    expect(await fromStack.sns.config.region()).toBe('eu-west-1');
+    const explicit = ctx({ region: 'us-west-2' });
+    await explicit.prepare();
+    expect(explicit.region()).toBe('us-west-2');
+    expect(await explicit.sns.config.region()).toBe('us-west-2');
+  });
+});
+
+it('a parsed catalog parses again to itself (the output carries the parsed catalog)', async () => {
+  const sample = (await import('../../tps.config.js')).default;
+  const once = parseCatalog(sample);
+  expect(parseCatalog(JSON.parse(JSON.stringify(once)))).toEqual(once);
+  expect(parseCatalog(JSON.parse(JSON.stringify(parseCatalog(DEPLOYED))))).toEqual(parseCatalog(DEPLOYED));
+});
