@@ -17,6 +17,7 @@ import { type Catalog, type CatalogInput, parseCatalog } from '../functions/doma
 import { ConfigError } from '../functions/domain/errors.js';
 import type { DeploymentRecord } from '../functions/domain/record.js';
 import { stateMachineName, tableName } from '../infra/names.js';
+import { LOCAL_CREDENTIALS, type LocalApiState, localStatePath, readLocalState } from '../local/api-state.js';
 import { type AwsClients, CliError, type CliIo, EXIT_CODES, realSleep } from './io.js';
 
 /** Flags every command accepts (commander puts them on the root program). */
@@ -25,7 +26,12 @@ export interface GlobalOptions {
   readonly profile?: string;
   readonly config?: string;
   readonly table?: string;
+  /** Talk to the running local environment (its state file) instead of AWS. */
+  readonly local?: boolean;
 }
+
+/** Where `--local` sends the clients of services the local environment does not serve: nowhere. */
+const CLOSED_LOCAL_ENDPOINT = 'http://127.0.0.1:1';
 
 /** The catalog file used when `--config` is not given: ./tps.config.ts, else the one of this repository. */
 export function defaultConfigPath(cwd = process.cwd()): string {
@@ -91,13 +97,16 @@ export class CliContext {
   }
 
   catalog(): Promise<Catalog> {
+    if (this.options.local) return this.localCatalog();
     this.catalogPromise ??= this.io.catalog
       ? Promise.resolve().then(() => parseCatalog(this.io.catalog as CatalogInput))
       : loadCatalog(this.options.config ?? defaultConfigPath());
     return this.catalogPromise;
   }
 
-  private clientConfig() {
+  private clientConfig(key: keyof AwsClients) {
+    const local = this.localState();
+    if (local) return localClientConfig(local, key);
     const region = this.options.region ?? this.env.AWS_REGION ?? this.env.AWS_DEFAULT_REGION;
     const profile = this.options.profile ?? this.env.AWS_PROFILE;
     return { ...(region ? { region } : {}), ...(profile ? { profile } : {}) };
@@ -111,24 +120,61 @@ export class CliContext {
   }
 
   get sfn(): SFNClient {
-    return this.client('sfn', () => new SFNClient(this.clientConfig()));
+    return this.client('sfn', () => new SFNClient(this.clientConfig('sfn')));
   }
   get dynamodb(): DynamoDBClient {
-    return this.client('dynamodb', () => new DynamoDBClient(this.clientConfig()));
+    return this.client('dynamodb', () => new DynamoDBClient(this.clientConfig('dynamodb')));
   }
   get eks(): EKSClient {
-    return this.client('eks', () => new EKSClient(this.clientConfig()));
+    return this.client('eks', () => new EKSClient(this.clientConfig('eks')));
   }
   get cloudwatch(): CloudWatchClient {
-    return this.client('cloudwatch', () => new CloudWatchClient(this.clientConfig()));
+    return this.client('cloudwatch', () => new CloudWatchClient(this.clientConfig('cloudwatch')));
   }
   get sns(): SNSClient {
-    return this.client('sns', () => new SNSClient(this.clientConfig()));
+    return this.client('sns', () => new SNSClient(this.clientConfig('sns')));
   }
 
-  /** The deployments table: `--table`, else `<appName>-deployments`. */
+  /** The deployments table: `--table`, else the local environment's, else `<appName>-deployments`. */
   async tableName(): Promise<string> {
-    return this.options.table ?? tableName((await this.catalog()).appName);
+    return this.options.table ?? this.localState()?.tableName ?? tableName((await this.catalog()).appName);
+  }
+
+  // --local: the running local environment, from its state file (local/api-state.ts). Only the
+  // endpoints, the table and the catalog differ; every command runs its usual code.
+
+  private localStateValue: LocalApiState | undefined;
+
+  /** `--local`: the state of the running local environment (null without `--local`). */
+  localState(): LocalApiState | null {
+    if (!this.options.local) return null;
+    if (!this.localStateValue) {
+      if (this.options.config) {
+        throw new CliError(
+          '--config: a --local environment has its own catalog; give --config or --local, not both',
+          EXIT_CODES.usage,
+        );
+      }
+      const found = readLocalState(localStatePath(this.env));
+      if (!found.ok) throw new CliError(found.problem);
+      this.localStateValue = found.state;
+    }
+    return this.localStateValue;
+  }
+
+  private localCatalog(): Promise<Catalog> {
+    this.catalogPromise ??= Promise.resolve().then(() => {
+      const state = this.localState()!;
+      try {
+        return parseCatalog(state.catalog);
+      } catch (error) {
+        if (error instanceof ConfigError) {
+          throw new CliError(`the local environment's catalog: ${error.message}`, EXIT_CODES.failed);
+        }
+        throw error;
+      }
+    });
+    return this.catalogPromise;
   }
 
   async store(): Promise<DynamoDbDeploymentStore> {
@@ -223,6 +269,21 @@ export class CliContext {
       arn: idOrArn,
     };
   }
+}
+
+/**
+ * SDK client settings for `--local`: Step Functions and DynamoDB at the local environment's
+ * endpoints, any other service at a closed loopback port (nothing leaves the machine); placeholder
+ * credentials, which nothing local checks.
+ */
+export function localClientConfig(state: LocalApiState, key: keyof AwsClients) {
+  const endpoint =
+    key === 'sfn'
+      ? state.endpoints.stepFunctions
+      : key === 'dynamodb'
+        ? state.endpoints.dynamodb
+        : CLOSED_LOCAL_ENDPOINT;
+  return { region: state.region, endpoint, credentials: { ...LOCAL_CREDENTIALS } };
 }
 
 /** `Name: message` of an AWS SDK error, with a hint for the usual causes. */

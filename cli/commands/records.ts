@@ -20,7 +20,8 @@ interface ExecutionInfo {
 }
 
 async function describe(ctx: CliContext, executionArn: string | null): Promise<ExecutionInfo | null> {
-  if (!executionArn || executionArn.includes(':local:')) return null;
+  // A local ARN is described only by the local environment (--local); AWS knows nothing of it.
+  if (!executionArn || (executionArn.includes(':local:') && !ctx.options.local)) return null;
   try {
     const d = await ctx.sfn.send(new DescribeExecutionCommand({ executionArn }));
     return {
