@@ -104,9 +104,7 @@ export class CliContext {
     return this.catalogPromise;
   }
 
-  private clientConfig(key: keyof AwsClients) {
-    const local = this.localState();
-    if (local) return localClientConfig(local, key);
+  private clientConfig() {
     const region = this.options.region ?? this.env.AWS_REGION ?? this.env.AWS_DEFAULT_REGION;
     const profile = this.options.profile ?? this.env.AWS_PROFILE;
     return { ...(region ? { region } : {}), ...(profile ? { profile } : {}) };
@@ -115,24 +113,25 @@ export class CliContext {
   private client<K extends keyof AwsClients>(key: K, make: () => AwsClients[K]): AwsClients[K] {
     const injected = this.io.clients?.[key];
     if (injected) return injected;
-    this.built[key] ??= make();
+    const local = this.localState();
+    this.built[key] ??= local ? localClient(local, key) : make();
     return this.built[key] as AwsClients[K];
   }
 
   get sfn(): SFNClient {
-    return this.client('sfn', () => new SFNClient(this.clientConfig('sfn')));
+    return this.client('sfn', () => new SFNClient(this.clientConfig()));
   }
   get dynamodb(): DynamoDBClient {
-    return this.client('dynamodb', () => new DynamoDBClient(this.clientConfig('dynamodb')));
+    return this.client('dynamodb', () => new DynamoDBClient(this.clientConfig()));
   }
   get eks(): EKSClient {
-    return this.client('eks', () => new EKSClient(this.clientConfig('eks')));
+    return this.client('eks', () => new EKSClient(this.clientConfig()));
   }
   get cloudwatch(): CloudWatchClient {
-    return this.client('cloudwatch', () => new CloudWatchClient(this.clientConfig('cloudwatch')));
+    return this.client('cloudwatch', () => new CloudWatchClient(this.clientConfig()));
   }
   get sns(): SNSClient {
-    return this.client('sns', () => new SNSClient(this.clientConfig('sns')));
+    return this.client('sns', () => new SNSClient(this.clientConfig()));
   }
 
   /** The deployments table: `--table`, else the local environment's, else `<appName>-deployments`. */
@@ -271,19 +270,29 @@ export class CliContext {
   }
 }
 
+/** The client class of each AWS service the CLI talks to. */
+const CLIENT_CLASSES = {
+  sfn: SFNClient,
+  dynamodb: DynamoDBClient,
+  eks: EKSClient,
+  cloudwatch: CloudWatchClient,
+  sns: SNSClient,
+} as const;
+
 /**
- * SDK client settings for `--local`: Step Functions and DynamoDB at the local environment's
- * endpoints, any other service at a closed loopback port (nothing leaves the machine); placeholder
+ * An SDK client for `--local`: Step Functions and DynamoDB at the local environment's endpoints,
+ * any other service at a closed loopback port (nothing leaves the machine); placeholder
  * credentials, which nothing local checks.
  */
-export function localClientConfig(state: LocalApiState, key: keyof AwsClients) {
+export function localClient<K extends keyof AwsClients>(state: LocalApiState, key: K): AwsClients[K] {
   const endpoint =
     key === 'sfn'
       ? state.endpoints.stepFunctions
       : key === 'dynamodb'
         ? state.endpoints.dynamodb
         : CLOSED_LOCAL_ENDPOINT;
-  return { region: state.region, endpoint, credentials: { ...LOCAL_CREDENTIALS } };
+  const Client = CLIENT_CLASSES[key] as unknown as new (config: object) => AwsClients[K];
+  return new Client({ region: state.region, endpoint, credentials: { ...LOCAL_CREDENTIALS } });
 }
 
 /** `Name: message` of an AWS SDK error, with a hint for the usual causes. */

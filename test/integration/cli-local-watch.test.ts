@@ -195,6 +195,8 @@ describe('--local: a release held for a person, then released', () => {
     });
     const history = await cli(['--local', 'history', '--service', 'shop', '--json']).done;
     expect(JSON.parse(history.stdout)[0]).toMatchObject({ deploymentId: id, outcome: 'SUCCEEDED' });
+    const report = await cli(['--local', 'report', id, '--json']).done;
+    expect(JSON.parse(report.stdout)).toMatchObject({ deploymentId: id, outcome: 'SUCCEEDED' });
   });
 });
 
@@ -238,6 +240,8 @@ describe('--local: a release that rolls back', () => {
         waiting: `approval: tps-deploy approve|reject ${id}`,
       }),
     ]);
+    // Started through the local API: the environment keeps it until it ends.
+    expect(f.env.apiRunsRunning).toBe(1);
     const watching = cli(['--local', 'watch', id, '--json', ...POLL]);
     const status = cli(['--local', 'status', id, '--watch', '--json', '--interval', '0.2']);
     await printed(watching.stderr, `waiting for a person: tps-deploy approve ${id}`);
@@ -246,6 +250,8 @@ describe('--local: a release that rolls back', () => {
 
     const [s, w, st] = await Promise.all([started.done, watching.done, status.done]);
     expect([s.code, w.code, st.code]).toEqual([3, 3, 3]);
+    await f.env.apiRunsEnded();
+    expect(f.env.apiRunsRunning).toBe(0);
     const summary = {
       service: 'shop',
       deploymentId: id,
@@ -307,6 +313,10 @@ describe('tps-deploy local, followed from a second CLI', () => {
     });
     expect(JSON.parse(l.stdout)).toMatchObject({ deploymentId: id, outcome: 'SUCCEEDED' });
     expect(w.stderr).toContain('▸ Shift 10% To Canary');
+    // It served the attached CLI until it went quiet, then went.
+    expect(l.stderr).toContain(
+      '==> a CLI is attached: serving it until it has been quiet for 2 s (--linger)',
+    );
     // Gone with its environment: a CLI now says no local environment runs.
     expect(existsSync(statePath)).toBe(false);
     const after = await cli(['--local', 'list'], statePath).done;
