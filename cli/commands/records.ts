@@ -100,8 +100,9 @@ async function showStatus(ctx: CliContext, id: string, opts: StatusOptions): Pro
     const pending = (record as { pendingApproval?: { phase?: string } | null }).pendingApproval;
     if (pending)
       line(ctx.io.stdout, `  waiting for approval: tps-deploy approve|reject ${record.deploymentId}`);
-    const hold = (record as { hold?: { requestedBy?: string; at?: string } | null }).hold;
-    if (hold)
+    // A hold asks for a promote until it is decided (promoted, aborted, timed out) or the release ends.
+    const hold = record.hold;
+    if (hold && !hold.decision && record.outcome === 'RUNNING')
       line(
         ctx.io.stdout,
         `  on hold since ${hold.at} (${hold.requestedBy}): tps-deploy promote ${record.deploymentId}`,
