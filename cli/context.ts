@@ -29,6 +29,7 @@ import { type Catalog, type CatalogInput, parseCatalog } from '../functions/doma
 import { ConfigError } from '../functions/domain/errors.js';
 import type { DeploymentRecord } from '../functions/domain/record.js';
 import { dashboardName, stateMachineName, tableName } from '../infra/names.js';
+import { LOCAL_CREDENTIALS, type LocalApiState, localStatePath, readLocalState } from '../local/api-state.js';
 import { type AwsClients, CliError, type CliIo, EXIT_CODES, line, realSleep } from './io.js';
 import { type ConsoleLinks, consoleLinks } from './links.js';
 import { catalogOfRunbook, describeRunbook, differingServices, STACK_ENV } from './runbook-source.js';
@@ -41,7 +42,12 @@ export interface GlobalOptions {
   readonly table?: string;
   /** The deployed stack whose `TpsDeployRunbook` output describes the runbook. @default $TPS_STACK */
   readonly stack?: string;
+  /** Talk to the running local environment (its state file) instead of AWS. */
+  readonly local?: boolean;
 }
+
+/** Where `--local` sends the clients of services the local environment does not serve: nowhere. */
+const CLOSED_LOCAL_ENDPOINT = 'http://127.0.0.1:1';
 
 /** The repository this CLI runs from. */
 const REPOSITORY_ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/[/\\]$/, '');
@@ -153,6 +159,7 @@ export class CliContext {
    * is the stack's app; where their services differ, a note on stderr says so.
    */
   catalog(): Promise<Catalog> {
+    if (this.options.local) return this.localCatalog();
     this.catalogPromise ??= this.resolveCatalog();
     return this.catalogPromise;
   }
@@ -231,7 +238,8 @@ export class CliContext {
   private client<K extends keyof AwsClients>(key: K, make: () => AwsClients[K]): AwsClients[K] {
     const injected = this.io.clients?.[key];
     if (injected) return injected;
-    this.built[key] ??= make();
+    const local = this.localState();
+    this.built[key] ??= local ? localClient(local, key) : make();
     return this.built[key] as AwsClients[K];
   }
 
@@ -257,9 +265,11 @@ export class CliContext {
     return this.client('sts', () => new STSClient(this.clientConfig()));
   }
 
-  /** The deployments table: `--table`, else the stack's, else `<appName>-deployments`. */
+  /** The deployments table: `--table`, else the local environment's, else the stack's, else `<appName>-deployments`. */
   async tableName(): Promise<string> {
     if (this.options.table) return this.options.table;
+    const local = this.localState();
+    if (local) return local.tableName;
     const runbook = await this.runbook();
     return runbook?.tableName ?? tableName((await this.catalog()).appName);
   }
@@ -274,6 +284,49 @@ export class CliContext {
   async links(executionArn: string | null, service: string): Promise<ConsoleLinks | null> {
     const { appName } = await this.catalog();
     return consoleLinks(executionArn, appName, service, await this.dashboardName(service));
+  }
+
+  // --local: the running local environment, from its state file (local/api-state.ts). Only the
+  // endpoints, the table and the catalog differ; every command runs its usual code.
+
+  private localStateValue: LocalApiState | undefined;
+
+  /** `--local`: the state of the running local environment (null without `--local`). */
+  localState(): LocalApiState | null {
+    if (!this.options.local) return null;
+    if (!this.localStateValue) {
+      if (this.options.config) {
+        throw new CliError(
+          '--config: a --local environment has its own catalog; give --config or --local, not both',
+          EXIT_CODES.usage,
+        );
+      }
+      if (this.stackName()) {
+        throw new CliError(
+          '--stack: a --local environment is not a deployed stack; give --stack or --local, not both',
+          EXIT_CODES.usage,
+        );
+      }
+      const found = readLocalState(localStatePath(this.env));
+      if (!found.ok) throw new CliError(found.problem);
+      this.localStateValue = found.state;
+    }
+    return this.localStateValue;
+  }
+
+  private localCatalog(): Promise<Catalog> {
+    this.catalogPromise ??= Promise.resolve().then(() => {
+      const state = this.localState()!;
+      try {
+        return parseCatalog(state.catalog);
+      } catch (error) {
+        if (error instanceof ConfigError) {
+          throw new CliError(`the local environment's catalog: ${error.message}`, EXIT_CODES.failed);
+        }
+        throw error;
+      }
+    });
+    return this.catalogPromise;
   }
 
   async store(): Promise<DynamoDbDeploymentStore> {
@@ -379,6 +432,33 @@ export class CliContext {
       arn: idOrArn,
     };
   }
+}
+
+/** The client class of each AWS service the CLI talks to. */
+const CLIENT_CLASSES = {
+  sfn: SFNClient,
+  dynamodb: DynamoDBClient,
+  eks: EKSClient,
+  cloudwatch: CloudWatchClient,
+  sns: SNSClient,
+  cloudformation: CloudFormationClient,
+  sts: STSClient,
+} as const;
+
+/**
+ * An SDK client for `--local`: Step Functions and DynamoDB at the local environment's endpoints,
+ * any other service at a closed loopback port (nothing leaves the machine); placeholder
+ * credentials, which nothing local checks.
+ */
+export function localClient<K extends keyof AwsClients>(state: LocalApiState, key: K): AwsClients[K] {
+  const endpoint =
+    key === 'sfn'
+      ? state.endpoints.stepFunctions
+      : key === 'dynamodb'
+        ? state.endpoints.dynamodb
+        : CLOSED_LOCAL_ENDPOINT;
+  const Client = CLIENT_CLASSES[key] as unknown as new (config: object) => AwsClients[K];
+  return new Client({ region: state.region, endpoint, credentials: { ...LOCAL_CREDENTIALS } });
 }
 
 /** `Name: message` of an AWS SDK error, with a hint for the usual causes. */

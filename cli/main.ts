@@ -23,6 +23,16 @@ function positiveNumber(flag: string) {
   };
 }
 
+function nonNegativeNumber(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0) {
+      throw new InvalidArgumentError(`${flag} must be a number, 0 or more.`);
+    }
+    return n;
+  };
+}
+
 function version(): string {
   try {
     return (
@@ -46,6 +56,7 @@ Exit codes:
 AWS: credentials and region from the usual chain; --region / AWS_REGION and --profile / AWS_PROFILE.
 The runbook: --stack <name> (a deployed stack) or --config <file> (a catalog); outside this
 repository without either, AWS-facing commands refuse.
+Local: --local talks to the running \`tps-deploy local\` instead (watch, list, status, history, report, start).
 Docs: docs/cli.md`;
 
 /** Builds the program; `done(code)` receives each command's exit code. */
@@ -64,6 +75,10 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
       'service catalog module (default: the --stack one, else ./tps.config.ts, else inside this repository its own); with --stack the file gives the catalog, the stack the names',
     )
     .option('--table <name>', 'deployments table (default: the --stack one, else <appName>-deployments)')
+    .option(
+      '--local',
+      'talk to the running `tps-deploy local` environment (state file: $TPS_LOCAL_STATE, else tps-deploy-local.json in the temp directory) instead of AWS; its catalog, table, Step Functions and DynamoDB',
+    )
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -356,6 +371,11 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
     .option(
       '--hpa',
       'put a HorizontalPodAutoscaler (4-8 replicas) on the demo service; on the embedded cluster its pods run above the target, so it scales during the release',
+    )
+    .option(
+      '--linger <seconds>',
+      'after the release, keep serving CLIs attached with --local until they have been quiet this long (default 12)',
+      nonNegativeNumber('--linger'),
     )
     .action(
       act(

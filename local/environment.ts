@@ -35,17 +35,23 @@ import type { TaskTokens } from '../functions/ports/task-tokens.js';
 import { type AnswerRequest, type AnswerResult, answerAsVerified } from '../functions/release/answer.js';
 import { type SteerRequest, type SteerResult, steerAsVerified } from '../functions/release/steer.js';
 import type { StoppedOutcome } from '../functions/release/stopped.js';
+import { stateMachineName } from '../infra/names.js';
 import { LocalAlarmThresholds } from './alarm-thresholds.js';
+import { LOCAL_API_REGION, type LocalApiState } from './api-state.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
+import { ExecutionHistories } from './execution-history.js';
 import { LocalFunctions } from './invocation.js';
 import { LocalAlarmStates, LocalDatabaseSnapshots, LocalPipelineRecords } from './runbook-ports.js';
 import {
+  executionArnOf,
   type LocalExecutionResult,
   LocalExecutor,
   type LocalRunOptions,
   LocalTaskTokenError,
+  localStateMachineArn,
   type SynthesizedMachine,
 } from './runner.js';
+import { type LocalSfnApi, type LocalStateMachine, serveSfnApi } from './sfn-api.js';
 import { extractAsl, functionArnFor, functionTasks, synthTemplate } from './synth.js';
 import { VirtualClock } from './virtual-clock.js';
 
@@ -102,6 +108,13 @@ export interface LocalEnvironmentOptions {
  */
 export class LocalEnvironment {
   readonly executors = new Map<string, LocalExecutor>();
+  /** Every execution's history (Step Functions' GetExecutionHistory), kept for the local API. */
+  readonly histories = new ExecutionHistories();
+  /** The state machines, one per service, as the local Step Functions API lists them. */
+  readonly stateMachines: LocalStateMachine[] = [];
+  /** Executions started through the local API, until they end. */
+  private readonly apiRuns = new Set<Promise<unknown>>();
+  private api: LocalSfnApi | null = null;
   /** Execution status events whose cleanup failed (Lambda would retry them); see redeliver(). */
   readonly undelivered: { event: unknown; error: string }[] = [];
 
@@ -134,6 +147,8 @@ export class LocalEnvironment {
      * cluster access for the others (the executors invoke every task with these).
      */
     readonly portsFor: (task: TaskKey) => ReleasePorts,
+    /** The catalog as given (the state file of the local API carries it to the CLI). */
+    private readonly catalogInput: CatalogInput,
   ) {}
 
   /**
@@ -281,8 +296,8 @@ export class LocalEnvironment {
         ...(readinessWait ? { readinessWait } : {}),
         overrides: {
           executions: {
-            stop: async (executionArn) => {
-              for (const ex of env?.executors.values() ?? []) ex.stop(executionArn);
+            stop: async (executionArn, cause) => {
+              for (const ex of env?.executors.values() ?? []) ex.stop(executionArn, null, cause);
             },
             status: async (executionArn) => {
               for (const ex of env?.executors.values() ?? []) {
@@ -344,6 +359,7 @@ export class LocalEnvironment {
       pipelines,
       functions,
       portsFor,
+      opts.catalog,
     );
     env.portsFactory = (o) =>
       makePorts(
@@ -356,20 +372,90 @@ export class LocalEnvironment {
         ),
         o.readinessWait,
       );
+    const created = new Date();
     for (const service of Object.keys(catalog.services)) {
       const machine: SynthesizedMachine = {
         asl: extractAsl(template, service) as SynthesizedMachine['asl'],
         resourceTasks,
       };
-      env.executors.set(service, new LocalExecutor(machine, portsFor, clock, functions));
+      const name = stateMachineName(catalog.appName, service);
+      const stateMachineArn = localStateMachineArn(name);
+      env.stateMachines.push({
+        arn: stateMachineArn,
+        name,
+        service,
+        definition: JSON.stringify(machine.asl),
+        creationDate: created,
+      });
+      env.executors.set(
+        service,
+        new LocalExecutor(machine, portsFor, clock, functions, { stateMachineArn, histories: env.histories }),
+      );
     }
     return env;
   }
 
+  /** The ARN of `service`'s execution named `executionName` (the deployment id). */
+  executionArn(service: string, executionName: string): string {
+    const machine = this.stateMachines.find((m) => m.service === service);
+    if (!machine) throw new Error(`no state machine for service ${service}`);
+    return executionArnOf(machine.arn, executionName);
+  }
+
+  /**
+   * Serves the local Step Functions API (local/sfn-api.ts) on a free loopback port, over this
+   * environment's state machines and executions: the CLI's `--local` points its SDK clients at it
+   * and at this environment's DynamoDB. Executions started through it run with `runOptions`.
+   * Returns what the state file holds (local/api-state.ts); {@link stop} closes it.
+   */
+  async serve(opts: { runOptions?: Omit<LocalRunOptions, 'executionName'> } = {}): Promise<LocalApiState> {
+    this.api ??= await serveSfnApi({
+      stateMachines: this.stateMachines,
+      histories: this.histories,
+      start: (machine, name, input) => {
+        const run = this.runOn(machine.service, input, { ...opts.runOptions, executionName: name });
+        // Kept until it ends, so stop() and `tps-deploy local` can wait for it; its end is in its history.
+        const kept: Promise<unknown> = run.catch(() => undefined).finally(() => this.apiRuns.delete(kept));
+        this.apiRuns.add(kept);
+      },
+      stop: (executionArn, error, cause) =>
+        [...this.executors.values()].some((ex) => ex.stop(executionArn, error, cause)),
+    });
+    return {
+      version: 1,
+      pid: process.pid,
+      region: LOCAL_API_REGION,
+      endpoints: { stepFunctions: this.api.endpoint, dynamodb: this.dynamo.endpoint },
+      tableName: this.tableName,
+      stateMachines: Object.fromEntries(this.stateMachines.map((m) => [m.service, m.arn])),
+      catalog: this.catalogInput,
+    };
+  }
+
+  /** The local API's traffic: requests answered and when the last one came (null when not served). */
+  apiActivity(): { requests: number; lastRequestAt: number | null } | null {
+    return this.api ? { requests: this.api.requests, lastRequestAt: this.api.lastRequestAt } : null;
+  }
+
+  /** Waits for the executions started through the local API to end. */
+  async apiRunsEnded(): Promise<void> {
+    while (this.apiRuns.size > 0) await Promise.all([...this.apiRuns]);
+  }
+
+  /** How many executions started through the local API still run. */
+  get apiRunsRunning(): number {
+    return this.apiRuns.size;
+  }
+
   /** Runs one release of `input.service` through its synthesized state machine. */
-  async run(input: { service: string } & Record<string, unknown>, opts?: LocalRunOptions) {
-    const ex = this.executors.get(input.service);
-    if (!ex) throw new Error(`no state machine for service ${input.service}`);
+  run(input: { service: string } & Record<string, unknown>, opts?: LocalRunOptions) {
+    return this.runOn(input.service, input, opts);
+  }
+
+  /** Runs one execution of `service`'s state machine with `input` (StartExecution's input, unchecked). */
+  private async runOn(service: string, input: Record<string, unknown>, opts?: LocalRunOptions) {
+    const ex = this.executors.get(service);
+    if (!ex) throw new Error(`no state machine for service ${service}`);
     const result: LocalExecutionResult = await ex.run(input, opts);
     if (result.status === 'ABORTED' || result.status === 'FAILED') {
       // What the ExecutionStopped EventBridge rule does in AWS: clean up a release that ended with
@@ -380,7 +466,7 @@ export class LocalEnvironment {
         source: 'aws.states',
         detail: {
           executionArn: result.executionArn,
-          stateMachineArn: `arn:aws:states:local:000000000000:stateMachine:${this.catalog.appName}-${input.service}`,
+          stateMachineArn: this.stateMachines.find((m) => m.service === service)?.arn ?? null,
           name: result.executionArn.split(':').at(-1),
           status: result.status,
           startDate: result.executionStartTime ? Date.parse(result.executionStartTime) : null,
@@ -395,12 +481,10 @@ export class LocalEnvironment {
     }
     const name = result.executionArn.split(':').at(-1)!;
     // The table may be unreachable (fault tests): the record is then unknown, not an error of the run.
-    const record: DeploymentRecord | null = await this.store
-      .get(input.service, name)
-      .catch((error: unknown) => {
-        if (error instanceof StoreUnavailableError) return null;
-        throw error;
-      });
+    const record: DeploymentRecord | null = await this.store.get(service, name).catch((error: unknown) => {
+      if (error instanceof StoreUnavailableError) return null;
+      throw error;
+    });
     return { ...result, record };
   }
 
@@ -436,6 +520,8 @@ export class LocalEnvironment {
   }
 
   async stop(): Promise<void> {
+    await this.api?.close();
+    this.api = null;
     if (this.ownsDynamo) await this.dynamo.stop();
   }
 }

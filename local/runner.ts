@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { setImmediate as afterQueuedEvents } from 'node:timers/promises';
 import {
   ExecutionAbortedError,
   ExecutionError,
+  ExecutionTimeoutError,
   StateMachine,
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
@@ -10,6 +12,7 @@ import { ERROR_NAMES, TpsError } from '../functions/domain/errors.js';
 import { parseExecutionInput } from '../functions/domain/input.js';
 import type { ExecutionState } from '../functions/domain/lock.js';
 import type { ReleasePorts } from '../functions/ports/release.js';
+import { ExecutionHistories, ExecutionHistory, lambdaCause } from './execution-history.js';
 import type { LocalFunctions } from './invocation.js';
 import type { VirtualClock } from './virtual-clock.js';
 
@@ -18,6 +21,16 @@ export interface SynthesizedMachine {
   readonly asl: StateMachineDefinition;
   /** Lambda resource (placeholder ARN in the ASL) -> task key. */
   readonly resourceTasks: Readonly<Record<string, TaskKey>>;
+}
+
+/** The local ARN of a service's state machine (`<appName>-<service>`, as the stack names it). */
+export function localStateMachineArn(stateMachineName: string): string {
+  return `arn:aws:states:local:000000000000:stateMachine:${stateMachineName}`;
+}
+
+/** The ARN of an execution of a state machine: its name is the deployment id. */
+export function executionArnOf(stateMachineArn: string, executionName: string): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${executionName}`;
 }
 
 export interface LocalExecutionResult {
@@ -83,6 +96,15 @@ const WAIT_FOR_TOKEN_SUFFIX = '.waitForTaskToken';
 const LIBRARY_TIMEOUT_CAP_SECONDS = 2_000_000;
 /** The context path of the task token. */
 const TASK_TOKEN_PATH = '$$.Task.Token';
+/** The library's events that end an execution. */
+const LIBRARY_END_EVENTS = new Set([
+  'ExecutionSucceeded',
+  'ExecutionFailed',
+  'ExecutionAborted',
+  'ExecutionTimeout',
+]);
+/** Longest wait for the library's event loop to reach the end event once the execution settled. */
+const CONSUME_CAP_MS = 2000;
 
 /** An answer to a task token the local executor does not know (answered, timed out, or never issued). */
 export class LocalTaskTokenError extends TpsError {
@@ -135,7 +157,7 @@ function readPath(input: unknown, path: string): unknown {
  * whole TimeoutSeconds had passed.
  */
 export class LocalExecutor {
-  private readonly running = new Map<string, () => void>();
+  private readonly running = new Map<string, { abort: () => void; history: ExecutionHistory }>();
   private readonly tokens = new Map<string, PendingToken>();
 
   constructor(
@@ -145,6 +167,14 @@ export class LocalExecutor {
     private readonly clock: VirtualClock,
     /** Every task runs as its Lambda function would (functions/invoke.ts): instrumented, logged. */
     private readonly functions: LocalFunctions,
+    /**
+     * The state machine's ARN (executions are named after it) and where each execution's history
+     * goes (the local Step Functions API serves it). @default a machine named `tps-deploy`, its own histories
+     */
+    readonly recording: { readonly stateMachineArn: string; readonly histories: ExecutionHistories } = {
+      stateMachineArn: localStateMachineArn('tps-deploy'),
+      histories: new ExecutionHistories(),
+    },
   ) {}
 
   /** How the executions that ended here ended. */
@@ -156,17 +186,21 @@ export class LocalExecutor {
     return this.ended.get(executionArn) ?? 'UNKNOWN';
   }
 
-  /** Stops a running local execution (the local counterpart of StopExecution). */
-  stop(executionArn: string): boolean {
-    const abort = this.running.get(executionArn);
-    if (!abort) return false;
+  /**
+   * Stops a running local execution (the local counterpart of StopExecution): its history ends
+   * with ExecutionAborted at once, with the error and cause given.
+   */
+  stop(executionArn: string, error: string | null = null, cause: string | null = null): boolean {
+    const run = this.running.get(executionArn);
+    if (!run) return false;
+    run.history.aborted(error, cause);
     // Tokens of a stopped execution are never answered (as in Step Functions: TaskDoesNotExist).
     for (const [token, pending] of this.tokens) {
       if (pending.executionArn !== executionArn) continue;
       clearTimeout(pending.timer);
       this.tokens.delete(token);
     }
-    abort();
+    run.abort();
     return true;
   }
 
@@ -201,8 +235,17 @@ export class LocalExecutor {
     const speed = opts.speed ?? 10_000;
     const pollMs = opts.pollMs ?? 100;
     const name = opts.executionName ?? `local-${Date.now()}-${randomUUID().slice(0, 8)}`;
-    const executionArn = `arn:aws:states:local:000000000000:execution:tps-deploy:${name}`;
+    const executionArn = executionArnOf(this.recording.stateMachineArn, name);
     const states = this.machine.asl.States as Record<string, AslState>;
+    // Registered before anything runs: DescribeExecution finds the execution as soon as it exists.
+    const history = this.recording.histories.add(
+      new ExecutionHistory(executionArn, this.recording.stateMachineArn, name, input, () => this.clock.now()),
+    );
+    // A definition the runner cannot run fails the execution (and the caller) before it starts.
+    const unrunnable = (error: Error): never => {
+      history.failed('States.Runtime', error.message);
+      throw error;
+    };
     let executionStartTime: string | null = null;
 
     // Wait overrides: windows compressed by `speed`, polls at a fixed real interval.
@@ -236,23 +279,48 @@ export class LocalExecutor {
     for (const [n, s] of Object.entries(states)) {
       if (s.Type !== 'Task' || !s.Resource) continue;
       if (s.Resource.endsWith(WAIT_FOR_TOKEN_SUFFIX)) {
-        taskResourceLocalHandlers[n] = this.tokenHandler(n, s, executionArn, opts.tokenTimeoutMs ?? 60_000);
+        try {
+          taskResourceLocalHandlers[n] = this.tokenHandler(
+            n,
+            s,
+            executionArn,
+            history,
+            opts.tokenTimeoutMs ?? 60_000,
+          );
+        } catch (error) {
+          unrunnable(error as Error);
+        }
         retryIntervalOverrides[n] = opts.retryIntervalMs ?? 20;
         continue;
       }
-      const task = this.machine.resourceTasks[s.Resource];
-      if (!task) throw new Error(`state ${n}: no task function for ${s.Resource}`);
+      const task =
+        this.machine.resourceTasks[s.Resource] ??
+        unrunnable(new Error(`state ${n}: no task function for ${s.Resource}`));
       retryIntervalOverrides[n] = opts.retryIntervalMs ?? 20;
+      const resource = s.Resource;
       taskResourceLocalHandlers[n] = async (payload) => {
+        // The library queued this state's StateEntered before calling here; the consumer below
+        // records it within the current microtasks, so the Lambda events come after it.
+        await afterQueuedEvents();
+        history.lambdaScheduled(resource, payload, s.TimeoutSeconds);
         const started = (payload as { executionStartTime?: unknown }).executionStartTime;
         if (typeof started === 'string') executionStartTime = started;
         // JSON round trips, as between Step Functions and Lambda.
-        const result = await this.functions.invoke(
-          task,
-          this.portsFor(task),
-          JSON.parse(JSON.stringify(payload)),
-        );
-        return result === undefined ? null : JSON.parse(JSON.stringify(result));
+        let result: unknown;
+        try {
+          result = await this.functions.invoke(
+            task,
+            this.portsFor(task),
+            JSON.parse(JSON.stringify(payload)),
+          );
+        } catch (e) {
+          const err = e as { name?: string; message?: string };
+          history.lambdaFailed(err?.name ?? 'Error', err?.message ?? String(e));
+          throw e;
+        }
+        const output = result === undefined ? null : JSON.parse(JSON.stringify(result));
+        history.lambdaSucceeded(output);
+        return output;
       };
     }
 
@@ -269,7 +337,12 @@ export class LocalExecutor {
         st.TimeoutSeconds = LIBRARY_TIMEOUT_CAP_SECONDS;
       }
     }
-    const sm = new StateMachine(asl, { validationOptions: { checkArn: false } });
+    let sm: StateMachine;
+    try {
+      sm = new StateMachine(asl, { validationOptions: { checkArn: false } });
+    } catch (error) {
+      return unrunnable(error as Error);
+    }
     const startedVirtual = this.clock.now();
     const startedReal = Date.now();
     const execution = sm.run(input as never, {
@@ -284,13 +357,22 @@ export class LocalExecutor {
         Task: { Token: 'local-task-token' },
       } as never,
     });
-    this.running.set(executionArn, execution.abort);
+    this.running.set(executionArn, { abort: execution.abort, history });
     const entered: string[] = [];
+    // The library's events, in the order it queued them: states entered and exited go into the
+    // history (the Lambda events come from the handlers above); its end event ends the loop.
     const consume = (async () => {
       for await (const ev of execution.eventLogs) {
+        if (LIBRARY_END_EVENTS.has(ev.type)) return;
+        if (ev.type === 'StateExited') {
+          const st = ev.state as { name: string; type: string; output?: unknown };
+          history.stateExited(st.type, st.name, st.output);
+          continue;
+        }
         if (ev.type !== 'StateEntered') continue;
         const st = ev.state as { name: string; type: string; input: unknown };
         entered.push(st.name);
+        history.stateEntered(st.type, st.name, st.input);
         if (st.type === 'Wait') {
           const def = states[st.name];
           const secs = def?.SecondsPath ? Number(readPath(st.input, def.SecondsPath)) : (def?.Seconds ?? 0);
@@ -314,6 +396,11 @@ export class LocalExecutor {
         error = inner?.name ?? 'Error';
         cause = inner?.message ?? e.message;
       } else {
+        if (e instanceof ExecutionTimeoutError) {
+          history.timedOut(ERROR_NAMES.statesTimeout, 'the execution ran past its TimeoutSeconds');
+        } else {
+          history.failed('Error', (e as Error)?.message ?? String(e));
+        }
         throw e;
       }
     } finally {
@@ -325,7 +412,13 @@ export class LocalExecutor {
         this.tokens.delete(token);
       }
     }
-    await Promise.race([consume, new Promise((r) => setTimeout(r, 200))]);
+    // The loop ends at the library's end event; the cap only guards against one never coming.
+    let cap: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([consume, new Promise((r) => (cap = setTimeout(r, CONSUME_CAP_MS)))]);
+    clearTimeout(cap);
+    if (status === 'SUCCEEDED') history.succeeded(output);
+    else if (status === 'FAILED') history.failed(error ?? 'Error', cause ?? '');
+    else history.aborted(null, null);
     return {
       executionArn,
       status,
@@ -349,6 +442,7 @@ export class LocalExecutor {
     stateName: string,
     state: AslState,
     executionArn: string,
+    history: ExecutionHistory,
     tokenTimeoutMs: number,
   ): (params: unknown) => Promise<unknown> {
     const fn = state.Parameters?.FunctionName;
@@ -364,7 +458,11 @@ export class LocalExecutor {
         `state ${stateName}: TimeoutSecondsPath ${state.TimeoutSecondsPath} must also be in its payload for the local runner`,
       );
     }
+    // `arn:aws:states:::lambda:invoke.waitForTaskToken`: the history names it `invoke.waitForTaskToken`.
+    const resource = (state.Resource ?? '').replace(/^arn:[^:]+:states:::lambda:/, '');
     return async (params) => {
+      // After the consumer has recorded this state's TaskStateEntered (see the Lambda handlers).
+      await afterQueuedEvents();
       const payload = JSON.parse(JSON.stringify((params as { Payload?: unknown }).Payload ?? {})) as Record<
         string,
         unknown
@@ -372,6 +470,7 @@ export class LocalExecutor {
       const token = `${executionArn}#${stateName}#${randomUUID()}`;
       payload[tokenKey] = token;
       const timeoutSeconds = timeoutKey ? Number(payload[timeoutKey]) : (state.TimeoutSeconds ?? 99_999_999);
+      history.taskScheduled(resource, { FunctionName: fn, Payload: payload }, timeoutSeconds);
       const answered = new Promise<unknown>((resolve, reject) => {
         const startedMs = Date.now();
         const timer = setTimeout(
@@ -389,15 +488,31 @@ export class LocalExecutor {
         this.tokens.set(token, { executionArn, resolve, reject, timer });
       });
       answered.catch(() => undefined);
+      let response: unknown;
       try {
-        await this.functions.invoke(task, this.portsFor(task), payload);
+        response = await this.functions.invoke(task, this.portsFor(task), payload);
       } catch (e) {
         const pending = this.tokens.get(token);
         if (pending) clearTimeout(pending.timer);
         this.tokens.delete(token);
+        const err = e as { name?: string; message?: string };
+        const name = err?.name ?? 'Error';
+        history.taskFailed(resource, name, lambdaCause(name, err?.message ?? String(e)));
         throw e;
       }
-      return answered;
+      // What the Invoke returned (the function's result as its Payload): the task now waits.
+      history.taskSubmitted(resource, { Payload: response ?? null, StatusCode: 200 });
+      return answered.then(
+        (output) => {
+          history.taskSucceeded(resource, output);
+          return output;
+        },
+        (e: Error) => {
+          if (e.name === ERROR_NAMES.statesTimeout) history.taskTimedOut(resource, e.name, e.message);
+          else history.taskFailed(resource, e.name, e.message);
+          throw e;
+        },
+      );
     };
   }
 }

@@ -241,7 +241,11 @@ export class HistoryPrinter {
 export function statusLine(current: HistoryPrinter['current'], now: Date): string {
   if (!current) return '';
   if (!current.until || !current.seconds) return `… ${current.name}`;
-  const left = Math.max(0, Math.round((current.until.getTime() - now.getTime()) / 1000));
+  // Clamped to the window: this machine's clock may be behind the one that stamped the event.
+  const left = Math.min(
+    current.seconds,
+    Math.max(0, Math.round((current.until.getTime() - now.getTime()) / 1000)),
+  );
   const done = current.seconds - left;
   const width = 20;
   const filled = Math.min(width, Math.round((done / current.seconds) * width));
@@ -264,7 +268,8 @@ export async function followExecution(
     .then((o) => o.definition)
     .catch(() => undefined);
   const printer = new HistoryPrinter(definition, opts.deploymentId);
-  const tty = out.isTTY === true;
+  // No countdown against a local environment: its times are a virtual clock's, ahead of this one.
+  const tty = out.isTTY === true && !ctx.options.local;
   let statusShown = false;
   const clearStatus = () => {
     if (statusShown) out.write('\r\x1b[2K');

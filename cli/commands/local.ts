@@ -3,6 +3,7 @@
  * (LocalEnvironment: aws-local-stepfunctions, the real step code, dynalite, synthetic traffic)
  * against a Kubernetes cluster: the embedded local control plane by default, or `--kubeconfig`.
  */
+import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { type CatalogInput, parseCatalog } from '../../functions/domain/config.j
 import { ConfigError, InvalidInputError } from '../../functions/domain/errors.js';
 import { imageVersion, parseExecutionInput } from '../../functions/domain/input.js';
 import { renderRecordText, toRecordJson } from '../../functions/domain/record-json.js';
+import { localStatePath, readLocalState, removeLocalState, writeLocalState } from '../../local/api-state.js';
 import type { LocalEnvironment as LocalEnvironmentType } from '../../local/environment.js';
 import { renderReportHtml } from '../../report/html.js';
 import type { CliContext } from '../context.js';
@@ -54,6 +56,40 @@ export interface LocalOptions {
   readonly report?: string;
   /** Put a HorizontalPodAutoscaler on the demo service (and, when deployed here, load above its target). */
   readonly hpa?: boolean;
+  /**
+   * Seconds without a request from an attached CLI (`--local watch`, ...) after which the
+   * environment is taken down once its releases ended. @default {@link LOCAL_LINGER_SECONDS}
+   */
+  readonly linger?: number;
+}
+
+/**
+ * How long `local` keeps serving attached CLIs after its release ended: until this many seconds
+ * pass without a request. Above the CLI's default poll intervals (watch 5 s, status --watch 10 s),
+ * so a CLI that polls at its default sees the end before the environment goes.
+ */
+export const LOCAL_LINGER_SECONDS = 12;
+
+/**
+ * Waits, after the release, for what is attached to the local API: executions started through it
+ * (`start --local`) to end, then the CLIs polling it to go quiet for `lingerMs`.
+ */
+async function serveAttached(env: LocalEnvironmentType, lingerMs: number, say: (s: string) => void) {
+  if (env.apiRunsRunning > 0) {
+    say(`==> waiting for ${env.apiRunsRunning} release(s) started through the local API`);
+    await env.apiRunsEnded();
+  }
+  let told = false;
+  for (;;) {
+    const last = env.apiActivity()?.lastRequestAt ?? null;
+    const left = last === null ? 0 : last + lingerMs - Date.now();
+    if (left <= 0) return;
+    if (!told) {
+      say(`==> a CLI is attached: serving it until it has been quiet for ${lingerMs / 1000} s (--linger)`);
+      told = true;
+    }
+    await new Promise((r) => setTimeout(r, Math.min(left, 1000)));
+  }
 }
 
 const ROLE_MANIFEST = fileURLToPath(new URL('../../infra/k8s/tps-deploy-role.yaml', import.meta.url));
@@ -177,6 +213,9 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
   if (opts.context && !opts.kubeconfig) {
     throw new CliError('--context needs --kubeconfig', EXIT_CODES.usage);
   }
+  if (opts.linger !== undefined && !(opts.linger >= 0)) {
+    throw new CliError('--linger: give a number of seconds, 0 or more', EXIT_CODES.usage);
+  }
   const scenario = opts.traffic ? 'custom' : opts.scenario;
   const profile = pickProfile(opts);
   const catalog = catalogFor(opts.namespace, opts.traffic ? 'healthy' : opts.scenario);
@@ -193,6 +232,8 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
   let startedCluster: string | null = null;
   let tmpDir: string | null = null;
   let env: LocalEnvironmentType | undefined;
+  const statePath = localStatePath(ctx.env);
+  let stateWritten = false;
   try {
     let adminKubeconfig: string;
     let functionsKubeconfig: string | undefined;
@@ -274,11 +315,22 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
       // The progress above is this command's output; the functions' JSON lines would bury it.
       functionOutput: discardLines,
     });
+    // Other terminals attach through the local API: `tps-deploy --local list | watch <id> | ...`.
+    const state = await env.serve({ runOptions: { ...(opts.speed ? { speed: opts.speed } : {}) } });
+    const previous = readLocalState(statePath);
+    if (previous.ok && previous.state.pid !== process.pid) {
+      say(`==> replacing the state file of the local environment of process ${previous.state.pid}`);
+    }
+    writeLocalState(statePath, state);
+    stateWritten = true;
+    const deploymentId = `local-${Date.now()}-${randomUUID().slice(0, 8)}`;
     say(
       `==> release ${image} (scenario ${scenario}${input.mode === 'hotfix' ? ', hotfix' : ''}), was ${current}`,
     );
+    say(`==> deployment ${deploymentId}: tps-deploy --local watch ${deploymentId} (state file ${statePath})`);
     const pollsShown = new Set<string>();
     const result = await env.run(input, {
+      executionName: deploymentId,
       ...(opts.speed ? { speed: opts.speed } : {}),
       onState: (state: string, type: string, at: Date) => {
         if (type === 'Choice') return;
@@ -299,6 +351,7 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
     if (opts.hpa) {
       say(`==> ${await describeDemoAutoscaler(adminKubeconfig, opts.namespace, LOCAL_SERVICE.name)}`);
     }
+    await serveAttached(env, (opts.linger ?? LOCAL_LINGER_SECONDS) * 1000, say);
     const record = result.record;
     if (!record) {
       throw new CliError(
@@ -317,6 +370,7 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
     if (result.error === FINAL_ERRORS.rollbackFailed) return EXIT_CODES.rollbackFailed;
     return exitForOutcome(record.outcome);
   } finally {
+    if (stateWritten) removeLocalState(statePath, process.pid);
     await env?.stop();
     if (tmpDir) await rm(tmpDir, { recursive: true, force: true });
     if (startedCluster) {

@@ -20,7 +20,8 @@ interface ExecutionInfo {
 }
 
 async function describe(ctx: CliContext, executionArn: string | null): Promise<ExecutionInfo | null> {
-  if (!executionArn || executionArn.includes(':local:')) return null;
+  // A local ARN is described only by the local environment (--local); AWS knows nothing of it.
+  if (!executionArn || (executionArn.includes(':local:') && !ctx.options.local)) return null;
   try {
     const d = await ctx.sfn.send(new DescribeExecutionCommand({ executionArn }));
     return {
@@ -98,8 +99,9 @@ async function showStatus(ctx: CliContext, id: string, opts: StatusOptions): Pro
     const pending = (record as { pendingApproval?: { phase?: string } | null }).pendingApproval;
     if (pending)
       line(ctx.io.stdout, `  waiting for approval: tps-deploy approve|reject ${record.deploymentId}`);
-    const hold = (record as { hold?: { requestedBy?: string; at?: string } | null }).hold;
-    if (hold)
+    // A hold asks for a promote until it is decided (promoted, aborted, timed out) or the release ends.
+    const hold = record.hold;
+    if (hold && !hold.decision && record.outcome === 'RUNNING')
       line(
         ctx.io.stdout,
         `  on hold since ${hold.at} (${hold.requestedBy}): tps-deploy promote ${record.deploymentId}`,

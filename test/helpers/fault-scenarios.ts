@@ -275,8 +275,7 @@ export class ScenarioMatrix {
         );
       }
     } finally {
-      for (const ex of f.env.executors.values())
-        ex.stop(`arn:aws:states:local:000000000000:execution:tps-deploy:${r3}`);
+      for (const ex of f.env.executors.values()) ex.stop(f.env.executionArn('shop', r3));
       await run;
     }
     return out;

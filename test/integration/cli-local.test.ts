@@ -95,10 +95,14 @@ function uniqueNamespace(prefix: string): string {
   return ns;
 }
 
+/** `local` writes its state file here, not at the default path another run may be using. */
+const LOCAL_STATE = join(mkdtempSync(join(tmpdir(), 'tps-cli-local-')), 'state.json');
+
 async function cli(argv: string[], io: Parameters<typeof run>[1] extends infer T ? Partial<T> : never = {}) {
   const stdout = new Collect();
   const stderr = new Collect();
-  const code = await run(argv, { stdout, stderr, env: { USER: 'tester' }, sleep: async () => {}, ...io });
+  const env = { USER: 'tester', TPS_LOCAL_STATE: LOCAL_STATE };
+  const code = await run(argv, { stdout, stderr, env, sleep: async () => {}, ...io });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 

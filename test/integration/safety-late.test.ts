@@ -51,8 +51,7 @@ async function snapshot(f: ReleaseFixture) {
 }
 
 async function stopR2(f: ReleaseFixture, r2: string, run: Promise<unknown>) {
-  for (const ex of f.env.executors.values())
-    ex.stop(`arn:aws:states:local:000000000000:execution:tps-deploy:${r2}`);
+  for (const ex of f.env.executors.values()) ex.stop(f.env.executionArn('shop', r2));
   await run;
 }
 

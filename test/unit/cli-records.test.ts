@@ -124,6 +124,46 @@ describe('status', () => {
   });
 });
 
+describe('status of a hold', () => {
+  const hold = { requestedBy: 'erin', at: '2026-11-20T10:01:00.000Z', reason: null };
+  it('names the hold while it waits for a promote, and only then', async () => {
+    await store.put(
+      record({
+        deploymentId: 'hold-waits',
+        hold: {
+          ...hold,
+          pending: {
+            phase: 'canary',
+            since: '2026-11-20T10:12:00.000Z',
+            expiresAt: '2026-11-21T10:12:00.000Z',
+            cause: 'requested',
+          },
+        },
+      }),
+    );
+    const waits = await cli(['status', 'hold-waits'], { dynamo });
+    expect(waits.stdout).toContain(
+      '  on hold since 2026-11-20T10:01:00.000Z (erin): tps-deploy promote hold-waits',
+    );
+    // Promoted and released: no promote to ask for any more.
+    await store.put(
+      record({
+        deploymentId: 'hold-promoted',
+        outcome: 'SUCCEEDED',
+        endedAt: '2026-11-20T11:00:00.000Z',
+        hold: {
+          ...hold,
+          pending: null,
+          decision: { decision: 'promoted', phase: 'canary', by: 'erin', at: '2026-11-20T10:20:00.000Z' },
+        },
+      }),
+    );
+    const promoted = await cli(['status', 'hold-promoted'], { dynamo });
+    expect(promoted.code).toBe(0);
+    expect(promoted.stdout).not.toContain('on hold');
+  });
+});
+
 describe('history', () => {
   it('lists deployments newest first, up to --limit', async () => {
     const r = await cli(['history', '--service', 'web', '--limit', '2'], { dynamo });

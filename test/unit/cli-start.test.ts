@@ -446,6 +446,21 @@ describe('start --follow', () => {
     expect(r.stdout).toContain('\r\x1b[2K… Canary Validation Window  1:00 / 10:00 [##');
     expect(r.code).toBe(3);
   });
+
+  it("a clock behind the execution's (or past the window) counts from 0:00 and stops at the end, never throws", () => {
+    const wait = {
+      name: 'Canary Validation Window',
+      seconds: 600,
+      until: new Date(t(0).getTime() + 600_000),
+    };
+    // This machine's clock 30 s behind the one that stamped the event.
+    expect(statusLine(wait, new Date(t(0).getTime() - 30_000))).toBe(
+      '… Canary Validation Window  0:00 / 10:00 [                    ]',
+    );
+    expect(statusLine(wait, new Date(t(0).getTime() + 700_000))).toBe(
+      '… Canary Validation Window  10:00 / 10:00 [####################]',
+    );
+  });
 });
 
 describe('start --input-file', () => {
