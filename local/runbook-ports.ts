@@ -55,7 +55,7 @@ export interface LocalSnapshot {
 
 /**
  * Local stand-in for CodePipeline's record of action executions: what a pipeline ran, as tests
- * add it (`record`); the tests-provenance gate finds an action execution by pipeline, pipeline
+ * add it (`record`, with the output variables the action exported); the tests-provenance gate finds an action execution by pipeline, pipeline
  * execution and id, as ListActionExecutions filtered by the pipeline execution does.
  */
 export class LocalPipelineRecords implements PipelineRecords {

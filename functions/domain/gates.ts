@@ -10,6 +10,7 @@ import type { RollbackPlan } from '../ports/cluster.js';
 import type { WindowMetrics } from '../ports/metrics.js';
 import type { PipelineActionExecution } from '../ports/pipelines.js';
 import { type AlarmSignal, alarmName } from './alarms.js';
+import { TESTS_OUTPUT_VARIABLES } from './build-outputs.js';
 import type { FreezeWindowConfig, ServiceConfig } from './config.js';
 import { PHASE_NAMES, type PhaseName, RUNBOOK } from './defaults.js';
 import type { ExecutionInput } from './input.js';
@@ -314,13 +315,26 @@ export function runbookSettings(
 
 /**
  * The tests attestation came from the pipeline action the catalog requires, as CodePipeline
- * recorded it: that action execution exists in that pipeline's execution, is that action, and
- * succeeded. `found` is CodePipeline's record (null: the execution has no such action execution).
+ * recorded it: that action execution exists in that pipeline's execution, is that action,
+ * succeeded, and exported (its output variables, {@link TESTS_OUTPUT_VARIABLES}) that its tests
+ * passed (`TPS_TESTS_PASSED` is exactly `true`) for the image this release deploys (`TPS_IMAGE`
+ * equals every image of the release plan). A build action succeeds when its tests fail (the
+ * example's writer records the refusal instead), so success alone vouches for nothing, and the
+ * image ties the action execution to this release: an older action execution vouches for its own
+ * image only.
+ *
+ * The image comparison is on the exact string: no tag or digest normalisation, no registry
+ * defaults. `repo/api:v2@sha256:…` and `repo/api@sha256:…` (the same digest) differ, as do
+ * `repo/api:v2` and `repo/api:v2@sha256:…`; release the image as the build exported it.
+ *
+ * `found` is CodePipeline's record (null: the execution has no such action execution); `images`
+ * is the release plan's new image per container. Every problem is named, with what was found.
  */
 export function judgeTestsProvenance(
   required: { readonly pipeline: string; readonly action: string },
   claimed: { readonly pipelineExecutionId: string; readonly actionExecutionId: string },
   found: PipelineActionExecution | null,
+  images: Readonly<Record<string, string>>,
 ): GateJudgment {
   const where = `pipeline ${required.pipeline} execution ${claimed.pipelineExecutionId}`;
   if (!found) {
@@ -334,8 +348,27 @@ export function judgeTestsProvenance(
     problems.push(`it is action "${found.actionName}", not "${required.action}"`);
   }
   if (found.status !== 'Succeeded') problems.push(`its status is ${found.status}, not Succeeded`);
+  const vars = found.outputVariables;
+  const { testsPassed: passedVar, image: imageVar } = TESTS_OUTPUT_VARIABLES;
+  const verdict = Object.hasOwn(vars, passedVar) ? vars[passedVar] : undefined;
+  const tested = Object.hasOwn(vars, imageVar) ? vars[imageVar] : undefined;
+  if (verdict === undefined) problems.push(`it has no output variable ${passedVar}`);
+  else if (verdict !== 'true') problems.push(`its output variable ${passedVar} is "${verdict}", not "true"`);
+  if (tested === undefined) problems.push(`it has no output variable ${imageVar}`);
+  else {
+    const several = Object.keys(images).length > 1;
+    for (const [container, image] of Object.entries(images)) {
+      if (image === tested) continue;
+      problems.push(
+        `its output variable ${imageVar} is "${tested}", not the released image "${image}"${several ? ` (container ${container})` : ''}`,
+      );
+    }
+  }
   const seen = `action execution ${claimed.actionExecutionId} in ${where} (${found.stageName}/${found.actionName}, ${found.status}${found.lastUpdateTime ? ` at ${found.lastUpdateTime}` : ''})`;
   return problems.length > 0
     ? fail(GATE_NAMES.testsProvenance, `${seen}: ${problems.join('; ')}`)
-    : pass(GATE_NAMES.testsProvenance, `CodePipeline recorded ${seen}`);
+    : pass(
+        GATE_NAMES.testsProvenance,
+        `CodePipeline recorded ${seen}: ${passedVar}=${verdict}, ${imageVar}=${tested}`,
+      );
 }

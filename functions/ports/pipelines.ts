@@ -1,6 +1,7 @@
 /**
  * What CodePipeline recorded of its runs: the "tests provenance" gate asks it whether the pipeline
- * action an attestation names really ran, in that pipeline, and succeeded.
+ * action an attestation names really ran, in that pipeline, succeeded, and exported that its tests
+ * passed for the released image.
  */
 
 /** One action execution as CodePipeline records it (ListActionExecutions' `actionExecutionDetails`). */
@@ -14,6 +15,12 @@ export interface PipelineActionExecution {
   readonly status: string;
   /** When CodePipeline last updated it (ISO 8601), when it says. */
   readonly lastUpdateTime: string | null;
+  /**
+   * The variables the action exported (`output.outputVariables`; empty when it exported none):
+   * for a CodeBuild action, the buildspec's `env.exported-variables` as they were at the end of
+   * the build.
+   */
+  readonly outputVariables: Readonly<Record<string, string>>;
 }
 
 /** CodePipeline's record of action executions. */

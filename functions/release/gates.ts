@@ -99,7 +99,7 @@ function testsProvenanceGate(
         claimed.pipelineExecutionId,
         claimed.actionExecutionId,
       );
-      return judgeTestsProvenance(required, claimed, found);
+      return judgeTestsProvenance(required, claimed, found, plan.images);
     }),
   ];
 }

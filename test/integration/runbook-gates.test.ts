@@ -227,6 +227,8 @@ describe('tests provenance', () => {
       actionName: 'IntegrationTests',
       status: 'Succeeded',
       lastUpdateTime: '2026-12-05T08:00:00.000Z',
+      // What the tests action exported: its tests passed, for the image this release deploys.
+      outputVariables: { TPS_TESTS_PASSED: 'true', TPS_IMAGE: NEW_IMAGES.api },
     });
     // Another gate fails, so the release stops at the gates and the test need not run it.
     f.env.alarmStates.set('tps-test-shop-oomKills', 'ALARM', 'Threshold Crossed: 1 datapoint >= 1');
@@ -238,9 +240,10 @@ describe('tests provenance', () => {
         pipelineExecutionId: 'pe-1',
       },
     };
+    // The api container's image alone: the one image the tests action vouches for.
     const run = await f.env.run({
       service: 'shop',
-      images: NEW_IMAGES,
+      images: { api: NEW_IMAGES.api },
       attestations: { ...ATTESTED.attestations, provenance },
     });
     expect(run.error).toBe('GateFailedError');
@@ -250,7 +253,7 @@ describe('tests provenance', () => {
       name: 'tests provenance',
       passed: true,
       evidence:
-        'CodePipeline recorded action execution ae-1 in pipeline shop-release execution pe-1 (Test/IntegrationTests, Succeeded at 2026-12-05T08:00:00.000Z)',
+        `CodePipeline recorded action execution ae-1 in pipeline shop-release execution pe-1 (Test/IntegrationTests, Succeeded at 2026-12-05T08:00:00.000Z): TPS_TESTS_PASSED=true, TPS_IMAGE=${NEW_IMAGES.api}`,
     });
   });
 });

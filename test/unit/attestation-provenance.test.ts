@@ -9,6 +9,7 @@ import { beforeEach, describe, expect, test } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { CodePipelineRecords } from '../../functions/adapters/aws/codepipeline-records.js';
+import { TESTS_OUTPUT_VARIABLES } from '../../functions/domain/build-outputs.js';
 import { parseCatalog } from '../../functions/domain/config.js';
 import { InvalidInputError } from '../../functions/domain/errors.js';
 import { judgeTestsProvenance } from '../../functions/domain/gates.js';
@@ -126,6 +127,8 @@ describe('the tests provenance gate: what CodePipeline recorded', () => {
     pipelineExecutionId: FROM_PIPELINE.pipelineExecutionId,
     actionExecutionId: FROM_PIPELINE.actionExecutionId,
   };
+  const IMAGE = `111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/api:v2.0.0@sha256:${'ab12'.repeat(16)}`;
+  const images = { api: IMAGE };
   const found = {
     pipelineName: 'shop-api-release',
     ...claimed,
@@ -133,14 +136,19 @@ describe('the tests provenance gate: what CodePipeline recorded', () => {
     actionName: 'IntegrationTests',
     status: 'Succeeded',
     lastUpdateTime: '2026-12-05T08:00:00.000Z',
+    outputVariables: { TPS_TESTS_PASSED: 'true', TPS_IMAGE: IMAGE },
   };
+
+  test('the variable names are the ones the example build exports', () => {
+    expect(TESTS_OUTPUT_VARIABLES).toEqual({ testsPassed: 'TPS_TESTS_PASSED', image: 'TPS_IMAGE' });
+  });
 
   test.each([
     [
-      'the action succeeded in that execution',
+      'the action succeeded in that execution, its tests passed, for this image',
       found,
       true,
-      /CodePipeline recorded action execution .* \(Test\/IntegrationTests, Succeeded at 2026-12-05T08:00:00.000Z\)/,
+      /CodePipeline recorded action execution .* \(Test\/IntegrationTests, Succeeded at 2026-12-05T08:00:00.000Z\): TPS_TESTS_PASSED=true, TPS_IMAGE=111122223333\.dkr/,
     ],
     [
       'no such action execution there',
@@ -156,9 +164,45 @@ describe('the tests provenance gate: what CodePipeline recorded', () => {
       false,
       /it is action "UnitTests", not "IntegrationTests"/,
     ],
+    [
+      'the action succeeded but its tests failed (the build writes the release either way)',
+      { ...found, outputVariables: { ...found.outputVariables, TPS_TESTS_PASSED: 'false' } },
+      false,
+      /its output variable TPS_TESTS_PASSED is "false", not "true"/,
+    ],
+    [
+      'the action tested another image (an old successful run reused)',
+      {
+        ...found,
+        outputVariables: { ...found.outputVariables, TPS_IMAGE: IMAGE.replace('v2.0.0', 'v1.9.0') },
+      },
+      false,
+      /its output variable TPS_IMAGE is "[^"]*:v1\.9\.0@sha256:[0-9a-f]{64}", not the released image "[^"]*:v2\.0\.0@sha256:/,
+    ],
+    [
+      'the action exported nothing (a build without the exported variables)',
+      { ...found, outputVariables: {} },
+      false,
+      /it has no output variable TPS_TESTS_PASSED; it has no output variable TPS_IMAGE/,
+    ],
   ])('%s', (_what, record, passed, evidence) => {
-    const j = judgeTestsProvenance(required, claimed, record);
+    const j = judgeTestsProvenance(required, claimed, record, images);
     expect(j.gate).toEqual({ name: 'tests provenance', passed, evidence: expect.stringMatching(evidence) });
+  });
+
+  test('the same image string with another spelling (tag only, no digest) is not the tested image', () => {
+    const j = judgeTestsProvenance(required, claimed, found, { api: IMAGE.split('@')[0]! });
+    expect(j.gate.passed).toBe(false);
+    expect(j.gate.evidence).toMatch(
+      /TPS_IMAGE is "[^"]+@sha256:[0-9a-f]{64}", not the released image "[^"@]+:v2\.0\.0"/,
+    );
+  });
+
+  test('a release of two containers with another image in the second is not what the build tested', () => {
+    const other = `111122223333.dkr.ecr.us-east-1.amazonaws.com/shop/sidecar:v1@sha256:${'cd34'.repeat(16)}`;
+    const j = judgeTestsProvenance(required, claimed, found, { api: IMAGE, sidecar: other });
+    expect(j.gate.passed).toBe(false);
+    expect(j.gate.evidence).toContain(`not the released image "${other}" (container sidecar)`);
   });
 });
 
@@ -171,7 +215,9 @@ describe('CodePipelineRecords (ListActionExecutions)', () => {
 
   test('finds the action execution across pages, filtered by the pipeline execution', async () => {
     // ListActionExecutions response: actionExecutionDetails[] with pipelineExecutionId,
-    // actionExecutionId, stageName, actionName, status, lastUpdateTime; nextToken when there is more.
+    // actionExecutionId, stageName, actionName, status, lastUpdateTime and output
+    // (ActionExecutionOutput: executionResult, outputVariables, a string-to-string map, absent when
+    // the action exported none); nextToken when there is more.
     cp.on(ListActionExecutionsCommand, { nextToken: undefined })
       .resolves({
         actionExecutionDetails: [
@@ -196,6 +242,10 @@ describe('CodePipelineRecords (ListActionExecutions)', () => {
             actionName: 'IntegrationTests',
             status: 'Succeeded',
             lastUpdateTime: new Date('2026-12-05T08:00:00Z'),
+            output: {
+              executionResult: { externalExecutionId: 'shop-api-tests:1' },
+              outputVariables: { TPS_TESTS_PASSED: 'true', TPS_IMAGE: 'repo/api:v2@sha256:00' },
+            },
           },
         ],
       });
@@ -207,6 +257,11 @@ describe('CodePipelineRecords (ListActionExecutions)', () => {
       actionName: 'IntegrationTests',
       status: 'Succeeded',
       lastUpdateTime: '2026-12-05T08:00:00.000Z',
+      outputVariables: { TPS_TESTS_PASSED: 'true', TPS_IMAGE: 'repo/api:v2@sha256:00' },
+    });
+    expect(await records().actionExecution('shop-api-release', 'pe-1', 'ae-build')).toMatchObject({
+      actionName: 'Build',
+      outputVariables: {},
     });
     expect(cp).toHaveReceivedCommandWith(ListActionExecutionsCommand, {
       pipelineName: 'shop-api-release',

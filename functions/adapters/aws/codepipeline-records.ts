@@ -32,6 +32,7 @@ export class CodePipelineRecords implements PipelineRecords {
           actionName: d.actionName ?? '',
           status: d.status ?? 'unknown',
           lastUpdateTime: d.lastUpdateTime ? d.lastUpdateTime.toISOString() : null,
+          outputVariables: { ...(d.output?.outputVariables ?? {}) },
         };
       }
     }
