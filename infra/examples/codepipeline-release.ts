@@ -8,9 +8,12 @@
  * - Build: one CodeBuild action builds the image, pushes it to ECR, runs the tests and writes
  *   `release.json`, the execution input, with infra/examples/release-json.mjs (embedded in the
  *   buildspec byte for byte). `attestations.testsPassed` is the test command's exit code in that
- *   build; the provenance names this action's execution in this pipeline execution, which the
- *   "tests provenance" gate confirms with CodePipeline when the catalog sets
- *   `duties.requireTestsFrom: { pipeline: <pipelineName>, action: <testsActionName> }`.
+ *   build; the provenance names this action's execution in this pipeline execution. The build
+ *   exports the verdict and the image as the action's output variables TPS_TESTS_PASSED and
+ *   TPS_IMAGE (`TESTS_OUTPUT_VARIABLES`), which CodePipeline records with the action execution.
+ *   When the catalog sets `duties.requireTestsFrom: { pipeline: <pipelineName>, action:
+ *   <testsActionName> }`, the "tests provenance" gate confirms with CodePipeline that this action
+ *   execution succeeded there with TPS_TESTS_PASSED `true` and TPS_IMAGE the released image.
  * - Release: the Step Functions invoke action starts the state machine with `release.json` from the
  *   build's output artifact (InputType FilePath). For a Standard workflow it waits for the execution
  *   and fails the stage when the release ends FAILED (refused, rolled back), TIMED_OUT or ABORTED;
@@ -29,6 +32,7 @@ import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { TESTS_OUTPUT_VARIABLES } from '../../functions/domain/build-outputs.js';
 import { acknowledgeNag, nagResource } from '../nag.js';
 
 /** The writer of release.json, as the buildspec decodes it into the build. */
@@ -36,6 +40,9 @@ export const RELEASE_JSON_WRITER = readFileSync(new URL('./release-json.mjs', im
 
 /** Where the build writes the execution input (the path in the build's output artifact). */
 export const RELEASE_FILE = 'release.json';
+
+/** Where the writer leaves its verdict (`true`/`false`) for the buildspec to export (not an artifact). */
+export const VERDICT_FILE = 'tps-tests-passed';
 
 /** Props of {@link CodePipelineRelease}. */
 export interface CodePipelineReleaseProps {
@@ -139,7 +146,8 @@ export class CodePipelineRelease extends Construct {
       },
       buildSpec: codebuild.BuildSpec.fromObject({
         version: '0.2',
-        env: { 'exported-variables': ['TPS_IMAGE'] },
+        // CodePipeline records these with the action execution; the tests provenance gate reads them.
+        env: { 'exported-variables': [TESTS_OUTPUT_VARIABLES.testsPassed, TESTS_OUTPUT_VARIABLES.image] },
         phases: {
           build: {
             commands: [
@@ -149,10 +157,12 @@ export class CodePipelineRelease extends Construct {
               'docker build --build-arg IMAGE_TAG="$TAG" -t "$REPOSITORY_URI:$TAG" .',
               'docker push "$REPOSITORY_URI:$TAG"',
               // The tag names the version, the digest pins exactly what was pushed.
-              `export TPS_IMAGE="$REPOSITORY_URI:$TAG@$(docker inspect --format '{{index .RepoDigests 0}}' "$REPOSITORY_URI:$TAG" | cut -d@ -f2)"`,
+              `export ${TESTS_OUTPUT_VARIABLES.image}="$REPOSITORY_URI:$TAG@$(docker inspect --format '{{index .RepoDigests 0}}' "$REPOSITORY_URI:$TAG" | cut -d@ -f2)"`,
               // infra/examples/release-json.mjs, byte for byte: runs the tests, writes release.json.
               `printf %s '${Buffer.from(RELEASE_JSON_WRITER).toString('base64')}' | base64 -d > /tmp/release-json.mjs`,
-              `node /tmp/release-json.mjs ${RELEASE_FILE}`,
+              `node /tmp/release-json.mjs ${RELEASE_FILE} ${VERDICT_FILE}`,
+              // The verdict as an output variable: the writer's, not release.json's (which can be edited).
+              `export ${TESTS_OUTPUT_VARIABLES.testsPassed}="$(cat ${VERDICT_FILE})"`,
             ],
           },
         },
@@ -208,7 +218,7 @@ export class CodePipelineRelease extends Construct {
                 actions: [
                   new actions.ManualApprovalAction({
                     actionName: 'Approve',
-                    additionalInformation: `Release ${build.variable('TPS_IMAGE')} of ${props.service} with tps-deploy`,
+                    additionalInformation: `Release ${build.variable(TESTS_OUTPUT_VARIABLES.image)} of ${props.service} with tps-deploy`,
                   }),
                 ],
               },

@@ -12,9 +12,16 @@
  * script exits 0, so the release reaches tps-deploy, whose "attestations" gate refuses it before
  * any cluster change and records why (the pipeline then fails at the Release stage).
  *
+ * The verdict, `true` or `false`, also goes to the file named by the second argument; the buildspec
+ * exports it as the action's output variable TPS_TESTS_PASSED, next to TPS_IMAGE. CodePipeline
+ * records both with the action execution, out of reach of whoever starts the release: the "tests
+ * provenance" gate reads them there, so a release.json edited to say `testsPassed: true`, or an
+ * action execution that tested another image, does not pass.
+ *
  * Reads (all required unless marked):
  *   TPS_SERVICE                the catalog's service name
- *   TPS_IMAGE                  the pushed image, `<repository>:<tag>@sha256:<digest>`
+ *   TPS_IMAGE                  the pushed image, `<repository>:<tag>@sha256:<64 hex digits>`; an image
+ *                              without that digest (docker inspect found none) is refused
  *   TPS_CHANGE_REF             the commit the image was built from
  *   TPS_TEST_COMMAND           the tests, run with `sh -c`; their exit code is the attestation
  *   TPS_TESTS_ACTION           this CodeBuild action's name in the pipeline (duties.requireTestsFrom.action)
@@ -26,12 +33,13 @@
  * Calls `aws codepipeline get-pipeline-state` (the build role needs codepipeline:GetPipelineState
  * on the pipeline): the only place a running action learns its own action execution id.
  *
- * Usage: node release-json.mjs <output file>
+ * Usage: node release-json.mjs <output file> <verdict file>
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 
 const out = process.argv[2];
+const verdictFile = process.argv[3];
 const env = process.env;
 const problems = [];
 const need = (name) => {
@@ -40,9 +48,14 @@ const need = (name) => {
   return v ?? '';
 };
 
-if (!out) problems.push('usage: node release-json.mjs <output file>');
+if (!out || !verdictFile) problems.push('usage: node release-json.mjs <output file> <verdict file>');
 const service = need('TPS_SERVICE');
 const image = need('TPS_IMAGE');
+if (image && !/@sha256:[0-9a-f]{64}$/.test(image)) {
+  problems.push(
+    `TPS_IMAGE is "${image}": it must end in @sha256:<64 hex digits>, the digest of the pushed image`,
+  );
+}
 const changeRef = need('TPS_CHANGE_REF');
 const testCommand = need('TPS_TEST_COMMAND');
 const actionName = need('TPS_TESTS_ACTION');
@@ -85,6 +98,7 @@ const release = {
   },
 };
 writeFileSync(out, `${JSON.stringify(release, null, 2)}\n`);
+writeFileSync(verdictFile, String(testsPassed));
 console.log(
   `release-json: wrote ${out}: ${service} ${image}, tests ${testsPassed ? 'passed' : `FAILED (exit ${exit})`}`,
 );

@@ -4,20 +4,35 @@
  * environment the synthesized project and CodeBuild action give it (CodePipeline's variable
  * references replaced by the values CodePipeline would put there) plus what CodeBuild itself sets.
  *
+ * The build's commands from the writer's on run in one shell, as CodeBuild runs a buildspec
+ * 0.2 phase; the variables the buildspec names in `env.exported-variables` are read from that
+ * shell's environment at the end, as CodeBuild exports them to CodePipeline.
+ *
  * The only stand-in is CodePipeline (it cannot run here): an `aws` executable first on PATH answers
  * `aws codepipeline get-pipeline-state` with a response in the shape of the API reference
  * (GetPipelineState: stageStates[].actionStates[].latestExecution, stageStates[].latestExecution)
- * and records how it was called.
+ * and records how it was called; {@link recordedActionExecution} is what ListActionExecutions then
+ * lists for the build action (actionExecutionDetails[]: status, output.outputVariables).
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { PipelineActionExecution } from '../../functions/ports/pipelines.js';
 import { CodePipelineRelease, RELEASE_FILE } from '../../infra/examples/codepipeline-release.js';
 import { stateMachineName } from '../../infra/names.js';
 
@@ -33,8 +48,12 @@ export const EXAMPLE = {
 export interface SynthesizedBuild {
   /** The writer, decoded from the buildspec's `base64 -d` command. */
   readonly writerSource: string;
-  /** The command that runs it, with `{file}` where the decoded writer goes. */
-  readonly writerArgs: readonly string[];
+  /** Where the buildspec decodes the writer to. */
+  readonly writerPath: string;
+  /** The buildspec's commands from the one running the writer to the end of the build phase. */
+  readonly fromWriter: readonly string[];
+  /** The buildspec's `env.exported-variables`. */
+  readonly exportedVariables: readonly string[];
   /** The project's plain environment variables (tokens left out). */
   readonly projectEnv: Readonly<Record<string, string>>;
   /** The CodeBuild action's environment variables, as written (`#{...}` references). */
@@ -67,6 +86,7 @@ export function synthesizeReleaseBuild(appName: string): SynthesizedBuild {
   const template = Template.fromStack(stack);
   const project = Object.values(template.findResources('AWS::CodeBuild::Project'))[0]!;
   const spec = JSON.parse(project.Properties.Source.BuildSpec) as {
+    env?: { 'exported-variables'?: string[] };
     phases: { build: { commands: string[] } };
   };
   const commands = spec.phases.build.commands;
@@ -74,8 +94,8 @@ export function synthesizeReleaseBuild(appName: string): SynthesizedBuild {
     .map((c) => /^printf %s '([A-Za-z0-9+/=]+)' \| base64 -d > (\S+)$/.exec(c))
     .find((m) => m !== null);
   if (!decode) throw new Error('the buildspec has no base64 -d command for the writer');
-  const run = commands.find((c) => c.startsWith(`node ${decode[2]} `));
-  if (!run) throw new Error(`the buildspec never runs ${decode[2]}`);
+  const run = commands.findIndex((c) => c.startsWith(`node ${decode[2]} `));
+  if (run < 0) throw new Error(`the buildspec never runs ${decode[2]}`);
   const projectEnv = Object.fromEntries(
     (project.Properties.Environment.EnvironmentVariables as { Name: string; Value: unknown }[])
       .filter((v) => typeof v.Value === 'string')
@@ -95,10 +115,9 @@ export function synthesizeReleaseBuild(appName: string): SynthesizedBuild {
   );
   return {
     writerSource: Buffer.from(decode[1]!, 'base64').toString('utf8'),
-    writerArgs: run
-      .split(' ')
-      .slice(1)
-      .map((a) => (a === decode[2] ? '{file}' : a)),
+    writerPath: decode[2]!,
+    fromWriter: commands.slice(run),
+    exportedVariables: spec.env?.['exported-variables'] ?? [],
     projectEnv,
     actionEnv,
     buildActionName: build.Name,
@@ -189,6 +208,11 @@ export interface WriterRun {
   readonly awsCalls: readonly string[];
   /** Whether the test command ran (it touches a marker file first). */
   readonly testsRan: boolean;
+  /**
+   * What CodeBuild exports to CodePipeline: each of the buildspec's `exported-variables` that is
+   * set in the build's shell when its commands end (empty when a command failed: the build failed).
+   */
+  readonly exported: Readonly<Record<string, string>>;
 }
 
 /**
@@ -248,14 +272,25 @@ export function runReleaseWriter(opts: {
       CODEBUILD_SRC_DIR: src,
       ...opts.env,
     };
-    const args = opts.build.writerArgs.map((a) => (a === '{file}' ? writer : a));
-    const r = spawnSync(process.execPath, args, {
+    // `node` as CodeBuild's image has it; the build's commands from the writer's on, in one
+    // shell that stops at the first failing command; then its environment, for exported-variables.
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const envFile = join(dir, 'env-at-end.json');
+    const script = [
+      'set -e',
+      ...opts.build.fromWriter.map((c) => c.split(opts.build.writerPath).join(writer)),
+      `node -e 'require("fs").writeFileSync(process.argv[1], JSON.stringify(process.env))' '${envFile}'`,
+    ].join('\n');
+    const r = spawnSync('sh', ['-c', script], {
       cwd: src,
       env: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)),
       encoding: 'utf8',
     });
     const out = join(src, RELEASE_FILE);
     const calls = join(dir, 'aws-calls');
+    const atEnd = existsSync(envFile)
+      ? (JSON.parse(readFileSync(envFile, 'utf8')) as Record<string, string>)
+      : null;
     return {
       status: r.status,
       stdout: r.stdout,
@@ -263,8 +298,34 @@ export function runReleaseWriter(opts: {
       release: existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>) : null,
       awsCalls: existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n') : [],
       testsRan: existsSync(join(dir, 'tests-ran')),
+      exported: Object.fromEntries(
+        opts.build.exportedVariables.flatMap((n) => (atEnd?.[n] !== undefined ? [[n, atEnd[n]]] : [])),
+      ),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The build action's execution as CodePipeline then records it (ListActionExecutions'
+ * actionExecutionDetails[]): Succeeded when the build's commands all exited 0, else Failed, with
+ * the variables the build exported as its `output.outputVariables`.
+ */
+export function recordedActionExecution(
+  build: SynthesizedBuild,
+  run: PipelineRun,
+  w: WriterRun,
+  lastUpdateTime = '2026-12-06T09:00:00.000Z',
+): PipelineActionExecution {
+  return {
+    pipelineName: build.pipelineName,
+    pipelineExecutionId: run.pipelineExecutionId,
+    actionExecutionId: run.actionExecutionId,
+    stageName: 'Build',
+    actionName: build.buildActionName,
+    status: w.status === 0 ? 'Succeeded' : 'Failed',
+    lastUpdateTime,
+    outputVariables: w.exported,
+  };
 }

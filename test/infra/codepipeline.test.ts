@@ -20,6 +20,7 @@ import {
   RELEASE_FILE,
   RELEASE_JSON_WRITER,
   releaseFileInput,
+  VERDICT_FILE,
 } from '../../infra/examples/codepipeline-release.js';
 import { stateMachineName } from '../../infra/names.js';
 import sampleCatalog from '../../tps.config.js';
@@ -134,6 +135,7 @@ describe('the release pipeline example', () => {
   test('the buildspec writes release.json with release-json.mjs byte for byte and keeps it as the artifact', () => {
     const project = Object.values(template.findResources('AWS::CodeBuild::Project'))[0]!;
     const spec = JSON.parse(project.Properties.Source.BuildSpec) as {
+      env: { 'exported-variables': string[] };
       phases: { build: { commands: string[] } };
       artifacts: { files: string[] };
     };
@@ -142,7 +144,10 @@ describe('the release pipeline example', () => {
     const embedded = /^printf %s '([A-Za-z0-9+/=]+)' \| base64 -d > (\S+)$/.exec(decode);
     expect(embedded).not.toBeNull();
     expect(Buffer.from(embedded![1]!, 'base64').toString('utf8')).toBe(RELEASE_JSON_WRITER);
-    expect(commands.at(-1)).toBe(`node ${embedded![2]} ${RELEASE_FILE}`);
+    expect(commands.at(-2)).toBe(`node ${embedded![2]} ${RELEASE_FILE} ${VERDICT_FILE}`);
+    // The writer's verdict and the image are the action's output variables (the gate reads them).
+    expect(commands.at(-1)).toBe(`export TPS_TESTS_PASSED="$(cat ${VERDICT_FILE})"`);
+    expect(spec.env['exported-variables']).toEqual(['TPS_TESTS_PASSED', 'TPS_IMAGE']);
     // The writer runs after the push: the image it names exists.
     expect(commands.findIndex((c) => c.startsWith('docker push'))).toBeLessThan(commands.indexOf(decode));
     expect(spec.artifacts.files).toEqual([RELEASE_FILE]);

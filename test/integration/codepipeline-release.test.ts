@@ -6,10 +6,13 @@
  * the local cluster, as the pipeline's Step Functions action starts it (the file's content is the
  * execution input). The catalog requires the tests attestation from the example's build action
  * (`duties.requireTestsFrom`); CodePipeline's record of that action execution is the local stand-in
- * (LocalPipelineRecords), filled with what CodePipeline records once the build action succeeded.
+ * (LocalPipelineRecords), filled with what CodePipeline records once the build action succeeded:
+ * its status and the output variables the build exported (TPS_TESTS_PASSED, TPS_IMAGE), read from
+ * the build's environment at its end (recordedActionExecution), not chosen by the test.
  *
- * The failing build's release is refused by the "attestations" gate before any cluster change;
- * the passing one passes every gate (tests provenance included), is approved by two leads and
+ * The failing build's release is refused by the "attestations" and "tests provenance" gates before
+ * any cluster change; the same release.json edited to say `testsPassed: true` is refused by the
+ * "tests provenance" gate alone; the passing one passes every gate, is approved by two leads and
  * reaches the canary with the image the build pushed.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
@@ -32,6 +35,7 @@ import {
 import {
   type PipelineRun,
   pipelineRun,
+  recordedActionExecution,
   runReleaseWriter,
   synthesizeReleaseBuild,
 } from '../helpers/release-build.js';
@@ -79,20 +83,15 @@ afterAll(async () => {
   if (namespace) await deleteNamespace(namespace);
 });
 
-/** Runs the build's writer for `run`; CodePipeline then records the build action as succeeded. */
+/**
+ * Runs the build's writer for `run`; CodePipeline then records the build action as succeeded, with
+ * the variables the build exported.
+ */
 function buildRelease(run: PipelineRun, testCommand: string): Record<string, unknown> {
   const w = runReleaseWriter({ build, run, testCommand, image: imageOf(run), reviewers: 'alice,bob' });
   // The build succeeds either way: the writer wrote the file (the test output is in its log).
   expect({ status: w.status, written: w.release !== null }).toEqual({ status: 0, written: true });
-  env!.pipelines.record({
-    pipelineName: build.pipelineName,
-    pipelineExecutionId: run.pipelineExecutionId,
-    actionExecutionId: run.actionExecutionId,
-    stageName: 'Build',
-    actionName: build.buildActionName,
-    status: 'Succeeded',
-    lastUpdateTime: '2026-12-06T09:00:00.000Z',
-  });
+  env!.pipelines.record(recordedActionExecution(build, run, w));
   return w.release!;
 }
 
@@ -114,7 +113,7 @@ function approverSession(person: string): string {
 }
 
 describe("the release pipeline's release.json through the synthesized state machine", () => {
-  test('a build whose tests failed: the attestations gate refuses its release and nothing in the cluster changes', async () => {
+  test('a build whose tests failed: the attestations and tests provenance gates refuse its release and nothing in the cluster changes', async () => {
     const run = pipelineRun();
     const release = buildRelease(run, 'echo "2 tests failed" >&2; exit 1');
     expect((release.attestations as { testsPassed: boolean }).testsPassed).toBe(false);
@@ -127,24 +126,54 @@ describe("the release pipeline's release.json through the synthesized state mach
     );
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('GateFailedError');
-    expect(result.cause).toMatch(
-      /^1 of 8 gates failed: attestations: tests did not pass \(attestations\.testsPassed is false\)/,
-    );
+    expect(result.cause).toMatch(/^2 of 8 gates failed: /);
+    expect(result.cause).toContain('attestations: tests did not pass (attestations.testsPassed is false)');
     expect(result.states).not.toContain('Shift 10% To Canary');
     const record = result.record!;
     expect(record.outcome).toBe('REJECTED');
     expect(record.phases).toEqual([]);
-    expect(record.gates!.filter((g) => !g.passed).map((g) => g.name)).toEqual(['attestations']);
-    // The build did run, in this pipeline execution: its provenance passes; the tests did not.
-    expect(record.gates!.find((g) => g.name === 'tests provenance')).toMatchObject({
-      passed: true,
-      evidence: expect.stringContaining(
-        `action execution ${run.actionExecutionId} in pipeline ${build.pipelineName}`,
-      ),
-    });
+    expect(
+      record
+        .gates!.filter((g) => !g.passed)
+        .map((g) => g.name)
+        .sort(),
+    ).toEqual(['attestations', 'tests provenance']);
+    // The build did run, in this pipeline execution, and succeeded; what it exported says the tests failed.
+    expect(record.gates!.find((g) => g.name === 'tests provenance')?.evidence).toBe(
+      `action execution ${run.actionExecutionId} in pipeline ${build.pipelineName} execution ${run.pipelineExecutionId} (Build/${build.buildActionName}, Succeeded at 2026-12-06T09:00:00.000Z): its output variable TPS_TESTS_PASSED is "false", not "true"`,
+    );
     // Nothing changed: the Deployment's template and replicas, and no canary Deployment.
     expect(await clusterState()).toEqual(before);
     expect((await clusterState()).deployments).not.toContain(canaryName(svcInput.deployment));
+    expect(await env!.store.active(SERVICE)).toBeNull();
+  });
+
+  test("the failing build's release.json edited to say testsPassed true: the tests provenance gate refuses it and nothing in the cluster changes", async () => {
+    const run = pipelineRun();
+    const release = buildRelease(run, 'echo "2 tests failed" >&2; exit 1');
+    const forged = {
+      ...release,
+      attestations: { ...(release.attestations as Record<string, unknown>), testsPassed: true },
+    };
+    const before = await clusterState();
+
+    const result = await env!.run(
+      { ...forged, service: SERVICE },
+      { executionName: 'pipeline-tests-forged' },
+    );
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('GateFailedError');
+    expect(result.cause).toMatch(/^1 of 8 gates failed: tests provenance: /);
+    expect(result.states).not.toContain('Shift 10% To Canary');
+    const record = result.record!;
+    expect(record.outcome).toBe('REJECTED');
+    expect(record.phases).toEqual([]);
+    // The edit satisfies the attestations gate; CodePipeline's record of the build does not move.
+    expect(record.gates!.filter((g) => !g.passed).map((g) => g.name)).toEqual(['tests provenance']);
+    expect(record.gates!.find((g) => g.name === 'tests provenance')?.evidence).toMatch(
+      /\(Build\/BuildAndTest, Succeeded at [^)]+\): its output variable TPS_TESTS_PASSED is "false", not "true"$/,
+    );
+    expect(await clusterState()).toEqual(before);
     expect(await env!.store.active(SERVICE)).toBeNull();
   });
 
@@ -189,7 +218,7 @@ describe("the release pipeline's release.json through the synthesized state mach
     expect(waiting.gates).toHaveLength(8);
     expect(waiting.gates?.filter((g) => !g.passed)).toEqual([]);
     expect(waiting.gates?.find((g) => g.name === 'tests provenance')?.evidence).toBe(
-      `CodePipeline recorded action execution ${run.actionExecutionId} in pipeline ${build.pipelineName} execution ${run.pipelineExecutionId} (Build/${build.buildActionName}, Succeeded at 2026-12-06T09:00:00.000Z)`,
+      `CodePipeline recorded action execution ${run.actionExecutionId} in pipeline ${build.pipelineName} execution ${run.pipelineExecutionId} (Build/${build.buildActionName}, Succeeded at 2026-12-06T09:00:00.000Z): TPS_TESTS_PASSED=true, TPS_IMAGE=${release.image}`,
     );
     expect(waiting.attestationProvenance?.testsPassed).toEqual({
       source: 'codepipeline-action',

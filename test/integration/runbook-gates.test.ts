@@ -252,8 +252,7 @@ describe('tests provenance', () => {
     expect(gates.find((g) => g.name === 'tests provenance')).toEqual({
       name: 'tests provenance',
       passed: true,
-      evidence:
-        `CodePipeline recorded action execution ae-1 in pipeline shop-release execution pe-1 (Test/IntegrationTests, Succeeded at 2026-12-05T08:00:00.000Z): TPS_TESTS_PASSED=true, TPS_IMAGE=${NEW_IMAGES.api}`,
+      evidence: `CodePipeline recorded action execution ae-1 in pipeline shop-release execution pe-1 (Test/IntegrationTests, Succeeded at 2026-12-05T08:00:00.000Z): TPS_TESTS_PASSED=true, TPS_IMAGE=${NEW_IMAGES.api}`,
     });
   });
 });

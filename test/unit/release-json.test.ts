@@ -8,12 +8,13 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import { parseCatalog } from '../../functions/domain/config.js';
-import { judgeAttestations } from '../../functions/domain/gates.js';
+import { judgeAttestations, judgeTestsProvenance } from '../../functions/domain/gates.js';
 import { parseExecutionInput } from '../../functions/domain/input.js';
 import sample from '../../tps.config.js';
 import {
   pipelineRun,
   pipelineStateDuringBuild,
+  recordedActionExecution,
   runReleaseWriter,
   synthesizeReleaseBuild,
 } from '../helpers/release-build.js';
@@ -74,12 +75,22 @@ describe('release-json.mjs in the synthesized build', () => {
     expect(plan.images).toEqual({ api: IMAGE });
     expect(plan.version).toBe('a3f9c2e1b7d0');
     expect(judgeAttestations(plan.input, 2).gate.passed).toBe(true);
+    // CodeBuild exports the verdict and the image; the tests provenance gate passes on them.
+    expect(w.exported).toEqual({ TPS_TESTS_PASSED: 'true', TPS_IMAGE: IMAGE });
+    const provenance = judgeTestsProvenance(
+      { pipeline: build.pipelineName, action: build.buildActionName },
+      { pipelineExecutionId: run.pipelineExecutionId, actionExecutionId: run.actionExecutionId },
+      recordedActionExecution(build, run, w),
+      plan.images,
+    );
+    expect(provenance.gate.passed).toBe(true);
   });
 
   test('failing tests: release.json says testsPassed false with the exit code, the build still succeeds, and the attestations gate refuses it', () => {
+    const run = pipelineRun();
     const w = runReleaseWriter({
       build,
-      run: pipelineRun(),
+      run,
       testCommand: 'echo "1 failing" >&2; exit 3',
       image: IMAGE,
       reviewers: 'alice,bob',
@@ -93,6 +104,36 @@ describe('release-json.mjs in the synthesized build', () => {
     const j = judgeAttestations(plan.input, 2);
     expect(j.gate.passed).toBe(false);
     expect(j.gate.evidence).toMatch(/^tests did not pass \(attestations\.testsPassed is false\)/);
+    // The build exported the verdict: release.json edited to say true still fails the provenance gate.
+    expect(w.exported).toEqual({ TPS_TESTS_PASSED: 'false', TPS_IMAGE: IMAGE });
+    const forged = { ...release, attestations: { ...release.attestations, testsPassed: true } };
+    const forgedPlan = parseExecutionInput(forged, catalog, 'forged');
+    expect(judgeAttestations(forgedPlan.input, 2).gate.passed).toBe(true);
+    const provenance = judgeTestsProvenance(
+      { pipeline: build.pipelineName, action: build.buildActionName },
+      { pipelineExecutionId: run.pipelineExecutionId, actionExecutionId: run.actionExecutionId },
+      recordedActionExecution(build, run, w),
+      forgedPlan.images,
+    );
+    expect(provenance.gate).toMatchObject({ passed: false });
+    expect(provenance.gate.evidence).toMatch(
+      /Succeeded.*: its output variable TPS_TESTS_PASSED is "false", not "true"$/,
+    );
+  });
+
+  test.each([
+    ['without a digest', IMAGE.split('@')[0]!],
+    ['with an empty digest (docker inspect found none)', `${IMAGE.split('@')[0]!}@`],
+    ['with a short digest', `${IMAGE.split('@')[0]!}@sha256:9b2f6c1d`],
+  ])('an image %s is refused: nothing is written, the tests do not run', (_what, image) => {
+    const w = runReleaseWriter({ build, run: pipelineRun(), testCommand: 'true', image });
+    expect(w.status).toBe(1);
+    expect(w.stderr).toContain(
+      `TPS_IMAGE is "${image}": it must end in @sha256:<64 hex digits>, the digest of the pushed image`,
+    );
+    expect(w.release).toBeNull();
+    expect(w.testsRan).toBe(false);
+    expect(w.exported).toEqual({});
   });
 
   test('a test command killed by a signal did not pass', () => {
