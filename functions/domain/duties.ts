@@ -107,7 +107,8 @@ export const dutiesSchema = z
      * `attestations.testsPassed` must come from this action of this CodePipeline pipeline (in the
      * stack's account and region), not from a person: Validate Input refuses an input whose
      * provenance names another source, and the "tests provenance" gate asks CodePipeline whether
-     * that action execution ran in that pipeline and succeeded.
+     * that action execution ran in that pipeline, succeeded, and exported TPS_TESTS_PASSED `true`
+     * and TPS_IMAGE the released image (`TESTS_OUTPUT_VARIABLES`, judgeTestsProvenance).
      */
     requireTestsFrom: z
       .object({

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
+import { TESTS_OUTPUT_VARIABLES } from '../../functions/domain/build-outputs.js';
 import { catalogSchema } from '../../functions/domain/config.js';
 import { RUNBOOK } from '../../functions/domain/defaults.js';
 import { fieldPaths } from '../helpers/schema-fields.js';
@@ -132,5 +133,10 @@ describe('docs/onboarding.md documents every field of the catalog', () => {
     }
     expect(named).toBeGreaterThan(10);
     expect(wrong).toEqual([]);
+  });
+
+  test('the requireTestsFrom row names the output variables the tests provenance gate reads', () => {
+    const cells = rows.find((r) => r.field === 'duties.requireTestsFrom.action')?.cells.join(' ') ?? '';
+    for (const name of Object.values(TESTS_OUTPUT_VARIABLES)) expect(cells).toContain(`\`${name}\``);
   });
 });
