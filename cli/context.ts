@@ -258,6 +258,20 @@ export class CliContext {
   get sns(): SNSClient {
     return this.client('sns', () => new SNSClient(this.clientConfig()));
   }
+  /**
+   * An EKS client of a cluster's region (the injected one in tests). Under `--local` it is
+   * {@link localClient}'s, at a closed loopback port: nothing reaches EKS.
+   */
+  eksIn(region: string): EKSClient {
+    const injected = this.io.clients?.eks;
+    if (injected) return injected;
+    const local = this.localState();
+    if (local) return localClient(local, 'eks');
+    this.eksByRegion[region] ??= new EKSClient({ ...this.clientConfig(), region });
+    return this.eksByRegion[region];
+  }
+  private readonly eksByRegion: Record<string, EKSClient> = {};
+
   get cloudformation(): CloudFormationClient {
     return this.client('cloudformation', () => new CloudFormationClient(this.clientConfig()));
   }

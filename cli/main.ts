@@ -59,6 +59,9 @@ repository without either, AWS-facing commands refuse.
 Local: --local talks to the running \`tps-deploy local\` instead (watch, list, status, history, report, start).
 Docs: docs/cli.md`;
 
+/** The commands `--local` serves; every other one refuses it (exit 2) before any call. */
+const LOCAL_COMMANDS: readonly string[] = ['watch', 'list', 'status', 'history', 'report', 'start'];
+
 /** Builds the program; `done(code)` receives each command's exit code. */
 function buildProgram(io: CliIo, done: (code: number) => void): Command {
   const program = new Command('tps-deploy')
@@ -101,6 +104,15 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
       const cmd = args.at(-1) as Command;
       const positional = args.slice(0, -2);
       const opts = cmd.optsWithGlobals();
+      if (opts.local) {
+        const name = cmd.parent && cmd.parent !== program ? `${cmd.parent.name()} ${cmd.name()}` : cmd.name();
+        if (cmd.parent !== program || !LOCAL_COMMANDS.includes(name)) {
+          throw new CliError(
+            `--local: ${name} does not run against the local environment; --local works with ${LOCAL_COMMANDS.slice(0, -1).join(', ')} and ${LOCAL_COMMANDS.at(-1)} only`,
+            EXIT_CODES.usage,
+          );
+        }
+      }
       const ctx = ctxFor(cmd);
       if (typeof aws === 'function' ? aws(opts) : aws) await ctx.prepare();
       done(await fn(ctx, ...([...positional, opts] as unknown as A)));

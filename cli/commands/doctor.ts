@@ -8,7 +8,6 @@
  * `stack` check's FAIL, not an error: the other checks still run (with `--config`, on its catalog).
  */
 
-import { EKSClient } from '@aws-sdk/client-eks';
 import { CloudWatchAlarmStates } from '../../functions/adapters/aws/alarm-states.js';
 import { HttpOnCallDirectory } from '../../functions/adapters/http-oncall.js';
 import { createMetricsSource } from '../../functions/adapters/metrics-factory.js';
@@ -70,21 +69,10 @@ export async function doctorScope(ctx: CliContext, opts: DoctorOptions): Promise
 /** The real ports, from the CLI's clients and `--kubeconfig`. */
 export function doctorPorts(ctx: CliContext, opts: DoctorOptions, catalog: Catalog | null): DoctorPorts {
   const connect = cliClusters(ctx, opts);
-  const eksClients = new Map<string, EKSClient>();
-  const profile = ctx.options.profile ?? ctx.env.AWS_PROFILE;
   const onCall = new HttpOnCallDirectory();
   return {
     whoAmI: () => callerIdentity(ctx.sts),
-    eks: new EksClusterReader((region) => {
-      const injected = ctx.io.clients?.eks;
-      if (injected) return injected;
-      let client = eksClients.get(region);
-      if (!client) {
-        client = new EKSClient({ region, ...(profile ? { profile } : {}) });
-        eksClients.set(region, client);
-      }
-      return client;
-    }),
+    eks: new EksClusterReader((region) => ctx.eksIn(region)),
     cluster: async (svc) => clusterProbe(await connect(svc)),
     requiredPermissions: (appName) => shippedRolePermissions(appName),
     alarms: new CloudWatchAlarmStates({ client: ctx.cloudwatch }),
