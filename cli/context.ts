@@ -129,9 +129,22 @@ export class CliContext {
     return this.io.cwd ?? process.cwd();
   }
 
-  /** The stack named by `--stack` or $TPS_STACK, or null. */
+  /**
+   * The stack named by `--stack` or $TPS_STACK, or null. Under `--local` $TPS_STACK is ignored
+   * (the local environment is not a deployed stack; see localState()).
+   */
   stackName(): string | null {
-    return this.options.stack || this.env[STACK_ENV] || null;
+    return this.options.stack || (this.options.local ? null : this.env[STACK_ENV]) || null;
+  }
+
+  /** True when the stack's name came from $TPS_STACK, not `--stack`. */
+  stackFromEnv(): boolean {
+    return !this.options.stack && !this.options.local && !!this.env[STACK_ENV];
+  }
+
+  /** How the user named the stack, for messages: `--stack` or TPS_STACK. */
+  stackFlag(): string {
+    return this.stackFromEnv() ? STACK_ENV : '--stack';
   }
 
   /**
@@ -141,11 +154,16 @@ export class CliContext {
   runbook(): Promise<RunbookOutput | null> {
     const stack = this.stackName();
     if (!stack) return Promise.resolve(null);
+    if (!this.runbookPromise && this.stackFromEnv()) {
+      // A name from the shell's environment acts without being typed: say so, on stderr.
+      line(this.io.stderr, `using stack ${stack} (from ${STACK_ENV})`);
+    }
     this.runbookPromise ??= describeRunbook(
       this.cloudformation,
       stack,
       this.region() ?? 'the default region',
       (what, call) => this.aws(what, call),
+      this.stackFlag(),
     ).then((r) => {
       this.runbookValue = r;
       return r;
@@ -191,7 +209,10 @@ export class CliContext {
       );
     }
     const runbook = (await this.runbook())!;
-    if (!file) return catalogOfRunbook(stack, runbook);
+    if (!file) {
+      if (this.stackFromEnv()) await this.refuseOtherDefaultApp(stack, runbook);
+      return catalogOfRunbook(stack, runbook, this.stackFlag());
+    }
     const configPath = path ?? '(the given catalog)';
     if (file.appName !== runbook.appName) {
       throw new CliError(
@@ -212,6 +233,22 @@ export class CliContext {
       );
     }
     return file;
+  }
+
+  /**
+   * $TPS_STACK beside a catalog file found by default (./tps.config.ts, or this repository's): a
+   * stack of another app is refused, so a TPS_STACK left in the shell does not act on it from
+   * another app's directory.
+   */
+  private async refuseOtherDefaultApp(stack: string, runbook: RunbookOutput): Promise<void> {
+    const path = defaultConfigPath(this.cwd);
+    if (!path) return;
+    const file = await loadCatalog(path);
+    if (file.appName === runbook.appName) return;
+    throw new CliError(
+      `${STACK_ENV} names stack "${stack}" (appName "${runbook.appName}") but ${path} is appName "${file.appName}": pass --stack ${stack} to act on that stack, unset ${STACK_ENV} to use the file, or pass --config <file>`,
+      EXIT_CODES.usage,
+    );
   }
 
   /**
@@ -313,6 +350,12 @@ export class CliContext {
         throw new CliError(
           '--config: a --local environment has its own catalog; give --config or --local, not both',
           EXIT_CODES.usage,
+        );
+      }
+      if (!this.options.stack && this.env[STACK_ENV]) {
+        line(
+          this.io.stderr,
+          `note: --local ignores ${STACK_ENV}=${this.env[STACK_ENV]} (the local environment is not a deployed stack)`,
         );
       }
       if (this.stackName()) {

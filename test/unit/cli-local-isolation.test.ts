@@ -98,7 +98,7 @@ afterAll(async () => {
   await Promise.all([api.close(), answer.close(), eks.close()]);
 });
 
-async function cli(argv: string[]) {
+async function cli(argv: string[], extraEnv: Record<string, string> = {}) {
   const stdout = new Collect();
   const stderr = new Collect();
   const code = await run(argv, {
@@ -111,6 +111,7 @@ async function cli(argv: string[]) {
       AWS_ACCESS_KEY_ID: 'AKIAREALLOOKING',
       AWS_SECRET_ACCESS_KEY: 'real-looking-secret',
       AWS_REGION: 'us-east-1',
+      ...extraEnv,
     },
   });
   return { code, stdout: stdout.text, stderr: stderr.text };
@@ -177,6 +178,33 @@ describe('--local sends nothing off the local environment', () => {
       `tps-deploy: --local: ${args[0]} does not run against the local environment; ${LOCAL_LIST}\n`,
     );
   });
+});
+
+test('--local ignores TPS_STACK from the environment, with a note; --stack with --local stays refused', async () => {
+  const r = await cli(
+    ['--local', 'start', '--service', 'api', '--image', 'repo/api:v4', '--name', 'iso-2', '--tests-passed'],
+    { TPS_STACK: 'prod' },
+  );
+  expect(r.code).toBe(0);
+  expect(r.stderr).toBe(
+    'note: --local ignores TPS_STACK=prod (the local environment is not a deployed stack)\n',
+  );
+  expect(started).toContain('iso-2');
+  const both = await cli([
+    '--local',
+    '--stack',
+    'prod',
+    'start',
+    '--service',
+    'api',
+    '--image',
+    'repo/api:v5',
+  ]);
+  expect(both.code).toBe(2);
+  expect(both.stderr).toBe(
+    'tps-deploy: --stack: a --local environment is not a deployed stack; give --stack or --local, not both\n',
+  );
+  expect({ answer: answer.requests, eks: eks.requests }).toEqual({ answer: [], eks: [] });
 });
 
 describe('every client built under --local goes to loopback', () => {

@@ -24,7 +24,7 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -407,6 +407,58 @@ describe('--config and --stack together: the stack gives the names, the file the
     const same = await configFile('same.config.mjs', DEPLOYED);
     const quiet = await run(['--stack', STACK, '--config', same, 'history', '--service', 'api']);
     expect(quiet.stderr).toBe('');
+  });
+});
+
+describe('TPS_STACK from the environment beside a ./tps.config.ts', () => {
+  /** A directory holding a tps.config.ts of `catalog`, as a repository of that app would. */
+  async function repoOf(name: string, catalog: CatalogInput): Promise<string> {
+    const repo = join(dir, name);
+    await mkdir(repo, { recursive: true });
+    await writeFile(join(repo, 'package.json'), '{"type":"module"}\n');
+    await writeFile(join(repo, 'tps.config.ts'), `export default ${JSON.stringify(catalog)};\n`);
+    return repo;
+  }
+
+  it('a tps.config.ts of another app is refused (exit 2), naming both and how to choose; nothing else called', async () => {
+    const staging = await repoOf('staging-repo', { ...CATALOG, appName: 'shop-staging' });
+    await store.put(record({ deploymentId: 'st-e1', outcome: 'SUCCEEDED' }));
+    const r = await run(['history', '--service', 'api'], { TPS_STACK: STACK }, { cwd: staging });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      `using stack ${STACK} (from TPS_STACK)\n` +
+        `tps-deploy: TPS_STACK names stack "${STACK}" (appName "${APP}") but ${join(staging, 'tps.config.ts')} is appName "shop-staging": pass --stack ${STACK} to act on that stack, unset TPS_STACK to use the file, or pass --config <file>\n`,
+    );
+    expect(sfn.calls()).toEqual([]);
+  });
+
+  it("the same app: the stack's catalog is used, and stderr says the stack came from TPS_STACK (stdout stays JSON)", async () => {
+    const same = await repoOf('same-repo', CATALOG);
+    await store.put(record({ deploymentId: 'st-e2', outcome: 'SUCCEEDED' }));
+    const r = await run(['history', '--service', 'api', '--json'], { TPS_STACK: STACK }, { cwd: same });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(`using stack ${STACK} (from TPS_STACK)\n`);
+    expect(JSON.parse(r.stdout).map((x: { deploymentId: string }) => x.deploymentId)).toContain('st-e2');
+    const flag = await run(['--stack', STACK, 'history', '--service', 'api'], {}, { cwd: same });
+    expect(flag.stderr).toBe('');
+  });
+
+  it('errors about a stack from the environment name TPS_STACK, not --stack', async () => {
+    cfn.on(DescribeStacksCommand, { StackName: 'nope' }).rejects(
+      new CloudFormationServiceException({
+        name: 'ValidationError',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+        message: 'Stack with id nope does not exist',
+      }),
+    );
+    const r = await run(['list'], { TPS_STACK: 'nope' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'using stack nope (from TPS_STACK)\n' +
+        `tps-deploy: TPS_STACK: no stack "nope" in ${REGION}: check TPS_STACK, --region and --profile (npx cdk deploy creates the stack named after the catalog's appName)\n`,
+    );
   });
 });
 
