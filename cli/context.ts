@@ -32,7 +32,13 @@ import { dashboardName, stateMachineName, tableName } from '../infra/names.js';
 import { LOCAL_CREDENTIALS, type LocalApiState, localStatePath, readLocalState } from '../local/api-state.js';
 import { type AwsClients, CliError, type CliIo, EXIT_CODES, line, realSleep } from './io.js';
 import { type ConsoleLinks, consoleLinks } from './links.js';
-import { catalogOfRunbook, describeRunbook, differingServices, STACK_ENV } from './runbook-source.js';
+import {
+  catalogOfRunbook,
+  describeRunbook,
+  differingFields,
+  differingServices,
+  STACK_ENV,
+} from './runbook-source.js';
 
 /** Flags every command accepts (commander puts them on the root program). */
 export interface GlobalOptions {
@@ -88,6 +94,8 @@ export async function loadCatalog(path: string): Promise<Catalog> {
 
 /** Per-run state of the AWS-facing commands; clients and the catalog are built on first use. */
 export class CliContext {
+  /** Set for commands that change things: a --config differing from the stack is then refused, not noted. */
+  changes = false;
   private catalogPromise: Promise<Catalog> | undefined;
   private runbookPromise: Promise<RunbookOutput | null> | undefined;
   /** The stack's output once read; the clients built after it use its region. */
@@ -222,17 +230,42 @@ export class CliContext {
     }
     let differing: readonly string[];
     try {
-      differing = differingServices(file, catalogOfRunbook(stack, runbook));
+      const deployed = catalogOfRunbook(stack, runbook);
+      differing = differingServices(file, deployed);
+      for (const s of differing) this.differences.set(s, differingFields(file, deployed, s));
     } catch {
       differing = ["(the stack's catalog does not parse here)"];
+      this.differences.set('*', ["the stack's catalog does not parse here"]);
     }
-    if (differing.length > 0) {
+    this.configPathValue = configPath;
+    // A command that changes things refuses instead, for the service it acts on (requireSameAsStack).
+    if (differing.length > 0 && !this.changes) {
       line(
         this.io.stderr,
         `note: --config ${configPath} differs from the catalog stack "${stack}" runs with (${differing.join(', ')}); this command uses the file's, the deployed functions the stack's`,
       );
     }
     return file;
+  }
+
+  /** With `--config` and a stack: the fields of each service where the file and the stack differ. */
+  private readonly differences = new Map<string, readonly string[]>();
+  private configPathValue = '';
+
+  /**
+   * For a command that changes `service` (start, abort, rollback, unlock, approve, ...): refuses
+   * (exit 2, naming the differing fields) when `--config` and the stack differ for that service,
+   * since the command would act on the file's settings and the deployed functions on the stack's.
+   */
+  async requireSameAsStack(service: string): Promise<void> {
+    await this.catalog();
+    const fields = this.differences.get(service) ?? this.differences.get('*');
+    if (!fields) return;
+    const stack = this.stackName()!;
+    throw new CliError(
+      `--config ${this.configPathValue} and stack "${stack}" differ for service "${service}" (${fields.join(', ')}): this command changes things, so it uses neither; drop --config (the stack's catalog is used) or deploy the file (npx cdk deploy ${stack})`,
+      EXIT_CODES.usage,
+    );
   }
 
   /**

@@ -62,6 +62,18 @@ Docs: docs/cli.md`;
 /** The commands `--local` serves; every other one refuses it (exit 2) before any call. */
 const LOCAL_COMMANDS: readonly string[] = ['watch', 'list', 'status', 'history', 'report', 'start'];
 
+/** The commands that change things: with --config and --stack differing for their service, they refuse. */
+const CHANGING_COMMANDS: readonly string[] = [
+  'start',
+  'abort',
+  'rollback',
+  'unlock',
+  'approve',
+  'reject',
+  'hold',
+  'promote',
+];
+
 /** Builds the program; `done(code)` receives each command's exit code. */
 function buildProgram(io: CliIo, done: (code: number) => void): Command {
   const program = new Command('tps-deploy')
@@ -114,6 +126,7 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
         }
       }
       const ctx = ctxFor(cmd);
+      ctx.changes = CHANGING_COMMANDS.includes(cmd.name()) && cmd.parent === program;
       if (typeof aws === 'function' ? aws(opts) : aws) await ctx.prepare();
       done(await fn(ctx, ...([...positional, opts] as unknown as A)));
     };

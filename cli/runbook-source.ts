@@ -122,3 +122,17 @@ export function differingServices(file: Catalog, deployed: Catalog): string[] {
     (n) => JSON.stringify(file.services[n] ?? null) !== JSON.stringify(deployed.services[n] ?? null),
   );
 }
+
+/**
+ * The settings of one service that differ between the file's catalog and the deployed one (its
+ * top-level fields, sorted); `(only in the file)` / `(only in the stack)` for a service one lacks.
+ */
+export function differingFields(file: Catalog, deployed: Catalog, service: string): string[] {
+  const a = file.services[service] as Record<string, unknown> | undefined;
+  const b = deployed.services[service] as Record<string, unknown> | undefined;
+  if (!a && !b) return [];
+  if (!b) return ['(only in the file)'];
+  if (!a) return ['(only in the stack)'];
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return keys.filter((k) => JSON.stringify(a[k] ?? null) !== JSON.stringify(b[k] ?? null));
+}

@@ -19,7 +19,7 @@ import { runChecks } from '../doctor/checks.js';
 import { clusterProbe, shippedRolePermissions } from '../doctor/kube.js';
 import type { CheckResult, DoctorPorts, DoctorScope } from '../doctor/ports.js';
 import { CliError, EXIT_CODES, type ExitCode, line } from '../io.js';
-import { RunbookSourceError } from '../runbook-source.js';
+import { catalogOfRunbook, RunbookSourceError } from '../runbook-source.js';
 
 export interface DoctorOptions {
   /** Only this service (and its cluster and namespace). @default every service of the catalog */
@@ -49,8 +49,13 @@ export async function doctorScope(ctx: CliContext, opts: DoctorOptions): Promise
   // Without a readable stack only a catalog given explicitly counts (never ./tps.config.ts in
   // its place); without --stack, the catalog as every command finds it (or the refusal).
   let catalog: Catalog | null;
+  // With a readable stack, the catalog the deployed functions run with (a --config beside it is
+  // checked to be the same app, then set aside: the clusters and alarms in use are the stack's).
   if (runbook && !runbook.ok) catalog = (await ctx.givenCatalog())?.catalog ?? null;
-  else catalog = await ctx.catalog();
+  else if (runbook?.ok) {
+    await ctx.catalog();
+    catalog = catalogOfRunbook(stackName!, runbook.value, ctx.stackFlag());
+  } else catalog = await ctx.catalog();
   if (opts.service) {
     if (!catalog) {
       throw new CliError(
@@ -58,7 +63,12 @@ export async function doctorScope(ctx: CliContext, opts: DoctorOptions): Promise
         EXIT_CODES.usage,
       );
     }
-    await ctx.requireService(opts.service);
+    if (!Object.hasOwn(catalog.services, opts.service)) {
+      throw new CliError(
+        `--service: unknown service "${opts.service}"; the catalog has ${Object.keys(catalog.services).join(', ')}`,
+        EXIT_CODES.usage,
+      );
+    }
   }
   const services = catalog
     ? Object.entries(catalog.services).filter(([name]) => !opts.service || name === opts.service)

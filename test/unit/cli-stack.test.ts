@@ -462,6 +462,79 @@ describe('TPS_STACK from the environment beside a ./tps.config.ts', () => {
   });
 });
 
+describe('--config differing from the stack: commands that change things refuse for that service', () => {
+  async function mine(): Promise<string> {
+    const path = join(dir, 'differs.config.mjs');
+    // The file lacks the deployed api's duties; web is the same in both.
+    await writeFile(path, `export default ${JSON.stringify(CATALOG)};\n`);
+    return path;
+  }
+  const refusal = (file: string) =>
+    `tps-deploy: --config ${file} and stack "${STACK}" differ for service "api" (duties): this command changes things, so it uses neither; drop --config (the stack's catalog is used) or deploy the file (npx cdk deploy ${STACK})\n`;
+
+  it.each([
+    ['start', ['start', '--service', 'api', '--image', 'repo/api:v9', '--tests-passed', '--name', 'st-m1']],
+    ['unlock', ['unlock', '--service', 'api']],
+    ['rollback --kubeconfig', ['rollback', '--service', 'api', '--kubeconfig', '/nonexistent/kubeconfig']],
+    ['approve', ['approve', 'st-m2']],
+    ['abort --kubeconfig', ['abort', 'st-m2', '--kubeconfig', '/nonexistent/kubeconfig']],
+  ])('%s on api is refused (exit 2) naming the differing fields; nothing sent', async (_name, argv) => {
+    const file = await mine();
+    await store.begin(record({ deploymentId: 'st-m2', service: 'api' }));
+    const r = await run(['--stack', STACK, '--config', file, ...argv]);
+    expect(r.stderr).toBe(refusal(file));
+    expect(r.code).toBe(2);
+    expect(sfn.calls()).toEqual([]);
+  });
+
+  it('a change to a service that is the same in both goes ahead; read-only commands keep the note', async () => {
+    const file = await mine();
+    const r = await run([
+      '--stack',
+      STACK,
+      '--config',
+      file,
+      'start',
+      '--service',
+      'web',
+      '--image',
+      'repo/web:v9',
+      '--tests-passed',
+      '--name',
+      'st-m3',
+    ]);
+    expect(r.code).toBe(0);
+    const h = await run(['--stack', STACK, '--config', file, 'history', '--service', 'api']);
+    expect(h.code).toBe(0);
+    expect(h.stderr).toContain(
+      `note: --config ${file} differs from the catalog stack "${STACK}" runs with (api)`,
+    );
+  });
+
+  it("doctor checks the stack's catalog, not the file's", async () => {
+    const { doctorScope } = await import('../../cli/commands/doctor.js');
+    const other = join(dir, 'doctor.config.mjs');
+    const moved: CatalogInput = {
+      ...CATALOG,
+      services: { ...CATALOG.services, api: { ...CATALOG.services.api!, namespace: 'elsewhere' } },
+    };
+    await writeFile(other, `export default ${JSON.stringify(moved)};\n`);
+    const ctx = new CliContext(
+      {
+        stdout: new Collect(),
+        stderr: new Collect(),
+        env: { AWS_REGION: REGION },
+        cwd: dir,
+        clients: { cloudformation: new CloudFormationClient({ region: REGION }) },
+      },
+      { stack: STACK, config: other },
+    );
+    const scope = await doctorScope(ctx, {});
+    expect(scope.catalog).toEqual(parseCatalog(DEPLOYED));
+    expect(scope.services.map(([, svc]) => svc.namespace)).toEqual(['shop', 'shop']);
+  });
+});
+
 it('notifications of an in-process rollback (--kubeconfig) go to the topic the stack names', async () => {
   const sns = mockClient(SNSClient);
   sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
