@@ -173,6 +173,13 @@ export class CliContext {
       (what, call) => this.aws(what, call),
       this.stackFlag(),
     ).then((r) => {
+      // The stack's ARNs and table live in its region: clients in another would not find them.
+      if (this.options.region && this.options.region !== r.region) {
+        throw new CliError(
+          `--region ${this.options.region}: stack "${stack}" runs in ${r.region} (its state machines, table and topic are there); drop --region or pass --region ${r.region}`,
+          EXIT_CODES.usage,
+        );
+      }
       this.runbookValue = r;
       return r;
     });

@@ -151,7 +151,7 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
     .option('--state-machine-arn <arn>', 'state machine (default: <appName>-<service> via ListStateMachines)')
     .option(
       '--answer-url <url>',
-      'start through the answer endpoint, as your verified AWS identity (default: $TPS_ANSWER_URL; without one: StartExecution, requester unverified)',
+      "start through the answer endpoint, as your verified AWS identity (default: the stack's AnswerUrl output, else $TPS_ANSWER_URL; without one: StartExecution, requester unverified)",
     )
     .option('--follow', 'show phases, waits and verdicts until the execution ends; exit with its outcome')
     .option(
@@ -255,7 +255,7 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
     cmd
       .option(
         '--answer-url <url>',
-        'the answer endpoint, which acts as your verified AWS identity (default: $TPS_ANSWER_URL, the stack output AnswerUrl)',
+        "the answer endpoint, which acts as your verified AWS identity (default: the stack's AnswerUrl output, else $TPS_ANSWER_URL)",
       )
       .option(
         '--kubeconfig <file>',
@@ -304,7 +304,7 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
     .option('--reason <text>', 'why, for the record')
     .option(
       '--answer-url <url>',
-      'the answer endpoint (default: $TPS_ANSWER_URL, the stack output AnswerUrl)',
+      "the answer endpoint (default: the stack's AnswerUrl output, else $TPS_ANSWER_URL)",
     )
     .option('--json', 'print the result as JSON')
     .action(
@@ -323,7 +323,7 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
       .option('--reason <text>', 'comment for the record')
       .option(
         '--answer-url <url>',
-        'the answer endpoint (default: $TPS_ANSWER_URL, the stack output AnswerUrl)',
+        "the answer endpoint (default: the stack's AnswerUrl output, else $TPS_ANSWER_URL)",
       )
       .option('--json', 'print the result as JSON')
       .action(

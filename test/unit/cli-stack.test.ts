@@ -577,17 +577,53 @@ describe('region', () => {
       { stack: STACK, ...options },
     );
 
-  it("the stack's region for the clients, unless --region says otherwise", async () => {
+  it("the stack's region for the clients; a --region naming the same is accepted", async () => {
     deployed({ region: 'eu-west-1' });
     const fromStack = ctx({});
     await fromStack.prepare();
     expect(fromStack.region()).toBe('eu-west-1');
     expect(await fromStack.sns.config.region()).toBe('eu-west-1');
-    const explicit = ctx({ region: 'us-west-2' });
-    await explicit.prepare();
-    expect(explicit.region()).toBe('us-west-2');
-    expect(await explicit.sns.config.region()).toBe('us-west-2');
+    const same = ctx({ region: 'eu-west-1' });
+    await same.prepare();
+    expect(await same.sns.config.region()).toBe('eu-west-1');
   });
+
+  it("--region other than the stack's is refused (exit 2): its ARNs and table are in the stack's region", async () => {
+    deployed({ region: 'eu-west-1' });
+    const explicit = ctx({ region: 'us-west-2' });
+    await expect(explicit.prepare()).rejects.toMatchObject({
+      exitCode: 2,
+      message: `--region us-west-2: stack "${STACK}" runs in eu-west-1 (its state machines, table and topic are there); drop --region or pass --region eu-west-1`,
+    });
+  });
+});
+
+describe("the answer endpoint: --answer-url, then the stack's AnswerUrl, then TPS_ANSWER_URL", () => {
+  it("with both a stack and TPS_ANSWER_URL, the stack's endpoint is used", async () => {
+    const { configuredAnswerUrl } = await import('../../cli/answer-client.js');
+    const ctx = new CliContext(
+      {
+        stdout: new Collect(),
+        stderr: new Collect(),
+        env: { AWS_REGION: REGION, TPS_ANSWER_URL: 'https://elsewhere.example/' },
+        clients: { cloudformation: new CloudFormationClient({ region: REGION }) },
+      },
+      { stack: STACK },
+    );
+    expect((await configuredAnswerUrl(ctx))?.href).toBe(new URL(endpoint.url).href);
+    expect((await configuredAnswerUrl(ctx, 'https://given.example/'))?.href).toBe('https://given.example/');
+  });
+
+  it.each(['start', 'approve', 'reject', 'hold', 'promote', 'abort', 'rollback', 'unlock'])(
+    '%s --help says that order',
+    async (command) => {
+      const r = await run([command, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout.replace(/\s+/g, ' ')).toContain(
+        "(default: the stack's AnswerUrl output, else $TPS_ANSWER_URL",
+      );
+    },
+  );
 });
 
 it('a parsed catalog parses again to itself (the output carries the parsed catalog)', async () => {
