@@ -36,9 +36,20 @@ function regionOf(url: URL, fallback: string | undefined): string {
 
 /**
  * The endpoint's URL, or null when none is configured: `--answer-url`, else the `--stack`'s
- * output, else $TPS_ANSWER_URL.
+ * output, else $TPS_ANSWER_URL. Under `--local`, always null ($TPS_ANSWER_URL is ignored) and
+ * `--answer-url` is refused: nothing leaves the machine.
  */
 export async function configuredAnswerUrl(ctx: CliContext, explicit?: string): Promise<URL | null> {
+  if (ctx.options.local) {
+    // The local environment has no answer endpoint; $TPS_ANSWER_URL would name a deployed one.
+    if (explicit) {
+      throw new CliError(
+        '--answer-url: a --local environment has no answer endpoint (start goes to its Step Functions API); drop --answer-url or --local',
+        EXIT_CODES.usage,
+      );
+    }
+    return null;
+  }
   const raw = explicit ?? (await ctx.runbook())?.answerUrl ?? ctx.env[ANSWER_URL_ENV];
   if (!raw) return null;
   try {

@@ -5,7 +5,6 @@
  * (DescribeCluster + a token signed with the caller's credentials) or, with `--kubeconfig`, from a
  * kubeconfig file (a local cluster, or an operator's own access).
  */
-import { EKSClient } from '@aws-sdk/client-eks';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CloudWatchReleaseTelemetry } from '../functions/adapters/aws/cloudwatch-telemetry.js';
 import { EksKubeConfigProvider } from '../functions/adapters/aws/eks-auth.js';
@@ -92,15 +91,7 @@ export function cliClusters(
     } else {
       let provider = eksProviders.get(svc.cluster.region);
       if (!provider) {
-        const client =
-          ctx.io.clients?.eks ??
-          new EKSClient({
-            region: svc.cluster.region,
-            ...((ctx.options.profile ?? ctx.env.AWS_PROFILE)
-              ? { profile: ctx.options.profile ?? ctx.env.AWS_PROFILE }
-              : {}),
-          });
-        provider = new EksKubeConfigProvider({ client });
+        provider = new EksKubeConfigProvider({ client: ctx.eksIn(svc.cluster.region) });
         eksProviders.set(svc.cluster.region, provider);
       }
       // Renewable: a command that outlives its token signs a new one when the API server says 401.

@@ -32,7 +32,13 @@ import { dashboardName, stateMachineName, tableName } from '../infra/names.js';
 import { LOCAL_CREDENTIALS, type LocalApiState, localStatePath, readLocalState } from '../local/api-state.js';
 import { type AwsClients, CliError, type CliIo, EXIT_CODES, line, realSleep } from './io.js';
 import { type ConsoleLinks, consoleLinks } from './links.js';
-import { catalogOfRunbook, describeRunbook, differingServices, STACK_ENV } from './runbook-source.js';
+import {
+  catalogOfRunbook,
+  describeRunbook,
+  differingFields,
+  differingServices,
+  STACK_ENV,
+} from './runbook-source.js';
 
 /** Flags every command accepts (commander puts them on the root program). */
 export interface GlobalOptions {
@@ -88,6 +94,8 @@ export async function loadCatalog(path: string): Promise<Catalog> {
 
 /** Per-run state of the AWS-facing commands; clients and the catalog are built on first use. */
 export class CliContext {
+  /** Set for commands that change things: a --config differing from the stack is then refused, not noted. */
+  changes = false;
   private catalogPromise: Promise<Catalog> | undefined;
   private runbookPromise: Promise<RunbookOutput | null> | undefined;
   /** The stack's output once read; the clients built after it use its region. */
@@ -129,9 +137,22 @@ export class CliContext {
     return this.io.cwd ?? process.cwd();
   }
 
-  /** The stack named by `--stack` or $TPS_STACK, or null. */
+  /**
+   * The stack named by `--stack` or $TPS_STACK, or null. Under `--local` $TPS_STACK is ignored
+   * (the local environment is not a deployed stack; see localState()).
+   */
   stackName(): string | null {
-    return this.options.stack || this.env[STACK_ENV] || null;
+    return this.options.stack || (this.options.local ? null : this.env[STACK_ENV]) || null;
+  }
+
+  /** True when the stack's name came from $TPS_STACK, not `--stack`. */
+  stackFromEnv(): boolean {
+    return !this.options.stack && !this.options.local && !!this.env[STACK_ENV];
+  }
+
+  /** How the user named the stack, for messages: `--stack` or TPS_STACK. */
+  stackFlag(): string {
+    return this.stackFromEnv() ? STACK_ENV : '--stack';
   }
 
   /**
@@ -141,12 +162,24 @@ export class CliContext {
   runbook(): Promise<RunbookOutput | null> {
     const stack = this.stackName();
     if (!stack) return Promise.resolve(null);
+    if (!this.runbookPromise && this.stackFromEnv()) {
+      // A name from the shell's environment acts without being typed: say so, on stderr.
+      line(this.io.stderr, `using stack ${stack} (from ${STACK_ENV})`);
+    }
     this.runbookPromise ??= describeRunbook(
       this.cloudformation,
       stack,
       this.region() ?? 'the default region',
       (what, call) => this.aws(what, call),
+      this.stackFlag(),
     ).then((r) => {
+      // The stack's ARNs and table live in its region: clients in another would not find them.
+      if (this.options.region && this.options.region !== r.region) {
+        throw new CliError(
+          `--region ${this.options.region}: stack "${stack}" runs in ${r.region} (its state machines, table and topic are there); drop --region or pass --region ${r.region}`,
+          EXIT_CODES.usage,
+        );
+      }
       this.runbookValue = r;
       return r;
     });
@@ -191,7 +224,10 @@ export class CliContext {
       );
     }
     const runbook = (await this.runbook())!;
-    if (!file) return catalogOfRunbook(stack, runbook);
+    if (!file) {
+      if (this.stackFromEnv()) await this.refuseOtherDefaultApp(stack, runbook);
+      return catalogOfRunbook(stack, runbook, this.stackFlag());
+    }
     const configPath = path ?? '(the given catalog)';
     if (file.appName !== runbook.appName) {
       throw new CliError(
@@ -201,17 +237,58 @@ export class CliContext {
     }
     let differing: readonly string[];
     try {
-      differing = differingServices(file, catalogOfRunbook(stack, runbook));
+      const deployed = catalogOfRunbook(stack, runbook);
+      differing = differingServices(file, deployed);
+      for (const s of differing) this.differences.set(s, differingFields(file, deployed, s));
     } catch {
       differing = ["(the stack's catalog does not parse here)"];
+      this.differences.set('*', ["the stack's catalog does not parse here"]);
     }
-    if (differing.length > 0) {
+    this.configPathValue = configPath;
+    // A command that changes things refuses instead, for the service it acts on (requireSameAsStack).
+    if (differing.length > 0 && !this.changes) {
       line(
         this.io.stderr,
         `note: --config ${configPath} differs from the catalog stack "${stack}" runs with (${differing.join(', ')}); this command uses the file's, the deployed functions the stack's`,
       );
     }
     return file;
+  }
+
+  /** With `--config` and a stack: the fields of each service where the file and the stack differ. */
+  private readonly differences = new Map<string, readonly string[]>();
+  private configPathValue = '';
+
+  /**
+   * For a command that changes `service` (start, abort, rollback, unlock, approve, ...): refuses
+   * (exit 2, naming the differing fields) when `--config` and the stack differ for that service,
+   * since the command would act on the file's settings and the deployed functions on the stack's.
+   */
+  async requireSameAsStack(service: string): Promise<void> {
+    await this.catalog();
+    const fields = this.differences.get(service) ?? this.differences.get('*');
+    if (!fields) return;
+    const stack = this.stackName()!;
+    throw new CliError(
+      `--config ${this.configPathValue} and stack "${stack}" differ for service "${service}" (${fields.join(', ')}): this command changes things, so it uses neither; drop --config (the stack's catalog is used) or deploy the file (npx cdk deploy ${stack})`,
+      EXIT_CODES.usage,
+    );
+  }
+
+  /**
+   * $TPS_STACK beside a catalog file found by default (./tps.config.ts, or this repository's): a
+   * stack of another app is refused, so a TPS_STACK left in the shell does not act on it from
+   * another app's directory.
+   */
+  private async refuseOtherDefaultApp(stack: string, runbook: RunbookOutput): Promise<void> {
+    const path = defaultConfigPath(this.cwd);
+    if (!path) return;
+    const file = await loadCatalog(path);
+    if (file.appName === runbook.appName) return;
+    throw new CliError(
+      `${STACK_ENV} names stack "${stack}" (appName "${runbook.appName}") but ${path} is appName "${file.appName}": pass --stack ${stack} to act on that stack, unset ${STACK_ENV} to use the file, or pass --config <file>`,
+      EXIT_CODES.usage,
+    );
   }
 
   /**
@@ -258,6 +335,20 @@ export class CliContext {
   get sns(): SNSClient {
     return this.client('sns', () => new SNSClient(this.clientConfig()));
   }
+  /**
+   * An EKS client of a cluster's region (the injected one in tests). Under `--local` it is
+   * {@link localClient}'s, at a closed loopback port: nothing reaches EKS.
+   */
+  eksIn(region: string): EKSClient {
+    const injected = this.io.clients?.eks;
+    if (injected) return injected;
+    const local = this.localState();
+    if (local) return localClient(local, 'eks');
+    this.eksByRegion[region] ??= new EKSClient({ ...this.clientConfig(), region });
+    return this.eksByRegion[region];
+  }
+  private readonly eksByRegion: Record<string, EKSClient> = {};
+
   get cloudformation(): CloudFormationClient {
     return this.client('cloudformation', () => new CloudFormationClient(this.clientConfig()));
   }
@@ -299,6 +390,12 @@ export class CliContext {
         throw new CliError(
           '--config: a --local environment has its own catalog; give --config or --local, not both',
           EXIT_CODES.usage,
+        );
+      }
+      if (!this.options.stack && this.env[STACK_ENV]) {
+        line(
+          this.io.stderr,
+          `note: --local ignores ${STACK_ENV}=${this.env[STACK_ENV]} (the local environment is not a deployed stack)`,
         );
       }
       if (this.stackName()) {

@@ -59,6 +59,21 @@ repository without either, AWS-facing commands refuse.
 Local: --local talks to the running \`tps-deploy local\` instead (watch, list, status, history, report, start).
 Docs: docs/cli.md`;
 
+/** The commands `--local` serves; every other one refuses it (exit 2) before any call. */
+const LOCAL_COMMANDS: readonly string[] = ['watch', 'list', 'status', 'history', 'report', 'start'];
+
+/** The commands that change things: with --config and --stack differing for their service, they refuse. */
+const CHANGING_COMMANDS: readonly string[] = [
+  'start',
+  'abort',
+  'rollback',
+  'unlock',
+  'approve',
+  'reject',
+  'hold',
+  'promote',
+];
+
 /** Builds the program; `done(code)` receives each command's exit code. */
 function buildProgram(io: CliIo, done: (code: number) => void): Command {
   const program = new Command('tps-deploy')
@@ -101,7 +116,17 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
       const cmd = args.at(-1) as Command;
       const positional = args.slice(0, -2);
       const opts = cmd.optsWithGlobals();
+      if (opts.local) {
+        const name = cmd.parent && cmd.parent !== program ? `${cmd.parent.name()} ${cmd.name()}` : cmd.name();
+        if (cmd.parent !== program || !LOCAL_COMMANDS.includes(name)) {
+          throw new CliError(
+            `--local: ${name} does not run against the local environment; --local works with ${LOCAL_COMMANDS.slice(0, -1).join(', ')} and ${LOCAL_COMMANDS.at(-1)} only`,
+            EXIT_CODES.usage,
+          );
+        }
+      }
       const ctx = ctxFor(cmd);
+      ctx.changes = CHANGING_COMMANDS.includes(cmd.name()) && cmd.parent === program;
       if (typeof aws === 'function' ? aws(opts) : aws) await ctx.prepare();
       done(await fn(ctx, ...([...positional, opts] as unknown as A)));
     };
@@ -126,7 +151,7 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
     .option('--state-machine-arn <arn>', 'state machine (default: <appName>-<service> via ListStateMachines)')
     .option(
       '--answer-url <url>',
-      'start through the answer endpoint, as your verified AWS identity (default: $TPS_ANSWER_URL; without one: StartExecution, requester unverified)',
+      "start through the answer endpoint, as your verified AWS identity (default: the stack's AnswerUrl output, else $TPS_ANSWER_URL; without one: StartExecution, requester unverified)",
     )
     .option('--follow', 'show phases, waits and verdicts until the execution ends; exit with its outcome')
     .option(
@@ -230,7 +255,7 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
     cmd
       .option(
         '--answer-url <url>',
-        'the answer endpoint, which acts as your verified AWS identity (default: $TPS_ANSWER_URL, the stack output AnswerUrl)',
+        "the answer endpoint, which acts as your verified AWS identity (default: the stack's AnswerUrl output, else $TPS_ANSWER_URL)",
       )
       .option(
         '--kubeconfig <file>',
@@ -279,7 +304,7 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
     .option('--reason <text>', 'why, for the record')
     .option(
       '--answer-url <url>',
-      'the answer endpoint (default: $TPS_ANSWER_URL, the stack output AnswerUrl)',
+      "the answer endpoint (default: the stack's AnswerUrl output, else $TPS_ANSWER_URL)",
     )
     .option('--json', 'print the result as JSON')
     .action(
@@ -298,7 +323,7 @@ function buildProgram(io: CliIo, done: (code: number) => void): Command {
       .option('--reason <text>', 'comment for the record')
       .option(
         '--answer-url <url>',
-        'the answer endpoint (default: $TPS_ANSWER_URL, the stack output AnswerUrl)',
+        "the answer endpoint (default: the stack's AnswerUrl output, else $TPS_ANSWER_URL)",
       )
       .option('--json', 'print the result as JSON')
       .action(

@@ -51,6 +51,8 @@ export async function describeRunbook(
   stackName: string,
   where: string,
   call: <T>(what: string, fn: () => Promise<T>) => Promise<T> = (_what, fn) => fn(),
+  /** Where the name came from, for messages: `--stack` or TPS_STACK. */
+  flag = '--stack',
 ): Promise<RunbookOutput> {
   const { Stacks: stacks } = await call(`CloudFormation DescribeStacks ${stackName}`, async () => {
     try {
@@ -59,7 +61,7 @@ export async function describeRunbook(
       if (isNoSuchStack(error)) {
         throw new RunbookSourceError(
           'no-stack',
-          `--stack: no stack "${stackName}" in ${where}: check --stack, --region and --profile (npx cdk deploy creates the stack named after the catalog's appName)`,
+          `${flag}: no stack "${stackName}" in ${where}: check ${flag}, --region and --profile (npx cdk deploy creates the stack named after the catalog's appName)`,
           { cause: error },
         );
       }
@@ -70,7 +72,7 @@ export async function describeRunbook(
   if (!stack) {
     throw new RunbookSourceError(
       'no-stack',
-      `--stack: no stack "${stackName}" in ${where}: check --stack, --region and --profile`,
+      `${flag}: no stack "${stackName}" in ${where}: check ${flag}, --region and --profile`,
     );
   }
   const output = stack.Outputs?.find((o) => o.OutputKey === RUNBOOK_OUTPUT_KEY);
@@ -78,7 +80,7 @@ export async function describeRunbook(
     const outputs = (stack.Outputs ?? []).map((o) => o.OutputKey).filter(Boolean);
     throw new RunbookSourceError(
       'no-output',
-      `--stack: stack "${stackName}" (${stack.StackStatus ?? 'status unknown'}) has no output ${RUNBOOK_OUTPUT_KEY}${outputs.length ? ` (it has ${outputs.join(', ')})` : ''}: is this a tps-deploy stack? deployed with a version that writes ${RUNBOOK_OUTPUT_KEY}? Redeploy it with this version (npx cdk deploy ${stackName}) or pass --config <file>`,
+      `${flag}: stack "${stackName}" (${stack.StackStatus ?? 'status unknown'}) has no output ${RUNBOOK_OUTPUT_KEY}${outputs.length ? ` (it has ${outputs.join(', ')})` : ''}: is this a tps-deploy stack? deployed with a version that writes ${RUNBOOK_OUTPUT_KEY}? Redeploy it with this version (npx cdk deploy ${stackName}) or pass --config <file>`,
     );
   }
   try {
@@ -86,7 +88,7 @@ export async function describeRunbook(
   } catch (error) {
     throw new RunbookSourceError(
       'unparseable',
-      `--stack: stack "${stackName}": ${(error as Error).message}`,
+      `${flag}: stack "${stackName}": ${(error as Error).message}`,
       {
         cause: error,
       },
@@ -95,13 +97,13 @@ export async function describeRunbook(
 }
 
 /** The catalog the stack's functions run with (the output's `catalog`), parsed as the functions parse it. */
-export function catalogOfRunbook(stackName: string, runbook: RunbookOutput): Catalog {
+export function catalogOfRunbook(stackName: string, runbook: RunbookOutput, flag = '--stack'): Catalog {
   try {
     return parseCatalog(runbook.catalog);
   } catch (error) {
     if (error instanceof ConfigError) {
       throw new CliError(
-        `--stack: the catalog in stack "${stackName}"'s ${RUNBOOK_OUTPUT_KEY} output: ${error.message}`,
+        `${flag}: the catalog in stack "${stackName}"'s ${RUNBOOK_OUTPUT_KEY} output: ${error.message}`,
         EXIT_CODES.usage,
       );
     }
@@ -119,4 +121,18 @@ export function differingServices(file: Catalog, deployed: Catalog): string[] {
   return names.filter(
     (n) => JSON.stringify(file.services[n] ?? null) !== JSON.stringify(deployed.services[n] ?? null),
   );
+}
+
+/**
+ * The settings of one service that differ between the file's catalog and the deployed one (its
+ * top-level fields, sorted); `(only in the file)` / `(only in the stack)` for a service one lacks.
+ */
+export function differingFields(file: Catalog, deployed: Catalog, service: string): string[] {
+  const a = file.services[service] as Record<string, unknown> | undefined;
+  const b = deployed.services[service] as Record<string, unknown> | undefined;
+  if (!a && !b) return [];
+  if (!b) return ['(only in the file)'];
+  if (!a) return ['(only in the stack)'];
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return keys.filter((k) => JSON.stringify(a[k] ?? null) !== JSON.stringify(b[k] ?? null));
 }

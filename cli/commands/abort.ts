@@ -43,6 +43,7 @@ export async function abortCommand(
   opts: PersonRollbackOptions,
 ): Promise<ExitCode> {
   const record = await ctx.findRecord(id, opts.service);
+  await ctx.requireSameAsStack(record.service);
   if (record.outcome !== 'RUNNING') {
     throw new CliError(
       `${record.service} ${record.deploymentId} already ended (${record.outcome}); nothing to abort. To take a finished release back: tps-deploy rollback --service ${record.service}`,
@@ -86,6 +87,7 @@ export async function abortCommand(
 export async function rollbackCommand(ctx: CliContext, opts: PersonRollbackOptions): Promise<ExitCode> {
   const service = opts.service!;
   await ctx.requireService(service);
+  await ctx.requireSameAsStack(service);
   const store = await ctx.store();
   const [latest] = await ctx.aws(`reading the history of ${service}`, () => store.history(service, 1));
   if (!latest)

@@ -8,7 +8,6 @@
  * `stack` check's FAIL, not an error: the other checks still run (with `--config`, on its catalog).
  */
 
-import { EKSClient } from '@aws-sdk/client-eks';
 import { CloudWatchAlarmStates } from '../../functions/adapters/aws/alarm-states.js';
 import { HttpOnCallDirectory } from '../../functions/adapters/http-oncall.js';
 import { createMetricsSource } from '../../functions/adapters/metrics-factory.js';
@@ -20,7 +19,7 @@ import { runChecks } from '../doctor/checks.js';
 import { clusterProbe, shippedRolePermissions } from '../doctor/kube.js';
 import type { CheckResult, DoctorPorts, DoctorScope } from '../doctor/ports.js';
 import { CliError, EXIT_CODES, type ExitCode, line } from '../io.js';
-import { RunbookSourceError } from '../runbook-source.js';
+import { catalogOfRunbook, RunbookSourceError } from '../runbook-source.js';
 
 export interface DoctorOptions {
   /** Only this service (and its cluster and namespace). @default every service of the catalog */
@@ -50,8 +49,13 @@ export async function doctorScope(ctx: CliContext, opts: DoctorOptions): Promise
   // Without a readable stack only a catalog given explicitly counts (never ./tps.config.ts in
   // its place); without --stack, the catalog as every command finds it (or the refusal).
   let catalog: Catalog | null;
+  // With a readable stack, the catalog the deployed functions run with (a --config beside it is
+  // checked to be the same app, then set aside: the clusters and alarms in use are the stack's).
   if (runbook && !runbook.ok) catalog = (await ctx.givenCatalog())?.catalog ?? null;
-  else catalog = await ctx.catalog();
+  else if (runbook?.ok) {
+    await ctx.catalog();
+    catalog = catalogOfRunbook(stackName!, runbook.value, ctx.stackFlag());
+  } else catalog = await ctx.catalog();
   if (opts.service) {
     if (!catalog) {
       throw new CliError(
@@ -59,7 +63,12 @@ export async function doctorScope(ctx: CliContext, opts: DoctorOptions): Promise
         EXIT_CODES.usage,
       );
     }
-    await ctx.requireService(opts.service);
+    if (!Object.hasOwn(catalog.services, opts.service)) {
+      throw new CliError(
+        `--service: unknown service "${opts.service}"; the catalog has ${Object.keys(catalog.services).join(', ')}`,
+        EXIT_CODES.usage,
+      );
+    }
   }
   const services = catalog
     ? Object.entries(catalog.services).filter(([name]) => !opts.service || name === opts.service)
@@ -70,21 +79,10 @@ export async function doctorScope(ctx: CliContext, opts: DoctorOptions): Promise
 /** The real ports, from the CLI's clients and `--kubeconfig`. */
 export function doctorPorts(ctx: CliContext, opts: DoctorOptions, catalog: Catalog | null): DoctorPorts {
   const connect = cliClusters(ctx, opts);
-  const eksClients = new Map<string, EKSClient>();
-  const profile = ctx.options.profile ?? ctx.env.AWS_PROFILE;
   const onCall = new HttpOnCallDirectory();
   return {
     whoAmI: () => callerIdentity(ctx.sts),
-    eks: new EksClusterReader((region) => {
-      const injected = ctx.io.clients?.eks;
-      if (injected) return injected;
-      let client = eksClients.get(region);
-      if (!client) {
-        client = new EKSClient({ region, ...(profile ? { profile } : {}) });
-        eksClients.set(region, client);
-      }
-      return client;
-    }),
+    eks: new EksClusterReader((region) => ctx.eksIn(region)),
     cluster: async (svc) => clusterProbe(await connect(svc)),
     requiredPermissions: (appName) => shippedRolePermissions(appName),
     alarms: new CloudWatchAlarmStates({ client: ctx.cloudwatch }),

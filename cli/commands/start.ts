@@ -91,6 +91,7 @@ export function buildInput(opts: StartOptions, who: string): Record<string, unkn
 
 export async function startCommand(ctx: CliContext, opts: StartOptions): Promise<ExitCode> {
   const catalog = await ctx.catalog();
+  await ctx.requireSameAsStack(opts.service);
   const input = buildInput(opts, ctx.who());
   // The same check the state machine's first state runs: a bad input never starts an execution.
   try {

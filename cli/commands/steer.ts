@@ -46,6 +46,7 @@ function say(ctx: CliContext, opts: SteerOptions, data: SteerJson): void {
 
 async function answer(ctx: CliContext, id: string, opts: SteerOptions, yes: boolean) {
   const record = await ctx.findRecord(id, opts.service);
+  await ctx.requireSameAsStack(record.service);
   const phase = record.pendingApproval?.phase ?? null;
   const action = yes ? (phase ? 'promote' : 'approve') : phase ? 'abort' : 'reject';
   const url = await answerUrl(ctx, opts.answerUrl);
@@ -142,6 +143,7 @@ export async function postSteer(
 
 export async function holdCommand(ctx: CliContext, id: string, opts: SteerOptions): Promise<ExitCode> {
   const record = await ctx.findRecord(id, opts.service);
+  await ctx.requireSameAsStack(record.service);
   if (record.outcome !== 'RUNNING') {
     throw new CliError(
       `${record.service} ${record.deploymentId} already ended (${record.outcome}); nothing to hold`,
@@ -176,6 +178,7 @@ export async function holdCommand(ctx: CliContext, id: string, opts: SteerOption
 
 export async function promoteCommand(ctx: CliContext, id: string, opts: SteerOptions): Promise<ExitCode> {
   const record = await ctx.findRecord(id, opts.service);
+  await ctx.requireSameAsStack(record.service);
   if (record.outcome === 'RUNNING' && record.pendingApproval?.phase) return approveCommand(ctx, id, opts);
   const hold = record.hold;
   if (record.outcome !== 'RUNNING' || !hold || hold.decision || hold.pending) {

@@ -24,6 +24,7 @@ export interface UnlockOptions {
 export async function unlockCommand(ctx: CliContext, opts: UnlockOptions): Promise<ExitCode> {
   const service = opts.service!;
   await ctx.requireService(service);
+  await ctx.requireSameAsStack(service);
   const r = await postSteer(ctx, opts.answerUrl, {
     service,
     action: 'unlock',

@@ -24,7 +24,7 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -410,6 +410,131 @@ describe('--config and --stack together: the stack gives the names, the file the
   });
 });
 
+describe('TPS_STACK from the environment beside a ./tps.config.ts', () => {
+  /** A directory holding a tps.config.ts of `catalog`, as a repository of that app would. */
+  async function repoOf(name: string, catalog: CatalogInput): Promise<string> {
+    const repo = join(dir, name);
+    await mkdir(repo, { recursive: true });
+    await writeFile(join(repo, 'package.json'), '{"type":"module"}\n');
+    await writeFile(join(repo, 'tps.config.ts'), `export default ${JSON.stringify(catalog)};\n`);
+    return repo;
+  }
+
+  it('a tps.config.ts of another app is refused (exit 2), naming both and how to choose; nothing else called', async () => {
+    const staging = await repoOf('staging-repo', { ...CATALOG, appName: 'shop-staging' });
+    await store.put(record({ deploymentId: 'st-e1', outcome: 'SUCCEEDED' }));
+    const r = await run(['history', '--service', 'api'], { TPS_STACK: STACK }, { cwd: staging });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      `using stack ${STACK} (from TPS_STACK)\n` +
+        `tps-deploy: TPS_STACK names stack "${STACK}" (appName "${APP}") but ${join(staging, 'tps.config.ts')} is appName "shop-staging": pass --stack ${STACK} to act on that stack, unset TPS_STACK to use the file, or pass --config <file>\n`,
+    );
+    expect(sfn.calls()).toEqual([]);
+  });
+
+  it("the same app: the stack's catalog is used, and stderr says the stack came from TPS_STACK (stdout stays JSON)", async () => {
+    const same = await repoOf('same-repo', CATALOG);
+    await store.put(record({ deploymentId: 'st-e2', outcome: 'SUCCEEDED' }));
+    const r = await run(['history', '--service', 'api', '--json'], { TPS_STACK: STACK }, { cwd: same });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(`using stack ${STACK} (from TPS_STACK)\n`);
+    expect(JSON.parse(r.stdout).map((x: { deploymentId: string }) => x.deploymentId)).toContain('st-e2');
+    const flag = await run(['--stack', STACK, 'history', '--service', 'api'], {}, { cwd: same });
+    expect(flag.stderr).toBe('');
+  });
+
+  it('errors about a stack from the environment name TPS_STACK, not --stack', async () => {
+    cfn.on(DescribeStacksCommand, { StackName: 'nope' }).rejects(
+      new CloudFormationServiceException({
+        name: 'ValidationError',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+        message: 'Stack with id nope does not exist',
+      }),
+    );
+    const r = await run(['list'], { TPS_STACK: 'nope' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'using stack nope (from TPS_STACK)\n' +
+        `tps-deploy: TPS_STACK: no stack "nope" in ${REGION}: check TPS_STACK, --region and --profile (npx cdk deploy creates the stack named after the catalog's appName)\n`,
+    );
+  });
+});
+
+describe('--config differing from the stack: commands that change things refuse for that service', () => {
+  async function mine(): Promise<string> {
+    const path = join(dir, 'differs.config.mjs');
+    // The file lacks the deployed api's duties; web is the same in both.
+    await writeFile(path, `export default ${JSON.stringify(CATALOG)};\n`);
+    return path;
+  }
+  const refusal = (file: string) =>
+    `tps-deploy: --config ${file} and stack "${STACK}" differ for service "api" (duties): this command changes things, so it uses neither; drop --config (the stack's catalog is used) or deploy the file (npx cdk deploy ${STACK})\n`;
+
+  it.each([
+    ['start', ['start', '--service', 'api', '--image', 'repo/api:v9', '--tests-passed', '--name', 'st-m1']],
+    ['unlock', ['unlock', '--service', 'api']],
+    ['rollback --kubeconfig', ['rollback', '--service', 'api', '--kubeconfig', '/nonexistent/kubeconfig']],
+    ['approve', ['approve', 'st-m2']],
+    ['abort --kubeconfig', ['abort', 'st-m2', '--kubeconfig', '/nonexistent/kubeconfig']],
+  ])('%s on api is refused (exit 2) naming the differing fields; nothing sent', async (_name, argv) => {
+    const file = await mine();
+    await store.begin(record({ deploymentId: 'st-m2', service: 'api' }));
+    const r = await run(['--stack', STACK, '--config', file, ...argv]);
+    expect(r.stderr).toBe(refusal(file));
+    expect(r.code).toBe(2);
+    expect(sfn.calls()).toEqual([]);
+  });
+
+  it('a change to a service that is the same in both goes ahead; read-only commands keep the note', async () => {
+    const file = await mine();
+    const r = await run([
+      '--stack',
+      STACK,
+      '--config',
+      file,
+      'start',
+      '--service',
+      'web',
+      '--image',
+      'repo/web:v9',
+      '--tests-passed',
+      '--name',
+      'st-m3',
+    ]);
+    expect(r.code).toBe(0);
+    const h = await run(['--stack', STACK, '--config', file, 'history', '--service', 'api']);
+    expect(h.code).toBe(0);
+    expect(h.stderr).toContain(
+      `note: --config ${file} differs from the catalog stack "${STACK}" runs with (api)`,
+    );
+  });
+
+  it("doctor checks the stack's catalog, not the file's", async () => {
+    const { doctorScope } = await import('../../cli/commands/doctor.js');
+    const other = join(dir, 'doctor.config.mjs');
+    const moved: CatalogInput = {
+      ...CATALOG,
+      services: { ...CATALOG.services, api: { ...CATALOG.services.api!, namespace: 'elsewhere' } },
+    };
+    await writeFile(other, `export default ${JSON.stringify(moved)};\n`);
+    const ctx = new CliContext(
+      {
+        stdout: new Collect(),
+        stderr: new Collect(),
+        env: { AWS_REGION: REGION },
+        cwd: dir,
+        clients: { cloudformation: new CloudFormationClient({ region: REGION }) },
+      },
+      { stack: STACK, config: other },
+    );
+    const scope = await doctorScope(ctx, {});
+    expect(scope.catalog).toEqual(parseCatalog(DEPLOYED));
+    expect(scope.services.map(([, svc]) => svc.namespace)).toEqual(['shop', 'shop']);
+  });
+});
+
 it('notifications of an in-process rollback (--kubeconfig) go to the topic the stack names', async () => {
   const sns = mockClient(SNSClient);
   sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
@@ -452,17 +577,53 @@ describe('region', () => {
       { stack: STACK, ...options },
     );
 
-  it("the stack's region for the clients, unless --region says otherwise", async () => {
+  it("the stack's region for the clients; a --region naming the same is accepted", async () => {
     deployed({ region: 'eu-west-1' });
     const fromStack = ctx({});
     await fromStack.prepare();
     expect(fromStack.region()).toBe('eu-west-1');
     expect(await fromStack.sns.config.region()).toBe('eu-west-1');
-    const explicit = ctx({ region: 'us-west-2' });
-    await explicit.prepare();
-    expect(explicit.region()).toBe('us-west-2');
-    expect(await explicit.sns.config.region()).toBe('us-west-2');
+    const same = ctx({ region: 'eu-west-1' });
+    await same.prepare();
+    expect(await same.sns.config.region()).toBe('eu-west-1');
   });
+
+  it("--region other than the stack's is refused (exit 2): its ARNs and table are in the stack's region", async () => {
+    deployed({ region: 'eu-west-1' });
+    const explicit = ctx({ region: 'us-west-2' });
+    await expect(explicit.prepare()).rejects.toMatchObject({
+      exitCode: 2,
+      message: `--region us-west-2: stack "${STACK}" runs in eu-west-1 (its state machines, table and topic are there); drop --region or pass --region eu-west-1`,
+    });
+  });
+});
+
+describe("the answer endpoint: --answer-url, then the stack's AnswerUrl, then TPS_ANSWER_URL", () => {
+  it("with both a stack and TPS_ANSWER_URL, the stack's endpoint is used", async () => {
+    const { configuredAnswerUrl } = await import('../../cli/answer-client.js');
+    const ctx = new CliContext(
+      {
+        stdout: new Collect(),
+        stderr: new Collect(),
+        env: { AWS_REGION: REGION, TPS_ANSWER_URL: 'https://elsewhere.example/' },
+        clients: { cloudformation: new CloudFormationClient({ region: REGION }) },
+      },
+      { stack: STACK },
+    );
+    expect((await configuredAnswerUrl(ctx))?.href).toBe(new URL(endpoint.url).href);
+    expect((await configuredAnswerUrl(ctx, 'https://given.example/'))?.href).toBe('https://given.example/');
+  });
+
+  it.each(['start', 'approve', 'reject', 'hold', 'promote', 'abort', 'rollback', 'unlock'])(
+    '%s --help says that order',
+    async (command) => {
+      const r = await run([command, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout.replace(/\s+/g, ' ')).toContain(
+        "(default: the stack's AnswerUrl output, else $TPS_ANSWER_URL",
+      );
+    },
+  );
 });
 
 it('a parsed catalog parses again to itself (the output carries the parsed catalog)', async () => {
