@@ -2,7 +2,8 @@
  * The service catalog: which services tps-deploy releases and how to reach and measure them.
  *
  * The CDK app reads this file at synth time (one state machine, alarm set and dashboard per
- * service) and the functions bundle it, so a change takes effect with `npx cdk deploy`.
+ * service) and ships the parsed catalog to the functions as `catalog.json` next to their handler,
+ * so a change takes effect with `npx cdk deploy`.
  * Anything not set here comes from the runbook defaults in functions/domain/defaults.ts.
  * `npx cdk synth` checks the file and names every bad field.
  *

@@ -11,3 +11,5 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
+# `npx tps-deploy` in the repository runs the sources (the package's bin is the built CLI).
+sh scripts/link-dev-bin.sh

@@ -13,6 +13,7 @@ const SLOW_FIRST = [
   'integration/release',
   'integration/faults-classes',
   'infra/cfn-lint',
+  'infra/package',
   'integration/faults-control-plane',
   'integration/safety-lock',
   'integration/people',

@@ -13,7 +13,6 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import catalogInput from '../../tps.config.js';
 import { DynamoDbDeploymentStore } from '../adapters/aws/dynamodb-store.js';
 import { isConditionalCheckFailed } from '../adapters/aws/errors.js';
 import { LambdaRollbackRequests } from '../adapters/aws/lambda-rollback-requests.js';
@@ -21,7 +20,6 @@ import { SfnExecutions } from '../adapters/aws/sfn-executions.js';
 import { SfnReleaseStarter } from '../adapters/aws/sfn-release-starter.js';
 import { SfnTaskTokens } from '../adapters/aws/task-tokens.js';
 import { createFunctionLogger, RELEASE_SERVICE_KEY } from '../adapters/powertools/function-logger.js';
-import { parseCatalog } from '../domain/config.js';
 import type { VerifiedCaller } from '../domain/duties.js';
 import { ConfigError, ERROR_NAMES, type FieldIssue, InvalidInputError } from '../domain/errors.js';
 import { parseExecutionInput } from '../domain/input.js';
@@ -36,6 +34,7 @@ import {
   startAsVerified,
 } from '../release/answer.js';
 import { isSteerBody, parseSteerRequest, steerAsVerified } from '../release/steer.js';
+import { runtimeCatalog } from './catalog-file.js';
 
 /**
  * The ports the endpoint needs: the catalog, the table, SendTaskSuccess/Failure, a clock, and
@@ -269,11 +268,11 @@ function env(name: string): string {
   return v;
 }
 
-/** The AWS ports of the endpoint's container. */
+/** The AWS ports of the endpoint's container (the catalog: `catalog.json` next to the handler, functions/handlers/catalog-file.ts). */
 export function awsAnswerPorts(): AnswerPorts {
   const sfn = new SFNClient({});
   return {
-    catalog: parseCatalog(catalogInput),
+    catalog: runtimeCatalog(),
     store: new DynamoDbDeploymentStore({ client: new DynamoDBClient({}), tableName: env('TPS_TABLE_NAME') }),
     taskTokens: new SfnTaskTokens({ client: sfn }),
     clock: systemClock,

@@ -4,16 +4,15 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
-import catalogInput from '../../tps.config.js';
 import { DynamoDbDeploymentStore } from '../adapters/aws/dynamodb-store.js';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.js';
 import { createFunctionLogger } from '../adapters/powertools/function-logger.js';
 import { composePorts, LAMBDA_READINESS_WAIT, type WorkloadsFactory } from '../compose.js';
 import type { TaskKey } from '../contract/tasks.js';
-import { parseCatalog } from '../domain/config.js';
 import { ConfigError } from '../domain/errors.js';
 import { invokeTask, type LambdaContext } from '../invoke.js';
 import type { ReleasePorts } from '../ports/release.js';
+import { runtimeCatalog } from './catalog-file.js';
 
 /** One logger per container: Powertools tracks the cold start on it (serviceName: POWERTOOLS_SERVICE_NAME, the app). */
 const logger = createFunctionLogger();
@@ -28,12 +27,12 @@ function env(name: string): string {
  * The AWS ports of a Lambda container, built once (module scope caches) by the composition root.
  * Cluster access comes from `clusterAccess` (functions/handlers/cluster-runtime.ts), which only the
  * functions that act on Kubernetes import: the others are bundled without @kubernetes/client-node
- * (bench/results/coldstart.json).
+ * (bench/results/coldstart.json). The catalog is the `catalog.json` shipped next to the handler
+ * (functions/handlers/catalog-file.ts), checked with `parseCatalog`.
  */
 export function awsPorts(clusterAccess?: () => WorkloadsFactory): ReleasePorts {
-  const catalog = parseCatalog(catalogInput);
   return composePorts({
-    catalog,
+    catalog: runtimeCatalog(),
     store: new DynamoDbDeploymentStore({ client: new DynamoDBClient({}), tableName: env('TPS_TABLE_NAME') }),
     notifier: new SnsNotifier({ client: new SNSClient({}), topicArn: env('TPS_TOPIC_ARN') }),
     ...(clusterAccess ? { workloads: clusterAccess() } : {}),

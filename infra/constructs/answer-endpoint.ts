@@ -1,15 +1,14 @@
-import { join } from 'node:path';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { endpointGrants, type GrantTarget } from '../../functions/contract/permissions.js';
 import { acknowledgeNag } from '../nag.js';
-import { FUNCTION_BUNDLING, TASK_RUNTIME } from './task-functions.js';
+import type { RunbookCode } from './function-code.js';
+import { TASK_RUNTIME } from './task-functions.js';
 import { grantExactly } from './task-permissions.js';
 
 /** The handler of the answer endpoint, relative to the repository root. */
@@ -23,8 +22,8 @@ export const ROLLBACK_FUNCTION_ENV = 'TPS_ROLLBACK_FUNCTION';
 
 /** Props of {@link AnswerEndpoint}. */
 export interface AnswerEndpointProps {
-  /** Absolute path of the repository root. */
-  readonly projectRoot: string;
+  /** The runbook's function code (the same source and catalog file as the task functions'). */
+  readonly code: RunbookCode;
   /**
    * The ARNs of each grant target (functions/contract/permissions.ts): the role allows exactly
    * `endpointGrants()` on them, as the task functions' roles allow their tasks' grants.
@@ -34,6 +33,8 @@ export interface AnswerEndpointProps {
   readonly wildcardReasons: Readonly<Record<string, string>>;
   /** The key that encrypts the table. */
   readonly key: kms.IKey;
+  /** The topic's key when it is not `key` (`null`: an unencrypted topic). @default key */
+  readonly topicKey?: kms.IKey | null;
   /** The function a person's rollback is handed to (the execution-stopped function). */
   readonly rollbackFunction: lambda.IFunction;
   /** The release state machine of each service: the endpoint answers their waiting tasks and starts them. */
@@ -59,7 +60,7 @@ export interface AnswerEndpointProps {
  * may answer, hold, abort, roll back or unlock.
  */
 export class AnswerEndpoint extends Construct {
-  readonly fn: NodejsFunction;
+  readonly fn: lambda.Function;
   readonly url: lambda.FunctionUrl;
   readonly role: iam.Role;
 
@@ -80,11 +81,7 @@ export class AnswerEndpoint extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.fn = new NodejsFunction(this, 'Function', {
-      entry: join(props.projectRoot, ANSWER_ENTRY),
-      handler: 'handler',
-      projectRoot: props.projectRoot,
-      depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
+    this.fn = props.code.createFunction(this, 'Function', ANSWER_ENTRY, {
       runtime: TASK_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
@@ -102,7 +99,6 @@ export class AnswerEndpoint extends Construct {
         [ROLLBACK_FUNCTION_ENV]: props.rollbackFunction.functionName,
         POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'tps-deploy',
       },
-      bundling: FUNCTION_BUNDLING,
     });
     this.url = this.fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
 
@@ -116,6 +112,7 @@ export class AnswerEndpoint extends Construct {
     grantExactly(this, this.role, endpointGrants(), {
       targets: props.targets,
       dataKey: props.key,
+      topicKey: props.topicKey,
       wildcardReasons: props.wildcardReasons,
     });
     acknowledgeNag(

@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { TABLE_KEYS } from '../../functions/adapters/aws/dynamodb-store.js';
+import { TABLE_KEYS } from '../../functions/adapters/aws/dynamodb-store/items.js';
 
 /**
  * Key schema and indexes of the deployments table. The DynamoDB adapter owns them

@@ -1,44 +1,40 @@
-import { existsSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { TASK_ENV, TASK_KEYS, TASKS, type TaskKey } from '../../functions/contract/tasks.js';
+import type { Catalog } from '../../functions/domain/config.js';
 import { pascalCase } from '../../functions/domain/text.js';
 import { acknowledgeNag } from '../nag.js';
+import {
+  codeSourceProblems,
+  type FunctionCodeSource,
+  RunbookCode,
+  writeCatalogFile,
+} from './function-code.js';
 import { type FunctionNetwork, VPC_ENI_ACTIONS } from './task-network.js';
 
 /** Lambda runtime of every task function (checked: aws-cdk-lib 2.276 defines NODEJS_24_X). */
 export const TASK_RUNTIME: lambda.Runtime = lambda.Runtime.NODEJS_24_X;
 
-/**
- * The esbuild banner of an ESM bundle: bundled CommonJS dependencies call `require`, which ESM
- * does not define.
- */
-export const ESM_BANNER =
-  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
-
-/** How every function of the stack is bundled (the task functions and the answer endpoint). */
-export const FUNCTION_BUNDLING: BundlingOptions = {
-  format: OutputFormat.ESM,
-  banner: ESM_BANNER,
-  mainFields: ['module', 'main'],
-  target: 'node24',
-  minify: true,
-  sourceMap: true,
-  // The SDK is bundled: the functions run the versions the tests ran (package-lock.json),
-  // not whichever v3 release the Lambda runtime happens to carry.
-  bundleAwsSDK: true,
-  externalModules: [],
-};
+export { ESM_BANNER, FUNCTION_BUNDLING } from './function-code.js';
 
 /** Props of {@link TaskFunctions}. */
 export interface TaskFunctionsProps {
-  /** Absolute path of the repository root; the TASKS entries are relative to it. */
-  readonly projectRoot: string;
+  /**
+   * Where the functions' code comes from (infra/constructs/function-code.ts).
+   * @default { kind: 'source', projectRoot }
+   */
+  readonly code?: FunctionCodeSource | RunbookCode;
+  /**
+   * Absolute path of the repository root, for `code` from the sources (the TASKS entries are
+   * relative to it).
+   * @default none: `code` is required
+   */
+  readonly projectRoot?: string;
+  /** The parsed catalog, shipped with each function as catalog.json (unless `code` is a RunbookCode). */
+  readonly catalog?: Catalog;
   /** Environment shared by every function (each also gets `TPS_TASK`). */
   readonly environment: Readonly<Record<string, string>>;
   /** Retention of each function's log group. @default logs.RetentionDays.THREE_MONTHS */
@@ -59,7 +55,9 @@ export interface TaskFunctionsProps {
 }
 
 /**
- * One NodejsFunction per task of functions/contract/tasks.ts, each with its own execution role.
+ * One function per task of functions/contract/tasks.ts, each with its own execution role: a
+ * NodejsFunction bundled from the sources, or a lambda.Function of the package's prebuilt bundles
+ * (infra/constructs/function-code.ts); either way the catalog file is shipped next to the handler.
  * A role starts with only the permission to write its function's own log group (and X-Ray, added
  * by active tracing); the stack grants each the rest from functions/contract/permissions.ts
  * (infra/constructs/task-permissions.ts), so a task can do only what its own code calls.
@@ -68,30 +66,43 @@ export class TaskFunctions extends Construct {
   /** The execution role of each task's function (also the principal of its EKS access entries). */
   readonly roles: Readonly<Record<TaskKey, iam.Role>>;
   /** The function of each task, by task key. */
-  readonly functions: Readonly<Record<TaskKey, NodejsFunction>>;
+  readonly functions: Readonly<Record<TaskKey, lambda.Function>>;
   /** The log group of each task's function. */
   readonly logGroups: Readonly<Record<TaskKey, logs.LogGroup>>;
 
   constructor(scope: Construct, id: string, props: TaskFunctionsProps) {
     super(scope, id);
-    if (!isAbsolute(props.projectRoot) || !existsSync(join(props.projectRoot, 'package-lock.json'))) {
+    const source: FunctionCodeSource | RunbookCode | undefined =
+      props.code ??
+      (props.projectRoot !== undefined ? { kind: 'source', projectRoot: props.projectRoot } : undefined);
+    if (source === undefined) {
       throw new Error(
-        `TaskFunctions: projectRoot must be the absolute path of the repository root (the folder with package-lock.json); got "${props.projectRoot}". Pass the folder that holds package.json and functions/.`,
+        'TaskFunctions: neither code nor projectRoot is given. Pass code (the prebuilt bundles or the sources) or projectRoot (the repository root).',
       );
     }
+    const problems = codeSourceProblems(
+      source instanceof RunbookCode ? source.source : source,
+      TASK_KEYS.map((k) => TASKS[k].entry),
+    );
+    if (problems.length > 0) throw new Error(`TaskFunctions: ${problems.join('; ')}.`);
     if (Object.hasOwn(props.environment, TASK_ENV)) {
       throw new Error(
         `TaskFunctions: environment must not set ${TASK_ENV} (got "${props.environment[TASK_ENV]}"); each function gets its own task key. Remove it from the shared environment.`,
       );
     }
-    const missing = TASK_KEYS.filter((k) => !existsSync(join(props.projectRoot, TASKS[k].entry)));
-    if (missing.length > 0) {
-      throw new Error(
-        `TaskFunctions: handler files are missing: ${missing.map((k) => `${k} -> ${TASKS[k].entry}`).join(', ')}. Create them or fix the entries in statemachine/tasks.ts.`,
-      );
+    let code: RunbookCode;
+    if (source instanceof RunbookCode) {
+      code = source;
+    } else {
+      if (!props.catalog) {
+        throw new Error(
+          'TaskFunctions: catalog is missing; the functions read it at run time from the catalog.json shipped with them. Pass the parsed catalog.',
+        );
+      }
+      code = new RunbookCode(source, writeCatalogFile(props.catalog));
     }
 
-    const functions: Partial<Record<TaskKey, NodejsFunction>> = {};
+    const functions: Partial<Record<TaskKey, lambda.Function>> = {};
     const logGroups: Partial<Record<TaskKey, logs.LogGroup>> = {};
     const roles: Partial<Record<TaskKey, iam.Role>> = {};
     for (const key of TASK_KEYS) {
@@ -135,11 +146,7 @@ export class TaskFunctions extends Construct {
           : '') +
           'X-Ray PutTraceSegments/PutTelemetryRecords (added by active tracing) have no resource types, and cloudwatch:GetMetricData (on the roles of the tasks that read metrics) has none for the classic metric queries they send (its only, optional, resource type `dataset` is for PromQL queries): "*" is the only valid resource.',
       );
-      functions[key] = new NodejsFunction(this, id, {
-        entry: join(props.projectRoot, task.entry),
-        handler: 'handler',
-        projectRoot: props.projectRoot,
-        depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
+      functions[key] = code.createFunction(this, id, task.entry, {
         runtime: TASK_RUNTIME,
         architecture: lambda.Architecture.ARM_64,
         memorySize: task.memoryMb,
@@ -155,11 +162,10 @@ export class TaskFunctions extends Construct {
           // No --enable-source-maps: parsing the 9.6 MB map costs 70-150 ms of every cold start
           // (bench/results/coldstart.json); the map is still shipped for offline symbolication.
         },
-        bundling: FUNCTION_BUNDLING,
         ...(inVpc ? props.network!.config : {}),
       });
     }
-    this.functions = functions as Record<TaskKey, NodejsFunction>;
+    this.functions = functions as Record<TaskKey, lambda.Function>;
     this.logGroups = logGroups as Record<TaskKey, logs.LogGroup>;
     this.roles = roles as Record<TaskKey, iam.Role>;
   }

@@ -24,6 +24,12 @@ export interface TaskPermissionsProps {
   readonly dataKey: kms.IKey;
   /** Why each wildcard ARN of the targets cannot be narrower (cdk-nag acknowledgement), by ARN. */
   readonly wildcardReasons: Readonly<Record<string, string>>;
+  /**
+   * The key of the notifications topic when it is not `dataKey` (a topic brought to the
+   * ReleaseRunbook with its own key); `null` for a topic without one.
+   * @default dataKey
+   */
+  readonly topicKey?: kms.IKey | null;
 }
 
 /**
@@ -56,9 +62,11 @@ export function grantExactly(
   scope: Construct,
   role: iam.IRole,
   grants: readonly Grant[],
-  props: Pick<TaskPermissionsProps, 'targets' | 'dataKey' | 'wildcardReasons'>,
+  props: Pick<TaskPermissionsProps, 'targets' | 'dataKey' | 'wildcardReasons' | 'topicKey'>,
 ): void {
   const keyActions = new Set<string>();
+  const topicKeyActions = new Set<string>();
+  const topicKey = props.topicKey === undefined ? props.dataKey : props.topicKey;
   for (const grant of grants) {
     const resources = props.targets[grant.on];
     if (resources.length === 0) continue;
@@ -69,14 +77,17 @@ export function grantExactly(
         resources: [...resources],
       }),
     );
-    for (const a of DATA_KEY_ACTIONS[grant.on] ?? []) keyActions.add(a);
+    const actions =
+      grant.on === 'notificationsTopic' && topicKey !== props.dataKey ? topicKeyActions : keyActions;
+    for (const a of DATA_KEY_ACTIONS[grant.on] ?? []) actions.add(a);
     for (const arn of resources.filter((r) => r !== '*' && r.includes('*'))) {
       acknowledgeNag(role, 'AwsSolutions-IAM5', nagResource(scope, arn), props.wildcardReasons[arn]!);
     }
   }
-  if (keyActions.size === 0) return;
-  props.dataKey.grant(role, ...[...keyActions].sort());
-  for (const action of [...keyActions].filter((a) => a.endsWith('*'))) {
+  if (topicKey && topicKeyActions.size > 0) topicKey.grant(role, ...[...topicKeyActions].sort());
+  if (keyActions.size === 0 && topicKeyActions.size === 0) return;
+  if (keyActions.size > 0) props.dataKey.grant(role, ...[...keyActions].sort());
+  for (const action of [...new Set([...keyActions, ...topicKeyActions])].filter((a) => a.endsWith('*'))) {
     acknowledgeNag(
       role,
       'AwsSolutions-IAM5',

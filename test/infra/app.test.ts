@@ -3,7 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TASK_KEYS } from '../../functions/contract/tasks.js';
+import { parseCatalog } from '../../functions/domain/config.js';
 import { ESM_BANNER } from '../../infra/constructs/task-functions.js';
+import sample from '../../tps.config.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -51,7 +53,7 @@ test('infra/app.ts synthesizes the sample catalog without AWS credentials', () =
   expect(machines).toHaveLength(2);
 });
 
-test('the real synth bundles every task function and the answer endpoint with local esbuild as ESM', () => {
+test('the real synth bundles every task function and the answer endpoint with local esbuild as ESM, the parsed catalog next to each handler', () => {
   // The CDK CLI sets this context by default; it records each function's asset folder.
   const { outdir, status, stderr } = runApp({ 'aws:cdk:enable-asset-metadata': true });
   expect(status).toBe(0);
@@ -71,5 +73,10 @@ test('the real synth bundles every task function and the answer endpoint with lo
     expect(code.startsWith(ESM_BANNER)).toBe(true);
     // The handler is exported for the runtime's `index.handler`.
     expect(code).toMatch(/export\{[^}]*as handler[^}]*\}/);
+    // The catalog the functions read at run time (functions/handlers/catalog-file.ts), not bundled in.
+    expect(JSON.parse(readFileSync(join(asset, 'catalog.json'), 'utf8'))).toEqual(
+      JSON.parse(JSON.stringify(parseCatalog(sample))),
+    );
+    expect(code).not.toContain('Public REST API (sample');
   }
 });

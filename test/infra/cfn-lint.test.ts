@@ -1,32 +1,22 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import {
+  type CfnLintMatch,
+  cfnLint,
+  describeMatch,
+  ensureCfnLint,
+  TOLERATED_WARNINGS,
+} from '../helpers/cfn-lint.js';
 import { synthTemplate } from '../helpers/synth.js';
 
-/**
- * Warnings that are properties of CDK's output rather than of our stack, each with the reason:
- * - W3005: CDK adds DependsOn on a role next to the GetAtt of the same role (functions and state
- *   machines wait for the role's default policy that way); the redundant edge is harmless.
- */
-const TOLERATED_WARNINGS = ['W3005'];
-
-interface CfnLintMatch {
-  readonly Level: 'Error' | 'Warning' | 'Informational';
-  readonly Message: string;
-  readonly Rule: { readonly Id: string };
-  readonly Location: { readonly Path?: readonly (string | number)[] };
-}
-
-const ROOT = resolve(import.meta.dirname, '..', '..');
 let dir: string;
-let cfnLint: string;
+let cfnLintBin: string;
 
 beforeAll(() => {
-  // Installs cfn-lint into the cache on first use (seconds), then only prints its path.
-  cfnLint = execFileSync('sh', [join(ROOT, 'scripts', 'ensure-cfn-lint.sh')], { encoding: 'utf8' }).trim();
+  cfnLintBin = ensureCfnLint();
   dir = mkdtempSync(join(tmpdir(), 'tps-cfn-lint-'));
 });
 
@@ -34,18 +24,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function lint(template: unknown): CfnLintMatch[] {
-  const file = join(dir, `template-${Date.now()}.json`);
-  writeFileSync(file, JSON.stringify(template, null, 1));
-  // Exit status is a bit mask of the levels found (2 error, 4 warning, 8 info); read the JSON.
-  const run = spawnSync(cfnLint, ['--format', 'json', '--', file], { encoding: 'utf8' });
-  if (run.error) throw run.error;
-  if (run.stdout.trim() === '')
-    throw new Error(`cfn-lint printed nothing (status ${run.status}): ${run.stderr}`);
-  return JSON.parse(run.stdout) as CfnLintMatch[];
-}
-
-const describeMatch = (m: CfnLintMatch) => `${m.Rule.Id} ${m.Message} at ${m.Location.Path?.join('/')}`;
+const lint = (template: unknown): CfnLintMatch[] => cfnLint(cfnLintBin, dir, template);
 
 test('cfn-lint reports no errors and no warnings beyond the tolerated ones', () => {
   const matches = lint(synthTemplate());
