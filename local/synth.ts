@@ -32,8 +32,9 @@ export interface CfnResource {
 // biome-ignore lint/suspicious/noExplicitAny: ASL is free-form JSON
 export type Asl = Record<string, any>;
 
-/** Placeholder account, region and partition used where the template has pseudo parameters. */
-export const PLACEHOLDER = { account: '123456789012', region: 'us-east-1', partition: 'aws' } as const;
+import { PLACEHOLDER } from './placeholder.js';
+
+export { PLACEHOLDER };
 
 /** Options of {@link synthStack} and {@link synthTemplate}. */
 export interface SynthOptions {
