@@ -137,6 +137,8 @@ function readPath(input: unknown, path: string): unknown {
 export class LocalExecutor {
   private readonly running = new Map<string, () => void>();
   private readonly tokens = new Map<string, PendingToken>();
+  /** Per execution, the virtual clock stepping through its latest Wait state (see run()). */
+  private readonly steps = new Map<string, Promise<void>>();
 
   constructor(
     private readonly machine: SynthesizedMachine,
@@ -244,6 +246,7 @@ export class LocalExecutor {
       if (!task) throw new Error(`state ${n}: no task function for ${s.Resource}`);
       retryIntervalOverrides[n] = opts.retryIntervalMs ?? 20;
       taskResourceLocalHandlers[n] = async (payload) => {
+        await this.afterWait(executionArn, n);
         const started = (payload as { executionStartTime?: unknown }).executionStartTime;
         if (typeof started === 'string') executionStartTime = started;
         // JSON round trips, as between Step Functions and Lambda.
@@ -294,7 +297,13 @@ export class LocalExecutor {
         if (st.type === 'Wait') {
           const def = states[st.name];
           const secs = def?.SecondsPath ? Number(readPath(st.input, def.SecondsPath)) : (def?.Seconds ?? 0);
-          this.clock.advance(Number.isFinite(secs) ? secs : 0);
+          // Through the Wait minute by minute: the local CloudWatch evaluates its alarms at each
+          // minute, and an alarm's rollback stops the execution at that virtual time.
+          const step = this.clock.advanceInSteps(Number.isFinite(secs) ? secs : 0, () =>
+            this.running.has(executionArn),
+          );
+          this.steps.set(executionArn, step);
+          step.catch(() => undefined);
         }
         opts.onState?.(st.name, st.type, this.clock.now());
       }
@@ -326,6 +335,9 @@ export class LocalExecutor {
       }
     }
     await Promise.race([consume, new Promise((r) => setTimeout(r, 200))]);
+    // The last Wait's stepping (an alarm's rollback that stopped the execution) has finished.
+    await this.steps.get(executionArn)?.catch(() => undefined);
+    this.steps.delete(executionArn);
     return {
       executionArn,
       status,
@@ -337,6 +349,23 @@ export class LocalExecutor {
       realMs: Date.now() - startedReal,
       executionStartTime,
     };
+  }
+
+  /**
+   * A task state starts once the Wait before it has stepped through its time (the state machine's
+   * own timer may end first). If the execution was stopped meanwhile (an alarm's rollback), the
+   * task does not run: a stopped execution starts no task.
+   */
+  private async afterWait(executionArn: string, stateName: string): Promise<void> {
+    const step = this.steps.get(executionArn);
+    if (!step) return;
+    await step.catch(() => undefined);
+    if (!this.running.has(executionArn)) {
+      throw namedError(
+        'ExecutionAborted',
+        `${stateName}: the execution was stopped before the state started`,
+      );
+    }
   }
 
   /**
@@ -365,6 +394,7 @@ export class LocalExecutor {
       );
     }
     return async (params) => {
+      await this.afterWait(executionArn, stateName);
       const payload = JSON.parse(JSON.stringify((params as { Payload?: unknown }).Payload ?? {})) as Record<
         string,
         unknown
