@@ -88,6 +88,8 @@ export interface LocalCloudWatchOptions {
 
 interface Alarm {
   definition: AlarmDefinition;
+  /** Datapoints already read for this configuration, by period start (a period's value is final once it ended). */
+  memo: Map<number, number | null>;
   state: AlarmStateValue;
   reason: string;
   reasonData: Record<string, unknown> | null;
@@ -137,10 +139,12 @@ export class LocalCloudWatch implements ClockListener {
     const existing = this.alarms.get(definition.name);
     if (existing) {
       existing.definition = definition;
+      existing.memo = new Map();
       return;
     }
     this.alarms.set(definition.name, {
       definition,
+      memo: new Map(),
       state: 'INSUFFICIENT_DATA',
       reason: 'Unchecked: Initial alarm creation',
       reasonData: null,
@@ -196,14 +200,26 @@ export class LocalCloudWatch implements ClockListener {
   }
 
   /** The datapoints of `definition` for an evaluation at `at`, newest first. */
-  datapoints(definition: AlarmDefinition, at: Date): Datapoint[] {
+  datapoints(definition: AlarmDefinition, at: Date, memo?: Map<number, number | null>): Datapoint[] {
     const { data } = this.opts;
-    return periodsAt(definition, at).map((start) => {
+    const starts = periodsAt(definition, at);
+    const points = starts.map((start) => {
+      const known = memo?.get(start.getTime());
+      if (known !== undefined) return { start, value: known };
       const m = definition.metric;
-      if (m.kind === 'metric') return { start, value: data.datapoint(m.metric, start) };
-      const values = new Map(m.metrics.map((s) => [s.id, data.datapoint(s.metric, start)]));
-      return { start, value: evaluateExpression(m.parsed, (id) => values.get(id) ?? null) };
+      let value: number | null;
+      if (m.kind === 'metric') value = data.datapoint(m.metric, start);
+      else {
+        const values = new Map(m.metrics.map((s) => [s.id, data.datapoint(s.metric, start)]));
+        value = evaluateExpression(m.parsed, (id) => values.get(id) ?? null);
+      }
+      memo?.set(start.getTime(), value);
+      return { start, value };
     });
+    // Only the evaluation range is ever read again.
+    const oldest = starts.at(-1)?.getTime() ?? 0;
+    if (memo) for (const k of memo.keys()) if (k < oldest) memo.delete(k);
+    return points;
   }
 
   /** One evaluation of every alarm at `at`; the state changes are sent in alarm order, each awaited. */
@@ -211,7 +227,7 @@ export class LocalCloudWatch implements ClockListener {
     for (const alarm of [...this.alarms.values()]) {
       // Deleted by an earlier alarm's event handling: not evaluated any more.
       if (this.alarms.get(alarm.definition.name) !== alarm) continue;
-      const points = this.datapoints(alarm.definition, at);
+      const points = this.datapoints(alarm.definition, at, alarm.memo);
       alarm.lastDatapoints = points;
       const result: Evaluation = evaluate(alarm.definition, alarm.state, points, at);
       if (result.state === alarm.state) continue;

@@ -123,6 +123,9 @@ const CACHE_LIMIT = 20_000;
 /** The synthetic traffic as CloudWatch datapoints (see the module comment). */
 export class SyntheticMetricData implements MetricPublisher {
   private readonly cache = new Map<string, number | null>();
+  /** One traffic sample per release timeline, version and period: its requests, errors and latency serve every metric. */
+  private readonly samples = new Map<string, TrafficSample>();
+  private readonly found = new WeakMap<MetricStat, ReturnType<SyntheticMetricData['lookup']>>();
 
   constructor(
     private readonly names: readonly ServiceMetricNames[],
@@ -161,7 +164,13 @@ export class SyntheticMetricData implements MetricPublisher {
     }
     let value: number | null = null;
     if (of !== null) {
-      const t = tl.traffic(start, end, of);
+      const sampleKey = `${tl.id}|${of}|${start.getTime()}|${end.getTime()}`;
+      let t = this.samples.get(sampleKey);
+      if (!t) {
+        if (this.samples.size >= CACHE_LIMIT) this.samples.clear();
+        t = tl.traffic(start, end, of);
+        this.samples.set(sampleKey, t);
+      }
       if (t.requests > 0) {
         if (metric.stat === 'SampleCount') value = t.requests;
         else if (found.kind === 'requests') value = t.requests;
@@ -174,7 +183,12 @@ export class SyntheticMetricData implements MetricPublisher {
     return value;
   }
 
-  private find(
+  private find(metric: MetricStat): ReturnType<SyntheticMetricData['lookup']> {
+    if (!this.found.has(metric)) this.found.set(metric, this.lookup(metric));
+    return this.found.get(metric) ?? null;
+  }
+
+  private lookup(
     metric: MetricStat,
   ): { names: ServiceMetricNames; kind: 'requests' | 'errors' | 'latency'; version: string | null } | null {
     for (const names of this.names) {
