@@ -338,6 +338,8 @@ export class LocalEnvironment {
         await bus.put(event);
       },
       start: clock.now(),
+      // The stack was deployed before the run: its alarms are OK, as LocalAlarmStates starts them.
+      initialState: 'OK',
     });
     clock.listen(cloudwatch);
     const alarmThresholds = new LocalAlarmThresholds(catalog, undefined, cloudwatch);

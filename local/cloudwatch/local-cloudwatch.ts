@@ -84,6 +84,13 @@ export interface LocalCloudWatchOptions {
   readonly send: (event: ReturnType<typeof alarmStateChangeEvent>) => Promise<void>;
   /** The first evaluation is the first minute boundary after this. */
   readonly start: Date;
+  /**
+   * The state of the alarms given to the constructor, before their first evaluation: CloudWatch
+   * puts a new alarm in INSUFFICIENT_DATA; a stack deployed before the run has alarms long
+   * evaluated, which the environment starts as OK. Alarms put later always start in
+   * INSUFFICIENT_DATA. @default 'INSUFFICIENT_DATA'
+   */
+  readonly initialState?: AlarmStateValue;
 }
 
 interface Alarm {
@@ -115,6 +122,11 @@ export class LocalCloudWatch implements ClockListener {
     for (const a of alarms) {
       try {
         this.putMetricAlarm(a, opts.start);
+        const created = this.alarms.get(a.name);
+        if (created && opts.initialState && opts.initialState !== 'INSUFFICIENT_DATA') {
+          created.state = opts.initialState;
+          created.reason = `local: ${opts.initialState} when the run started (the stack's alarms were evaluated before it)`;
+        }
       } catch (error) {
         problems.push((error as Error).message);
       }

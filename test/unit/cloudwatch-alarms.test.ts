@@ -489,6 +489,25 @@ describe('LocalCloudWatch', () => {
     expect(shape(withoutPreviousData)).toEqual(shape(documented));
   });
 
+  test('alarms of a stack deployed before the run can start OK: no event until a real change', async () => {
+    const values = new Map(
+      Array.from({ length: 10 }, (_, k) => [k, k === 4 || k === 5 ? 50 : 1] as [number, number]),
+    );
+    const changes: AlarmStateChange[] = [];
+    const cw = new LocalCloudWatch(
+      [alarm({ EvaluationPeriods: 2, DatapointsToAlarm: 2, TreatMissingData: 'notBreaching' })],
+      {
+        data: publishedBy([new TableMetrics(values)]),
+        send: async () => undefined,
+        start: new Date(T0),
+        initialState: 'OK',
+      },
+    );
+    cw.onStateChange((c) => changes.push(c));
+    await cw.evaluateUntil(min(8));
+    expect(changes.map((c) => `${c.from}->${c.to}`)).toEqual(['OK->ALARM', 'ALARM->OK']);
+  });
+
   test('a metric the source cannot read as asked is refused when the alarm is put', () => {
     const data: MetricPublisher = {
       publishes: () => true,
