@@ -11,6 +11,7 @@ import { buildApp } from '../infra/build-app.js';
 import type { ReleaseNetwork } from '../infra/constructs/task-network.js';
 import type { ReleaseStack, ReleaseStackProps } from '../infra/release-stack.js';
 import sampleCatalog from '../tps.config.js';
+import { PLACEHOLDER } from './placeholder.js';
 
 /** A synthesized CloudFormation template as JSON. */
 export interface CfnTemplate {
@@ -32,8 +33,7 @@ export interface CfnResource {
 // biome-ignore lint/suspicious/noExplicitAny: ASL is free-form JSON
 export type Asl = Record<string, any>;
 
-import { PLACEHOLDER } from './placeholder.js';
-
+/** Placeholder account, region and partition used where the template has pseudo parameters. */
 export { PLACEHOLDER };
 
 /** Options of {@link synthStack} and {@link synthTemplate}. */

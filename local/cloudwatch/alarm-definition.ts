@@ -23,10 +23,12 @@ export const COMPARISON_OPERATORS = [
   'LessThanThreshold',
   'LessThanOrEqualToThreshold',
 ] as const;
+/** One of {@link COMPARISON_OPERATORS}. */
 export type ComparisonOperator = (typeof COMPARISON_OPERATORS)[number];
 
 /** CloudWatch's treatments of missing data; `missing` is the default. */
 export const TREAT_MISSING_DATA = ['missing', 'notBreaching', 'breaching', 'ignore'] as const;
+/** One of {@link TREAT_MISSING_DATA}. */
 export type TreatMissingData = (typeof TREAT_MISSING_DATA)[number];
 
 /** The statistics a metric's datapoint can be read as. */

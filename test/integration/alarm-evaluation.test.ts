@@ -136,6 +136,26 @@ describe('an error spike in the post-deployment watch', () => {
   );
 });
 
+test('the alarm beats the verdict: late-degradation (50% of traffic at 3% errors) is rolled back by the alarm during the staging window', async () => {
+  const { result, record, changes } = await release(
+    'late-race',
+    PROFILE_DEFINITIONS['late-degradation'] as TrafficProfileInput,
+  );
+  expect(result.status).toBe('ABORTED');
+  expect(record.rollback).toMatchObject({ trigger: `alarm:${ERROR_RATE_ALARM}`, phase: 'staging' });
+  // Staging's window was never judged: the canary passed on its window, staging failed by the
+  // alarm's rollback with no window decision.
+  expect(record.phases.map((p) => [p.name, p.verdict, p.decisions.length])).toEqual([
+    ['canary', 'pass', 1],
+    ['staging', 'fail', 0],
+  ]);
+  const alarmed = changes.find((c) => c.to === 'ALARM')!;
+  const at = seconds(record, alarmed.event.detail.state.timestamp.replace('+0000', 'Z'));
+  const onset = canary.windowSeconds + Math.round((staging.windowSeconds * 2) / 3);
+  expect(at).toBeGreaterThan(onset + 60);
+  expect(at).toBeLessThan(canary.windowSeconds + staging.windowSeconds);
+});
+
 test('a healthy release is watched to the end by the evaluated alarms and stands down', async () => {
   const { result, record, changes } = await release(
     'healthy-watched',
