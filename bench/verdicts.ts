@@ -14,14 +14,13 @@
  *   post-deployment watch (`watch-spike`); and the subtle ones (+0.3% errors, p99 1.5x, -40%
  *   throughput) again on noisy-healthy's noise.
  *
- * The watch is a Wait state: in AWS the CloudWatch error-rate alarm rolls a release back during
- * it. Locally a small alarm evaluator stands in for CloudWatch: while the execution waits in
- * "Post-Deployment Watch" it evaluates the runbook's rule (service error rate above
- * `RUNBOOK.rollbackTriggers.errorRate` for `errorRateForSeconds`, per 60 s period, as the
- * `errorRate` alarm of infra/constructs/service-alarms.ts) on the same synthetic source's
- * per-minute numbers over the watch, and when it fires delivers an EventBridge "CloudWatch Alarm
- * State Change" event to STEPS.alarmRollback with the environment's ports. Every release that
- * reaches the watch is evaluated, good ones included (a false alarm would be a false rollback).
+ * The watch is a Wait state: in AWS the CloudWatch alarms roll a release back during it (and the
+ * error-rate alarm can beat a validation window's verdict). Locally the environment's CloudWatch
+ * does the same (local/cloudwatch/): it evaluates every alarm of the synthesized template once a
+ * virtual minute against the same synthetic traffic, with CloudWatch's semantics, and delivers each
+ * state change as the "CloudWatch Alarm State Change" event through the synthesized rule to the
+ * alarm function. Every release is evaluated, good ones included (a false alarm would be a false
+ * rollback). The benchmark has no evaluator of its own.
  *
  * Run: `npx tsx bench/verdicts.ts [--quick] [--lanes 3] [--speed 20000]`; writes
  * bench/results/verdicts.json; exits 1 when a target is missed. `runVerdicts()` is the same for
@@ -41,13 +40,10 @@ import {
   type TrafficProfileInput,
   valueAt,
 } from '../functions/adapters/synthetic/index.js';
+import { alarmName } from '../functions/domain/alarms.js';
 import type { CatalogInput } from '../functions/domain/config.js';
 import { type PhaseName, RUNBOOK } from '../functions/domain/defaults.js';
-import { imageVersion } from '../functions/domain/input.js';
 import type { DeploymentRecord } from '../functions/domain/record.js';
-import type { AlarmOutcome } from '../functions/release/alarm.js';
-import { STEPS } from '../functions/release/registry.js';
-import { alarmEvent, cwTime } from '../local/alarm-event.js';
 import {
   type ClusterInfo,
   mintFunctionIdentities,
@@ -65,10 +61,6 @@ const APP_NAME = 'tps-verdicts';
 const NAMESPACE = 'verdicts';
 /** Pods per Deployment: small, to keep a 2-core machine light. */
 const REPLICAS = 2;
-/** The state the local alarm evaluator watches. */
-const WATCH_STATE = 'Post-Deployment Watch';
-/** CloudWatch period of the rollback alarms (ALARM_PERIOD in infra/constructs/service-alarms.ts). */
-const ALARM_PERIOD_SECONDS = 60;
 
 const { canary } = RUNBOOK.phases;
 
@@ -122,7 +114,7 @@ export interface ScenarioRow {
   readonly windows: number;
   /** Validation windows extended because the first look was inconclusive. */
   readonly extensions: number;
-  /** Highest per-minute service error rate the alarm evaluator saw in the watch (null: no watch). */
+  /** Highest per-minute service error rate the error-rate alarm evaluated in the watch (null: no watch). */
   readonly watchMaxErrorRate: number | null;
   readonly service: string;
   readonly lane: number;
@@ -144,8 +136,6 @@ export interface VerdictsOptions {
   readonly speed?: number;
   /** Real milliseconds of a readiness poll. @default 100 */
   readonly pollMs?: number;
-  /** Real milliseconds the watch waits (the alarm evaluator delivers its event meanwhile). @default 2000 */
-  readonly watchRealMs?: number;
   /** Progress lines. @default stdout */
   readonly log?: (line: string) => void;
 }
@@ -277,105 +267,35 @@ export function scenarios(quick = false): Scenario[] {
   return out;
 }
 
-// ---- the local alarm evaluator -------------------------------------------------------------
-
-/** What the alarm evaluator saw during one watch. */
-interface WatchAlarm {
-  /** When the alarm went to ALARM (virtual), or null. */
-  readonly firedAt: Date | null;
-  /** The breaching datapoints (oldest first) when it fired. */
-  readonly datapoints: readonly { at: Date; value: number }[];
-  readonly maxErrorRate: number;
-  /** What STEPS.alarmRollback answered. */
-  readonly outcome: AlarmOutcome | null;
-}
+// ---- the watch, as the local CloudWatch evaluated it ---------------------------------------
 
 /**
- * Evaluates the error-rate alarm over the watch of `deploymentId` on the synthetic source's
- * per-minute numbers (periods aligned to the release start, as the source's own), service-wide
- * (both versions summed: the alarm's metric has no version dimension). It breaches when a
- * period's rate is above the threshold (`IF(requests > 0, errors / requests, 0)`, no data is not
- * breaching); N consecutive breaching periods put it in ALARM at the end of the Nth, and the
- * state change is delivered to STEPS.alarmRollback as EventBridge would.
+ * The highest per-minute value of the service's error-rate alarm metric during the watch, as the
+ * local CloudWatch evaluates it (its own datapoints, one evaluation per minute of the watch up to
+ * its end or the rollback); null when the release did not reach the watch.
  */
-async function evaluateWatchAlarm(
-  env: LocalEnvironment,
-  service: string,
-  deploymentId: string,
-): Promise<WatchAlarm> {
-  const record = await env.store.get(service, deploymentId);
-  const svc = env.catalog.services[service];
-  if (!record?.watch || !svc) throw new Error(`${service}/${deploymentId}: no watch in the record`);
-  const { errorRate: threshold, errorRateForSeconds } = RUNBOOK.rollbackTriggers;
-  const needed = errorRateForSeconds / ALARM_PERIOD_SECONDS;
-  const startMs = Date.parse(record.startedAt);
-  const watchFrom = Date.parse(record.watch.startedAt);
-  const watchTo = watchFrom + record.watch.seconds * 1000;
-  const source = env.ports.metrics(svc, new Date(record.startedAt));
-  const periodMs = ALARM_PERIOD_SECONDS * 1000;
-  const breaching: { at: Date; value: number }[] = [];
-  let maxErrorRate = 0;
-  for (let k = Math.ceil((watchFrom - startMs) / periodMs); startMs + (k + 1) * periodMs <= watchTo; k++) {
-    const start = new Date(startMs + k * periodMs);
-    const end = new Date(start.getTime() + periodMs);
-    const m = await source.window({
-      service,
-      start,
-      end,
-      canaryVersion: imageVersion(record.image),
-      stableVersion: imageVersion(record.previousImage ?? ''),
-    });
-    const requests = (m.canary?.requests ?? 0) + (m.stable?.requests ?? 0);
-    const errors = (m.canary?.errors ?? 0) + (m.stable?.errors ?? 0);
-    const value = requests > 0 ? errors / requests : 0;
-    maxErrorRate = Math.max(maxErrorRate, value);
-    if (value > threshold) breaching.push({ at: start, value });
-    else breaching.length = 0;
-    if (breaching.length >= needed) {
-      const firedAt = end;
-      const datapoints = breaching.slice(-needed);
-      const outcome = (await STEPS.alarmRollback(
-        env.ports,
-        alarmStateChange(service, firedAt, datapoints, threshold),
-      )) as AlarmOutcome;
-      return { firedAt, datapoints, maxErrorRate, outcome };
-    }
+function watchMaxErrorRate(env: LocalEnvironment, service: string, record: DeploymentRecord): number | null {
+  const alarm = env.cloudwatch.describe(alarmName(APP_NAME, service, 'errorRate'));
+  if (!record.watch || !alarm) return null;
+  const from = Date.parse(record.watch.startedAt);
+  const to = Math.min(
+    Date.parse(record.watch.until),
+    record.rollback ? Date.parse(record.rollback.startedAt) : Infinity,
+  );
+  let max = 0;
+  for (let t = Math.ceil(from / 60_000) * 60_000 + 60_000; t <= to; t += 60_000) {
+    const [newest] = env.cloudwatch.datapoints(alarm.definition, new Date(t));
+    if (newest?.value !== null && newest?.value !== undefined) max = Math.max(max, newest.value);
   }
-  return { firedAt: null, datapoints: [], maxErrorRate, outcome: null };
+  return max;
 }
 
-/**
- * The `errorRate` alarm going OK -> ALARM at `at` on `datapoints`, with the reason and reasonData
- * CloudWatch would write for them.
- */
-function alarmStateChange(
-  service: string,
-  at: Date,
-  datapoints: readonly { at: Date; value: number }[],
-  threshold: number,
-) {
-  const n = datapoints.length;
-  const shown = datapoints
-    .map((d) => `${d.value.toPrecision(4)} (${d.at.toISOString().slice(0, 16).replace('T', ' ')})`)
-    .join(', ');
-  return alarmEvent(APP_NAME, service, 'errorRate', at, {
-    id: `verdicts-${service}-${at.getTime()}`,
-    description: `[critical] ${service}: error rate > ${threshold * 100}% for ${n} minutes. Rolls back.`,
-    previousReason: `Threshold Crossed: no datapoints were greater than the threshold (${threshold}).`,
-    previousAt: datapoints[0]?.at ?? at,
-    reason: `Threshold Crossed: ${n} out of the last ${n} datapoints [${shown}] were greater than the threshold (${threshold}) (minimum ${n} datapoints for OK -> ALARM transition).`,
-    reasonData: {
-      version: '1.0',
-      queryDate: cwTime(at),
-      startDate: cwTime(datapoints[0]?.at ?? at),
-      period: ALARM_PERIOD_SECONDS,
-      recentDatapoints: datapoints.map((d) => d.value),
-      threshold,
-      evaluatedDatapoints: [...datapoints]
-        .reverse()
-        .map((d) => ({ timestamp: cwTime(d.at), value: d.value })),
-    },
-  });
+/** When the alarm that rolled the release back went to ALARM (its reasonData's queryDate). */
+function alarmTime(record: DeploymentRecord): Date | null {
+  const data = record.rollback?.alarm?.reasonData;
+  if (!data) return null;
+  const queryDate = (JSON.parse(data) as { queryDate?: string }).queryDate;
+  return queryDate ? new Date(queryDate.replace('+0000', 'Z')) : null;
 }
 
 // ---- running ---------------------------------------------------------------------------------
@@ -404,21 +324,22 @@ async function waitUnlocked(env: LocalEnvironment, service: string): Promise<voi
 }
 
 /** Virtual time of the rollback decision: the alarm, else the end of the phase that failed. */
-function decisionTime(record: DeploymentRecord, alarm: WatchAlarm | null): Date | null {
+function decisionTime(record: DeploymentRecord): Date | null {
   if (!record.rollback) return null;
-  if (record.rollback.trigger.startsWith('alarm:') && alarm?.firedAt) return alarm.firedAt;
+  const alarmed = record.rollback.trigger.startsWith('alarm:') ? alarmTime(record) : null;
+  if (alarmed) return alarmed;
   const ended = record.phases.at(-1)?.endedAt ?? record.rollback.startedAt;
   return new Date(ended);
 }
 
-function promotedReason(record: DeploymentRecord, alarm: WatchAlarm | null): string {
+function promotedReason(record: DeploymentRecord, watchMax: number | null): string {
   const phases = record.phases
     .map(
       (p) =>
         `${p.name} ${p.verdict}${p.decisions.length > 1 ? ` after ${p.decisions.length - 1} extension` : ''}`,
     )
     .join(', ');
-  const watch = alarm ? `; watch: no alarm (highest minute error rate ${pct(alarm.maxErrorRate)})` : '';
+  const watch = watchMax !== null ? `; watch: no alarm (highest minute error rate ${pct(watchMax)})` : '';
   return `promoted: ${phases}${watch}`;
 }
 
@@ -428,7 +349,7 @@ async function runScenario(
   service: string,
   sc: Scenario,
   release: number,
-  opts: Required<Pick<VerdictsOptions, 'speed' | 'pollMs' | 'watchRealMs'>>,
+  opts: Required<Pick<VerdictsOptions, 'speed' | 'pollMs'>>,
 ): Promise<ScenarioRow> {
   const image = `${workloads.imageOf(service, `v1.${release}.0`)}${sc.imageSuffix}`;
   const t0 = Date.now();
@@ -446,25 +367,18 @@ async function runScenario(
   try {
     await waitUnlocked(env, service);
     env.setProfile(service, sc.profile);
-    // Set from the onState callback (TypeScript cannot see that assignment: a holder object).
-    const watch: { alarm: Promise<WatchAlarm> | null } = { alarm: null };
     const run = await env.run(workloads.releaseInput(service, image, sc.id), {
       speed: opts.speed,
       pollMs: opts.pollMs,
       executionName: sc.id,
-      waitMs: { [WATCH_STATE]: opts.watchRealMs },
-      onState: (name) => {
-        if (name === WATCH_STATE) watch.alarm ??= evaluateWatchAlarm(env, service, sc.id);
-      },
     });
-    const watched: WatchAlarm | null = watch.alarm ? await watch.alarm : null;
     await waitUnlocked(env, service);
     const record = await env.store.get(service, sc.id);
     if (!record) throw new Error(`no record (execution ${run.status} ${run.error}: ${run.cause})`);
     const windows = record.phases.reduce((n, p) => n + p.decisions.length, 0);
     const extensions = record.phases.reduce((n, p) => n + Math.max(0, p.decisions.length - 1), 0);
     const realSeconds = Math.round((Date.now() - t0) / 100) / 10;
-    const watchMaxErrorRate = watched ? watched.maxErrorRate : null;
+    const watchMax = watchMaxErrorRate(env, service, record);
     if (record.outcome === 'SUCCEEDED') {
       return {
         ...base,
@@ -476,13 +390,13 @@ async function runScenario(
         secondsFromStart: null,
         windows,
         extensions,
-        watchMaxErrorRate,
+        watchMaxErrorRate: watchMax,
         realSeconds,
-        reason: promotedReason(record, watched),
+        reason: promotedReason(record, watchMax),
       };
     }
     if (record.outcome === 'ROLLED_BACK' && record.rollback) {
-      const at = decisionTime(record, watched);
+      const at = decisionTime(record);
       const fromStart = at ? Math.round((at.getTime() - Date.parse(record.startedAt)) / 1000) : null;
       const late = sc.onsetSeconds > 0;
       return {
@@ -495,7 +409,7 @@ async function runScenario(
         secondsFromStart: fromStart,
         windows,
         extensions,
-        watchMaxErrorRate,
+        watchMaxErrorRate: watchMax,
         realSeconds,
         reason: record.rollback.reason.slice(0, 400),
       };
@@ -510,7 +424,7 @@ async function runScenario(
       secondsFromStart: null,
       windows,
       extensions,
-      watchMaxErrorRate,
+      watchMaxErrorRate: watchMax,
       realSeconds,
       reason: `record ${record.outcome}; execution ${run.status} ${run.error ?? ''}: ${(run.cause ?? '').slice(0, 300)}`,
     };
@@ -552,7 +466,6 @@ export async function runVerdicts(opts: VerdictsOptions = {}): Promise<string> {
   const run = {
     speed: opts.speed ?? 20_000,
     pollMs: opts.pollMs ?? 100,
-    watchRealMs: opts.watchRealMs ?? 2000,
   };
   const list = scenarios(opts.quick ?? false);
   const mark = startMark();
@@ -703,8 +616,8 @@ export async function runVerdicts(opts: VerdictsOptions = {}): Promise<string> {
       `One namespace (${NAMESPACE}) with ${lanes * perLane} Deployments of ${REPLICAS} pods, ALB router (exact 10%/50%/100% weights with 2 pods), no approval, someone always on call, attested inputs. ${lanes} releases at a time, each lane its own LocalEnvironment and virtual clock over one dynalite; a lane releases its services in turn, so a service gets several releases.`,
       `Windows at the runbook's defaults (canary 10% 600 s, staging 50% 900 s, production 100% 300 s, one extension for canary and staging, watch ${RUNBOOK.watchSeconds} s), compressed ${run.speed}x; readiness polls every ${run.pollMs} ms real (5 s virtual each).`,
       'Each scenario is a shipped profile with its seed replaced; dip variants replace the request rate with 200 rps and a -30% dip for 5 minutes inside the canary (180-480 s) or staging (900-1200 s) window.',
-      `Watch: a local alarm evaluator stands in for CloudWatch while the execution is in "${WATCH_STATE}": service-wide error rate per 60 s period from the same synthetic source, ALARM after ${RUNBOOK.rollbackTriggers.errorRateForSeconds / ALARM_PERIOD_SECONDS} consecutive periods above ${RUNBOOK.rollbackTriggers.errorRate}, delivered as a "CloudWatch Alarm State Change" event to STEPS.alarmRollback. Every release reaching the watch is evaluated.`,
-      "secondsToDetect: virtual seconds to the rollback decision (the end of the failing phase: the verdict or the failed readiness check; for the watch, the end of the alarm's last breaching period), from the release start, or from the fault onset for faults that begin later (late-degradation, watch-spike): detectFrom says which.",
+      'Alarms: the environment\'s local CloudWatch evaluates every alarm of the synthesized template (error rate, p99 with the threshold the release sets, metrics missing, OOM kills, the dead-letter queue) once a virtual minute during every release, with CloudWatch\'s semantics (period, M of N, evaluation range, missing-data treatment) on the same synthetic traffic, and sends each state change as a "CloudWatch Alarm State Change" event through the synthesized rule to the alarm function: in the watch and during the validation windows alike.',
+      'secondsToDetect: virtual seconds to the rollback decision (the end of the failing phase: the verdict or the failed readiness check; for an alarm, the evaluation that put it in ALARM), from the release start, or from the fault onset for faults that begin later (late-degradation, watch-spike): detectFrom says which.',
     ],
     targets,
     good: good.length,

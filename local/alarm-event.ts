@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type AlarmSignal, alarmName } from '../functions/domain/alarms.js';
+import type { AlarmDefinition, MetricStat } from './cloudwatch/alarm-definition.js';
 
 /** CloudWatch's timestamp form in alarm events: `2026-11-02T10:00:00.000+0000`. */
 export const cwTime = (d: Date) => d.toISOString().replace('Z', '+0000');
@@ -89,4 +90,73 @@ export function asOf<S extends { timestamp: string }, T extends { detail: { stat
 ): T {
   const timestamp = at.toISOString().replace('Z', '+0000');
   return { ...event, detail: { ...event.detail, state: { ...event.detail.state, timestamp } } };
+}
+
+/** One side of a state change in a "CloudWatch Alarm State Change" event. */
+export interface AlarmEventSide {
+  readonly value: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
+  readonly reason: string;
+  /** CloudWatch's reasonData (the event carries it as a JSON string); null when there is none. */
+  readonly reasonData: Record<string, unknown> | null;
+  readonly timestamp: Date;
+}
+
+/**
+ * The EventBridge "CloudWatch Alarm State Change" event CloudWatch sends when `alarm` goes from
+ * `previous` to `state` (AWS CloudWatch user guide, "Alarm events and EventBridge": the single
+ * metric and metric math examples): `resources` is the alarm's ARN, `detail.configuration.metrics`
+ * lists the alarm's metric (`metricStat`) or its expression and the metrics it reads, and
+ * `state.reasonData` is a JSON string.
+ */
+export function alarmStateChangeEvent(
+  alarm: AlarmDefinition,
+  previous: AlarmEventSide,
+  state: AlarmEventSide,
+  id: string = randomUUID(),
+) {
+  const side = (s: AlarmEventSide) => ({
+    value: s.value,
+    reason: s.reason,
+    ...(s.reasonData ? { reasonData: JSON.stringify(s.reasonData) } : {}),
+    timestamp: cwTime(s.timestamp),
+  });
+  const metricStat = (m: MetricStat) => ({
+    metric: { namespace: m.namespace, name: m.metricName, dimensions: { ...m.dimensions } },
+    period: m.period,
+    stat: m.stat,
+  });
+  const metrics =
+    alarm.metric.kind === 'metric'
+      ? [{ id: 'm1', metricStat: metricStat(alarm.metric.metric), returnData: true }]
+      : [
+          {
+            id: alarm.metric.id,
+            expression: alarm.metric.expression,
+            ...(alarm.metric.label ? { label: alarm.metric.label } : {}),
+            returnData: true,
+          },
+          ...alarm.metric.metrics.map((m) => ({
+            id: m.id,
+            metricStat: metricStat(m.metric),
+            ...(m.label ? { label: m.label } : {}),
+            returnData: false,
+          })),
+        ];
+  const [, , , region, account] = alarm.arn.split(':');
+  return {
+    version: '0',
+    id,
+    'detail-type': 'CloudWatch Alarm State Change',
+    source: 'aws.cloudwatch',
+    account,
+    time: state.timestamp.toISOString().replace(/\.\d+Z$/, 'Z'),
+    region,
+    resources: [alarm.arn],
+    detail: {
+      alarmName: alarm.name,
+      state: side(state),
+      previousState: side(previous),
+      configuration: { ...(alarm.description ? { description: alarm.description } : {}), metrics },
+    },
+  };
 }

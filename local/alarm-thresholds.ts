@@ -11,13 +11,20 @@ export interface ThresholdChange {
   readonly threshold: number;
 }
 
+/** The local CloudWatch's alarms, as far as the thresholds need them (local/cloudwatch/local-cloudwatch.ts). */
+export interface ThresholdAlarms {
+  describe(name: string): { readonly definition: { readonly threshold: number } } | undefined;
+  setThreshold(name: string, threshold: number): boolean;
+}
+
 /**
  * The latency alarms of a local run: one per service of the catalog, configured as the CDK stack
  * configures it (RUNBOOK.rollbackTriggers.p99BaselineMultiplier x the service's p99 SLO; see
  * infra/constructs/service-alarms.ts), with the same set and restore rules as the CloudWatch
  * adapter (`planSet`, `planRestore`): the configured threshold is kept in marks on the alarm, so a
- * restore puts back exactly that value. There is no CloudWatch here, so nothing evaluates these
- * alarms; tests read the thresholds the release steps set.
+ * restore puts back exactly that value. With the local CloudWatch (`alarms`), a service's alarm
+ * there starts from its synthesized threshold and gets every change, so its next evaluation
+ * judges the new threshold.
  */
 export class LocalAlarmThresholds implements AlarmThresholds {
   private readonly alarms = new Map<string, { threshold: number; marks: ThresholdMarks | null }>();
@@ -26,9 +33,14 @@ export class LocalAlarmThresholds implements AlarmThresholds {
   constructor(
     private readonly catalog: Catalog,
     multiplier: number = RUNBOOK.rollbackTriggers.p99BaselineMultiplier,
+    private readonly cloudwatch?: ThresholdAlarms,
   ) {
     for (const [service, svc] of Object.entries(catalog.services)) {
-      this.alarms.set(service, { threshold: multiplier * svc.slo.p99Ms, marks: null });
+      const evaluated = cloudwatch?.describe(alarmName(catalog.appName, service, 'latency'));
+      this.alarms.set(service, {
+        threshold: evaluated?.definition.threshold ?? multiplier * svc.slo.p99Ms,
+        marks: null,
+      });
     }
   }
 
@@ -61,6 +73,8 @@ export class LocalAlarmThresholds implements AlarmThresholds {
 
   private change(service: string, alarm: { threshold: number }, threshold: number): void {
     alarm.threshold = threshold;
-    this.log.push({ service, alarmName: alarmName(this.catalog.appName, service, 'latency'), threshold });
+    const name = alarmName(this.catalog.appName, service, 'latency');
+    this.cloudwatch?.setThreshold(name, threshold);
+    this.log.push({ service, alarmName: name, threshold });
   }
 }

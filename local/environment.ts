@@ -25,8 +25,10 @@ import {
   type ServiceConfig,
 } from '../functions/domain/config.js';
 import { ERROR_NAMES, StoreUnavailableError } from '../functions/domain/errors.js';
+import { imageVersion } from '../functions/domain/input.js';
 import { personRollbackEvent } from '../functions/domain/person-rollback.js';
 import type { DeploymentRecord } from '../functions/domain/record.js';
+import type { ReleaseTarget, RollbackPlan } from '../functions/ports/cluster.js';
 import type { RollbackRequests } from '../functions/ports/executions.js';
 import type { ReadinessWait, ReleasePorts } from '../functions/ports/release.js';
 import type { TrafficRouter } from '../functions/ports/router.js';
@@ -38,6 +40,15 @@ import type { StoppedOutcome } from '../functions/release/stopped.js';
 import { stateMachineName } from '../infra/names.js';
 import { LocalAlarmThresholds } from './alarm-thresholds.js';
 import { LOCAL_API_REGION, type LocalApiState } from './api-state.js';
+import { alarmsOfTemplate } from './cloudwatch/alarm-definition.js';
+import { LocalEventBus, QueueMetrics } from './cloudwatch/event-bus.js';
+import { LocalCloudWatch, publishedBy } from './cloudwatch/local-cloudwatch.js';
+import {
+  metricNamesOf,
+  publishedToCloudWatch,
+  SyntheticMetricData,
+  type TrafficTimeline,
+} from './cloudwatch/synthetic-metrics.js';
 import { type LocalDynamo, startLocalDynamo } from './dynalite.js';
 import { ExecutionHistories } from './execution-history.js';
 import { LocalFunctions } from './invocation.js';
@@ -149,6 +160,13 @@ export class LocalEnvironment {
     readonly portsFor: (task: TaskKey) => ReleasePorts,
     /** The catalog as given (the state file of the local API carries it to the CLI). */
     private readonly catalogInput: CatalogInput,
+    /**
+     * The stack's CloudWatch alarms, evaluated every virtual minute against the run's traffic; each
+     * state change goes as the documented event through {@link eventBus} (local/cloudwatch/).
+     */
+    readonly cloudwatch: LocalCloudWatch,
+    /** The stack's EventBridge rules and their function targets (the alarm -> rollback rule). */
+    readonly eventBus: LocalEventBus,
   ) {}
 
   /**
@@ -228,6 +246,11 @@ export class LocalEnvironment {
       ]);
     let env: LocalEnvironment | undefined;
     const profiles = new Map<string, TrafficProfile>(Object.entries(opts.profiles ?? {}));
+    // The template first: the functions are named after its resources, and the alarms come from
+    // it. Synthetic services are synthesized as if their traffic were published to CloudWatch, so
+    // the template has the alarms a service with CloudWatch metrics gets (the ASL is the same).
+    const template = synthTemplate({ catalog: publishedToCloudWatch(opts.catalog) });
+    const tasks = functionTasks(template);
     // The canary's real weight over (virtual) time, per service: what the synthetic traffic splits by.
     const weights = new Map<string, { at: number; weight: number }[]>();
     const recordWeight = (service: string, weight: number) => {
@@ -235,8 +258,109 @@ export class LocalEnvironment {
       list.push({ at: clock.now().getTime(), weight });
       weights.set(service, list);
     };
-    const alarmThresholds = new LocalAlarmThresholds(catalog);
+    const profileOf = (name: string, svc: ServiceConfig) =>
+      profiles.get(name) ?? loadProfile(svc.metrics.source === 'synthetic' ? svc.metrics.profile : 'healthy');
+    // Each release's traffic for the alarms: from its start, its profile, with the weights the
+    // release really set (none yet: all traffic on the stable version). Before the first release,
+    // the service's profile from the environment's start.
+    const envStart = clock.now().getTime();
+    let timelineIds = 0;
+    type Timeline = {
+      id: number;
+      deploymentId: string | null;
+      start: number;
+      profile: TrafficProfile;
+      version: string | null;
+      previousVersion: string | null;
+      source?: SyntheticMetricsSource;
+    };
+    const timelines = new Map<string, Timeline[]>();
+    const timelinesOf = (name: string): Timeline[] => {
+      let list = timelines.get(name);
+      if (!list) {
+        const svc = catalog.services[name];
+        if (!svc) throw new Error(`no service ${name} in the catalog`);
+        list = [
+          {
+            id: ++timelineIds,
+            deploymentId: null,
+            start: envStart,
+            profile: profileOf(name, svc),
+            version: null,
+            previousVersion: null,
+          },
+        ];
+        timelines.set(name, list);
+      }
+      return list;
+    };
+    const timelineAt = (name: string, at: Date): TrafficTimeline => {
+      const list = timelinesOf(name);
+      const tl = [...list].reverse().find((t) => t.start <= at.getTime()) ?? list[0]!;
+      if (!tl.source) {
+        const start = tl.start;
+        tl.source = new SyntheticMetricsSource({
+          profile: tl.profile,
+          deploymentStart: new Date(start),
+          weightAt: (d) => {
+            let w = 0;
+            for (const e of weights.get(name) ?? []) if (e.at >= start && e.at <= d.getTime()) w = e.weight;
+            return w;
+          },
+        });
+      }
+      const source = tl.source;
+      return {
+        id: tl.id,
+        traffic: (a, b, of) => source.traffic(a, b, of),
+        version: tl.version,
+        previousVersion: tl.previousVersion,
+      };
+    };
+    // A release's first shift starts its timeline (its start and versions from the record it wrote).
+    const noteRelease = async (
+      name: string,
+      svc: ServiceConfig,
+      target: ReleaseTarget,
+      plan: RollbackPlan,
+    ) => {
+      const list = timelinesOf(name);
+      if (list.some((t) => t.deploymentId === target.deploymentId)) return;
+      const record = await store.get(name, target.deploymentId).catch(() => null);
+      const previous = plan.images[svc.containers[0] ?? ''] ?? record?.previousImage ?? null;
+      list.push({
+        id: ++timelineIds,
+        deploymentId: target.deploymentId,
+        start: record ? Date.parse(record.startedAt) : clock.now().getTime(),
+        profile: profileOf(name, svc),
+        version: target.version,
+        previousVersion: previous ? imageVersion(previous) : null,
+      });
+      list.sort((a, b) => a.start - b.start);
+    };
+    // The rules' targets are the task functions (defined below; invoked only once a run goes on).
+    const bus = new LocalEventBus(template, {
+      invoke: (logicalId, event) => {
+        const task = tasks[logicalId];
+        if (!task) throw new Error(`function ${logicalId} is not a task function of the template`);
+        return functions.invoke(task, portsFor(task), event);
+      },
+      now: () => clock.now(),
+    });
+    const cloudwatch = new LocalCloudWatch(alarmsOfTemplate(template), {
+      data: publishedBy([new SyntheticMetricData(metricNamesOf(catalog), timelineAt), new QueueMetrics(bus)]),
+      send: async (event) => {
+        await bus.put(event);
+      },
+      start: clock.now(),
+      // The stack was deployed before the run: its alarms are OK, as LocalAlarmStates starts them.
+      initialState: 'OK',
+    });
+    clock.listen(cloudwatch);
+    const alarmThresholds = new LocalAlarmThresholds(catalog, undefined, cloudwatch);
     const alarmStates = new LocalAlarmStates(catalog, clock);
+    // What DescribeAlarms would answer after each evaluation that changed a state.
+    cloudwatch.onStateChange((c) => alarmStates.set(c.alarm, c.to, c.reason));
     const snapshots = new LocalDatabaseSnapshots(clock);
     const pipelines = new LocalPipelineRecords();
     // The functions' output, as in Lambda: the Powertools logger and the release metrics (EMF).
@@ -250,6 +374,7 @@ export class LocalEnvironment {
         type: router.type,
         status: (t, p) => router.status(t, p),
         async setWeight(t, p, w) {
+          await noteRelease(name, svc, t, p);
           const r = await router.setWeight(t, p, w);
           recordWeight(name, r.actualWeight ?? w);
           return r;
@@ -268,9 +393,7 @@ export class LocalEnvironment {
     };
     const metrics = (svc: ServiceConfig, deploymentStart: Date) => {
       const name = serviceName(svc);
-      const profile =
-        profiles.get(name) ??
-        loadProfile(svc.metrics.source === 'synthetic' ? svc.metrics.profile : 'healthy');
+      const profile = profileOf(name, svc);
       const weightAt = (at: Date) => {
         const list = (weights.get(name) ?? []).filter((e) => e.at >= deploymentStart.getTime());
         let w: number | null = null;
@@ -333,9 +456,6 @@ export class LocalEnvironment {
       }
       return p;
     };
-    // The template first: the functions are named after its resources.
-    const template = synthTemplate({ catalog: opts.catalog });
-    const tasks = functionTasks(template);
     const resourceTasks = Object.fromEntries(
       Object.entries(tasks).map(([id, task]) => [functionArnFor(id), task]),
     );
@@ -360,6 +480,8 @@ export class LocalEnvironment {
       functions,
       portsFor,
       opts.catalog,
+      cloudwatch,
+      bus,
     );
     env.portsFactory = (o) =>
       makePorts(

@@ -159,6 +159,8 @@ function readPath(input: unknown, path: string): unknown {
 export class LocalExecutor {
   private readonly running = new Map<string, { abort: () => void; history: ExecutionHistory }>();
   private readonly tokens = new Map<string, PendingToken>();
+  /** Per execution, the virtual clock stepping through its latest Wait state (see run()). */
+  private readonly steps = new Map<string, Promise<void>>();
 
   constructor(
     private readonly machine: SynthesizedMachine,
@@ -301,6 +303,7 @@ export class LocalExecutor {
       taskResourceLocalHandlers[n] = async (payload) => {
         // The library queued this state's StateEntered before calling here; the consumer below
         // records it within the current microtasks, so the Lambda events come after it.
+        await this.afterWait(executionArn, n);
         await afterQueuedEvents();
         history.lambdaScheduled(resource, payload, s.TimeoutSeconds);
         const started = (payload as { executionStartTime?: unknown }).executionStartTime;
@@ -376,7 +379,13 @@ export class LocalExecutor {
         if (st.type === 'Wait') {
           const def = states[st.name];
           const secs = def?.SecondsPath ? Number(readPath(st.input, def.SecondsPath)) : (def?.Seconds ?? 0);
-          this.clock.advance(Number.isFinite(secs) ? secs : 0);
+          // Through the Wait minute by minute: the local CloudWatch evaluates its alarms at each
+          // minute, and an alarm's rollback stops the execution at that virtual time.
+          const step = this.clock.advanceInSteps(Number.isFinite(secs) ? secs : 0, () =>
+            this.running.has(executionArn),
+          );
+          this.steps.set(executionArn, step);
+          step.catch(() => undefined);
         }
         opts.onState?.(st.name, st.type, this.clock.now());
       }
@@ -416,6 +425,9 @@ export class LocalExecutor {
     let cap: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([consume, new Promise((r) => (cap = setTimeout(r, CONSUME_CAP_MS)))]);
     clearTimeout(cap);
+    // The last Wait's stepping (an alarm's rollback that stopped the execution) has finished.
+    await this.steps.get(executionArn)?.catch(() => undefined);
+    this.steps.delete(executionArn);
     if (status === 'SUCCEEDED') history.succeeded(output);
     else if (status === 'FAILED') history.failed(error ?? 'Error', cause ?? '');
     else history.aborted(null, null);
@@ -430,6 +442,23 @@ export class LocalExecutor {
       realMs: Date.now() - startedReal,
       executionStartTime,
     };
+  }
+
+  /**
+   * A task state starts once the Wait before it has stepped through its time (the state machine's
+   * own timer may end first). If the execution was stopped meanwhile (an alarm's rollback), the
+   * task does not run: a stopped execution starts no task.
+   */
+  private async afterWait(executionArn: string, stateName: string): Promise<void> {
+    const step = this.steps.get(executionArn);
+    if (!step) return;
+    await step.catch(() => undefined);
+    if (!this.running.has(executionArn)) {
+      throw namedError(
+        'ExecutionAborted',
+        `${stateName}: the execution was stopped before the state started`,
+      );
+    }
   }
 
   /**
@@ -461,6 +490,7 @@ export class LocalExecutor {
     // `arn:aws:states:::lambda:invoke.waitForTaskToken`: the history names it `invoke.waitForTaskToken`.
     const resource = (state.Resource ?? '').replace(/^arn:[^:]+:states:::lambda:/, '');
     return async (params) => {
+      await this.afterWait(executionArn, stateName);
       // After the consumer has recorded this state's TaskStateEntered (see the Lambda handlers).
       await afterQueuedEvents();
       const payload = JSON.parse(JSON.stringify((params as { Payload?: unknown }).Payload ?? {})) as Record<

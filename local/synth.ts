@@ -11,6 +11,7 @@ import { buildApp } from '../infra/build-app.js';
 import type { ReleaseNetwork } from '../infra/constructs/task-network.js';
 import type { ReleaseStack, ReleaseStackProps } from '../infra/release-stack.js';
 import sampleCatalog from '../tps.config.js';
+import { PLACEHOLDER } from './placeholder.js';
 
 /** A synthesized CloudFormation template as JSON. */
 export interface CfnTemplate {
@@ -33,7 +34,7 @@ export interface CfnResource {
 export type Asl = Record<string, any>;
 
 /** Placeholder account, region and partition used where the template has pseudo parameters. */
-export const PLACEHOLDER = { account: '123456789012', region: 'us-east-1', partition: 'aws' } as const;
+export { PLACEHOLDER };
 
 /** Options of {@link synthStack} and {@link synthTemplate}. */
 export interface SynthOptions {

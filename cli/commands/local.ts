@@ -315,6 +315,14 @@ export async function localCommand(ctx: CliContext, opts: LocalOptions): Promise
       // The progress above is this command's output; the functions' JSON lines would bury it.
       functionOutput: discardLines,
     });
+    // The stack's alarms, evaluated on the run's traffic: each state change that matters (not the
+    // first evaluation's INSUFFICIENT_DATA -> OK) is shown with the state machine's progress.
+    env.cloudwatch.onStateChange((c) => {
+      if (c.from === 'INSUFFICIENT_DATA' && c.to === 'OK') return;
+      say(
+        `    [virtual ${c.at.toISOString().slice(11, 19)}] alarm ${c.alarm}: ${c.from} -> ${c.to}: ${c.reason}`,
+      );
+    });
     // Other terminals attach through the local API: `tps-deploy --local list | watch <id> | ...`.
     const state = await env.serve({ runOptions: { ...(opts.speed ? { speed: opts.speed } : {}) } });
     const previous = readLocalState(statePath);

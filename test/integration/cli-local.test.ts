@@ -185,6 +185,29 @@ describe('tps-deploy local', () => {
   });
 });
 
+describe('tps-deploy local --scenario watch-spike', () => {
+  it('every window passes, then the error-rate alarm rolls the release back in the post-deployment watch, exits 3', async () => {
+    const ns = uniqueNamespace('cli-watch-spike');
+    const r = await local('watch-spike', ns);
+    expect(r.code).toBe(3);
+    const j = r.json!;
+    expect(j.outcome).toBe('ROLLED_BACK');
+    expect(j.phases.map((p) => [p.name, p.verdict])).toEqual([
+      ['canary', 'pass'],
+      ['staging', 'pass'],
+      ['production', 'pass'],
+    ]);
+    expect(j.rollback?.trigger).toBe('alarm:tps-local-storefront-errorRate');
+    expect(j.rollback?.phase).toBe('watch');
+    expect(r.stderr).toMatch(
+      /\[virtual \d\d:\d\d:\d\d\] alarm tps-local-storefront-errorRate: OK -> ALARM: Threshold Crossed: 2 out of the last 2 datapoints/,
+    );
+    expect(r.stderr).toMatch(/execution ABORTED/);
+    expect(j.finalImage).toBe('registry.local/shop/storefront:v1.0.0');
+    expect(await liveImage(ns, 'storefront', 'storefront')).toBe('registry.local/shop/storefront:v1.0.0');
+  });
+});
+
 describe('tps-deploy local --hpa', () => {
   it('the demo service under a HorizontalPodAutoscaler that scales it during the release: promoted, stable never scaled by tps-deploy, the HPA in control after', async () => {
     const ns = uniqueNamespace('cli-hpa');

@@ -16,4 +16,4 @@ export {
   PROFILES,
   type ProfileName,
 } from './profiles.js';
-export { SyntheticMetricsSource, type SyntheticMetricsSourceProps } from './source.js';
+export { SyntheticMetricsSource, type SyntheticMetricsSourceProps, type TrafficSample } from './source.js';

@@ -144,7 +144,7 @@ export const PROFILE_DEFINITIONS = {
     ...healthyLike(
       'watch-spike',
       9,
-      `Healthy through every validation window; ${WATCH_SPIKE_SECONDS} s after the start (30 minutes after the release would have finished, inside the post-deployment watch) the new version fails 5% of requests for 10 minutes. Note: in AWS the watch is CloudWatch alarms on real metrics, not this source; locally the runner must read this source during the watch to see the spike.`,
+      `Healthy through every validation window; ${WATCH_SPIKE_SECONDS} s after the start (30 minutes after the release would have finished, inside the post-deployment watch) the new version fails 5% of requests for 10 minutes. The error-rate alarm rolls it back in the watch.`,
     ),
     versions: {
       stable: STABLE,

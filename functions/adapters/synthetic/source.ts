@@ -31,6 +31,14 @@ export interface SyntheticMetricsSourceProps {
 
 type Kind = 'stable' | 'canary';
 
+/** The traffic of one stretch of time (see {@link SyntheticMetricsSource.traffic}). */
+export interface TrafficSample {
+  readonly requests: number;
+  readonly errors: number;
+  /** Latency quantile q (0..1) in ms; null without requests. */
+  quantileMs(q: number): number | null;
+}
+
 /** The numbers of one metrics period for one version. */
 interface Period {
   readonly requests: number;
@@ -172,7 +180,26 @@ export class SyntheticMetricsSource implements MetricsSource {
     };
   }
 
-  private version(kind: Kind, t0: number, t1: number, allTraffic: boolean): VersionSeries {
+  /**
+   * Requests, errors and latency quantiles over [start, end) of the whole service (both versions:
+   * what the service's metrics without a version dimension aggregate) or of one version: the
+   * numbers a CloudWatch datapoint of one period would carry. The same periods and random streams
+   * as {@link window}, so a version's numbers agree with a window over the same time.
+   */
+  traffic(start: Date, end: Date, of: 'service' | Kind): TrafficSample {
+    const t0 = (start.getTime() - this.startMs) / 1000;
+    const t1 = (end.getTime() - this.startMs) / 1000;
+    const periods =
+      of === 'service'
+        ? [...this.periods('stable', t0, t1, false), ...this.periods('canary', t0, t1, false)]
+        : this.periods(of, t0, t1, false);
+    const requests = periods.reduce((s, p) => s + p.requests, 0);
+    const errors = periods.reduce((s, p) => s + p.errors, 0);
+    return { requests, errors, quantileMs: (q) => this.quantile(periods, q, of, t0, t1) };
+  }
+
+  /** The periods of one version over [t0, t1) (seconds since the deployment start). */
+  private periods(kind: Kind, t0: number, t1: number, allTraffic: boolean): Period[] {
     const v = this.profile.versions[kind];
     const size = this.profile.periodSeconds;
     const periods: Period[] = [];
@@ -183,19 +210,32 @@ export class SyntheticMetricsSource implements MetricsSource {
       const b = Math.min(t1, (k + 1) * size);
       if (b > a) periods.push(this.period(kind, v, k, a, b, allTraffic));
     }
+    return periods;
+  }
+
+  /**
+   * Quantile q of the requests-weighted mixture of the periods' latency, with the sampling error
+   * of a quantile measured on that many requests; null without requests.
+   */
+  private quantile(periods: readonly Period[], q: number, of: string, t0: number, t1: number): number | null {
+    const served = periods.filter((p) => p.requests > 0);
+    if (served.length === 0) return null;
+    const requests = served.reduce((s, p) => s + p.requests, 0);
+    const logQ = mixtureQuantile(served, q);
+    const sigma = served.reduce((s, p) => s + p.sigma * p.requests, 0) / requests;
+    const purpose = q === 0.5 ? 'p50' : q === 0.99 ? 'p99' : `q${q}`;
+    const jitter =
+      sigma *
+      quantileStandardError(q, requests) *
+      normal(stream(this.profile.seed, of, 'window', t0, t1, purpose));
+    return Math.exp(logQ + jitter);
+  }
+
+  private version(kind: Kind, t0: number, t1: number, allTraffic: boolean): VersionSeries {
+    const periods = this.periods(kind, t0, t1, allTraffic);
     const requests = periods.reduce((s, p) => s + p.requests, 0);
     const errors = periods.reduce((s, p) => s + p.errors, 0);
     const served = periods.filter((p) => p.requests > 0);
-    const quantile = (q: number, purpose: string): number | null => {
-      if (served.length === 0) return null;
-      const logQ = mixtureQuantile(served, q);
-      const sigma = served.reduce((s, p) => s + p.sigma * p.requests, 0) / requests;
-      const jitter =
-        sigma *
-        quantileStandardError(q, requests) *
-        normal(stream(this.profile.seed, kind, 'window', t0, t1, purpose));
-      return Math.exp(logQ + jitter);
-    };
     const highest = (name: 'cpu' | 'memory' | 'disk'): number | null => {
       const values = periods.map((p) => p[name]).filter((x): x is number => x !== null);
       return values.length > 0 ? Math.max(...values) : null;
@@ -204,8 +244,8 @@ export class SyntheticMetricsSource implements MetricsSource {
       requests,
       errors,
       errorRate: requests > 0 ? errors / requests : null,
-      p50Ms: quantile(0.5, 'p50'),
-      p99Ms: quantile(0.99, 'p99'),
+      p50Ms: this.quantile(periods, 0.5, kind, t0, t1),
+      p99Ms: this.quantile(periods, 0.99, kind, t0, t1),
       rps: requests / (t1 - t0),
       cpu: highest('cpu'),
       memory: highest('memory'),
