@@ -54,6 +54,17 @@ export const RUNBOOK = {
     minErrorRateIncrease: 0.0005,
     /** ...and by at least this factor of stable's rate. */
     minErrorRateRatio: 1.5,
+    /**
+     * A step (in the total throughput against `throughputBand`, or in the canary's share of the
+     * requests) is sustained when this many whole metrics periods at the end of a window all show
+     * it (functions/domain/analysis/steps.ts); two such periods already extend a window.
+     */
+    stepPeriods: 3,
+    /**
+     * The canary's share of a period's requests may fall this fraction below its share earlier
+     * in the window before the periods count as a canary-only drop (0.3: a 10% share below 7%).
+     */
+    maxCanaryShareDrop: 0.3,
   },
   /** Alarm triggers that roll back without anyone awake. */
   rollbackTriggers: {
@@ -86,6 +97,12 @@ export const RUNBOOK = {
     metricsLookbackSeconds: 900,
     /** How long the on-call HTTP endpoint may take to answer. */
     onCallTimeoutSeconds: 5,
+    /**
+     * The "traffic share" gate: how many percentage points the share a replica-ratio canary can
+     * really get (whole pods behind one Service) may be off a phase's weight. 10: a 10% canary
+     * may take up to 20% (4 replicas); 1 replica gives 50% and is refused.
+     */
+    shareTolerance: 10,
   },
   /** Test hooks: a Kubernetes Job per phase, started when the window starts. */
   tests: {

@@ -203,6 +203,7 @@ describe('metrics present', () => {
     disk: null,
     p99Series: [],
     errorRateSeries: [],
+    requestSeries: [],
   });
   test.each<[WindowMetrics, boolean, RegExp]>([
     [
