@@ -300,7 +300,7 @@ const serviceSchema = z
         minErrorRateIncrease: ratio.optional(),
         minErrorRateRatio: z.number().min(1).optional(),
         stepPeriods: z.number().int().min(1).max(60).optional(),
-        maxCanaryShareDrop: z.number().gt(0).lt(1).optional(),
+        maxCanaryTrafficDrop: z.number().gt(0).lt(1).optional(),
       })
       .strict()
       .default({}),

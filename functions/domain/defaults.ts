@@ -61,10 +61,11 @@ export const RUNBOOK = {
      */
     stepPeriods: 3,
     /**
-     * The canary's share of a period's requests may fall this fraction below its share earlier
-     * in the window before the periods count as a canary-only drop (0.3: a 10% share below 7%).
+     * The canary's requests relative to stable's in the same period may fall this fraction below
+     * that ratio earlier in the window before the periods count as a canary-only drop (0.3: the
+     * canary lost 30% of its traffic while stable kept its own).
      */
-    maxCanaryShareDrop: 0.3,
+    maxCanaryTrafficDrop: 0.3,
   },
   /** Alarm triggers that roll back without anyone awake. */
   rollbackTriggers: {

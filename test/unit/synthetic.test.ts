@@ -413,7 +413,7 @@ describe('shipped profiles judged along the runbook timeline', () => {
     [
       'canary-traffic-loss',
       ['fail', 'fail', 'fail', 'fail'],
-      /^Canary window failed: the canary's share of requests fell to 2\.\d+% from 10\.\d+% for the last 3 periods while stable's did not \(p[<=]/,
+      /^Canary window failed: the canary's traffic fell to 0\.\d+x stable's ratio \(2\.\d+% of requests, 10\.\d+% before\) for the last 3 periods while stable's did not \(p[<=]/,
     ],
     ['late-degradation', ['pass', 'fail', 'fail', 'fail'], /^Canary window passed/],
     ['watch-spike', ['pass', 'pass', 'pass', 'fail'], /^Canary window passed/],

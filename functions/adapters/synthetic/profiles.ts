@@ -138,7 +138,7 @@ export const PROFILE_DEFINITIONS = {
     ...healthyLike(
       'canary-traffic-loss',
       12,
-      `From ${CANARY_LATE_SECONDS} s (the canary window's last 3 minutes) the canary counts only 20% of the requests routed to it; stable's traffic is untouched, so the total moves by 8%. The canary window fails on canary-share; later windows fail on throughput (at 50% the total is 0.6x).`,
+      `From ${CANARY_LATE_SECONDS} s (the canary window's last 3 minutes) the canary counts only 20% of the requests routed to it; stable's traffic is untouched, so the total moves by 8%. The canary window fails on canary-traffic; later windows fail on throughput (at 50% the total is 0.6x).`,
     ),
     versions: {
       stable: STABLE,

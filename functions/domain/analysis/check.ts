@@ -22,8 +22,8 @@ export const CHECK_NAMES = {
   throughput: 'throughput',
   /** No sustained step of the total throughput out of `throughputBand` in the window's last periods. */
   throughputRecent: 'throughput-recent',
-  /** No sustained drop of the canary's share of the requests, stable's same periods the reference. */
-  canaryShare: 'canary-share',
+  /** No sustained drop of the canary's traffic against stable's in the same periods. */
+  canaryTraffic: 'canary-traffic',
   /** Canary CPU, memory and disk utilisation below `maxResourceUtilization`. */
   resources: 'resources',
 } as const;

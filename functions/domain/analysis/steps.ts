@@ -76,53 +76,57 @@ export function trailingRun<T>(xs: readonly T[], beyond: (x: T) => boolean): num
   return n;
 }
 
-/** Requests of the canary out of both versions' requests. */
-export interface ShareCounts {
+/** Requests of the two versions over some periods, pooled. */
+export interface PairCounts {
   readonly canary: number;
-  readonly total: number;
+  readonly stable: number;
 }
 
-/** A drop of the canary's share at the end of a window: the periods after the step and before it. */
-export interface ShareDrop {
+/** A drop of the canary's traffic against stable's at the end of a window. */
+export interface CanaryDrop {
   /** How many periods at the window's end are in the drop. */
   readonly run: number;
   /** The periods before the drop, pooled. */
-  readonly earlier: ShareCounts;
+  readonly earlier: PairCounts;
   /** The periods of the drop, pooled. */
-  readonly recent: ShareCounts;
+  readonly recent: PairCounts;
 }
 
 /**
- * The longest run of periods at the end of the window in which the canary's share of every
- * period is more than `maxDrop` below its pooled share in all the periods before the run:
- * `max(share of each period in the run) < (1 - maxDrop) x canary / total before it`. Trying every
- * split point finds a step wherever it starts (a fixed "earlier part" would be diluted by a step
- * that began inside it). Periods in which neither version served a request are left out; at
- * least one period must come before the run. Null when no run qualifies.
+ * The longest run of periods at the end of the window in which the canary's requests, relative
+ * to stable's in the same period, are in every period more than `maxDrop` below the pooled ratio
+ * of all the periods before the run: `max(canary / stable of each period in the run) < (1 -
+ * maxDrop) x canary / stable before it`. The ratio, unlike the canary's share of the total, falls
+ * by the canary's own loss at any weight (a canary losing 40% at 50% is 0.6x the ratio but 0.75x
+ * the share). Trying every split point finds a step wherever it starts (a fixed "earlier part"
+ * would be diluted by a step that began inside it). Periods in which neither version served a
+ * request are left out; one in which stable served none never counts as a drop; at least one
+ * period must come before the run. Null when no run qualifies.
  */
-export function canaryShareDrop(rows: readonly PeriodRow[], maxDrop: number): ShareDrop | null {
+export function canaryDrop(rows: readonly PeriodRow[], maxDrop: number): CanaryDrop | null {
   const served = rows.filter((r) => r.canary + r.stable > 0);
   const n = served.length;
-  // Highest share from period j to the end, for every j.
+  // Highest canary / stable ratio from period j to the end, for every j.
   const highestFrom: number[] = new Array(n + 1).fill(Number.NEGATIVE_INFINITY);
   for (let j = n - 1; j >= 0; j--) {
     const r = served[j] as PeriodRow;
-    highestFrom[j] = Math.max(highestFrom[j + 1] as number, r.canary / (r.canary + r.stable));
+    const ratio = r.stable > 0 ? r.canary / r.stable : Number.POSITIVE_INFINITY;
+    highestFrom[j] = Math.max(highestFrom[j + 1] as number, ratio);
   }
   let canaryBefore = 0;
-  let totalBefore = 0;
+  let stableBefore = 0;
   for (let j = 1; j < n; j++) {
     const prev = served[j - 1] as PeriodRow;
     canaryBefore += prev.canary;
-    totalBefore += prev.canary + prev.stable;
-    if ((highestFrom[j] as number) < (1 - maxDrop) * (canaryBefore / totalBefore)) {
+    stableBefore += prev.stable;
+    if (stableBefore > 0 && (highestFrom[j] as number) < (1 - maxDrop) * (canaryBefore / stableBefore)) {
       const after = served.slice(j);
       return {
         run: n - j,
-        earlier: { canary: canaryBefore, total: totalBefore },
+        earlier: { canary: canaryBefore, stable: stableBefore },
         recent: {
           canary: after.reduce((s, r) => s + r.canary, 0),
-          total: after.reduce((s, r) => s + r.canary + r.stable, 0),
+          stable: after.reduce((s, r) => s + r.stable, 0),
         },
       };
     }
@@ -236,28 +240,29 @@ export function checkThroughputRecent(ctx: Context): Outcome {
 }
 
 /**
- * The canary's share of the requests, period by period, has not dropped by a step
- * ({@link canaryShareDrop}, with `maxCanaryShareDrop`) at the window's end. Comparing the versions
- * period by period is what tells a canary-only drop from a dip of the service's traffic: a dip of
- * both versions leaves the share where it was. With r the length of the drop, k = `stepPeriods`
- * and p the one-sided Fisher exact test of "the share before the drop is higher than during it":
+ * The canary's traffic against stable's, period by period, has not dropped by a step at the
+ * window's end ({@link canaryDrop}, with `maxCanaryTrafficDrop`). Comparing the versions in the
+ * same periods is what tells a canary-only drop from a dip of the service's traffic: a dip of both
+ * versions leaves the ratio where it was. With r the length of the drop, k = `stepPeriods` and p
+ * the one-sided Fisher exact test of "the canary's share of the requests was higher before the
+ * drop than during it":
  *
  * - no drop, or r = 1: pass.
  * - the router reports it now sends the canary a share the drop does not fall short of
  *   (`actualWeight`, e.g. an autoscaler added stable pods behind the replica-ratio router's
- *   Service): pass, the drop follows the routing.
+ *   Service, so each canary pod gets less): pass, the drop follows the routing.
  * - r >= k and p < the fail level (a significance-tested check: it shares `failAlpha`): fail.
  * - r >= 2 and p < `alpha` with an extension left: inconclusive, the window is extended.
  * - otherwise pass: too short to be sustained at the last look, or within sampling noise.
  *
- * A rise of the canary's share is not judged: behind one Service, connections kept alive from
+ * A rise of the canary's traffic is not judged: behind one Service, connections kept alive from
  * before the shift move to the canary pods only as they are renewed. Not judged at 100% (no
  * stable traffic), when the source reports no per-period counts, or with fewer than k + 1 whole
  * periods with requests. A version's metrics missing below 100%: inconclusive.
  */
-export function checkCanaryShare(ctx: Context): Outcome {
-  const name = CHECK_NAMES.canaryShare;
-  const { maxCanaryShareDrop: maxDrop, stepPeriods: k, alpha } = ctx.t;
+export function checkCanaryTraffic(ctx: Context): Outcome {
+  const name = CHECK_NAMES.canaryTraffic;
+  const { maxCanaryTrafficDrop: maxDrop, stepPeriods: k, alpha } = ctx.t;
   if (stableTakesNoTraffic(ctx)) return { name, reason: 'stable takes no traffic at 100%' };
   if (ctx.canary === null || ctx.stable === null) {
     const problem = `no ${ctx.canary === null ? 'canary' : 'stable'} metrics`;
@@ -271,45 +276,56 @@ export function checkCanaryShare(ctx: Context): Outcome {
       reason: `only ${periodsWord(rows.length)} whole with requests, fewer than the ${k + 1} a drop needs (${k} in it, 1 before)`,
     };
   }
-  const shares = rows.map((r) => r.canary / (r.canary + r.stable));
-  const drop = canaryShareDrop(rows, maxDrop);
+  const drop = canaryDrop(rows, maxDrop);
+  const ratioOf = (c: PairCounts) => (c.stable > 0 ? c.canary / c.stable : Number.POSITIVE_INFINITY);
+  const pool = (xs: readonly PeriodRow[]): PairCounts => ({
+    canary: xs.reduce((s, r) => s + r.canary, 0),
+    stable: xs.reduce((s, r) => s + r.stable, 0),
+  });
+  const shareText = (c: PairCounts) =>
+    `${pct(c.canary / (c.canary + c.stable))} (${c.canary}/${c.canary + c.stable})`;
   if (drop === null || drop.run < STARTING_STEP_PERIODS) {
-    const share = (xs: readonly PeriodRow[]) =>
-      xs.reduce((s, r) => s + r.canary, 0) / xs.reduce((s, r) => s + r.canary + r.stable, 0);
-    const earlier = share(rows.slice(0, -k));
-    const recent = share(rows.slice(-k));
+    const earlier = pool(rows.slice(0, -k));
+    const recent = pool(rows.slice(-k));
+    const relative = ratioOf(earlier) > 0 ? ratioOf(recent) / ratioOf(earlier) : null;
+    const moved =
+      relative !== null && Number.isFinite(relative) ? `, ${times(relative)} stable's ratio before` : '';
     return judged(
       name,
       'pass',
-      `canary share ${pct(recent)} in the last ${periodsWord(k)} (${shares
-        .slice(-k)
-        .map(pct)
-        .join(
-          ', ',
-        )}) against ${pct(earlier)} before: no step down by ${pct(maxDrop)} or more at the window's end`,
-      `canary share ${pct(recent)}, steady`,
-      { value: earlier > 0 ? recent / earlier : null, threshold: 1 - maxDrop },
+      `canary share ${shareText(recent)} in the last ${periodsWord(k)} against ${shareText(earlier)} before${moved}: no step down by ${pct(maxDrop)} or more against stable's traffic at the window's end`,
+      `canary traffic ${pct(recent.canary / (recent.canary + recent.stable))} of requests, steady against stable's`,
+      { value: relative !== null && Number.isFinite(relative) ? relative : null, threshold: 1 - maxDrop },
     );
   }
-  const before = drop.earlier.canary / drop.earlier.total;
-  const during = drop.recent.canary / drop.recent.total;
-  const relative = during / before;
+  const before = drop.earlier.canary / (drop.earlier.canary + drop.earlier.stable);
+  const during = drop.recent.canary / (drop.recent.canary + drop.recent.stable);
+  const relative = ratioOf(drop.recent) / ratioOf(drop.earlier);
   const p =
-    fisherExactGreater(drop.earlier.canary, drop.earlier.total, drop.recent.canary, drop.recent.total)
-      ?.pValue ?? 1;
+    fisherExactGreater(
+      drop.earlier.canary,
+      drop.earlier.canary + drop.earlier.stable,
+      drop.recent.canary,
+      drop.recent.canary + drop.recent.stable,
+    )?.pValue ?? 1;
   const numbers = { value: relative, threshold: 1 - maxDrop, pValue: p };
-  const observed = `canary share ${pct(during)} (${drop.recent.canary}/${drop.recent.total}) in each of the last ${periodsWord(drop.run)} below ${pct((1 - maxDrop) * before)}, against ${pct(before)} (${drop.earlier.canary}/${drop.earlier.total}) before: ${times(relative)}; Fisher exact test ${pv(p)}`;
+  const observed = `canary share ${shareText(drop.recent)} in the last ${periodsWord(drop.run)} against ${shareText(drop.earlier)} before: its traffic is ${times(relative)} stable's ratio before, below ${times(1 - maxDrop)} in every one of those periods; Fisher exact test ${pv(p)}`;
   const routed = finite(ctx.actualWeight);
-  if (routed !== null && during >= ((1 - maxDrop) * routed) / 100) {
+  if (
+    routed !== null &&
+    routed > 0 &&
+    routed < 100 &&
+    ratioOf(drop.recent) >= ((1 - maxDrop) * routed) / (100 - routed)
+  ) {
     return judged(
       name,
       'pass',
       `${observed}; the router now sends the canary ${pct(routed / 100)}, so the drop follows the routing, not the canary`,
-      `canary share ${pct(during)} follows the router's ${pct(routed / 100)}`,
+      `canary traffic ${pct(during)} of requests follows the router's ${pct(routed / 100)}`,
       numbers,
     );
   }
-  const phrase = `the canary's share of requests fell to ${pct(during)} from ${pct(before)} for the last ${periodsWord(drop.run)}`;
+  const phrase = `the canary's traffic fell to ${times(relative)} stable's ratio (${pct(during)} of requests, ${pct(before)} before) for the last ${periodsWord(drop.run)}`;
   if (drop.run >= k && p < ctx.failLevel) {
     return judged(
       name,
@@ -336,5 +352,11 @@ export function checkCanaryShare(ctx: Context): Outcome {
     p >= alpha
       ? `within sampling noise (${pv(p)} ≥ ${alpha})`
       : `not a sustained step at the last look (${drop.run < k ? `${periodsWord(drop.run)} of ${k}` : `${pv(p)} ≥ ${levelText(ctx)}`})`;
-  return judged(name, 'pass', `${observed}: ${why}`, `canary share ${pct(during)}, ${why}`, numbers);
+  return judged(
+    name,
+    'pass',
+    `${observed}: ${why}`,
+    `canary traffic ${pct(during)} of requests, ${why}`,
+    numbers,
+  );
 }

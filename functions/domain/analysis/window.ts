@@ -21,7 +21,7 @@ import {
 import { checkErrorRate, checkErrorRateVsStable } from './error-rate.js';
 import { checkP99Slo, checkP99VsStable } from './latency.js';
 import { checkResources } from './resources.js';
-import { checkCanaryShare, checkThroughputRecent } from './steps.js';
+import { checkCanaryTraffic, checkThroughputRecent } from './steps.js';
 import { checkThroughput } from './throughput.js';
 
 /** Everything {@link judgeWindow} needs. */
@@ -73,7 +73,7 @@ export const SIGNIFICANCE_CHECKS: readonly CheckName[] = [
   CHECK_NAMES.errorRate,
   CHECK_NAMES.errorRateVsStable,
   CHECK_NAMES.p99VsStable,
-  CHECK_NAMES.canaryShare,
+  CHECK_NAMES.canaryTraffic,
 ];
 
 function runChecks(ctx: Context): Outcome[] {
@@ -84,7 +84,7 @@ function runChecks(ctx: Context): Outcome[] {
     checkP99VsStable(ctx),
     checkThroughput(ctx),
     checkThroughputRecent(ctx),
-    checkCanaryShare(ctx),
+    checkCanaryTraffic(ctx),
     checkResources(ctx),
   ];
 }
