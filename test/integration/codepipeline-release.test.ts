@@ -128,7 +128,7 @@ describe("the release pipeline's release.json through the synthesized state mach
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('GateFailedError');
     expect(result.cause).toMatch(
-      /^1 of 8 gates failed: attestations: tests did not pass \(attestations\.testsPassed is false\)/,
+      /^1 of 9 gates failed: attestations: tests did not pass \(attestations\.testsPassed is false\)/,
     );
     expect(result.states).not.toContain('Shift 10% To Canary');
     const record = result.record!;
@@ -186,7 +186,7 @@ describe("the release pipeline's release.json through the synthesized state mach
     ]);
     expect(first).toHaveProperty('waiting');
     const waiting = (first as { waiting: DeploymentRecord }).waiting;
-    expect(waiting.gates).toHaveLength(8);
+    expect(waiting.gates).toHaveLength(9);
     expect(waiting.gates?.filter((g) => !g.passed)).toEqual([]);
     expect(waiting.gates?.find((g) => g.name === 'tests provenance')?.evidence).toBe(
       `CodePipeline recorded action execution ${run.actionExecutionId} in pipeline ${build.pipelineName} execution ${run.pipelineExecutionId} (Build/${build.buildActionName}, Succeeded at 2026-12-06T09:00:00.000Z)`,
