@@ -98,6 +98,8 @@ const EXPECTED_FIRST_FAIL: Readonly<Record<ProfileName, SweepPhase | null>> = {
   'latency-regression': 'canary',
   'latency-mild': 'canary',
   'throughput-drop': 'canary',
+  'throughput-step': 'canary',
+  'canary-traffic-loss': 'canary',
   'late-degradation': 'staging',
   'watch-spike': 'watch',
 };

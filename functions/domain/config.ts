@@ -113,6 +113,16 @@ const replicaRatioRouter = z
     type: z.literal('replica-ratio'),
     /** The Service that fronts the Deployment. */
     service: k8sServiceName,
+    /**
+     * Percentage points the share whole pods can give may be off a phase's weight before the
+     * "traffic share" gate objects. @default RUNBOOK.gates.shareTolerance (10)
+     */
+    shareTolerance: z.number().min(0).max(100).optional(),
+    /**
+     * A share further off than `shareTolerance` passes the gate with a warning instead of refusing
+     * the release. @default false
+     */
+    acceptShareDeviation: z.boolean().optional(),
   })
   .strict();
 
@@ -289,6 +299,8 @@ const serviceSchema = z
         failAlpha: z.number().gt(0).lt(1).optional(),
         minErrorRateIncrease: ratio.optional(),
         minErrorRateRatio: z.number().min(1).optional(),
+        stepPeriods: z.number().int().min(1).max(60).optional(),
+        maxCanaryTrafficDrop: z.number().gt(0).lt(1).optional(),
       })
       .strict()
       .default({}),

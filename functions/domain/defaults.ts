@@ -54,6 +54,18 @@ export const RUNBOOK = {
     minErrorRateIncrease: 0.0005,
     /** ...and by at least this factor of stable's rate. */
     minErrorRateRatio: 1.5,
+    /**
+     * A step (in the total throughput against `throughputBand`, or in the canary's share of the
+     * requests) is sustained when this many whole metrics periods at the end of a window all show
+     * it (functions/domain/analysis/steps.ts); two such periods already extend a window.
+     */
+    stepPeriods: 3,
+    /**
+     * The canary's requests relative to stable's in the same period may fall this fraction below
+     * that ratio earlier in the window before the periods count as a canary-only drop (0.3: the
+     * canary lost 30% of its traffic while stable kept its own).
+     */
+    maxCanaryTrafficDrop: 0.3,
   },
   /** Alarm triggers that roll back without anyone awake. */
   rollbackTriggers: {
@@ -86,6 +98,12 @@ export const RUNBOOK = {
     metricsLookbackSeconds: 900,
     /** How long the on-call HTTP endpoint may take to answer. */
     onCallTimeoutSeconds: 5,
+    /**
+     * The "traffic share" gate: how many percentage points the share a replica-ratio canary can
+     * really get (whole pods behind one Service) may be off a phase's weight. 10: a 10% canary
+     * may take up to 20% (4 replicas); 1 replica gives 50% and is refused.
+     */
+    shareTolerance: 10,
   },
   /** Test hooks: a Kubernetes Job per phase, started when the window starts. */
   tests: {

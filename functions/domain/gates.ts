@@ -1,7 +1,7 @@
 /**
  * The runbook's pre-deployment gates, as pure judgments (table-tested in test/unit/gates*.test.ts):
- * attestations, monitoring, metrics present, on-call, rollback plan, change freeze, migration
- * plan. The steps (functions/release/gates.ts) gather their inputs through the ports; a gate whose
+ * attestations, monitoring, metrics present, on-call, rollback plan, traffic share, change
+ * freeze, migration plan (and tests provenance where the catalog asks for it). The steps (functions/release/gates.ts) gather their inputs through the ports; a gate whose
  * inputs cannot be read fails with the reason (a gate that cannot be checked is not passed).
  */
 
@@ -13,8 +13,9 @@ import { type AlarmSignal, alarmName } from './alarms.js';
 import { TESTS_OUTPUT_VARIABLES } from './build-outputs.js';
 import type { FreezeWindowConfig, ServiceConfig } from './config.js';
 import { PHASE_NAMES, type PhaseName, RUNBOOK } from './defaults.js';
-import type { ExecutionInput } from './input.js';
+import type { ExecutionInput, ReleasePlan } from './input.js';
 import type { FollowUp, GateResult } from './record.js';
+import { MAX_REPLICAS_FOR_SHARE, replicasForShares, splitReplicas } from './replicas.js';
 import { activeCronWindow, type IsoInterval, parseCron, parseIsoInterval } from './schedule.js';
 
 /** Gate names, as the record and the messages spell them. */
@@ -27,6 +28,7 @@ export const GATE_NAMES = {
   freeze: 'change freeze',
   migration: 'migration plan',
   testsProvenance: 'tests provenance',
+  trafficShare: 'traffic share',
 } as const;
 
 /** A gate's judgment plus what it leaves owed. */
@@ -276,6 +278,97 @@ export function judgeMigration(
     );
   }
   return pass(GATE_NAMES.migration, `${what}; snapshot of ${m.database.kind} ${m.database.identifier} first`);
+}
+
+/** A phase of the release and the percent of traffic it asks for the new version. */
+export interface PhaseWeight {
+  readonly phase: PhaseName;
+  readonly weight: number;
+}
+
+/** The phases a release runs (a hotfix skips staging) with the weights its plan asks for. */
+export function releaseWeights(plan: Pick<ReleasePlan, 'phases'>): PhaseWeight[] {
+  return PHASE_NAMES.filter((p) => !(p === 'staging' && plan.phases.staging.skip)).map((phase) => ({
+    phase,
+    weight: plan.phases[phase].weight,
+  }));
+}
+
+/**
+ * The share of traffic each phase can really give the new version. The ALB router splits by
+ * target-group weight: every weight exactly. The replica-ratio router splits by whole pods behind
+ * one Service ({@link splitReplicas} from the Deployment's replicas now): with 1 replica a 10%
+ * canary is 1 pod of 2, 50% of the traffic. A phase whose share is more than `tolerance`
+ * percentage points off its weight fails the gate with the service, the phase, the weight asked,
+ * the share it would get and the fix (the fewest replicas that bring every phase within the
+ * tolerance, or the alb router, whose weights are exact); with `accept` it passes with a warning
+ * instead. Unknown or zero replicas: fail (the share cannot be known).
+ */
+export function judgeTrafficShare(args: {
+  readonly service: string;
+  readonly router: ServiceConfig['router']['type'];
+  readonly replicas: number | null;
+  readonly phases: readonly PhaseWeight[];
+  readonly tolerance: number;
+  readonly accept: boolean;
+}): GateJudgment {
+  const { service, phases, tolerance } = args;
+  const asked = phases.map((p) => `${p.phase} ${p.weight}%`).join(', ');
+  if (args.router === 'alb') {
+    return pass(
+      GATE_NAMES.trafficShare,
+      `alb router: target-group weights give every phase exactly its weight (${asked})`,
+    );
+  }
+  const n = args.replicas;
+  if (n === null || !Number.isInteger(n) || n < 1) {
+    return fail(
+      GATE_NAMES.trafficShare,
+      n === null
+        ? 'the replica count is unknown (the Deployment could not be read), so the share each phase gets cannot be known'
+        : `the Deployment runs ${n} replicas: the replica-ratio router needs at least 1 to split traffic; scale it up first`,
+    );
+  }
+  const pods = (k: number) => `${k} pod${k === 1 ? '' : 's'}`;
+  const shares = phases.map((p) => {
+    const split = splitReplicas(n, p.weight);
+    return { ...p, split, off: Math.abs(split.share - p.weight) };
+  });
+  const list = shares
+    .map(
+      (s) =>
+        `${s.phase} ${s.weight}% -> ${s.split.share}% (${s.split.canary} new + ${s.split.stable} old ${s.split.stable === 1 ? 'pod' : 'pods'})`,
+    )
+    .join(', ');
+  const head = `replica-ratio router with ${pods(n)} (${n === 1 ? 'replica' : 'replicas'} now): ${list}`;
+  const far = shares.filter((s) => s.off > tolerance + 1e-9);
+  if (far.length === 0) {
+    return pass(GATE_NAMES.trafficShare, `${head}; every phase within ${tolerance} points of its weight`);
+  }
+  const enough = replicasForShares(
+    phases.map((p) => p.weight),
+    tolerance,
+    n + 1,
+  );
+  const more =
+    enough === null
+      ? `no replica count up to ${MAX_REPLICAS_FOR_SHARE} brings every phase within ${tolerance} points`
+      : `run at least ${enough} replicas`;
+  const problems = far
+    .map(
+      (s) =>
+        `service ${service}, phase ${s.phase}: asked ${s.weight}%, the replica-ratio router can give ${s.split.share}% with ${pods(n)} (${s.split.canary} new + ${s.split.stable} old), ${Number(s.off.toFixed(2))} points off (tolerance ${tolerance})`,
+    )
+    .join('; ');
+  const fix = `fix: ${more}, or use the alb router, whose target-group weights give exact shares`;
+  const setting = `services.${service}.router.acceptShareDeviation`;
+  if (args.accept) {
+    return pass(GATE_NAMES.trafficShare, `WARNING: ${problems}; accepted by ${setting}; ${fix}. ${head}`);
+  }
+  return fail(
+    GATE_NAMES.trafficShare,
+    `${problems}; ${fix}; or accept the deviation with ${setting}: true. ${head}`,
+  );
 }
 
 // ---- the settings later states read --------------------------------------------------------------

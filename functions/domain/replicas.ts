@@ -112,3 +112,23 @@ export function albCanaryReplicas(recorded: number, weight: number): number {
   if (weight === 0) return 0;
   return Math.max(1, Math.ceil((recorded * weight) / 100));
 }
+
+/**
+ * The most replicas {@link replicasForShares} looks at: with 100 pods every whole percentage is
+ * an exact split (`w` canary + `100 - w` stable), so no search needs to go further.
+ */
+export const MAX_REPLICAS_FOR_SHARE = 100;
+
+/**
+ * The fewest replicas, from `from` up, whose replica-ratio split of every weight in `weights`
+ * lands within `tolerance` percentage points of it ({@link splitReplicas}: the share the canary
+ * really gets). `from` itself when it already does; null when no count up to
+ * {@link MAX_REPLICAS_FOR_SHARE} does (a weight with a fraction and a tolerance below what 100 pods
+ * can give). Counts above `from` are tried in order, so the answer is the smallest scale-up.
+ */
+export function replicasForShares(weights: readonly number[], tolerance: number, from = 1): number | null {
+  for (let n = Math.max(1, Math.floor(from)); n <= MAX_REPLICAS_FOR_SHARE; n++) {
+    if (weights.every((w) => Math.abs(splitReplicas(n, w).share - w) <= tolerance + 1e-9)) return n;
+  }
+  return null;
+}

@@ -29,7 +29,9 @@ import {
   judgeOnCallSpan,
   judgeRollbackPlan,
   judgeTestsProvenance,
+  judgeTrafficShare,
   pass,
+  releaseWeights,
   runbookSettings,
   serviceAlarmNames,
 } from '../domain/gates.js';
@@ -142,6 +144,30 @@ function onCallGate(
 }
 
 /**
+ * The share of traffic each phase can really give the new version, from the replicas the
+ * Deployment runs now (read for the rollback plan) and the phases' weights; the catalog's
+ * `router.shareTolerance` and `router.acceptShareDeviation` say how far off is refused.
+ */
+function trafficShareGate(
+  plan: ReleasePlan,
+  svc: ServiceConfig,
+  current: RollbackPlan | null,
+): Promise<GateJudgment> {
+  return guarded(GATE_NAMES.trafficShare, async () => {
+    const router = svc.router;
+    const ratio = router.type === 'replica-ratio' ? router : null;
+    return judgeTrafficShare({
+      service: plan.service,
+      router: router.type,
+      replicas: current?.replicas ?? null,
+      phases: releaseWeights(plan),
+      tolerance: ratio?.shareTolerance ?? RUNBOOK.gates.shareTolerance,
+      accept: ratio?.acceptShareDeviation === true,
+    });
+  });
+}
+
+/**
  * "Check Gates": takes the lock and writes the record (a second release of the service fails here
  * with DeploymentInProgressError and changes nothing), evaluates every gate, records each with its
  * evidence. Failing gates end the release REJECTED (lock released, team told every reason);
@@ -204,6 +230,7 @@ export async function checkGates(
     }),
     onCallGate(ports, plan, svc, now),
     Promise.resolve(rollbackGate),
+    trafficShareGate(plan, svc, current),
     freezeGate(plan, svc, now),
     guarded(GATE_NAMES.migration, async () => {
       const j = judgeMigration(input, svc);

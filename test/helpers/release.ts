@@ -70,6 +70,8 @@ export async function releaseFixture(
     /** More LocalEnvironment options (a table endpoint, request middleware). */
     /** Annotations on the fixture Deployment's pods (e.g. the local cluster's ready delay). */
     podAnnotations?: Record<string, string>;
+    /** Replicas of the fixture Deployment. @default 4 */
+    replicas?: number;
     env?: Pick<
       LocalEnvironmentOptions,
       'dynamo' | 'kubeMiddleware' | 'functionOutput' | 'taskKubeMiddleware'
@@ -78,7 +80,7 @@ export async function releaseFixture(
 ): Promise<ReleaseFixture> {
   const ns = await namespaceWithShippedRole(prefix);
   const app = await createApp(ns, 'shop', {
-    replicas: 4,
+    replicas: opts.replicas ?? 4,
     ingress: router === 'alb',
     ...(opts.podAnnotations ? { podAnnotations: opts.podAnnotations } : {}),
   });

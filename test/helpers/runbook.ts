@@ -24,15 +24,17 @@ export const NEW_IMAGES = { api: 'registry.local/shop/api:v2', sidecar: 'registr
 
 const open: ReleaseFixture[] = [];
 
-/** A replica-ratio fixture whose service passes the gates by default (overridable). */
+/** A replica-ratio fixture (4 replicas unless `app` says) whose service passes the gates by default (overridable). */
 export async function runbookFixture(
   prefix: string,
   service: Partial<ServiceConfigInput> = {},
   profile?: TrafficProfileInput,
+  app: { replicas?: number } = {},
 ): Promise<ReleaseFixture> {
   const f = await releaseFixture(prefix, 'replica-ratio', {
     service: { onCall: ALWAYS_ON_CALL, ...service },
     ...(profile ? { profile } : {}),
+    ...app,
   });
   open.push(f);
   return f;

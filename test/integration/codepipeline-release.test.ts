@@ -126,7 +126,7 @@ describe("the release pipeline's release.json through the synthesized state mach
     );
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('GateFailedError');
-    expect(result.cause).toMatch(/^2 of 8 gates failed: /);
+    expect(result.cause).toMatch(/^2 of 9 gates failed: /);
     expect(result.cause).toContain('attestations: tests did not pass (attestations.testsPassed is false)');
     expect(result.states).not.toContain('Shift 10% To Canary');
     const record = result.record!;
@@ -163,7 +163,7 @@ describe("the release pipeline's release.json through the synthesized state mach
     );
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('GateFailedError');
-    expect(result.cause).toMatch(/^1 of 8 gates failed: tests provenance: /);
+    expect(result.cause).toMatch(/^1 of 9 gates failed: tests provenance: /);
     expect(result.states).not.toContain('Shift 10% To Canary');
     const record = result.record!;
     expect(record.outcome).toBe('REJECTED');
@@ -215,7 +215,7 @@ describe("the release pipeline's release.json through the synthesized state mach
     ]);
     expect(first).toHaveProperty('waiting');
     const waiting = (first as { waiting: DeploymentRecord }).waiting;
-    expect(waiting.gates).toHaveLength(8);
+    expect(waiting.gates).toHaveLength(9);
     expect(waiting.gates?.filter((g) => !g.passed)).toEqual([]);
     expect(waiting.gates?.find((g) => g.name === 'tests provenance')?.evidence).toBe(
       `CodePipeline recorded action execution ${run.actionExecutionId} in pipeline ${build.pipelineName} execution ${run.pipelineExecutionId} (Build/${build.buildActionName}, Succeeded at 2026-12-06T09:00:00.000Z): TPS_TESTS_PASSED=true, TPS_IMAGE=${release.image}`,

@@ -74,7 +74,7 @@ describe('pre-deployment gates', () => {
     expect(run.error).toBe('GateFailedError');
     expect(run.states).toEqual(['Validate Input', 'Check Gates', 'Gates Passed?', 'Gates Failed']);
     // Every failing gate is in the cause, not only the first.
-    expect(run.cause).toMatch(/^5 of 7 gates failed/);
+    expect(run.cause).toMatch(/^5 of 8 gates failed/);
     for (const reason of [
       /attestations: .*1 distinct reviewer \(erin\) of 2 required \(the requester does not count/,
       /monitoring: in ALARM: tps-test-shop-oomKills \(Threshold Crossed/,
@@ -92,6 +92,7 @@ describe('pre-deployment gates', () => {
       ['metrics present', true],
       ['on-call', false],
       ['rollback plan', true],
+      ['traffic share', true],
       ['change freeze', false],
       ['migration plan', false],
     ]);
@@ -170,7 +171,16 @@ describe('each gate failing alone', () => {
     },
     { gate: 'on-call', service: { onCall: { url: 'ON_CALL_URL' } } },
     // Without a readable Deployment the current version is unknown, so its metrics cannot be found.
-    { gate: 'rollback plan', service: { deployment: 'no-such-deployment' }, alsoFails: ['metrics present'] },
+    {
+      gate: 'rollback plan',
+      service: { deployment: 'no-such-deployment' },
+      alsoFails: ['metrics present', 'traffic share'],
+    },
+    // 4 replicas give a 10% canary 20% of the traffic, 10 points off: more than this service allows.
+    {
+      gate: 'traffic share',
+      service: { router: { type: 'replica-ratio', service: 'shop', shareTolerance: 5 } },
+    },
     { gate: 'change freeze', service: { freezeWindows: 'FREEZE' } },
     {
       gate: 'migration plan',
@@ -200,7 +210,7 @@ describe('each gate failing alone', () => {
     const run = await f.env.run({ service: 'shop', images: NEW_IMAGES, ...ATTESTED, ...c.input });
     expect(run.error).toBe('GateFailedError');
     const expected = [c.gate, ...(c.alsoFails ?? [])].sort();
-    const gates = c.service?.duties ? 8 : 7;
+    const gates = c.service?.duties ? 9 : 8;
     expect(run.cause).toMatch(new RegExp(`^${expected.length} of ${gates} gates failed`));
     const failed = run.record!.gates!.filter((g) => !g.passed).map((g) => g.name);
     expect(failed.sort()).toEqual(expected);
@@ -208,6 +218,45 @@ describe('each gate failing alone', () => {
     expect(run.record!.phases).toEqual([]);
     expect(await appState(f)).toEqual(before);
     expect(await f.env.store.active('shop')).toBeNull();
+  });
+});
+
+describe('traffic share: what a replica-ratio canary really gets', () => {
+  test('a 1-replica service at a 10% canary is refused at the gates, with the share it would get and the fix', async () => {
+    const f = await runbookFixture('rb-share', {}, undefined, { replicas: 1 });
+    const before = await appState(f);
+    const run = await f.env.run({ service: 'shop', images: NEW_IMAGES, ...ATTESTED });
+    expect(run.error).toBe('GateFailedError');
+    expect(run.cause).toMatch(
+      /^1 of 8 gates failed: traffic share: service shop, phase canary: asked 10%, the replica-ratio router can give 50% with 1 pod \(1 new \+ 1 old\), 40 points off \(tolerance 10\); fix: run at least 4 replicas, or use the alb router, whose target-group weights give exact shares; or accept the deviation with services\.shop\.router\.acceptShareDeviation: true/,
+    );
+    expect(run.record!.outcome).toBe('REJECTED');
+    expect(await appState(f)).toEqual(before);
+    expect(await f.env.store.active('shop')).toBeNull();
+  });
+
+  test('accepted by the catalog: the gate passes with a warning, and the canary does take half the traffic', async () => {
+    const f = await runbookFixture(
+      'rb-share-ok',
+      { approval: false, router: { type: 'replica-ratio', service: 'shop', acceptShareDeviation: true } },
+      undefined,
+      { replicas: 1 },
+    );
+    const run = await f.env.run({ service: 'shop', images: NEW_IMAGES, ...ATTESTED });
+    expect(run.cause).toBeNull();
+    expect(run.status).toBe('SUCCEEDED');
+    const rec = run.record!;
+    expect(rec.gates!.find((g) => g.name === 'traffic share')).toEqual({
+      name: 'traffic share',
+      passed: true,
+      evidence: expect.stringMatching(
+        /^WARNING: service shop, phase canary: asked 10%, the replica-ratio router can give 50% with 1 pod .*; accepted by services\.shop\.router\.acceptShareDeviation/,
+      ),
+    });
+    const gatesMessage = f.env.notifier.ofKind('decision').find((n) => /gates passed/.test(n.subject))!;
+    expect(gatesMessage.message).toMatch(/^PASS traffic share: WARNING: /m);
+    const canary = rec.phases.find((p) => p.name === 'canary')!;
+    expect(canary.decisions[0]!.traffic).toEqual({ targetWeight: 10, actualWeight: 50 });
   });
 });
 

@@ -250,6 +250,11 @@ describe('CloudWatchMetricsSource results', () => {
       disk: 0.64,
       p99Series: [120, 130, 180, 120, 125, 121, 119, 140, 150],
       errorRateSeries: [0, 0, 0.01, 0, 0, 0, 0, 0, 0],
+      requestSeries: Array.from({ length: 9 }, (_, i) => ({
+        start: minute(i).toISOString(),
+        seconds: 60,
+        requests: 100,
+      })),
     });
     expect(out.stable).toMatchObject({
       requests: 8100,
@@ -276,6 +281,29 @@ describe('CloudWatchMetricsSource results', () => {
     expect(out.canary?.p50Ms).toBeCloseTo((300 * 10 + 600 * 50) / 900, 10);
     // Periods without requests have no error rate.
     expect(out.canary?.errorRateSeries).toHaveLength(7);
+  });
+
+  it('reports every whole minute of the window per version, 0 requests where a minute has no data point', async () => {
+    const results = healthy().map((r) =>
+      r.Id === 'canary_requests'
+        ? { ...r, Timestamps: [minute(0), minute(1), minute(5)], Values: [100, 90, 40] }
+        : r,
+    );
+    cw.on(GetMetricDataCommand).resolves(page(results));
+    const out = await source().window(query);
+    // The window 10:00:20-10:10:40 is measured over the whole minutes 10:01-10:10.
+    expect(out.canary?.requestSeries.map((p) => [p.start.slice(11, 16), p.seconds, p.requests])).toEqual([
+      ['10:01', 60, 100],
+      ['10:02', 60, 90],
+      ['10:03', 60, 0],
+      ['10:04', 60, 0],
+      ['10:05', 60, 0],
+      ['10:06', 60, 40],
+      ['10:07', 60, 0],
+      ['10:08', 60, 0],
+      ['10:09', 60, 0],
+    ]);
+    expect(out.stable?.requestSeries.map((p) => p.requests)).toEqual(Array(9).fill(900));
   });
 
   it('records missing series as measurement errors, never as numbers that pass', async () => {

@@ -14,6 +14,8 @@ import {
   judgeOnCall,
   judgeOnCallSpan,
   judgeRollbackPlan,
+  judgeTrafficShare,
+  releaseWeights,
   runbookSettings,
   serviceAlarmNames,
 } from '../../functions/domain/gates.js';
@@ -203,6 +205,7 @@ describe('metrics present', () => {
     disk: null,
     p99Series: [],
     errorRateSeries: [],
+    requestSeries: [],
   });
   test.each<[WindowMetrics, boolean, RegExp]>([
     [
@@ -277,6 +280,117 @@ describe('on-call, rollback plan, migration', () => {
       passed: false,
       evidence: expect.stringMatching(/not in the service's databases \(shop-db\)/),
     });
+  });
+});
+
+describe('traffic share (the share a phase can really give the new version)', () => {
+  const RUNBOOK_PHASES = [
+    { phase: 'canary', weight: 10 },
+    { phase: 'staging', weight: 50 },
+    { phase: 'production', weight: 100 },
+  ] as const;
+  const judge = (over: Partial<Parameters<typeof judgeTrafficShare>[0]>) =>
+    judgeTrafficShare({
+      service: 'api',
+      router: 'replica-ratio',
+      replicas: 10,
+      phases: RUNBOOK_PHASES,
+      tolerance: RUNBOOK.gates.shareTolerance,
+      accept: false,
+      ...over,
+    });
+
+  test.each<[string, Partial<Parameters<typeof judgeTrafficShare>[0]>, boolean, RegExp]>([
+    [
+      '10 replicas: every phase exact',
+      {},
+      true,
+      /replica-ratio router with 10 pods \(replicas now\): canary 10% -> 10% \(1 new \+ 9 old pods\), staging 50% -> 50% \(5 new \+ 5 old pods\), production 100% -> 100% \(10 new \+ 10 old pods\); every phase within 10 points/,
+    ],
+    [
+      '4 replicas: a 10% canary gets 20%, 10 points off, within the default tolerance',
+      { replicas: 4 },
+      true,
+      /canary 10% -> 20% \(1 new \+ 4 old pods\)/,
+    ],
+    [
+      '1 replica: a 10% canary takes half the traffic; refused, with the fix',
+      { replicas: 1 },
+      false,
+      /^service api, phase canary: asked 10%, the replica-ratio router can give 50% with 1 pod \(1 new \+ 1 old\), 40 points off \(tolerance 10\); fix: run at least 4 replicas, or use the alb router, whose target-group weights give exact shares; or accept the deviation with services\.api\.router\.acceptShareDeviation: true\. replica-ratio router with 1 pod \(replica now\)/,
+    ],
+    [
+      '1 replica accepted by the catalog: passes with a warning naming the same',
+      { replicas: 1, accept: true },
+      true,
+      /^WARNING: service api, phase canary: asked 10%, the replica-ratio router can give 50% with 1 pod .*; accepted by services\.api\.router\.acceptShareDeviation; fix: run at least 4 replicas, or use the alb router/,
+    ],
+    [
+      '4 replicas with a 5-point tolerance: refused; 6 replicas give 14.29%',
+      { replicas: 4, tolerance: 5 },
+      false,
+      /phase canary: asked 10%, the replica-ratio router can give 20% with 4 pods \(1 new \+ 4 old\), 10 points off \(tolerance 5\); fix: run at least 6 replicas/,
+    ],
+    [
+      'every phase off is named',
+      {
+        replicas: 2,
+        phases: [
+          { phase: 'canary', weight: 10 },
+          { phase: 'staging', weight: 25 },
+          { phase: 'production', weight: 100 },
+        ],
+        tolerance: 0,
+      },
+      false,
+      /phase canary: asked 10%, .* can give 33\.33% .*; service api, phase staging: asked 25%, .* can give 33\.33%/,
+    ],
+    [
+      'a hotfix skips staging: only the phases it runs are judged',
+      {
+        replicas: 3,
+        phases: [
+          { phase: 'canary', weight: 25 },
+          { phase: 'production', weight: 100 },
+        ],
+        tolerance: 0,
+      },
+      true,
+      /canary 25% -> 25% \(1 new \+ 3 old pods\), production 100% -> 100%/,
+    ],
+    [
+      'the alb router gives exact weights whatever the replicas',
+      { router: 'alb', replicas: 1 },
+      true,
+      /^alb router: target-group weights give every phase exactly its weight \(canary 10%, staging 50%, production 100%\)/,
+    ],
+    ['replicas unknown: cannot be checked, fails', { replicas: null }, false, /replica count is unknown/],
+    [
+      '0 replicas: fails',
+      { replicas: 0 },
+      false,
+      /runs 0 replicas: the replica-ratio router needs at least 1/,
+    ],
+  ])('%s', (_label, over, passed, evidence) => {
+    const j = judge(over);
+    expect(j.gate.name).toBe('traffic share');
+    expect(j.gate.passed).toBe(passed);
+    expect(j.gate.evidence).toMatch(evidence);
+    expect(j.followUps).toEqual([]);
+  });
+
+  test('releaseWeights: the phases the plan runs, with its weights', () => {
+    const phases = (skip: boolean) => ({
+      canary: { ...RUNBOOK.phases.canary, weight: 5 },
+      staging: { ...RUNBOOK.phases.staging, skip },
+      production: RUNBOOK.phases.production,
+    });
+    expect(releaseWeights({ phases: phases(false) })).toEqual([
+      { phase: 'canary', weight: 5 },
+      { phase: 'staging', weight: 50 },
+      { phase: 'production', weight: 100 },
+    ]);
+    expect(releaseWeights({ phases: phases(true) }).map((p) => p.phase)).toEqual(['canary', 'production']);
   });
 });
 

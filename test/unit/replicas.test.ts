@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { InvalidInputError } from '../../functions/domain/errors.js';
-import { albCanaryReplicas, podShare, shareError, splitReplicas } from '../../functions/domain/replicas.js';
+import {
+  albCanaryReplicas,
+  MAX_REPLICAS_FOR_SHARE,
+  podShare,
+  replicasForShares,
+  shareError,
+  splitReplicas,
+} from '../../functions/domain/replicas.js';
 
 describe('splitReplicas (replica-ratio router)', () => {
   test.each([
@@ -115,5 +122,34 @@ describe('albCanaryReplicas (ALB router)', () => {
 
   test('refuses 0 replicas', () => {
     expect(() => albCanaryReplicas(0, 10)).toThrow(InvalidInputError);
+  });
+});
+
+describe('replicasForShares: the fewest replicas whose split of every weight is within the tolerance', () => {
+  test.each<[number[], number, number, number | null]>([
+    // weights, tolerance (points), from, answer
+    [[10, 50, 100], 10, 1, 4], // 4: 20%, 50%, 100%
+    [[10, 50, 100], 10, 4, 4], // already there
+    [[10, 50, 100], 5, 1, 6], // 5 gives the canary 16.67%, 6.67 points off; 6 gives 14.29%
+    [[10, 50, 100], 0, 1, 9], // 1 + 9 is 10% exactly
+    [[10, 50, 100], 0, 10, 10],
+    [[25, 100], 0, 1, 3], // 1 + 3
+    [[33.5], 0, 1, null], // no whole split of at most 100 pods is 33.5%
+  ])('%p within %p points from %p: %p', (weights, tolerance, from, answer) => {
+    expect(replicasForShares(weights, tolerance, from)).toBe(answer);
+  });
+
+  test('every whole weight is exact with at most MAX_REPLICAS_FOR_SHARE replicas, and the answer is the first that fits', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 0, max: 20 }), (w, tol) => {
+        const n = replicasForShares([w], tol);
+        expect(n).not.toBeNull();
+        expect(n!).toBeLessThanOrEqual(MAX_REPLICAS_FOR_SHARE);
+        expect(Math.abs(splitReplicas(n!, w).share - w)).toBeLessThanOrEqual(tol + 1e-9);
+        for (let k = 1; k < n!; k++)
+          expect(Math.abs(splitReplicas(k, w).share - w)).toBeGreaterThan(tol + 1e-9);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

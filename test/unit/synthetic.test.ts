@@ -310,9 +310,10 @@ describe('loadProfile', () => {
     expect(p.description.length).toBeGreaterThan(20);
   });
 
-  test('ships the ten profiles the runbook scenarios need', () => {
+  test('ships the twelve profiles the runbook scenarios need', () => {
     expect([...PROFILE_NAMES].sort()).toEqual(
       [
+        'canary-traffic-loss',
         'crash',
         'error-creep',
         'error-spike',
@@ -322,6 +323,7 @@ describe('loadProfile', () => {
         'latency-regression',
         'noisy-healthy',
         'throughput-drop',
+        'throughput-step',
         'watch-spike',
       ].sort(),
     );
@@ -401,6 +403,17 @@ describe('shipped profiles judged along the runbook timeline', () => {
       'throughput-drop',
       ['fail', 'fail', 'fail', 'fail'],
       /throughput 0\.6\d?x baseline is outside 0\.7x-1\.5x/,
+    ],
+    [
+      // The window's average is inside the band; its last periods are not: extended, not passed.
+      'throughput-step',
+      ['inconclusive', 'fail', 'fail', 'fail'],
+      /^Canary window inconclusive: total throughput below the band for the last 4 periods \(0\.5\d+x baseline\), a sustained step \(3 periods\): extended/,
+    ],
+    [
+      'canary-traffic-loss',
+      ['fail', 'fail', 'fail', 'fail'],
+      /^Canary window failed: the canary's traffic fell to 0\.\d+x stable's ratio \(2\.\d+% of requests, 10\.\d+% before\) for the last 3 periods while stable's did not \(p[<=]/,
     ],
     ['late-degradation', ['pass', 'fail', 'fail', 'fail'], /^Canary window passed/],
     ['watch-spike', ['pass', 'pass', 'pass', 'fail'], /^Canary window passed/],
@@ -506,6 +519,8 @@ describe('verdicts over seeds 1-100 along the runbook timeline', () => {
     ['latency-regression', 0],
     ['latency-mild', 0],
     ['throughput-drop', 0],
+    ['throughput-step', 0],
+    ['canary-traffic-loss', 0],
     ['late-degradation', 1],
   ])(
     `%s fails phase %p in each of ${SEEDS} seeds, after passing the phases before it`,

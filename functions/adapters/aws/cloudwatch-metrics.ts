@@ -48,6 +48,8 @@ export interface WindowRequest {
   readonly start: Date;
   /** Window end rounded down to the minute. */
   readonly end: Date;
+  /** Seconds per data point of the per-period queries. */
+  readonly periodSeconds: number;
   readonly queries: MetricDataQuery[];
   readonly meanings: ReadonlyMap<string, QueryMeaning>;
 }
@@ -160,7 +162,7 @@ export function buildWindowRequest(
     period,
     'cluster disk',
   );
-  return { start, end, queries, meanings };
+  return { start, end, periodSeconds: period, queries, meanings };
 }
 
 function cloudWatchConfig(svc: ServiceConfig, service: string): CloudWatchMetricsConfig {
@@ -183,6 +185,9 @@ interface Series {
  * Turns the (merged) results of a window request into per-version numbers. Failed, partial or
  * empty queries of the service's own metrics become measurement errors; so does Container
  * Insights data that failed (its mere absence does not: clusters without it get null CPU/memory).
+ *
+ * `requestSeries` has every period of the window; a period without a requests data point served
+ * none (CloudWatch returns no point for a count with no data).
  *
  * Window percentiles come from the window-long queries. If CloudWatch split that period (more
  * than one data point), p99 falls back to the largest per-period p99 — an upper bound of the
@@ -257,9 +262,23 @@ export function summarizeWindow(
       p99Series: (p99 ?? []).map((p) => p.v),
       // Periods with requests; a period without an error data point had no errors.
       errorRateSeries: errs ? requests.filter((p) => p.v > 0).map((p) => (errAt.get(p.t) ?? 0) / p.v) : [],
+      requestSeries: periodGrid(request).map((t) => ({
+        start: new Date(t).toISOString(),
+        seconds: Math.min(request.periodSeconds, (request.end.getTime() - t) / 1000),
+        // A period without a data point served no requests (the metric is a count).
+        requests: reqAt.get(t) ?? 0,
+      })),
     };
   }
   return { canary: versions.canary, stable: versions.stable, measurementErrors: errors };
+}
+
+/** Start (ms) of every period of the window, oldest first: the grid the per-period queries fill. */
+function periodGrid(request: WindowRequest): number[] {
+  const step = request.periodSeconds * 1000;
+  const out: number[] = [];
+  for (let t = request.start.getTime(); t < request.end.getTime(); t += step) out.push(t);
+  return out;
 }
 
 function mergeResults(results: readonly MetricDataResult[]): Map<string, Series> {

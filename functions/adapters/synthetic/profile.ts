@@ -67,6 +67,12 @@ const ratio = z.number().min(0).max(1);
 
 const versionSchema = z
   .object({
+    /**
+     * Share of the requests routed to this version that reach it and are counted, 0..1. Below 1
+     * models requests lost before the version counts them (its pods dropping connections, its
+     * clients giving up): a drop of this version's traffic alone, the other version untouched.
+     */
+    served: piecewise(ratio).default([{ from: 0, value: 1 }]),
     /** Share of this version's requests that fail, 0..1. */
     errorRate: piecewise(ratio),
     /**

@@ -20,6 +20,10 @@ const { canary, staging, production } = RUNBOOK.phases;
 const RELEASE_END_SECONDS = canary.windowSeconds + staging.windowSeconds + production.windowSeconds;
 /** Last third of the staging window. */
 const LATE_STAGING_SECONDS = canary.windowSeconds + Math.round((staging.windowSeconds * 2) / 3);
+/** 60% into the canary window: a step from here leaves the window's average inside the band. */
+const CANARY_STEP_SECONDS = Math.round(canary.windowSeconds * 0.6);
+/** The canary window's last 3 minutes. */
+const CANARY_LATE_SECONDS = canary.windowSeconds - 180;
 /** Thirty minutes after the release would have finished: inside the post-deployment watch. */
 const WATCH_SPIKE_SECONDS = RELEASE_END_SECONDS + 1800;
 
@@ -118,6 +122,34 @@ export const PROFILE_DEFINITIONS = {
       { from: -86_400, value: 200 },
       { from: 0, value: 120 },
     ],
+  },
+  'throughput-step': {
+    ...healthyLike(
+      'throughput-step',
+      11,
+      `Total traffic (both versions) drops 45% (200 -> 110 rps) ${CANARY_STEP_SECONDS} s into the canary window and stays there. The window's average is 0.82x the baseline, inside the band; its last periods are 0.55x, so the canary window is extended (throughput-recent) and the extended window fails.`,
+    ),
+    rps: [
+      { from: -86_400, value: 200 },
+      { from: CANARY_STEP_SECONDS, value: 110 },
+    ],
+  },
+  'canary-traffic-loss': {
+    ...healthyLike(
+      'canary-traffic-loss',
+      12,
+      `From ${CANARY_LATE_SECONDS} s (the canary window's last 3 minutes) the canary counts only 20% of the requests routed to it; stable's traffic is untouched, so the total moves by 8%. The canary window fails on canary-traffic; later windows fail on throughput (at 50% the total is 0.6x).`,
+    ),
+    versions: {
+      stable: STABLE,
+      canary: {
+        ...STABLE,
+        served: [
+          { from: 0, value: 1 },
+          { from: CANARY_LATE_SECONDS, value: 0.2 },
+        ],
+      },
+    },
   },
   'late-degradation': {
     ...healthyLike(

@@ -41,6 +41,9 @@ export interface TrafficSample {
 
 /** The numbers of one metrics period for one version. */
 interface Period {
+  /** Seconds since the deployment start at which the period (inside the window) starts and ends. */
+  readonly a: number;
+  readonly b: number;
   readonly requests: number;
   readonly errors: number;
   /** Log-normal parameters of this period's latency (noise included). */
@@ -73,13 +76,15 @@ function mixtureQuantile(periods: readonly Period[], q: number): number {
  * by period (periods aligned to the deployment start), each period from its own seeded random
  * streams, so any window gives the same numbers for the periods it shares with another.
  *
- * Per period: the service's rps (times noise) is split by the canary weight; requests are a
- * Poisson draw, errors a binomial draw at the profile's error rate (times noise); latency is
- * log-normal from the profile's p50/p99 (median shifted by noise). Noise factors are drawn once per
+ * Per period: the service's rps (times noise) is split by the canary weight, and each version
+ * counts the share of its part it `served`; requests are a Poisson draw, errors a binomial draw
+ * at the profile's error rate (times noise); latency is log-normal from the profile's p50/p99
+ * (median shifted by noise). Noise factors are drawn once per
  * period for the whole service, so both versions share them. The period's p99 carries
  * the sampling error of a p99 measured on that many requests. Over the window: counts are summed,
  * p50/p99 are quantiles of the requests-weighted mixture of the periods' distributions, rps is
- * requests over the window's length, and cpu/memory/disk are the highest period value.
+ * requests over the window's length, and cpu/memory/disk are the highest period value. Each
+ * period's requests are reported too (`requestSeries`, the window's edges cutting a period short).
  * The canary does not exist before the deployment start. When the query's two version labels are
  * the same (the pre-deployment baseline), both sides report that one version with all the traffic.
  */
@@ -143,7 +148,8 @@ export class SyntheticMetricsSource implements MetricsSource {
     // Noise is service-wide: a traffic dip, a flaky dependency or a slow period hits both
     // versions alike, so the versions differ only where the profile says so (and by sampling).
     const rpsFactor = Math.max(0, 1 + noise.rps * normal(stream(seed, 'service', k, 'rps')));
-    const expected = valueAt(this.profile.rps, mid).value * share * rpsFactor * (b - a);
+    const served = valueAt(v.served, mid).value;
+    const expected = valueAt(this.profile.rps, mid).value * share * served * rpsFactor * (b - a);
     const requests = poisson(stream(seed, kind, k, 'requests', a, b), expected);
 
     const rateFactor = Math.max(0, 1 + noise.errorRate * normal(stream(seed, 'service', k, 'errorRate')));
@@ -169,6 +175,8 @@ export class SyntheticMetricsSource implements MetricsSource {
       return Math.min(1, Math.max(0, valueAt(segments, mid).value + jitter));
     };
     return {
+      a,
+      b,
       requests,
       errors,
       mu,
@@ -252,6 +260,11 @@ export class SyntheticMetricsSource implements MetricsSource {
       disk: highest('disk'),
       p99Series: served.map((p) => p.p99Ms as number),
       errorRateSeries: served.map((p) => p.errors / p.requests),
+      requestSeries: periods.map((p) => ({
+        start: new Date(this.startMs + p.a * 1000).toISOString(),
+        seconds: p.b - p.a,
+        requests: p.requests,
+      })),
     };
   }
 }

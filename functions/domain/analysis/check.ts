@@ -20,6 +20,10 @@ export const CHECK_NAMES = {
   p99VsStable: 'p99-vs-stable',
   /** Total throughput within `throughputBand` of the pre-deployment baseline. */
   throughput: 'throughput',
+  /** No sustained step of the total throughput out of `throughputBand` in the window's last periods. */
+  throughputRecent: 'throughput-recent',
+  /** No sustained drop of the canary's traffic against stable's in the same periods. */
+  canaryTraffic: 'canary-traffic',
   /** Canary CPU, memory and disk utilisation below `maxResourceUtilization`. */
   resources: 'resources',
 } as const;
@@ -42,6 +46,8 @@ export interface Context {
   readonly t: ResolvedValidation;
   readonly baseline: Baseline | null;
   readonly targetWeight: number;
+  /** Percent of traffic the router reports it sends the canary now; null when it cannot tell. */
+  readonly actualWeight: number | null;
   readonly windowSeconds: number | null;
   readonly measurementErrors: readonly string[];
   /**

@@ -21,6 +21,7 @@ import {
 import { checkErrorRate, checkErrorRateVsStable } from './error-rate.js';
 import { checkP99Slo, checkP99VsStable } from './latency.js';
 import { checkResources } from './resources.js';
+import { checkCanaryTraffic, checkThroughputRecent } from './steps.js';
 import { checkThroughput } from './throughput.js';
 
 /** Everything {@link judgeWindow} needs. */
@@ -72,6 +73,7 @@ export const SIGNIFICANCE_CHECKS: readonly CheckName[] = [
   CHECK_NAMES.errorRate,
   CHECK_NAMES.errorRateVsStable,
   CHECK_NAMES.p99VsStable,
+  CHECK_NAMES.canaryTraffic,
 ];
 
 function runChecks(ctx: Context): Outcome[] {
@@ -81,6 +83,8 @@ function runChecks(ctx: Context): Outcome[] {
     checkP99Slo(ctx),
     checkP99VsStable(ctx),
     checkThroughput(ctx),
+    checkThroughputRecent(ctx),
+    checkCanaryTraffic(ctx),
     checkResources(ctx),
   ];
 }
@@ -88,8 +92,8 @@ function runChecks(ctx: Context): Outcome[] {
 /**
  * Judges one validation window. Checks: {@link CHECK_NAMES}. The verdict is the worst check's
  * (any fail -> fail; else any inconclusive -> inconclusive; else pass); checks that do not apply
- * (no stable traffic at 100 %, no usable baseline, resources the source does not measure) are
- * left out of it and named in the summary. Measurement errors are recorded and never turn into a
+ * (no stable traffic at 100 %, no usable baseline, resources or per-period counts the source
+ * does not report) are left out of it and named in the summary. Measurement errors are recorded and never turn into a
  * pass: a check whose data is missing is inconclusive. The significance-tested checks
  * ({@link SIGNIFICANCE_CHECKS}) that apply share `failAlpha` with each other and with the phase's
  * other looks (Bonferroni): each needs p < failAlpha / (tests x (maxExtensions + 1)) to fail.
@@ -105,6 +109,7 @@ export function judgeWindow(args: JudgeWindowArgs): JudgedWindow {
     t: args.thresholds,
     baseline: args.baseline,
     targetWeight: args.traffic.targetWeight,
+    actualWeight: args.traffic.actualWeight,
     windowSeconds: Number.isFinite(seconds) && seconds > 0 ? seconds : null,
     measurementErrors,
     lastLook: args.attempt >= args.maxExtensions,
