@@ -2,8 +2,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Stack } from 'aws-cdk-lib';
+import { App, CfnResource, CloudFormationValidatePlugin, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { parseCatalog } from '../../functions/domain/config.js';
+import { buildApp } from '../../infra/build-app.js';
+import sampleCatalog from '../../tps.config.js';
 import { synthTemplate } from '../helpers/synth.js';
 
 /**
@@ -57,20 +60,21 @@ test('cfn-lint reports no errors and no warnings beyond the tolerated ones', () 
   ).toEqual([]);
 });
 
+const PRIVATE_ENV = { account: '123456789012', region: 'us-east-1' };
+
+/** The 'private' endpoint mode: cluster tasks in an existing VPC of a stack of its own. */
+const privateNetwork = (app: App) => ({
+  endpointAccess: 'private' as const,
+  vpc: ec2.Vpc.fromVpcAttributes(new Stack(app, 'ClusterNetwork', { env: PRIVATE_ENV }), 'Vpc', {
+    vpcId: 'vpc-0ddd0000000000001',
+    availabilityZones: ['us-east-1a', 'us-east-1b'],
+    isolatedSubnetIds: ['subnet-0bbb0000000000001', 'subnet-0bbb0000000000002'],
+    isolatedSubnetRouteTableIds: ['rtb-0bbb1', 'rtb-0bbb2'],
+  }),
+});
+
 test("cfn-lint: the 'private' endpoint mode (cluster tasks in a VPC, VPC endpoints) is clean too", () => {
-  const env = { account: '123456789012', region: 'us-east-1' };
-  const template = synthTemplate({
-    env,
-    network: (app) => ({
-      endpointAccess: 'private',
-      vpc: ec2.Vpc.fromVpcAttributes(new Stack(app, 'ClusterNetwork', { env }), 'Vpc', {
-        vpcId: 'vpc-0ddd0000000000001',
-        availabilityZones: ['us-east-1a', 'us-east-1b'],
-        isolatedSubnetIds: ['subnet-0bbb0000000000001', 'subnet-0bbb0000000000002'],
-        isolatedSubnetRouteTableIds: ['rtb-0bbb1', 'rtb-0bbb2'],
-      }),
-    }),
-  });
+  const template = synthTemplate({ env: PRIVATE_ENV, network: privateNetwork });
   expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::EC2::VPCEndpoint')).toHaveLength(5);
   const matches = lint(template);
   expect(matches.filter((m) => m.Level === 'Error').map(describeMatch)).toEqual([]);
@@ -91,4 +95,49 @@ test('cfn-lint is live: a broken template is reported as an error', () => {
   const errors = lint(broken).filter((m) => m.Level === 'Error');
   expect(errors.length).toBeGreaterThan(0);
   expect(errors.map((m) => m.Location.Path?.join('/')).join(' ')).toMatch(/MemorySize|Runtime/);
+});
+
+/**
+ * CDK's built-in CloudFormation validation (CloudFormationValidatePlugin, default rules), with the
+ * @aws-cdk/core:validateAgainstDefaultRules flag that makes its findings errors: synth throws on
+ * any. The other tests synthesize without it (CDK_VALIDATION=false, test/global-setup.ts), where
+ * it would only have warned.
+ */
+function strictlyValidated(app: App): () => void {
+  Validations.of(app).addPlugins(new CloudFormationValidatePlugin());
+  return () => app.synth();
+}
+
+const STRICT = { 'aws:cdk:bundling-stacks': [], '@aws-cdk/core:validateAgainstDefaultRules': true };
+
+test("CDK's CloudFormation validation, its findings as errors, passes the sample catalog and the 'private' endpoint mode", () => {
+  const catalog = parseCatalog(sampleCatalog);
+  const plain = buildApp({ catalog, env: {}, appProps: { context: STRICT } });
+  expect(strictlyValidated(plain.app)).not.toThrow();
+  let network: Stack | undefined;
+  const inVpc = buildApp({
+    catalog,
+    env: PRIVATE_ENV,
+    network: (app) => {
+      const n = privateNetwork(app);
+      network = Stack.of(n.vpc);
+      return n;
+    },
+    appProps: { context: STRICT },
+  });
+  // The test's stand-in network stack only imports the VPC: it has no resources of its own.
+  Validations.of(network!).acknowledge({
+    id: 'CloudFormation-Validate::F0001',
+    reason: 'a stand-in stack that only imports a VPC',
+  });
+  expect(strictlyValidated(inVpc.app)).not.toThrow();
+});
+
+test("CDK's CloudFormation validation is live: an unknown property fails the synth", () => {
+  const app = new App({ context: STRICT });
+  new CfnResource(new Stack(app, 'Broken'), 'Queue', {
+    type: 'AWS::SQS::Queue',
+    properties: { VisibilityTimeout: 'soon', NotAProperty: 1 },
+  });
+  expect(strictlyValidated(app)).toThrow(/NotAProperty: Additional properties are not allowed/);
 });
