@@ -86,6 +86,12 @@ export function runNeedsCluster(config: JestGlobalConfigLike | undefined): boole
 }
 
 export default async function globalSetup(globalConfig?: JestGlobalConfigLike): Promise<void> {
+  // CDK's built-in CloudFormation validation runs at every synth (about 2 s, 5 s for the first in
+  // a process) and, without the @aws-cdk/core:validateAgainstDefaultRules flag, only warns: no
+  // test could fail on it. The tests synthesize hundreds of times, so the workers (which inherit
+  // this) skip it; test/infra/cfn-lint.test.ts runs it once with its rules as errors, and the
+  // real `infra/app.ts` run of test/infra/app.test.ts (CDK_* variables removed) keeps the default.
+  process.env.CDK_VALIDATION ??= 'false';
   if (process.env.TPS_SKIP_CLUSTER === '1' || !runNeedsCluster(globalConfig)) return;
 
   const { binPath, startCluster, stopClusterSync } = await loadClusterModule();

@@ -34,9 +34,15 @@ afterAll(async () => {
   );
 });
 
-test('a credential refused at each mutation of an ALB shift: one renewal, the uninterrupted end state', async () => {
+/*
+ * The two tests have their own fixtures and mostly wait for the cluster: they run side by side
+ * (test.concurrent). The token cuts count mutations, not time, so their pods are Ready after
+ * 200 ms instead of the local cluster's default 1 s.
+ */
+test.concurrent('a credential refused at each mutation of an ALB shift: one renewal, the uninterrupted end state', async () => {
   const f = await releaseFixture('tok-shift', 'alb', {
     service: { approval: false, onCall: ALWAYS_ON_CALL },
+    podAnnotations: { 'local.tps-deploy.dev/ready-delay': '200ms' },
   });
   fixtures.push(f);
   const m = new CutMatrix(f);
@@ -49,7 +55,7 @@ test('a credential refused at each mutation of an ALB shift: one renewal, the un
   expect(outcomes.filter((o) => o.problems.length > 0)).toEqual([]);
 });
 
-test('name reuse, late events and a lock leak: refused or ignored with nothing changed; the lock freed', async () => {
+test.concurrent('name reuse, late events and a lock leak: refused or ignored with nothing changed; the lock freed', async () => {
   const m = new ScenarioMatrix('replica-ratio', 'fc');
   closers.push(() => m.close());
   const outcomes = await m.all({ nameReuse: true, lateEvents: true, lockLeak: ['persistent'] });

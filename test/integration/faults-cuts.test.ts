@@ -41,24 +41,37 @@ afterAll(async () => {
   );
 });
 
-describe.each(['replica-ratio', 'alb'] as const)('%s router', (router: RouterKind) => {
-  test.each(['shift', 'finalize', 'rollback'] as const)(
-    '%s interrupted at every write, then retried',
-    async (step: CutStep) => {
-      const f = await releaseFixture(`cut-${step}`.slice(0, 16), router, { service: SERVICE });
-      fixtures.push(f);
-      const m = new CutMatrix(f);
-      matrices.push(m);
-      const outcomes = await m.all(step);
-      all.push(...outcomes);
-      expect(outcomes.length).toBeGreaterThan(4);
-      // At least one cut must land between a change and its completion, or the test proves little.
-      expect(outcomes.some((o) => o.changedDuringFault)).toBe(true);
-      const bad = outcomes.filter((o) => o.problems.length > 0);
-      expect(bad).toEqual([]);
-    },
-  );
-});
+/**
+ * The cuts count requests, not time: how fast pods become Ready changes nothing they check, so the
+ * fixtures' pods are Ready after 200 ms instead of the local cluster's default 1 s
+ * (local/cluster/stages.ts), and the six matrices run side by side (each has its own namespace,
+ * table and proxies): their time goes to waiting for the cluster, not to computing.
+ */
+const FAST_PODS = { 'local.tps-deploy.dev/ready-delay': '200ms' };
+
+const MATRICES = (['replica-ratio', 'alb'] as const).flatMap((router) =>
+  (['shift', 'finalize', 'rollback'] as const).map((step) => [router, step] as const),
+);
+
+test.concurrent.each(MATRICES)(
+  '%s router %s interrupted at every write, then retried',
+  async (router: RouterKind, step: CutStep) => {
+    const f = await releaseFixture(`cut-${step}`.slice(0, 16), router, {
+      service: SERVICE,
+      podAnnotations: FAST_PODS,
+    });
+    fixtures.push(f);
+    const m = new CutMatrix(f);
+    matrices.push(m);
+    const outcomes = await m.all(step);
+    all.push(...outcomes);
+    expect(outcomes.length).toBeGreaterThan(4);
+    // At least one cut must land between a change and its completion, or the test proves little.
+    expect(outcomes.some((o) => o.changedDuringFault)).toBe(true);
+    const bad = outcomes.filter((o) => o.problems.length > 0);
+    expect(bad).toEqual([]);
+  },
+);
 
 /** A retry path with a bug: its setWeight leaves the canary one replica larger than asked. */
 function oneReplicaTooMany(ports: ReleasePorts): ReleasePorts {
@@ -99,7 +112,10 @@ function oldComparison(fp: Fingerprint) {
 
 describe('the end-state comparison', () => {
   test('reports a retry that leaves one canary replica too many, which the old comparison passed', async () => {
-    const f = await releaseFixture('cut-broken', 'replica-ratio', { service: SERVICE });
+    const f = await releaseFixture('cut-broken', 'replica-ratio', {
+      service: SERVICE,
+      podAnnotations: FAST_PODS,
+    });
     fixtures.push(f);
     const m = new CutMatrix(f, { retryPorts: oneReplicaTooMany });
     matrices.push(m);

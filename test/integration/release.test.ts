@@ -4,7 +4,7 @@
  * the deployments table and synthetic traffic on a virtual clock.
  */
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import { afterAll, describe, expect, jest, test } from '@jest/globals';
 import {
   CANARY_SUFFIX,
   K8S_ANNOTATIONS,
@@ -20,7 +20,7 @@ jest.setTimeout(180_000);
 const NEW = { api: 'registry.local/shop/api:v2', sidecar: 'registry.local/shop/proxy:1.1' };
 
 const fixtures: ReleaseFixture[] = [];
-afterEach(async () => {
+afterAll(async () => {
   for (const f of fixtures.splice(0)) {
     await f.env.stop();
     await deleteNamespace(f.app.namespace);
@@ -80,8 +80,12 @@ async function tableItems(f: ReleaseFixture): Promise<number> {
   return out.Count ?? 0;
 }
 
+/*
+ * Each test has its own namespace, app, table and virtual clock, and spends its time waiting for
+ * the cluster: a router's tests run side by side (test.concurrent), and their fixtures go at the end.
+ */
 describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router', (router) => {
-  test('a healthy image is promoted through canary, staging and production; nothing is left', async () => {
+  test.concurrent('a healthy image is promoted through canary, staging and production; nothing is left', async () => {
     const f = await fixture(router);
     const before = await clusterState(f);
     const run = await f.env.run({
@@ -151,7 +155,7 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
     expect(await f.env.store.active('shop')).toBeNull();
   });
 
-  test('a crashing image is rolled back at the canary to exactly the recorded template', async () => {
+  test.concurrent('a crashing image is rolled back at the canary to exactly the recorded template', async () => {
     const f = await fixture(router);
     const template = await liveTemplate(f.app.namespace, f.app.name);
     const before = await clusterState(f);
@@ -178,7 +182,7 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
     expect(after.replicas).toBe(before.replicas);
   });
 
-  test("a person's Deployment of the canary's name fails the release before traffic moves; it is never touched", async () => {
+  test.concurrent("a person's Deployment of the canary's name fails the release before traffic moves; it is never touched", async () => {
     const f = await fixture(router);
     const ns = f.app.namespace;
     const name = `${f.app.name}${CANARY_SUFFIX}`;
@@ -221,7 +225,7 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
     expect(after.replicas).toBe(before.replicas);
   });
 
-  test('an image that never becomes Ready is rolled back when its readiness deadline passes', async () => {
+  test.concurrent('an image that never becomes Ready is rolled back when its readiness deadline passes', async () => {
     const f = await fixture(router, { service: { readinessTimeoutSeconds: 60 } });
     const template = await liveTemplate(f.app.namespace, f.app.name);
     const run = await f.env.run({
@@ -237,7 +241,7 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
     expect((await clusterState(f)).managedObjects).toEqual([]);
   });
 
-  test('an error-rate regression that shows only in staging is rolled back at staging', async () => {
+  test.concurrent('an error-rate regression that shows only in staging is rolled back at staging', async () => {
     const f = await fixture(router, {
       profile: {
         name: 'staging-regression',
@@ -276,7 +280,7 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
     expect((await clusterState(f)).managedObjects).toEqual([]);
   });
 
-  test('too little traffic is inconclusive, never a pass: the window is extended once, then fails safe', async () => {
+  test.concurrent('too little traffic is inconclusive, never a pass: the window is extended once, then fails safe', async () => {
     const f = await fixture(router, {
       profile: {
         name: 'trickle',
@@ -304,7 +308,7 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
     expect(await liveTemplate(f.app.namespace, f.app.name)).toEqual(template);
   });
 
-  test('a second deployment of the same service while one runs is refused without touching anything', async () => {
+  test.concurrent('a second deployment of the same service while one runs is refused without touching anything', async () => {
     const f = await fixture(router);
     const first = f.env.run(
       { ...ATTESTED, service: 'shop', images: NEW },
@@ -339,7 +343,7 @@ describe.each<RouterKind>(['replica-ratio', 'alb'])('release with the %s router'
     expect(done.status).toBe('SUCCEEDED');
   });
 
-  test('a malformed input is refused naming every bad field, with zero writes to cluster and table', async () => {
+  test.concurrent('a malformed input is refused naming every bad field, with zero writes to cluster and table', async () => {
     const f = await fixture(router);
     const before = await clusterState(f);
     const items = await tableItems(f);

@@ -39,6 +39,8 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 afterEach(closeFixtures);
+// The concurrent tests below run no afterEach: their fixtures go with the next test's, or here.
+afterAll(closeFixtures);
 
 describe('pre-deployment gates', () => {
   test('failing gates end the release before any cluster change, with every reason listed and recorded', async () => {
@@ -195,7 +197,8 @@ describe('each gate failing alone', () => {
     },
   ];
 
-  test.each(cases)('$gate alone stops the release before any cluster change', async (c) => {
+  // Each case has its own fixture and all want nobody on call at the endpoint: side by side.
+  test.concurrent.each(cases)('$gate alone stops the release before any cluster change', async (c) => {
     onCallNames = [];
     const service = Object.fromEntries(
       Object.entries(c.service ?? {}).map(([k, v]) => [

@@ -4,7 +4,7 @@
  * machine on aws-local-stepfunctions, and the local stand-in for RDS snapshots.
  */
 
-import { afterEach, describe, expect, jest, test } from '@jest/globals';
+import { afterAll, afterEach, describe, expect, jest, test } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { RUNBOOK } from '../../functions/domain/defaults.js';
 import { adminKubeConfig } from '../helpers/cluster-env.js';
@@ -20,6 +20,8 @@ import {
 
 jest.setTimeout(180_000);
 afterEach(closeFixtures);
+// The concurrent tests below run no afterEach: their fixtures go here.
+afterAll(closeFixtures);
 
 const DB = { kind: 'aurora-cluster', identifier: 'shop-db' } as const;
 const migration = (
@@ -91,8 +93,9 @@ describe('test hooks', () => {
   });
 });
 
+// Each test has its own fixture and mostly waits for Jobs and pods: side by side.
 describe('migrations', () => {
-  test('before the deploy: snapshot, migration Job, then the phases; the record has all three', async () => {
+  test.concurrent('before the deploy: snapshot, migration Job, then the phases; the record has all three', async () => {
     const f = await runbookFixture('rb-mig-before', { approval: false, databases: [DB] });
     const run = await f.env.run(
       { service: 'shop', images: NEW_IMAGES, ...ATTESTED, migration: migration('before') },
@@ -157,7 +160,7 @@ describe('migrations', () => {
     expect(pod.containers[0]!.resources?.limits).toEqual(RUNBOOK.jobs.resources.limits);
   });
 
-  test('after the deploy: the migration runs once the new code serves all traffic, before the watch', async () => {
+  test.concurrent('after the deploy: the migration runs once the new code serves all traffic, before the watch', async () => {
     const f = await runbookFixture('rb-mig-after', { approval: false });
     // The database URL is in a Secret (created by a person; tps-deploy's identity cannot read it):
     // the input names the Secret and key, and the Job's container reads it through valueFrom.
@@ -209,7 +212,7 @@ describe('migrations', () => {
     expect(JSON.stringify(run.record)).not.toContain('postgres://');
   });
 
-  test('a credential in plaintext is refused at Validate Input, naming the field, before anything runs', async () => {
+  test.concurrent('a credential in plaintext is refused at Validate Input, naming the field, before anything runs', async () => {
     const f = await runbookFixture('rb-mig-plain', { approval: false });
     const m = {
       ...migration('before', undefined, false),
@@ -227,7 +230,7 @@ describe('migrations', () => {
     expect((await batch().listNamespacedJob({ namespace: f.app.namespace })).items).toEqual([]);
   });
 
-  test('an image outside the allow-list is refused at Validate Input: no record, nothing on the cluster', async () => {
+  test.concurrent('an image outside the allow-list is refused at Validate Input: no record, nothing on the cluster', async () => {
     const f = await runbookFixture('rb-mig-image', { approval: false, databases: [DB] });
     const before = await appState(f);
     const run = await f.env.run(
@@ -255,7 +258,7 @@ describe('migrations', () => {
     expect(await appState(f)).toEqual(before);
   });
 
-  test('a failed migration runs its rollback Job and keeps the old code', async () => {
+  test.concurrent('a failed migration runs its rollback Job and keeps the old code', async () => {
     const f = await runbookFixture('rb-mig-fail', { approval: false, databases: [DB] });
     const before = await appState(f);
     const core = adminKubeConfig().makeApiClient(k8s.CoreV1Api);
@@ -310,7 +313,7 @@ describe('migrations', () => {
     );
   });
 
-  test('a migration and its rollback both failing stop the release and page: MAJOR INCIDENT', async () => {
+  test.concurrent('a migration and its rollback both failing stop the release and page: MAJOR INCIDENT', async () => {
     const f = await runbookFixture('rb-mig-major', { approval: false, databases: [DB] });
     const before = await appState(f);
     const run = await f.env.run(
