@@ -89,7 +89,7 @@ export default async function globalSetup(globalConfig?: JestGlobalConfigLike): 
   // CDK's built-in CloudFormation validation runs at every synth (about 2 s, 5 s for the first in
   // a process) and, without the @aws-cdk/core:validateAgainstDefaultRules flag, only warns: no
   // test could fail on it. The tests synthesize hundreds of times, so the workers (which inherit
-  // this) skip it; test/infra/cfn-lint.test.ts runs it once with its rules as errors, and the
+  // this) skip it; test/infra/cfn-lint.test.ts lints the templates with cfn-lint instead, and the
   // real `infra/app.ts` run of test/infra/app.test.ts (CDK_* variables removed) keeps the default.
   process.env.CDK_VALIDATION ??= 'false';
   if (process.env.TPS_SKIP_CLUSTER === '1' || !runNeedsCluster(globalConfig)) return;
