@@ -52,6 +52,9 @@ export function exitForExecution(status: string | undefined, error: string | nul
   return EXIT_CODES.failed;
 }
 
+/** How many polls `followRelease` waits for the record of a stopped execution to end. */
+export const ABORTED_RECORD_POLLS = 60;
+
 /** How an execution ended, as seen by {@link followExecution}. */
 export interface FollowResult {
   readonly status: string;
@@ -351,7 +354,22 @@ export async function followRelease(
     pollMs: opts.pollMs,
     deploymentId: opts.deploymentId,
   });
-  const record = await (await ctx.store()).get(opts.service, opts.deploymentId).catch(() => null);
+  const store = await ctx.store();
+  const read = () => store.get(opts.service, opts.deploymentId).catch(() => null);
+  let record = await read();
+  // An alarm's rollback (or a person's stop) ends the execution first and rolls back after it:
+  // the record then still says RUNNING. Wait for the rollback to end it (bounded), so the exit
+  // code is the release's outcome, not the race between the two.
+  for (
+    let i = 0;
+    i < ABORTED_RECORD_POLLS &&
+    (result.status === 'ABORTED' || result.status === 'TIMED_OUT') &&
+    record?.outcome === 'RUNNING';
+    i++
+  ) {
+    await ctx.sleep(opts.pollMs);
+    record = await read();
+  }
   if (record) line(opts.out, outcomeLine(record));
   const exitCode =
     result.exitCode !== EXIT_CODES.rollbackFailed && record && record.outcome !== 'RUNNING'
