@@ -63,6 +63,24 @@ async function historyOf(executionArn: string): Promise<HistoryEvent[]> {
 afterAll(closeFixtures);
 
 /** `tps-deploy <argv>` in-process with real sleeps; its output readable while it runs. */
+/** `--local start --follow` of the shop service's images under the name `id`. */
+function startFollow(id: string, ...extra: string[]): string[] {
+  return [
+    '--local',
+    'start',
+    '--service',
+    'shop',
+    '--images',
+    IMAGES,
+    ...ATTEST,
+    '--name',
+    id,
+    '--follow',
+    ...extra,
+    ...POLL,
+  ];
+}
+
 function cli(argv: string[], statePath = STATE, opts: { tty?: boolean } = {}) {
   const stdout = new Collect(opts.tty ?? false);
   const stderr = new Collect();
@@ -89,19 +107,7 @@ const progress = (text: string) => text.split('\n').filter((l) => l.trim() !== '
 describe('--local: a release held for a person, then released', () => {
   test('list shows it RUNNING at its phase; watch and status --watch follow it; watch ends as start --follow', async () => {
     const id = 'lw-ok';
-    const started = cli([
-      '--local',
-      'start',
-      '--service',
-      'shop',
-      '--images',
-      IMAGES,
-      ...ATTEST,
-      '--name',
-      id,
-      '--follow',
-      ...POLL,
-    ]);
+    const started = cli(startFollow(id));
     await recordWhen(f, id, 'the approval request', (r) => !!r.pendingApproval && !r.pendingApproval.phase);
     // A hold asked for now stops the release after its canary window passes.
     await requestHold(f.env.ports, {
@@ -225,20 +231,7 @@ describe('--local: a release that rolls back', () => {
         },
       }),
     );
-    const started = cli([
-      '--local',
-      'start',
-      '--service',
-      'shop',
-      '--images',
-      IMAGES,
-      ...ATTEST,
-      '--name',
-      id,
-      '--follow',
-      '--json',
-      ...POLL,
-    ]);
+    const started = cli(startFollow(id, '--json'));
     await recordWhen(f, id, 'the approval request', (r) => !!r.pendingApproval);
     const listed = JSON.parse((await cli(['--local', 'list', '--json']).done).stdout);
     expect(listed).toEqual([
